@@ -1,0 +1,1 @@
+//! The filesystem edge of sbomit.
