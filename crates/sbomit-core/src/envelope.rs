@@ -3,6 +3,9 @@
 //! Signatures are checked over what was received: the canonical JSON of the `signed` object
 //! exactly as parsed (unknown fields included), or DSSE's PAE over the exact payload bytes.
 
+use base64::Engine as _;
+use serde_json::{Map, Value};
+
 use crate::crypto::{KeyId, PrivateKey, PublicKey, SignatureError};
 
 /// The payload type in-toto uses for layouts and links in DSSE.
@@ -39,68 +42,497 @@ pub enum EnvelopeError {
 /// A signed piece of metadata in either envelope.
 #[derive(Clone, Debug)]
 pub struct Envelope {
-    _private: (),
+    kind: EnvelopeKind,
+    /// The `signed` object, or the DSSE payload parsed as JSON.
+    payload: Value,
+    payload_type: Option<String>,
+    /// DSSE: the exact payload bytes (empty for classic).
+    payload_bytes: Vec<u8>,
+    signed_bytes: Vec<u8>,
+    signatures: Vec<Signature>,
+    /// Fields of each signature object other than `keyid` and `sig`, kept for writing back.
+    extra: Vec<Map<String, Value>>,
+    /// Classic signature objects we cannot use (GPG `{keyid, signature, other_headers}`), kept
+    /// so that writing the file back does not drop them.
+    foreign: Vec<Value>,
+}
+
+/// URL-safe or standard base64, padded or not (DSSE allows either).
+fn b64_decode(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    let config =
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    let standard = GeneralPurpose::new(&base64::alphabet::STANDARD, config);
+    let url_safe = GeneralPurpose::new(&base64::alphabet::URL_SAFE, config);
+    standard
+        .decode(s)
+        .or_else(|e| url_safe.decode(s).map_err(|_| e))
+}
+
+fn b64_encode(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 impl Envelope {
     /// Parses a metadata file's bytes (either envelope, detected by shape).
     pub fn parse(bytes: &[u8]) -> Result<Self, EnvelopeError> {
-        let _ = bytes;
-        todo!("envelope helper")
+        let value: Value =
+            serde_json::from_slice(bytes).map_err(|e| EnvelopeError::Json(e.to_string()))?;
+        let Value::Object(mut obj) = value else {
+            return Err(EnvelopeError::Shape(
+                "the document is not a JSON object".into(),
+            ));
+        };
+        if obj.contains_key("payload") {
+            Self::parse_dsse(&mut obj)
+        } else if obj.contains_key("signed") {
+            Self::parse_classic(&mut obj)
+        } else {
+            Err(EnvelopeError::Shape(
+                "no \"signed\" or \"payload\" field".into(),
+            ))
+        }
+    }
+
+    fn parse_dsse(obj: &mut Map<String, Value>) -> Result<Self, EnvelopeError> {
+        let payload_b64 = obj
+            .get("payload")
+            .and_then(Value::as_str)
+            .ok_or_else(|| EnvelopeError::Shape("DSSE \"payload\" is not a string".into()))?;
+        let payload_bytes = b64_decode(payload_b64)
+            .map_err(|e| EnvelopeError::Encoding(format!("DSSE payload base64: {e}")))?;
+        let payload_type = obj
+            .get("payloadType")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                EnvelopeError::Shape("DSSE \"payloadType\" missing or not a string".into())
+            })?
+            .to_string();
+        let sigs = match obj.remove("signatures") {
+            Some(Value::Array(a)) => a,
+            _ => {
+                return Err(EnvelopeError::Shape(
+                    "DSSE \"signatures\" missing or not an array".into(),
+                ))
+            }
+        };
+        let mut signatures = Vec::with_capacity(sigs.len());
+        let mut extra = Vec::with_capacity(sigs.len());
+        for (i, sig) in sigs.into_iter().enumerate() {
+            let Value::Object(mut sig) = sig else {
+                return Err(EnvelopeError::Shape(format!(
+                    "DSSE signature {i} is not an object"
+                )));
+            };
+            // The DSSE spec makes keyid optional; a missing one is the empty id.
+            let keyid = match sig.remove("keyid") {
+                None | Some(Value::Null) => String::new(),
+                Some(Value::String(s)) => s,
+                Some(_) => {
+                    return Err(EnvelopeError::Shape(format!(
+                        "DSSE signature {i}: \"keyid\" is not a string"
+                    )))
+                }
+            };
+            let sig_bytes = match sig.remove("sig") {
+                Some(Value::String(s)) => b64_decode(&s).map_err(|e| {
+                    EnvelopeError::Encoding(format!("DSSE signature {i} base64: {e}"))
+                })?,
+                _ => {
+                    return Err(EnvelopeError::Shape(format!(
+                        "DSSE signature {i}: \"sig\" missing or not a string"
+                    )))
+                }
+            };
+            signatures.push(Signature {
+                keyid: KeyId(keyid),
+                sig: sig_bytes,
+            });
+            extra.push(sig);
+        }
+        let payload: Value = serde_json::from_slice(&payload_bytes)
+            .map_err(|e| EnvelopeError::Json(format!("DSSE payload: {e}")))?;
+        Ok(Envelope {
+            kind: EnvelopeKind::Dsse,
+            payload,
+            signed_bytes: pae(&payload_type, &payload_bytes),
+            payload_type: Some(payload_type),
+            payload_bytes,
+            signatures,
+            extra,
+            foreign: Vec::new(),
+        })
+    }
+
+    fn parse_classic(obj: &mut Map<String, Value>) -> Result<Self, EnvelopeError> {
+        let signed = match obj.remove("signed") {
+            Some(v @ Value::Object(_)) => v,
+            _ => return Err(EnvelopeError::Shape("\"signed\" is not an object".into())),
+        };
+        let sigs = match obj.remove("signatures") {
+            None => Vec::new(),
+            Some(Value::Array(a)) => a,
+            Some(_) => {
+                return Err(EnvelopeError::Shape(
+                    "\"signatures\" is not an array".into(),
+                ))
+            }
+        };
+        let mut signatures = Vec::with_capacity(sigs.len());
+        let mut extra = Vec::with_capacity(sigs.len());
+        let mut foreign = Vec::new();
+        for (i, sig) in sigs.into_iter().enumerate() {
+            let Value::Object(mut sig) = sig else {
+                return Err(EnvelopeError::Shape(format!(
+                    "signature {i} is not an object"
+                )));
+            };
+            if !sig.contains_key("sig")
+                && sig.contains_key("signature")
+                && sig.contains_key("other_headers")
+            {
+                foreign.push(Value::Object(sig));
+                continue;
+            }
+            let keyid = match sig.remove("keyid") {
+                Some(Value::String(s)) => s,
+                _ => {
+                    return Err(EnvelopeError::Shape(format!(
+                        "signature {i}: \"keyid\" missing or not a string"
+                    )))
+                }
+            };
+            let sig_bytes = match sig.remove("sig") {
+                Some(Value::String(s)) => hex::decode(&s)
+                    .map_err(|e| EnvelopeError::Encoding(format!("signature {i} hex: {e}")))?,
+                _ => {
+                    return Err(EnvelopeError::Shape(format!(
+                        "signature {i}: \"sig\" missing or not a string"
+                    )))
+                }
+            };
+            signatures.push(Signature {
+                keyid: KeyId(keyid),
+                sig: sig_bytes,
+            });
+            extra.push(sig);
+        }
+        let signed_bytes = crate::canonical::encode(&signed)?;
+        Ok(Envelope {
+            kind: EnvelopeKind::Classic,
+            payload: signed,
+            payload_type: None,
+            payload_bytes: Vec::new(),
+            signed_bytes,
+            signatures,
+            extra,
+            foreign,
+        })
     }
 
     /// Wraps unsigned metadata (a JSON object) in a new, unsigned envelope.
+    ///
+    /// A DSSE payload is serialised as in-toto 3.x does (`json.dumps(..., sort_keys=True)`:
+    /// `", "`/`": "` separators, non-ASCII escaped), not as canonical JSON.
     pub fn new(kind: EnvelopeKind, payload: &serde_json::Value) -> Result<Self, EnvelopeError> {
-        let _ = (kind, payload);
-        todo!("envelope helper")
+        if !payload.is_object() {
+            return Err(EnvelopeError::Shape(
+                "metadata must be a JSON object".into(),
+            ));
+        }
+        match kind {
+            EnvelopeKind::Classic => Ok(Envelope {
+                kind,
+                payload: payload.clone(),
+                payload_type: None,
+                payload_bytes: Vec::new(),
+                signed_bytes: crate::canonical::encode(payload)?,
+                signatures: Vec::new(),
+                extra: Vec::new(),
+                foreign: Vec::new(),
+            }),
+            EnvelopeKind::Dsse => {
+                // Same rule as canonical JSON: floats are refused, so both envelopes accept the
+                // same metadata.
+                crate::canonical::encode(payload)?;
+                let payload_bytes = pyjson::dumps(payload, None).into_bytes();
+                Ok(Envelope {
+                    kind,
+                    payload: payload.clone(),
+                    signed_bytes: pae(INTOTO_PAYLOAD_TYPE, &payload_bytes),
+                    payload_type: Some(INTOTO_PAYLOAD_TYPE.to_string()),
+                    payload_bytes,
+                    signatures: Vec::new(),
+                    extra: Vec::new(),
+                    foreign: Vec::new(),
+                })
+            }
+        }
     }
 
     pub fn kind(&self) -> EnvelopeKind {
-        todo!("envelope helper")
+        self.kind
     }
 
     /// The metadata itself: the `signed` object, or the DSSE payload parsed as JSON.
     pub fn payload(&self) -> &serde_json::Value {
-        todo!("envelope helper")
+        &self.payload
     }
 
     /// DSSE payload type (`None` for classic).
     pub fn payload_type(&self) -> Option<&str> {
-        todo!("envelope helper")
+        self.payload_type.as_deref()
+    }
+
+    /// DSSE: the exact payload bytes; classic: `None`.
+    pub fn payload_bytes(&self) -> Option<&[u8]> {
+        match self.kind {
+            EnvelopeKind::Dsse => Some(&self.payload_bytes),
+            EnvelopeKind::Classic => None,
+        }
     }
 
     /// The bytes a signature covers: canonical JSON of `signed`, or PAE(type, payload).
     pub fn signed_bytes(&self) -> &[u8] {
-        todo!("envelope helper")
+        &self.signed_bytes
     }
 
     pub fn signatures(&self) -> &[Signature] {
-        todo!("envelope helper")
+        &self.signatures
     }
 
     /// Checks that `key` made a signature in this envelope. The signature whose key id matches
     /// is tried first; then the others, so a key whose id the signer computed differently
     /// (older securesystemslib) still verifies: identity is proven by the signature itself.
     pub fn verify(&self, key: &PublicKey) -> Result<(), SignatureError> {
-        let _ = key;
-        todo!("envelope helper")
+        let keyid = key.keyid();
+        let matching = self.signatures.iter().filter(|s| &s.keyid == keyid);
+        let others = self.signatures.iter().filter(|s| &s.keyid != keyid);
+        if matching
+            .chain(others)
+            .any(|s| key.verify(&self.signed_bytes, &s.sig).is_ok())
+        {
+            Ok(())
+        } else {
+            Err(SignatureError::Invalid(keyid.clone()))
+        }
     }
 
     /// Adds a signature by `key` (replacing an earlier one by the same key id).
     pub fn sign(&mut self, key: &PrivateKey) -> Result<&Signature, crate::crypto::KeyError> {
-        let _ = key;
-        todo!("envelope helper")
+        let sig = key.sign(&self.signed_bytes)?;
+        let signature = Signature {
+            keyid: key.public_key().keyid().clone(),
+            sig,
+        };
+        let index = match self
+            .signatures
+            .iter()
+            .position(|s| s.keyid == signature.keyid)
+        {
+            Some(i) => {
+                self.signatures[i] = signature;
+                self.extra[i] = Map::new();
+                i
+            }
+            None => {
+                self.signatures.push(signature);
+                self.extra.push(Map::new());
+                self.signatures.len() - 1
+            }
+        };
+        Ok(&self.signatures[index])
     }
 
     /// Removes all signatures.
     pub fn clear_signatures(&mut self) {
-        todo!("envelope helper")
+        self.signatures.clear();
+        self.extra.clear();
+        self.foreign.clear();
     }
 
     /// Serialises the file as the reference writes it (classic: `json.dumps(indent=1,
     /// sort_keys=True)`-style; DSSE: `{payload, payloadType, signatures}`).
+    ///
+    /// Exactly in-toto 3.x's bytes: classic is `Metablock.dump` (`indent=1`, `", "`→`","`
+    /// item separator, `": "`, sorted keys, `ensure_ascii`, no trailing newline); DSSE is
+    /// `Envelope.dump` (one line, `", "`/`": "`, sorted keys, no trailing newline).
     pub fn to_file_bytes(&self) -> Vec<u8> {
-        todo!("envelope helper")
+        let mut sigs: Vec<Value> = self
+            .signatures
+            .iter()
+            .zip(&self.extra)
+            .map(|(s, extra)| {
+                let mut o = extra.clone();
+                o.insert("keyid".into(), Value::String(s.keyid.0.clone()));
+                let sig = match self.kind {
+                    EnvelopeKind::Classic => hex::encode(&s.sig),
+                    EnvelopeKind::Dsse => b64_encode(&s.sig),
+                };
+                o.insert("sig".into(), Value::String(sig));
+                Value::Object(o)
+            })
+            .collect();
+        sigs.extend(self.foreign.iter().cloned());
+        let mut file = Map::new();
+        file.insert("signatures".into(), Value::Array(sigs));
+        match self.kind {
+            EnvelopeKind::Classic => {
+                file.insert("signed".into(), self.payload.clone());
+                pyjson::dumps(&Value::Object(file), Some(1)).into_bytes()
+            }
+            EnvelopeKind::Dsse => {
+                file.insert(
+                    "payload".into(),
+                    Value::String(b64_encode(&self.payload_bytes)),
+                );
+                file.insert(
+                    "payloadType".into(),
+                    Value::String(
+                        self.payload_type
+                            .clone()
+                            .unwrap_or_else(|| INTOTO_PAYLOAD_TYPE.into()),
+                    ),
+                );
+                pyjson::dumps(&Value::Object(file), None).into_bytes()
+            }
+        }
+    }
+}
+
+/// Python's `json.dumps(value, sort_keys=True, indent=..)` with its default `ensure_ascii`:
+/// what the reference writes for files and DSSE payloads.
+pub mod pyjson {
+    use serde_json::Value;
+
+    /// `indent: None` is Python's one-line form (`", "` and `": "` separators); `Some(n)` puts
+    /// each item on its own line indented by `n` spaces per level, with `","` and `": "`.
+    pub fn dumps(value: &Value, indent: Option<usize>) -> String {
+        let mut out = String::new();
+        write(value, indent, 0, &mut out);
+        out
+    }
+
+    fn newline(indent: Option<usize>, level: usize, out: &mut String) {
+        if let Some(n) = indent {
+            out.push('\n');
+            out.extend(std::iter::repeat_n(' ', n * level));
+        }
+    }
+
+    fn write(value: &Value, indent: Option<usize>, level: usize, out: &mut String) {
+        let item_sep = if indent.is_some() { "," } else { ", " };
+        match value {
+            Value::Null => out.push_str("null"),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Number(n) => match n.as_f64() {
+                Some(f) if n.is_f64() => out.push_str(&float_repr(f)),
+                _ => out.push_str(&n.to_string()),
+            },
+            Value::String(s) => write_str(s, out),
+            Value::Array(items) => {
+                if items.is_empty() {
+                    out.push_str("[]");
+                    return;
+                }
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(item_sep);
+                    }
+                    newline(indent, level + 1, out);
+                    write(item, indent, level + 1, out);
+                }
+                newline(indent, level, out);
+                out.push(']');
+            }
+            Value::Object(map) => {
+                if map.is_empty() {
+                    out.push_str("{}");
+                    return;
+                }
+                // Python sorts str keys by code point: the order of their UTF-8 bytes.
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+                out.push('{');
+                for (i, (k, v)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(item_sep);
+                    }
+                    newline(indent, level + 1, out);
+                    write_str(k, out);
+                    out.push_str(": ");
+                    write(v, indent, level + 1, out);
+                }
+                newline(indent, level, out);
+                out.push('}');
+            }
+        }
+    }
+
+    fn write_str(s: &str, out: &mut String) {
+        out.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                ' '..='~' => out.push(c),
+                _ => {
+                    let mut buf = [0u16; 2];
+                    for unit in c.encode_utf16(&mut buf) {
+                        out.push_str(&format!("\\u{unit:04x}"));
+                    }
+                }
+            }
+        }
+        out.push('"');
+    }
+
+    /// Python's `repr(float)`: shortest round-tripping digits, exponent form outside
+    /// `1e-4 <= |f| < 1e16`.
+    fn float_repr(f: f64) -> String {
+        let sci = format!("{f:e}");
+        let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        let negative = mantissa.starts_with('-');
+        let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+        let mut out = String::new();
+        if negative {
+            out.push('-');
+        }
+        if (-4..16).contains(&exp) {
+            let decpt = exp + 1;
+            if decpt <= 0 {
+                out.push_str("0.");
+                out.extend(std::iter::repeat_n('0', (-decpt) as usize));
+                out.push_str(&digits);
+            } else if decpt as usize >= digits.len() {
+                out.push_str(&digits);
+                out.extend(std::iter::repeat_n('0', decpt as usize - digits.len()));
+                out.push_str(".0");
+            } else {
+                out.push_str(&digits[..decpt as usize]);
+                out.push('.');
+                out.push_str(&digits[decpt as usize..]);
+            }
+        } else {
+            out.push_str(&digits[..1]);
+            if digits.len() > 1 {
+                out.push('.');
+                out.push_str(&digits[1..]);
+            }
+            out.push_str(&format!(
+                "e{}{:02}",
+                if exp < 0 { '-' } else { '+' },
+                exp.abs()
+            ));
+        }
+        out
     }
 }
 
