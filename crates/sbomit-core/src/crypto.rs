@@ -52,6 +52,8 @@ pub enum Scheme {
     EcdsaSha2Nistp256,
     EcdsaSha2Nistp384,
     RsassaPssSha256,
+    /// Read and verified (the reference supports it); `generate` does not make P-521 keys.
+    EcdsaSha2Nistp521,
 }
 
 /// What `sbomit key generate --type` accepts.
@@ -104,6 +106,7 @@ impl Scheme {
             Scheme::EcdsaSha2Nistp256 => "ecdsa-sha2-nistp256",
             Scheme::EcdsaSha2Nistp384 => "ecdsa-sha2-nistp384",
             Scheme::RsassaPssSha256 => "rsassa-pss-sha256",
+            Scheme::EcdsaSha2Nistp521 => "ecdsa-sha2-nistp521",
         }
     }
 
@@ -114,6 +117,7 @@ impl Scheme {
             "ecdsa-sha2-nistp256" => Some(Scheme::EcdsaSha2Nistp256),
             "ecdsa-sha2-nistp384" => Some(Scheme::EcdsaSha2Nistp384),
             "rsassa-pss-sha256" => Some(Scheme::RsassaPssSha256),
+            "ecdsa-sha2-nistp521" => Some(Scheme::EcdsaSha2Nistp521),
             _ => None,
         }
     }
@@ -164,6 +168,7 @@ enum Algorithm {
     Ed25519,
     P256,
     P384,
+    P521,
     Rsa,
 }
 
@@ -171,7 +176,7 @@ impl Algorithm {
     fn keytype(self) -> &'static str {
         match self {
             Algorithm::Ed25519 => "ed25519",
-            Algorithm::P256 | Algorithm::P384 => "ecdsa",
+            Algorithm::P256 | Algorithm::P384 | Algorithm::P521 => "ecdsa",
             Algorithm::Rsa => "rsa",
         }
     }
@@ -181,6 +186,7 @@ impl Algorithm {
             Algorithm::Ed25519 => Scheme::Ed25519,
             Algorithm::P256 => Scheme::EcdsaSha2Nistp256,
             Algorithm::P384 => Scheme::EcdsaSha2Nistp384,
+            Algorithm::P521 => Scheme::EcdsaSha2Nistp521,
             Algorithm::Rsa => Scheme::RsassaPssSha256,
         }
     }
@@ -210,6 +216,7 @@ const OID_EC: der::oid::ObjectIdentifier =
 const OID_P256: der::oid::ObjectIdentifier =
     der::oid::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 const OID_P384: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("1.3.132.0.34");
+const OID_P521: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("1.3.132.0.35");
 const OID_RSA: der::oid::ObjectIdentifier =
     der::oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 
@@ -228,9 +235,11 @@ fn spki_algorithm(spki: &spki::SubjectPublicKeyInfoRef<'_>) -> Result<Algorithm,
             Ok(Algorithm::P256)
         } else if curve == OID_P384 {
             Ok(Algorithm::P384)
+        } else if curve == OID_P521 {
+            Ok(Algorithm::P521)
         } else {
             Err(KeyError::Unsupported(format!(
-                "elliptic curve {curve} (only P-256 and P-384)"
+                "elliptic curve {curve} (only P-256, P-384 and P-521)"
             )))
         }
     } else {
@@ -247,6 +256,7 @@ fn scheme_fits(alg: Algorithm, scheme: Scheme) -> bool {
         (Algorithm::Ed25519, Scheme::Ed25519)
             | (Algorithm::P256, Scheme::EcdsaSha2Nistp256)
             | (Algorithm::P384, Scheme::EcdsaSha2Nistp384)
+            | (Algorithm::P521, Scheme::EcdsaSha2Nistp521)
             | (Algorithm::Rsa, Scheme::RsassaPssSha256)
     )
 }
@@ -370,12 +380,11 @@ impl PublicKey {
                     .map_err(rejected)?;
                 (Material::Ed25519(parsed), hex::encode(key_bytes))
             }
-            Algorithm::P256 | Algorithm::P384 => {
-                let valg: &'static signature::EcdsaVerificationAlgorithm = if alg == Algorithm::P256
-                {
-                    &signature::ECDSA_P256_SHA256_ASN1
-                } else {
-                    &signature::ECDSA_P384_SHA384_ASN1
+            Algorithm::P256 | Algorithm::P384 | Algorithm::P521 => {
+                let valg: &'static signature::EcdsaVerificationAlgorithm = match alg {
+                    Algorithm::P256 => &signature::ECDSA_P256_SHA256_ASN1,
+                    Algorithm::P384 => &signature::ECDSA_P384_SHA384_ASN1,
+                    _ => &signature::ECDSA_P521_SHA512_ASN1,
                 };
                 let parsed = signature::ParsedPublicKey::new(valg, der_bytes).map_err(rejected)?;
                 (Material::Ecdsa(parsed), String::new())
@@ -466,9 +475,10 @@ impl PublicKey {
         };
         let allowed: &[Algorithm] = match keytype {
             "ed25519" => &[Algorithm::Ed25519],
-            "ecdsa" => &[Algorithm::P256, Algorithm::P384],
+            "ecdsa" => &[Algorithm::P256, Algorithm::P384, Algorithm::P521],
             "ecdsa-sha2-nistp256" => &[Algorithm::P256],
             "ecdsa-sha2-nistp384" => &[Algorithm::P384],
+            "ecdsa-sha2-nistp521" => &[Algorithm::P521],
             "rsa" => &[Algorithm::Rsa],
             other => return Err(KeyError::Unsupported(format!("key type {other:?}"))),
         };
@@ -631,7 +641,6 @@ const KNOWN_SSLIB_SCHEMES: &[&str] = &[
     "rsa-pkcs1v15-sha256",
     "rsa-pkcs1v15-sha384",
     "rsa-pkcs1v15-sha512",
-    "ecdsa-sha2-nistp521",
 ];
 
 fn scheme_family(name: &str) -> Option<Algorithm> {
@@ -904,9 +913,11 @@ fn ecdsa_signing_alg(
         Ok(&signature::ECDSA_P256_SHA256_ASN1_SIGNING)
     } else if curve == OID_P384 {
         Ok(&signature::ECDSA_P384_SHA384_ASN1_SIGNING)
+    } else if curve == OID_P521 {
+        Ok(&signature::ECDSA_P521_SHA512_ASN1_SIGNING)
     } else {
         Err(KeyError::Unsupported(format!(
-            "elliptic curve {curve} (only P-256 and P-384)"
+            "elliptic curve {curve} (only P-256, P-384 and P-521)"
         )))
     }
 }
@@ -920,6 +931,12 @@ fn sec1_key(der_bytes: &[u8]) -> Result<signature::EcdsaKeyPair, KeyError> {
     .or_else(|_| {
         signature::EcdsaKeyPair::from_private_key_der(
             &signature::ECDSA_P384_SHA384_ASN1_SIGNING,
+            der_bytes,
+        )
+    })
+    .or_else(|_| {
+        signature::EcdsaKeyPair::from_private_key_der(
+            &signature::ECDSA_P521_SHA512_ASN1_SIGNING,
             der_bytes,
         )
     })
