@@ -220,3 +220,31 @@ fn new_dsse_payload_matches_reference_serialisation() {
         assert_eq!(fresh.signed_bytes(), env.signed_bytes(), "{file}");
     }
 }
+
+fn reference_data(name: &str) -> Vec<u8> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/intoto-python-3.1.0").join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Ed25519 is deterministic: from the same link and key we must write the reference's files.
+#[test]
+fn signs_and_writes_exactly_what_the_reference_writes() {
+    let key = PrivateKey::from_pem(&reference_data("ed25519.key"), None).unwrap();
+    let link: Value = serde_json::from_slice(&reference_data("link.json")).unwrap();
+    for (kind, file) in [(EnvelopeKind::Classic, "classic.link"), (EnvelopeKind::Dsse, "dsse.link")] {
+        let mut env = Envelope::new(kind, &link).unwrap();
+        env.sign(&key).unwrap();
+        let ours = env.to_file_bytes();
+        let theirs = reference_data(file);
+        assert!(
+            ours == theirs,
+            "{file}:\n--- ours\n{}\n--- reference\n{}",
+            String::from_utf8_lossy(&ours),
+            String::from_utf8_lossy(&theirs)
+        );
+        let parsed = Envelope::parse(&theirs).unwrap();
+        assert_eq!(parsed.to_file_bytes(), theirs, "{file}");
+        let public = PublicKey::from_pem(&reference_data("ed25519.key.pub"), None).unwrap();
+        parsed.verify(&public).unwrap();
+    }
+}
