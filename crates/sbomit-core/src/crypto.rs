@@ -1125,3 +1125,198 @@ mod pbe {
             .map_err(|e| KeyError::Unsupported(format!("cannot encode the encrypted key: {e}")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const RSA_PUBLIC: &str =
+        include_str!("../../../../shared/interop/in-toto-python/pems/rsa_public.pem");
+
+    /// pyca `cryptography` signatures of b"max salt" with the fixture RSA key: PSS salt of
+    /// maximal length, 0 bytes and 20 bytes. securesystemslib verifies with `PSS.AUTO`.
+    const PSS_OTHER_SALTS: [&str; 3] = [
+        "9bc23cf8e78378f28474807f49accffb734bfea1550b2be6f4b38f0c135f9fece227705a8b7adbf792af6dc98c9b49e70f073651971d4751edb22d85c2bc96bcf3dc70768205213ec4d2d91dfd7643cc4537505afc3ba60a7f2710ac629cea3b782a0038f2f6e0d5936f7f128a0b33dbfb600cf40bcb0f145b8fd6f28abad4530c8baf8d7e9ce5cb690a7f4158a8cdb1b38f0da168f90054083e5ced884a3c63bd244a5d0a3241d13c017a9623d12d4790a5a90c0792646368bad10c21cddaafd20ce580b6c1cd9b0111bc4eaa4c41081037e14a3fd2554922cd6797ef8273e646d10e901c7516628e16203db7851d8cf9716efeb38d4aefdef31e666f915444",
+        "9e9525b15f141607a9f48bb1253d8e896a4813e779091016e172c56e4ac716dac90e0543fb85996347af23affe78ed154f6467dc71de87cf4cf2b1cb4ed80a45fd4a2c0f9112c578a37795f1d5343967ed8a214726d084d3442aa0f9b818d2375a8e647124a26ec7b732c0c4f7cf23443316410a064325ee4fe0c3d2a5f761b3fda960d03997399dada3277a99170494516086c7c0ee936664331249cd95f896d0cd269dcd9266f1539470879ab2aac619b91f755ed34cc137ce939725502e3703fc24256249db280f3046771570342a2b5e79e2027d18668f9b3508d26624a09cd5e51e3c7de92aa8f7d54e8d7aee2a653154e4da7978cc397780cd9cbc1532",
+        "a8b71d8f93ec36931a44028c5b72b1b8d21a6bb40a9e71f5694fd103d88dffabad9145edef2d3c3a8074fcee85f3e77e1ac2513ae955ca2e4393fd5580c391d80e402bd52fd906fc6edd6f12753c25550686b922ab7f3bfb9bfbe865625e328b4154a52063050dc4924510695fedbec6b42fc2e07ea029664f43d7c7886069e245b0f0f95c993f80d8e93cc77fa045142bb4fa4375d0a504df8d185daae27d9ede94c9f2be453921b2f6df1a27ff08368c932e6247e826afbcfae6dbeed0a9c8bc31ff0c943eef43890eb4fb8414f04d52dc2f0a6bca7042a4e7df0744034c9f777bf7d5923236a2a515c61aab4d7fcc1ec36416e7014b2ce1e340604678ac39",
+    ];
+
+    #[test]
+    fn rsa_pss_verifies_any_salt_length() {
+        let key = PublicKey::from_pem(RSA_PUBLIC.as_bytes(), None).unwrap();
+        for sig in PSS_OTHER_SALTS {
+            let sig = hex::decode(sig).unwrap();
+            key.verify(b"max salt", &sig).unwrap();
+            assert!(key.verify(b"max salu", &sig).is_err());
+        }
+    }
+
+    #[test]
+    fn rsa_pss_fallback_checks_our_own_signatures() {
+        let key = PrivateKey::generate(KeyKind::Rsa).unwrap();
+        let sig = key.sign(b"m").unwrap();
+        let Material::Rsa { n, e, .. } = &key.public_key().material else {
+            panic!("not RSA")
+        };
+        assert!(pss_verify_any_salt(n, e, b"m", &sig));
+        assert!(!pss_verify_any_salt(n, e, b"n", &sig));
+        let mut bad = sig.clone();
+        bad[10] ^= 1;
+        assert!(!pss_verify_any_salt(n, e, b"m", &bad));
+    }
+
+    #[test]
+    fn reads_pkcs1_rsa_public_key() {
+        let spki = PublicKey::from_pem(RSA_PUBLIC.as_bytes(), None).unwrap();
+        let block = pem_decode(RSA_PUBLIC.as_bytes()).unwrap();
+        let info = spki::SubjectPublicKeyInfoRef::from_der(&block.der).unwrap();
+        let pkcs1 = pem_encode("RSA PUBLIC KEY", info.subject_public_key.raw_bytes());
+        let key = PublicKey::from_pem(pkcs1.as_bytes(), None).unwrap();
+        assert_eq!(key, spki);
+    }
+
+    #[test]
+    fn writes_pem_as_cryptography_does() {
+        let key = PublicKey::from_pem(RSA_PUBLIC.as_bytes(), None).unwrap();
+        assert_eq!(key.to_pem(), RSA_PUBLIC);
+    }
+
+    #[test]
+    fn reads_sec1_ec_private_key() {
+        for kind in [KeyKind::EcdsaP256, KeyKind::EcdsaP384] {
+            let key = PrivateKey::generate(kind).unwrap();
+            let PrivateMaterial::Ecdsa(pair) = &key.material else {
+                panic!("not EC")
+            };
+            let sec1 = AsDer::<aws_lc_rs::encoding::EcPrivateKeyRfc5915Der<'static>>::as_der(
+                &pair.private_key(),
+            )
+            .unwrap();
+            let pem = pem_encode("EC PRIVATE KEY", sec1.as_ref());
+            let again = PrivateKey::from_pem(pem.as_bytes(), None).unwrap();
+            assert_eq!(again.public_key(), key.public_key());
+        }
+    }
+
+    #[test]
+    fn rejects_public_key_as_private_and_vice_versa() {
+        assert!(matches!(
+            PrivateKey::from_pem(RSA_PUBLIC.as_bytes(), None),
+            Err(KeyError::Unsupported(_))
+        ));
+        let private = PrivateKey::generate(KeyKind::Ed25519)
+            .unwrap()
+            .to_pkcs8_pem(None)
+            .unwrap();
+        assert!(matches!(
+            PublicKey::from_pem(private.as_bytes(), None),
+            Err(KeyError::Unsupported(_))
+        ));
+        assert!(matches!(
+            PublicKey::from_pem(b"hello", None),
+            Err(KeyError::NotPem(_))
+        ));
+    }
+
+    #[test]
+    fn keyid_short_is_eight_chars() {
+        assert_eq!(KeyId("2f89b9272acfc8f4".into()).short(), "2f89b927");
+        assert_eq!(KeyId("ab".into()).short(), "ab");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn private_key_from_pem_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            let _ = PrivateKey::from_pem(&bytes, None);
+            let _ = PrivateKey::from_pem(&bytes, Some(b"pw"));
+        }
+
+        #[test]
+        fn public_key_from_pem_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            let _ = PublicKey::from_pem(&bytes, None);
+        }
+
+        #[test]
+        fn pem_framed_garbage_never_panics(
+            label in proptest::sample::select(vec!["PUBLIC KEY", "RSA PUBLIC KEY", "PRIVATE KEY",
+                "ENCRYPTED PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"]),
+            der in proptest::collection::vec(proptest::num::u8::ANY, 0..400),
+        ) {
+            let pem = pem_encode(label, &der);
+            let _ = PublicKey::from_pem(pem.as_bytes(), None);
+            let _ = PrivateKey::from_pem(pem.as_bytes(), Some(b"pw"));
+        }
+
+        #[test]
+        fn mutated_real_keys_never_panic(index in 0usize..2000, bit in 0u8..8, which in 0usize..4) {
+            let files = [
+                include_bytes!("../../../../shared/interop/in-toto-python/pems/rsa_private_encrypted.pem").as_slice(),
+                include_bytes!("../../../../shared/interop/in-toto-python/pems/ed25519_private_encrypted.pem").as_slice(),
+                include_bytes!("../../../../shared/interop/in-toto-python/pems/ecdsa_private_unencrypted.pem").as_slice(),
+                RSA_PUBLIC.as_bytes(),
+            ];
+            // Flip a bit inside the DER, so that the ASN.1 parsers see near-valid input.
+            let block = pem_decode(files[which]).unwrap();
+            let mut der = block.der.to_vec();
+            let i = index % der.len();
+            der[i] ^= 1 << bit;
+            let pem = pem_encode(&block.label, &der);
+            let _ = PrivateKey::from_pem(pem.as_bytes(), Some(b"hunter2"));
+            let _ = PublicKey::from_pem(pem.as_bytes(), None);
+        }
+
+        #[test]
+        fn from_securesystemslib_never_panics(json in arbitrary_json()) {
+            let _ = PublicKey::from_securesystemslib(KeyId("k".into()), &json);
+        }
+
+        #[test]
+        fn verify_never_panics_on_arbitrary_signatures(sig in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            let key = PublicKey::from_pem(RSA_PUBLIC.as_bytes(), None).unwrap();
+            proptest::prop_assert!(key.verify(b"m", &sig).is_err());
+        }
+    }
+
+    /// Arbitrary JSON, biased towards key-object shapes.
+    fn arbitrary_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| Value::from(n)),
+            prop::sample::select(vec![
+                "ed25519",
+                "ecdsa",
+                "rsa",
+                "ecdsa-sha2-nistp256",
+                "rsassa-pss-sha256",
+                "ecdsa-sha2-nistp384",
+                "ecdsa-sha2-nistp521",
+                "rsa-pkcs1v15-sha256",
+                RSA_PUBLIC,
+                "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+                "0000000000000000000000000000000000000000000000000000000000000000"
+            ])
+            .prop_map(|s| Value::String(s.into())),
+            "\\PC{0,20}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(
+                    prop::sample::select(vec![
+                        "keytype", "scheme", "keyval", "public", "private", "keyid", "method", "x"
+                    ]),
+                    inner,
+                    0..5
+                )
+                .prop_map(|m| Value::Object(
+                    m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+                )),
+            ]
+        })
+    }
+}
