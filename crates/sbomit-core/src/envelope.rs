@@ -549,3 +549,189 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     out.extend_from_slice(payload);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::crypto::KeyKind;
+    use serde_json::json;
+
+    fn link() -> Value {
+        json!({"_type": "link", "name": "x", "command": [], "materials": {}, "products": {},
+               "byproducts": {}, "environment": {}})
+    }
+
+    fn dsse_file(payload_b64: &str, sigs: Value) -> Vec<u8> {
+        serde_json::to_vec(&json!({"payload": payload_b64, "payloadType": INTOTO_PAYLOAD_TYPE, "signatures": sigs}))
+            .unwrap()
+    }
+
+    #[test]
+    fn accepts_url_safe_and_unpadded_base64() {
+        let key = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        // A payload whose base64 has '+'/'/' and padding.
+        let payload = b"{\"_type\": \"link\", \"name\": \"\xc3\xbf\xc3\xbe>?\"}";
+        let sig = key.sign(&pae(INTOTO_PAYLOAD_TYPE, payload)).unwrap();
+        let std = base64::engine::general_purpose::STANDARD;
+        let url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        for (p, s) in [
+            (std.encode(payload), std.encode(&sig)),
+            (url.encode(payload), url.encode(&sig)),
+        ] {
+            let env = Envelope::parse(&dsse_file(&p, json!([{"keyid": "", "sig": s}]))).unwrap();
+            assert_eq!(env.payload_bytes(), Some(payload.as_slice()));
+            env.verify(key.public_key()).unwrap();
+        }
+    }
+
+    #[test]
+    fn dsse_keyid_may_be_absent() {
+        let key = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        let payload = serde_json::to_vec(&link()).unwrap();
+        let sig = key.sign(&pae(INTOTO_PAYLOAD_TYPE, &payload)).unwrap();
+        let std = base64::engine::general_purpose::STANDARD;
+        let env = Envelope::parse(&dsse_file(
+            &std.encode(&payload),
+            json!([{"sig": std.encode(sig)}]),
+        ))
+        .unwrap();
+        assert_eq!(env.signatures()[0].keyid, KeyId(String::new()));
+        env.verify(key.public_key()).unwrap();
+    }
+
+    #[test]
+    fn classic_signature_covers_unknown_fields_as_received() {
+        let key = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        let mut signed = link();
+        signed["x-extra"] = json!({"b": 1, "a": "é"});
+        let mut env = Envelope::new(EnvelopeKind::Classic, &signed).unwrap();
+        env.sign(&key).unwrap();
+        let parsed = Envelope::parse(&env.to_file_bytes()).unwrap();
+        parsed.verify(key.public_key()).unwrap();
+        assert_eq!(parsed.payload()["x-extra"]["a"], "é");
+    }
+
+    #[test]
+    fn duplicate_json_keys_keep_the_last_like_python() {
+        let env = Envelope::parse(
+            br#"{"signed": {"_type": "link", "name": "a", "name": "b"}, "signatures": []}"#,
+        )
+        .unwrap();
+        assert_eq!(env.payload()["name"], "b");
+        assert_eq!(env.signed_bytes(), br#"{"_type":"link","name":"b"}"#);
+    }
+
+    #[test]
+    fn sign_replaces_signature_by_same_key() {
+        let key = PrivateKey::generate(KeyKind::EcdsaP256).unwrap();
+        let other = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        for kind in [EnvelopeKind::Classic, EnvelopeKind::Dsse] {
+            let mut env = Envelope::new(kind, &link()).unwrap();
+            env.sign(&key).unwrap();
+            env.sign(&other).unwrap();
+            env.sign(&key).unwrap();
+            assert_eq!(env.signatures().len(), 2);
+            env.verify(key.public_key()).unwrap();
+            env.verify(other.public_key()).unwrap();
+            env.clear_signatures();
+            assert!(env.verify(key.public_key()).is_err());
+        }
+    }
+
+    #[test]
+    fn rejects_malformed_envelopes() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b"[]",
+            b"{}",
+            b"{\"signed\": 1}",
+            b"{\"signed\": {}, \"signatures\": {}}",
+            b"{\"signed\": {}, \"signatures\": [{\"keyid\": \"a\", \"sig\": \"zz\"}]}",
+            b"{\"signed\": {}, \"signatures\": [{\"sig\": \"00\"}]}",
+            b"{\"signed\": {\"x\": 1.5}}",
+            b"{\"payload\": \"!!\", \"payloadType\": \"t\", \"signatures\": []}",
+            b"{\"payload\": \"e30\", \"signatures\": []}",
+            b"{\"payload\": \"e30\", \"payloadType\": \"t\"}",
+            b"{\"payload\": \"bm90IGpzb24\", \"payloadType\": \"t\", \"signatures\": []}",
+            b"{\"payload\": \"e30\", \"payloadType\": \"t\", \"signatures\": [{\"keyid\": 1, \"sig\": \"\"}]}",
+        ];
+        for case in cases {
+            assert!(
+                Envelope::parse(case).is_err(),
+                "{}",
+                String::from_utf8_lossy(case)
+            );
+        }
+    }
+
+    #[test]
+    fn keeps_gpg_signatures_when_writing_back() {
+        let file = br#"{"signatures": [{"keyid": "ab", "other_headers": "04", "signature": "cd"}], "signed": {"_type": "link"}}"#;
+        let env = Envelope::parse(file).unwrap();
+        assert!(env.signatures().is_empty());
+        let back: Value = serde_json::from_slice(&env.to_file_bytes()).unwrap();
+        assert_eq!(back["signatures"][0]["other_headers"], "04");
+    }
+
+    #[test]
+    fn python_float_repr() {
+        let cases = [
+            (1.5e-7, "1.5e-07"),
+            (1e16, "1e+16"),
+            (2.0, "2.0"),
+            (0.0001, "0.0001"),
+            (123.25, "123.25"),
+            (-0.5, "-0.5"),
+            (1.2345e20, "1.2345e+20"),
+            (1e15, "1000000000000000.0"),
+        ];
+        for (f, want) in cases {
+            assert_eq!(pyjson::dumps(&json!(f), None), want);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics_on_bytes(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            let _ = Envelope::parse(&bytes);
+        }
+
+        #[test]
+        fn parse_never_panics_on_envelope_shapes(
+            payload in "[A-Za-z0-9+/=_-]{0,40}",
+            ptype in proptest::option::of("\\PC{0,10}"),
+            keyid in proptest::option::of("\\PC{0,10}"),
+            sig in "[A-Za-z0-9+/=_-]{0,40}",
+            classic in proptest::bool::ANY,
+        ) {
+            let doc = if classic {
+                json!({"signed": {"_type": payload}, "signatures": [{"keyid": keyid, "sig": sig}]})
+            } else {
+                json!({"payload": payload, "payloadType": ptype, "signatures": [{"keyid": keyid, "sig": sig}]})
+            };
+            let _ = Envelope::parse(&serde_json::to_vec(&doc).unwrap());
+        }
+
+        #[test]
+        fn sign_write_parse_verify_round_trips(
+            name in "\\PC{0,30}",
+            extra in proptest::collection::btree_map("\\PC{0,8}", "\\PC{0,8}", 0..4),
+            n in proptest::num::i64::ANY,
+            dsse in proptest::bool::ANY,
+        ) {
+            let key = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+            let mut payload = link();
+            payload["name"] = json!(name);
+            payload["environment"] = json!({"n": n, "extra": extra});
+            let kind = if dsse { EnvelopeKind::Dsse } else { EnvelopeKind::Classic };
+            let mut env = Envelope::new(kind, &payload).unwrap();
+            env.sign(&key).unwrap();
+            let bytes = env.to_file_bytes();
+            let parsed = Envelope::parse(&bytes).unwrap();
+            proptest::prop_assert!(parsed.verify(key.public_key()).is_ok());
+            proptest::prop_assert_eq!(parsed.payload(), &payload);
+            proptest::prop_assert_eq!(parsed.to_file_bytes(), bytes);
+        }
+    }
+}
