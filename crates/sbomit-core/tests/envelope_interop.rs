@@ -11,7 +11,9 @@ use sbomit_core::envelope::{Envelope, EnvelopeKind, INTOTO_PAYLOAD_TYPE};
 use serde_json::Value;
 
 fn interop(rel: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/interop").join(rel);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/interop")
+        .join(rel);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -55,20 +57,31 @@ const WRITTEN_BY_REFERENCE_3X: &[&str] = &[
 /// Layout key objects by id, plus the layout owners' keys (Python demo: alice; Go: alice.pub).
 fn keys() -> BTreeMap<String, PublicKey> {
     let mut keys = BTreeMap::new();
-    for layout in ["in-toto-golang/demo.layout", "in-toto-python/demo_files/demo.layout.template"] {
+    for layout in [
+        "in-toto-golang/demo.layout",
+        "in-toto-python/demo_files/demo.layout.template",
+    ] {
         let doc: Value = serde_json::from_slice(&interop(layout)).unwrap();
         for (id, object) in doc["signed"]["keys"].as_object().unwrap() {
-            keys.insert(id.clone(), PublicKey::from_securesystemslib(KeyId(id.clone()), object).unwrap());
+            keys.insert(
+                id.clone(),
+                PublicKey::from_securesystemslib(KeyId(id.clone()), object).unwrap(),
+            );
         }
     }
     let go_alice = PublicKey::from_pem(&interop("in-toto-golang/alice.pub"), None).unwrap();
-    keys.insert("70ca5750c2eda80b18f41f4ec5f92146789b5d68dd09577be422a0159bd13680".into(), go_alice);
+    keys.insert(
+        "70ca5750c2eda80b18f41f4ec5f92146789b5d68dd09577be422a0159bd13680".into(),
+        go_alice,
+    );
     keys
 }
 
 fn signer_of(env: &Envelope, keys: &BTreeMap<String, PublicKey>) -> PublicKey {
     let id = &env.signatures()[0].keyid;
-    keys.get(id.as_str()).unwrap_or_else(|| panic!("no key {id}")).clone()
+    keys.get(id.as_str())
+        .unwrap_or_else(|| panic!("no key {id}"))
+        .clone()
 }
 
 #[test]
@@ -110,8 +123,14 @@ fn verifies_with_keys_whose_ids_the_signer_computed_differently() {
     let carl = PublicKey::from_pem(&interop("in-toto-python/demo_files/carl.pub"), None).unwrap();
     let bob = PublicKey::from_pem(&interop("in-toto-python/demo_files/bob.pub"), None).unwrap();
     for dir in ["demo_files", "demo_dsse_files"] {
-        let package = Envelope::parse(&interop(&format!("in-toto-python/{dir}/package.2f89b927.link"))).unwrap();
-        let write_code = Envelope::parse(&interop(&format!("in-toto-python/{dir}/write-code.776a00e2.link"))).unwrap();
+        let package = Envelope::parse(&interop(&format!(
+            "in-toto-python/{dir}/package.2f89b927.link"
+        )))
+        .unwrap();
+        let write_code = Envelope::parse(&interop(&format!(
+            "in-toto-python/{dir}/write-code.776a00e2.link"
+        )))
+        .unwrap();
         package.verify(&carl).unwrap();
         write_code.verify(&bob).unwrap();
         assert!(package.verify(&bob).is_err());
@@ -126,10 +145,17 @@ fn rejects_wrong_key() {
     for file in SIGNED {
         let env = Envelope::parse(&interop(file)).unwrap();
         let err = env.verify(stranger.public_key()).unwrap_err();
-        assert_eq!(err, sbomit_core::crypto::SignatureError::Invalid(stranger.public_key().keyid().clone()));
+        assert_eq!(
+            err,
+            sbomit_core::crypto::SignatureError::Invalid(stranger.public_key().keyid().clone())
+        );
         let signer = signer_of(&env, &keys);
         for other in keys.values().filter(|k| k.keyid() != signer.keyid()) {
-            assert!(env.verify(other).is_err(), "{file} verified with {}", other.keyid());
+            assert!(
+                env.verify(other).is_err(),
+                "{file} verified with {}",
+                other.keyid()
+            );
         }
     }
 }
@@ -148,7 +174,9 @@ fn rejects_flipped_payload_byte() {
         let signer = signer_of(&Envelope::parse(&original).unwrap(), &keys);
         let mut doc: Value = serde_json::from_slice(&original).unwrap();
         let tampered = if let Some(payload) = doc.get("payload").and_then(Value::as_str) {
-            let mut bytes = base64::engine::general_purpose::STANDARD.decode(payload).unwrap();
+            let mut bytes = base64::engine::general_purpose::STANDARD
+                .decode(payload)
+                .unwrap();
             flip_type_byte(&mut bytes);
             doc["payload"] = Value::String(base64::engine::general_purpose::STANDARD.encode(bytes));
             serde_json::to_vec(&doc).unwrap()
@@ -213,7 +241,10 @@ fn rewritten_files_still_verify() {
 /// DSSE payloads of links/layouts are what in-toto 3.x writes: `json.dumps(sort_keys=True)`.
 #[test]
 fn new_dsse_payload_matches_reference_serialisation() {
-    for file in ["in-toto-golang/clone-dsse.776a00e2.link", "in-toto-golang/package-dsse.2f89b927.link"] {
+    for file in [
+        "in-toto-golang/clone-dsse.776a00e2.link",
+        "in-toto-golang/package-dsse.2f89b927.link",
+    ] {
         let env = Envelope::parse(&interop(file)).unwrap();
         let fresh = Envelope::new(EnvelopeKind::Dsse, env.payload()).unwrap();
         assert_eq!(fresh.payload_bytes(), env.payload_bytes(), "{file}");
@@ -222,7 +253,9 @@ fn new_dsse_payload_matches_reference_serialisation() {
 }
 
 fn reference_data(name: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/intoto-python-3.1.0").join(name);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/intoto-python-3.1.0")
+        .join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -231,7 +264,10 @@ fn reference_data(name: &str) -> Vec<u8> {
 fn signs_and_writes_exactly_what_the_reference_writes() {
     let key = PrivateKey::from_pem(&reference_data("ed25519.key"), None).unwrap();
     let link: Value = serde_json::from_slice(&reference_data("link.json")).unwrap();
-    for (kind, file) in [(EnvelopeKind::Classic, "classic.link"), (EnvelopeKind::Dsse, "dsse.link")] {
+    for (kind, file) in [
+        (EnvelopeKind::Classic, "classic.link"),
+        (EnvelopeKind::Dsse, "dsse.link"),
+    ] {
         let mut env = Envelope::new(kind, &link).unwrap();
         env.sign(&key).unwrap();
         let ours = env.to_file_bytes();
