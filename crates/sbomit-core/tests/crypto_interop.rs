@@ -396,3 +396,31 @@ fn rejects_scheme_that_does_not_fit_the_key() {
         Err(KeyError::SchemeMismatch { .. })
     ));
 }
+
+#[test]
+fn reads_scrypt_and_pbkdf2_sha1_encrypted_keys() {
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/openssl");
+    for (file, public) in [
+        (
+            "ed25519_scrypt.pem",
+            "in-toto-python/pems/ed25519_public.pem",
+        ),
+        (
+            "ecdsa_pbkdf2_sha1_aes128.pem",
+            "in-toto-python/pems/ecdsa_public.pem",
+        ),
+    ] {
+        let pem = std::fs::read(data.join(file)).unwrap();
+        let key =
+            PrivateKey::from_pem(&pem, Some(b"hunter2")).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(
+            key.public_key(),
+            &PublicKey::from_pem(&interop(public), None).unwrap()
+        );
+        assert_eq!(
+            PrivateKey::from_pem(&pem, Some(b"hunter3")).unwrap_err(),
+            KeyError::Decrypt,
+            "{file}"
+        );
+    }
+}
