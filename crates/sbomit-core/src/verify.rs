@@ -1,10 +1,16 @@
-//! Final product verification: `verifylib.in_toto_verify`, in the reference's order.
+//! Final product verification: `verifylib.in_toto_verify`, in the reference's order:
 //!
-//! 1. layout signatures (every given key must have signed), 2. expiry against the caller's
-//! time, 3. parameter substitution, 4. loading links (at least `threshold` per step),
-//! 5. link signatures and thresholds (distinct authorized keys), 6. sublayouts (recursively,
-//! replaced by their summary links), 7. command alignment (warnings only), 8. links of one
-//! step must agree, 9. step rules, 10. inspections (run only now), 11. inspection rules.
+//! 1. layout signatures (every given key must have signed);
+//! 2. expiry against the caller's time;
+//! 3. parameter substitution;
+//! 4. loading links (at least `threshold` per step);
+//! 5. link signatures and thresholds (distinct authorized keys);
+//! 6. sublayouts (recursively, replaced by their summary links);
+//! 7. command alignment (warnings only);
+//! 8. links of one step must agree;
+//! 9. step rules;
+//! 10. inspections (run only now);
+//! 11. inspection rules.
 //!
 //! Pure: links come from a [`LinkSource`], inspection results from an [`InspectionRunner`],
 //! the time from the caller. A failed verification is a [`VerificationReport`] naming the
@@ -112,6 +118,8 @@ pub struct RejectedLink {
 }
 
 /// Why verification failed: the first problem found, in the reference's order.
+// Failures are built once per verification; boxing the larger variants would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Failure {
@@ -374,6 +382,8 @@ pub enum VerifyError {
 /// Verifies the supply chain described by the signed `layout` (either envelope).
 ///
 /// `keys` are the project owner's keys: each one must have signed the layout.
+// One error per run at most: its size does not matter.
+#[allow(clippy::result_large_err)]
 pub fn verify(
     layout: &Envelope,
     keys: &[PublicKey],
@@ -442,7 +452,8 @@ fn payload_type_name(v: &Value) -> String {
 }
 
 impl Ctx<'_> {
-    #[allow(clippy::too_many_arguments)]
+    // `Err(Failure)` is the rare, once-per-run path; see `Failure`.
+    #[allow(clippy::too_many_arguments, clippy::result_large_err)]
     fn verify_layout(
         &self,
         envelope: &Envelope,
@@ -808,6 +819,7 @@ fn zero_return_value(v: Option<&Value>) -> bool {
     }
 }
 
+#[allow(clippy::result_large_err)]
 fn item_rules(
     name: &str,
     kind: ItemKind,
