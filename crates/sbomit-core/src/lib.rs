@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod digest;
 pub mod envelope;
 pub mod fnmatch;
+pub mod jsonpatch;
 pub mod model;
 pub mod rules;
 pub mod statement;
