@@ -9,6 +9,7 @@
 pub mod canonical;
 pub mod crypto;
 pub mod digest;
+pub mod document;
 pub mod envelope;
 pub mod fnmatch;
 pub mod jsonpatch;
