@@ -1,0 +1,135 @@
+//! Reading and writing metadata and key files: size-capped reads with the path in every error,
+//! atomic writes (a failure never leaves a partial file), and link file names that cannot
+//! escape their directory.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sbomit_core::crypto::KeyId;
+
+/// Metadata and key files larger than this are refused rather than read into memory.
+pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IoError {
+    #[error("{path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: larger than {max} bytes")]
+    TooLarge { path: PathBuf, max: u64 },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("{name:?} cannot name a metadata file: it must not be empty, contain '/', '\\\\' or NUL, or be '.' or '..'")]
+    UnsafeName { name: String },
+}
+
+/// Reads a whole file, refusing files over [`MAX_FILE_BYTES`].
+pub fn read_file(path: &Path) -> Result<Vec<u8>, IoError> {
+    let err = |source| IoError::Read { path: path.to_owned(), source };
+    let file = std::fs::File::open(path).map_err(err)?;
+    let len = file.metadata().map_err(err)?.len();
+    if len > MAX_FILE_BYTES {
+        return Err(IoError::TooLarge { path: path.to_owned(), max: MAX_FILE_BYTES });
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_FILE_BYTES + 1), &mut bytes).map_err(err)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(IoError::TooLarge { path: path.to_owned(), max: MAX_FILE_BYTES });
+    }
+    Ok(bytes)
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed to
+/// disk, then renamed over the target. `mode` (Unix permissions) is set before any byte is
+/// written, so a private key is never readable by others, not even briefly.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), IoError> {
+    let err = |source| IoError::Write { path: path.to_owned(), source };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::Builder::new().prefix(".sbomit-").tempfile_in(&dir).map_err(err)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = mode.unwrap_or(0o644);
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode)).map_err(err)?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    tmp.write_all(bytes).map_err(err)?;
+    tmp.as_file().sync_all().map_err(err)?;
+    tmp.persist(path).map_err(|e| err(e.error))?;
+    Ok(())
+}
+
+/// Checks that `name` is a single path component we may use in a file name.
+pub fn check_component(name: &str) -> Result<(), IoError> {
+    let bad = name.is_empty()
+        || name == "."
+        || name == ".."
+        || name.contains(['/', '\\', '\0']);
+    if bad {
+        return Err(IoError::UnsafeName { name: name.to_owned() });
+    }
+    Ok(())
+}
+
+/// `<step>.<first 8 of keyid>.link`, refusing names that would leave the link directory.
+pub fn link_file_name(step: &str, keyid: &KeyId) -> Result<String, IoError> {
+    check_component(step)?;
+    check_component(keyid.short())?;
+    Ok(format!("{step}.{}.link", keyid.short()))
+}
+
+/// `<step>.<first 8 of keyid>`: the directory holding a sublayout's links.
+pub fn sublayout_dir_name(step: &str, keyid: &KeyId) -> Result<String, IoError> {
+    check_component(step)?;
+    check_component(keyid.short())?;
+    Ok(format!("{step}.{}", keyid.short()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_names_cannot_escape_the_directory() {
+        let k = KeyId("0123456789abcdef".into());
+        assert_eq!(link_file_name("build", &k).unwrap(), "build.01234567.link");
+        for bad in ["../x", "a/b", "..", ".", "", "a\0b", "a\\b"] {
+            assert!(link_file_name(bad, &k).is_err(), "{bad:?}");
+        }
+        assert!(link_file_name("ok", &KeyId("../../etc".into())).is_err());
+    }
+
+    #[test]
+    fn atomic_write_sets_mode_and_replaces() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("k");
+        write_atomic(&p, b"one", Some(0o600)).unwrap();
+        write_atomic(&p, b"two", Some(0o600)).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        // Nothing else left behind.
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn failed_write_leaves_no_file() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("missing-dir/k");
+        assert!(write_atomic(&p, b"x", None).is_err());
+        assert!(!p.exists());
+    }
+
+    #[test]
+    fn read_errors_name_the_file() {
+        let e = read_file(Path::new("/nonexistent/sbomit.layout")).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/sbomit.layout"), "{e}");
+    }
+}
