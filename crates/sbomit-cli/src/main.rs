@@ -1,3 +1,81 @@
-fn main() {
-    println!("sbomit");
+//! The `sbomit` binary: parses flags into validated configuration, calls the libraries, and maps
+//! outcomes to exit codes (0 ok, 1 verification failed, 2 usage, input or IO error).
+//!
+//! `anyhow` lives here only: the libraries return typed errors, which this binary turns into a
+//! one-line message on stderr.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod keys;
+mod progress;
+
+/// Supply-chain integrity: in-toto recording and verification, SBOMit documents and SITs.
+#[derive(Parser, Debug)]
+#[command(name = "sbomit", version, about, propagate_version = true)]
+struct Cli {
+    /// Print less (only errors and the verdict).
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Print more detail.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Generate keys and print key ids.
+    #[command(subcommand)]
+    Key(cmd::key::KeyCommand),
+    /// Run a supply-chain step and record it as a signed link (as `in-toto-run`).
+    Run(cmd::run::RunArgs),
+    /// Record a step in two halves, around commands you run yourself (as `in-toto-record`).
+    #[command(subcommand)]
+    Record(cmd::run::RecordCommand),
+    /// Sign (or verify the signatures of) a layout or link, classic or DSSE (as `in-toto-sign`).
+    Sign(cmd::sign::SignArgs),
+    /// Create a layout from a readable TOML/YAML source, or show one for review.
+    #[command(subcommand)]
+    Layout(cmd::layout::LayoutCommand),
+    /// Verify a supply chain against its signed layout (as `in-toto-verify`).
+    Verify(cmd::verify::VerifyArgs),
+    /// Build, verify and then tamper with a real three-step supply chain in a scratch directory.
+    Demo(cmd::demo::DemoArgs),
+}
+
+/// How a command ended, when it did not end in an error.
+pub enum Outcome {
+    Ok,
+    /// Verification or policy failed: exit 1 (the report was already printed).
+    Failed,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = cmd::Output {
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+    };
+    let result = match cli.command {
+        Command::Key(c) => cmd::key::run(c, &out),
+        Command::Run(a) => cmd::run::run(a, &out),
+        Command::Record(c) => cmd::run::record(c, &out),
+        Command::Sign(a) => cmd::sign::run(a, &out),
+        Command::Layout(c) => cmd::layout::run(c, &out),
+        Command::Verify(a) => cmd::verify::run(a, &out),
+        Command::Demo(a) => cmd::demo::run(a, &out),
+    };
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(1),
+        Err(e) => {
+            // One line: the chain of contexts, outermost first.
+            eprintln!("sbomit: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
 }

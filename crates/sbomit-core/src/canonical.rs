@@ -86,6 +86,7 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;
@@ -94,19 +95,28 @@ mod tests {
     fn escapes_only_quote_and_backslash() {
         let v = json!({"b": "a\"b\\c\n\u{1}é", "a": [1, -2, true, null]});
         let got = encode(&v).unwrap();
-        assert_eq!(got, "{\"a\":[1,-2,true,null],\"b\":\"a\\\"b\\\\c\n\u{1}é\"}".as_bytes());
+        assert_eq!(
+            got,
+            "{\"a\":[1,-2,true,null],\"b\":\"a\\\"b\\\\c\n\u{1}é\"}".as_bytes()
+        );
     }
 
     #[test]
     fn rejects_floats() {
-        assert_eq!(encode(&json!({"x": 1.5})), Err(CanonicalError::Float("1.5".into())));
+        assert_eq!(
+            encode(&json!({"x": 1.5})),
+            Err(CanonicalError::Float("1.5".into()))
+        );
     }
 
     #[test]
     fn sorts_keys_by_code_point() {
         let v = json!({"é": 1, "z": 2, "Z": 3, "\u{10000}": 4, "\u{ffff}": 5});
         let s = String::from_utf8(encode(&v).unwrap()).unwrap();
-        assert_eq!(s, "{\"Z\":3,\"z\":2,\"é\":1,\"\u{ffff}\":5,\"\u{10000}\":4}");
+        assert_eq!(
+            s,
+            "{\"Z\":3,\"z\":2,\"é\":1,\"\u{ffff}\":5,\"\u{10000}\":4}"
+        );
     }
 
     proptest::proptest! {

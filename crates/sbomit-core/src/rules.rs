@@ -299,14 +299,20 @@ impl fmt::Display for RuleViolation {
                 ..
             } => write!(
                 f,
-                "'{disallow_rule}' matched {artifact:?}, which '{match_rule}' did not consume: \
-                 its digest differs from {dest_path:?} of {dest_name:?}"
+                "'{disallow_rule}' matched {:?}, which '{match_rule}' did not consume: \
+                 its digest differs from {:?} in the {dest_name:?} link",
+                artifact.as_str(),
+                dest_path.as_str()
             ),
             RuleViolation::RequireMissing { rule, artifact } => {
-                write!(f, "'{rule}' did not find {artifact:?}")
+                write!(f, "'{rule}' did not find {:?}", artifact.as_str())
             }
             RuleViolation::MatchSourceUnresolvable { rule, artifact } => {
-                write!(f, "'{rule}' cannot resolve source artifact {artifact:?}")
+                write!(
+                    f,
+                    "'{rule}' cannot resolve source artifact {:?}",
+                    artifact.as_str()
+                )
             }
         }
     }

@@ -3,6 +3,8 @@
 //! control characters, quotes, backslashes, astral code points). Runs when
 //! SBOMIT_INTOTO_REF_BIN names the in-toto reference's virtualenv bin directory (CI sets it).
 
+#![allow(clippy::unwrap_used)] // a test fails loudly on a broken setup
+
 use std::process::Command;
 
 use serde_json::{json, Value};
@@ -63,9 +65,16 @@ fn canonical_json_is_byte_equal_to_securesystemslib() {
         .arg(&input)
         .output()
         .expect("run the reference's python");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let ours = sbomit_core::canonical::encode(&value).unwrap();
-    assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        String::from_utf8_lossy(&ours),
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert_eq!(ours, out.stdout);
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -14,27 +14,46 @@ pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 #[non_exhaustive]
 pub enum IoError {
     #[error("{path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: larger than {max} bytes")]
     TooLarge { path: PathBuf, max: u64 },
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{name:?} cannot name a metadata file: it must not be empty, contain '/', '\\\\' or NUL, or be '.' or '..'")]
     UnsafeName { name: String },
 }
 
 /// Reads a whole file, refusing files over [`MAX_FILE_BYTES`].
 pub fn read_file(path: &Path) -> Result<Vec<u8>, IoError> {
-    let err = |source| IoError::Read { path: path.to_owned(), source };
+    let err = |source| IoError::Read {
+        path: path.to_owned(),
+        source,
+    };
     let file = std::fs::File::open(path).map_err(err)?;
     let len = file.metadata().map_err(err)?.len();
     if len > MAX_FILE_BYTES {
-        return Err(IoError::TooLarge { path: path.to_owned(), max: MAX_FILE_BYTES });
+        return Err(IoError::TooLarge {
+            path: path.to_owned(),
+            max: MAX_FILE_BYTES,
+        });
     }
     let mut bytes = Vec::with_capacity(len as usize);
-    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_FILE_BYTES + 1), &mut bytes).map_err(err)?;
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, MAX_FILE_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(err)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(IoError::TooLarge { path: path.to_owned(), max: MAX_FILE_BYTES });
+        return Err(IoError::TooLarge {
+            path: path.to_owned(),
+            max: MAX_FILE_BYTES,
+        });
     }
     Ok(bytes)
 }
@@ -43,17 +62,25 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, IoError> {
 /// disk, then renamed over the target. `mode` (Unix permissions) is set before any byte is
 /// written, so a private key is never readable by others, not even briefly.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), IoError> {
-    let err = |source| IoError::Write { path: path.to_owned(), source };
+    let err = |source| IoError::Write {
+        path: path.to_owned(),
+        source,
+    };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
         _ => PathBuf::from("."),
     };
-    let mut tmp = tempfile::Builder::new().prefix(".sbomit-").tempfile_in(&dir).map_err(err)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".sbomit-")
+        .tempfile_in(&dir)
+        .map_err(err)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = mode.unwrap_or(0o644);
-        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode)).map_err(err)?;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(err)?;
     }
     #[cfg(not(unix))]
     let _ = mode;
@@ -65,12 +92,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), 
 
 /// Checks that `name` is a single path component we may use in a file name.
 pub fn check_component(name: &str) -> Result<(), IoError> {
-    let bad = name.is_empty()
-        || name == "."
-        || name == ".."
-        || name.contains(['/', '\\', '\0']);
+    let bad = name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']);
     if bad {
-        return Err(IoError::UnsafeName { name: name.to_owned() });
+        return Err(IoError::UnsafeName {
+            name: name.to_owned(),
+        });
     }
     Ok(())
 }
@@ -113,7 +139,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         // Nothing else left behind.
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);

@@ -3,5 +3,8 @@
 //! `sbomit-core`; this crate only touches the disk and processes.
 #![forbid(unsafe_code)]
 
+pub mod inspect;
 pub mod io;
 pub mod links;
+pub mod record;
+pub mod run;

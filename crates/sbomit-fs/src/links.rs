@@ -14,7 +14,10 @@ use crate::io::{link_file_name, read_file, sublayout_dir_name};
 #[non_exhaustive]
 pub enum LinkFileError {
     #[error("{path}: {source}")]
-    Envelope { path: PathBuf, source: sbomit_core::envelope::EnvelopeError },
+    Envelope {
+        path: PathBuf,
+        source: sbomit_core::envelope::EnvelopeError,
+    },
 }
 
 /// Links in one directory.
@@ -24,7 +27,9 @@ pub struct DirLinkSource {
 
 impl DirLinkSource {
     pub fn new(dir: impl AsRef<Path>) -> Self {
-        Self { dir: dir.as_ref().to_owned() }
+        Self {
+            dir: dir.as_ref().to_owned(),
+        }
     }
 }
 
@@ -36,11 +41,18 @@ impl LinkSource for DirLinkSource {
             return Ok(None);
         }
         let bytes = read_file(&path)?;
-        let envelope = Envelope::parse(&bytes).map_err(|source| LinkFileError::Envelope { path, source })?;
+        let envelope =
+            Envelope::parse(&bytes).map_err(|source| LinkFileError::Envelope { path, source })?;
         Ok(Some(envelope))
     }
 
-    fn sublayout_source(&self, step: &str, keyid: &KeyId) -> Result<Box<dyn LinkSource + '_>, SourceError> {
-        Ok(Box::new(DirLinkSource::new(self.dir.join(sublayout_dir_name(step, keyid)?))))
+    fn sublayout_source(
+        &self,
+        step: &str,
+        keyid: &KeyId,
+    ) -> Result<Box<dyn LinkSource + '_>, SourceError> {
+        Ok(Box::new(DirLinkSource::new(
+            self.dir.join(sublayout_dir_name(step, keyid)?),
+        )))
     }
 }

@@ -1,0 +1,23 @@
+pub mod demo;
+pub mod key;
+pub mod layout;
+pub mod run;
+pub mod sign;
+pub mod verify;
+
+/// Output preferences shared by all commands.
+pub struct Output {
+    pub quiet: bool,
+    /// Reserved for detail output; accepted now so scripts can pass it.
+    #[allow(dead_code)]
+    pub verbose: bool,
+}
+
+impl Output {
+    /// An informational line on stderr (stdout is kept for data a script may parse).
+    pub fn info(&self, msg: impl std::fmt::Display) {
+        if !self.quiet {
+            eprintln!("{msg}");
+        }
+    }
+}

@@ -1,0 +1,193 @@
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use sbomit_core::envelope::Envelope;
+use sbomit_core::rules::RuleViolation;
+use sbomit_core::verify::{self, Failure, VerificationReport, VerifyOptions};
+use serde_json::{json, Value};
+
+use super::Output;
+use crate::keys;
+use crate::Outcome;
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The root layout.
+    #[arg(short = 'l', long)]
+    layout: PathBuf,
+    /// The project owner's public keys: each must have signed the layout.
+    #[arg(long = "verification-keys", short = 'k', num_args = 1.., required_unless_present = "gpg")]
+    verification_keys: Vec<PathBuf>,
+    /// Where the links are (default: the current directory).
+    #[arg(long = "link-dir", default_value = ".")]
+    link_dir: PathBuf,
+    /// Values for `{NAME}` placeholders in the layout, as NAME=VALUE.
+    #[arg(long = "param", num_args = 1.., value_parser = parse_param)]
+    params: Vec<(String, String)>,
+    /// Seconds an inspection command may run (default: no limit).
+    #[arg(long = "inspection-timeout")]
+    inspection_timeout: Option<u64>,
+    /// Verify as of this time (RFC 3339) instead of now: for audits and expired fixtures.
+    #[arg(long)]
+    at: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    output: Format,
+    /// GPG keys are not supported (accepted only to say so).
+    #[arg(short = 'g', long = "gpg", num_args = 0.., hide = true)]
+    gpg: Option<Vec<String>>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+fn parse_param(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("expected NAME=VALUE, got {s:?}")),
+    }
+}
+
+pub fn run(args: VerifyArgs, out: &Output) -> Result<Outcome> {
+    if args.gpg.is_some() {
+        bail!("GPG keys are not supported; use PEM public keys with --verification-keys");
+    }
+    let now = match &args.at {
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+            .with_context(|| format!("--at {t:?} is not an RFC 3339 time"))?
+            .with_timezone(&chrono::Utc),
+        None => chrono::Utc::now(),
+    };
+    let what = args.layout.display().to_string();
+    let bytes = sbomit_fs::io::read_file(&args.layout)?;
+    let layout = Envelope::parse(&bytes).with_context(|| what.clone())?;
+    let keys = args
+        .verification_keys
+        .iter()
+        .map(|p| keys::load_public(p))
+        .collect::<Result<Vec<_>>>()?;
+    let mut options = VerifyOptions::at(now);
+    if !args.params.is_empty() {
+        options.parameters = Some(args.params.iter().cloned().collect::<BTreeMap<_, _>>());
+    }
+    let links = sbomit_fs::links::DirLinkSource::new(&args.link_dir);
+    let inspections = sbomit_fs::inspect::CommandInspectionRunner::new(
+        args.inspection_timeout.map(Duration::from_secs),
+    );
+    let report = verify::verify(&layout, &keys, &options, &links, &inspections)
+        .with_context(|| what.clone())?;
+    match args.output {
+        Format::Text => print_text(&report, out),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report_json(&report))?),
+    }
+    Ok(if report.passed() {
+        Outcome::Ok
+    } else {
+        Outcome::Failed
+    })
+}
+
+fn print_text(report: &VerificationReport, out: &Output) {
+    for w in &report.warnings {
+        if !out.quiet {
+            eprintln!("warning: {w}");
+        }
+    }
+    match &report.failure {
+        None => println!("verification passed"),
+        Some(f) => {
+            println!("verification FAILED: {f}");
+            let d = details(f);
+            for (k, v) in [("step", &d.step), ("rule", &d.rule)] {
+                if let Some(v) = v {
+                    println!("  {k}: {v}");
+                }
+            }
+            for a in &d.artifacts {
+                println!("  artifact: {a}");
+            }
+        }
+    }
+}
+
+/// Step, rule and artifacts a failure is about, for the report.
+#[derive(Default)]
+struct Details {
+    step: Option<String>,
+    rule: Option<String>,
+    artifacts: Vec<String>,
+}
+
+fn details(f: &Failure) -> Details {
+    match f {
+        Failure::LinkMissing { step, .. }
+        | Failure::LinkUnauthorized { step, .. }
+        | Failure::LinkSignatureBad { step, .. }
+        | Failure::ThresholdNotMet { step, .. }
+        | Failure::LinksDisagree { step, .. } => Details {
+            step: Some(step.clone()),
+            ..Details::default()
+        },
+        Failure::ArtifactRule {
+            item,
+            violation,
+            source_type,
+            ..
+        } => {
+            let (rule, artifacts) = match violation {
+                RuleViolation::Disallowed { rule, artifacts } => (
+                    rule.to_string(),
+                    artifacts.iter().map(ToString::to_string).collect(),
+                ),
+                RuleViolation::MatchHashMismatch {
+                    match_rule,
+                    artifact,
+                    ..
+                } => (match_rule.to_string(), vec![artifact.to_string()]),
+                RuleViolation::RequireMissing { rule, artifact }
+                | RuleViolation::MatchSourceUnresolvable { rule, artifact } => {
+                    (rule.to_string(), vec![artifact.to_string()])
+                }
+                #[allow(unreachable_patterns)]
+                _ => (String::new(), Vec::new()),
+            };
+            Details {
+                step: Some(item.clone()),
+                rule: Some(format!("expected_{source_type}: {rule}")),
+                artifacts,
+            }
+        }
+        Failure::InspectionFailed { inspection, .. } => Details {
+            step: Some(inspection.clone()),
+            ..Details::default()
+        },
+        Failure::Sublayout { step, failure, .. } => {
+            let inner = details(failure);
+            Details {
+                step: Some(match inner.step {
+                    Some(s) => format!("{step} > {s}"),
+                    None => step.clone(),
+                }),
+                ..inner
+            }
+        }
+        _ => Details::default(),
+    }
+}
+
+fn report_json(report: &VerificationReport) -> Value {
+    let failure = report.failure.as_ref().map(|f| {
+        let d = details(f);
+        json!({"message": f.to_string(), "step": d.step, "rule": d.rule, "artifacts": d.artifacts})
+    });
+    json!({
+        "verified": report.passed(),
+        "failure": failure,
+        "warnings": report.warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    })
+}

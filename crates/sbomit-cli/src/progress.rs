@@ -1,0 +1,54 @@
+//! A progress bar on stderr when it is a terminal, for long hashing runs.
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cmd::Output;
+
+pub struct Bar {
+    bar: Option<ProgressBar>,
+}
+
+impl Bar {
+    pub fn new(what: &str, out: &Output) -> Self {
+        let show = !out.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let bar = show.then(|| {
+            let b = ProgressBar::hidden();
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{prefix:>10} [{bar:30}] {pos}/{len} files ({per_sec})",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            b.set_prefix(what.to_owned());
+            b
+        });
+        Self { bar }
+    }
+}
+
+impl sbomit_fs::record::Progress for Bar {
+    fn files_total(&self, n: u64) {
+        if let Some(b) = &self.bar {
+            // Only worth drawing for trees that take a moment.
+            if n >= 1000 {
+                b.set_length(n);
+                b.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            }
+        }
+    }
+
+    fn file_done(&self, _bytes: u64) {
+        if let Some(b) = &self.bar {
+            b.inc(1);
+        }
+    }
+}
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}

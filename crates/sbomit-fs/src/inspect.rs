@@ -1,0 +1,39 @@
+//! Running inspections at verification time, as the reference does: record everything in the
+//! current directory as materials, run the command (streams recorded), record products.
+
+use std::time::Duration;
+
+use sbomit_core::model::{Inspection, Link};
+use sbomit_core::verify::{InspectionRunner, SourceError};
+
+use crate::record::{record_artifacts, NoProgress, RecordOptions};
+use crate::run::{run_command, Streams};
+
+/// Runs inspection commands in the current directory.
+pub struct CommandInspectionRunner {
+    timeout: Option<Duration>,
+}
+
+impl CommandInspectionRunner {
+    pub fn new(timeout: Option<Duration>) -> Self {
+        Self { timeout }
+    }
+}
+
+impl InspectionRunner for CommandInspectionRunner {
+    fn run(&self, inspection: &Inspection) -> Result<Link, SourceError> {
+        let here = vec![".".to_owned()];
+        let options = RecordOptions::default();
+        let materials = record_artifacts(&here, &options, &NoProgress)?;
+        let byproducts = run_command(&inspection.run, Streams::Capture, self.timeout)?;
+        let products = record_artifacts(&here, &options, &NoProgress)?;
+        Ok(Link {
+            name: inspection.name.clone(),
+            command: inspection.run.clone(),
+            materials,
+            products,
+            byproducts,
+            environment: serde_json::Map::new(),
+        })
+    }
+}
