@@ -15,5 +15,6 @@ pub mod fnmatch;
 pub mod jsonpatch;
 pub mod model;
 pub mod rules;
+pub mod sit;
 pub mod statement;
 pub mod verify;
