@@ -694,3 +694,415 @@ fn demo_builds_verifies_and_catches_tampering() {
     let d = tempdir();
     ok(sbomit(d.path(), &["demo", "--dir", "demo"]));
 }
+
+// ---------------------------------------------------------------------------------------------
+// The other commands.
+
+fn one_step_layout(dir: &Path, step: &str, rules: &str) {
+    std::fs::write(
+        dir.join("layout.toml"),
+        format!(
+            "expires = \"2099-01-01T00:00:00Z\"\n[keys]\ndev = \"dev.pub\"\n[[steps]]\nname = \"{step}\"\nfunctionaries = [\"dev\"]\n{rules}\n"
+        ),
+    )
+    .unwrap();
+    ok(sbomit(
+        dir,
+        &[
+            "layout",
+            "create",
+            "--from",
+            "layout.toml",
+            "--out",
+            "root.layout",
+            "--signing-key",
+            "owner",
+        ],
+    ));
+}
+
+fn keys(dir: &Path) {
+    ok(sbomit(dir, &["key", "generate", "--out", "owner"]));
+    ok(sbomit(dir, &["key", "generate", "--out", "dev"]));
+}
+
+#[test]
+fn record_start_stop_makes_a_verifiable_link() {
+    let d = tempdir();
+    let p = d.path();
+    keys(p);
+    std::fs::write(p.join("in.txt"), "source").unwrap();
+    ok(sbomit(
+        p,
+        &[
+            "record",
+            "start",
+            "-n",
+            "edit",
+            "--signing-key",
+            "dev",
+            "-m",
+            "in.txt",
+        ],
+    ));
+    let unfinished: Vec<String> = std::fs::read_dir(p)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".link-unfinished"))
+        .collect();
+    assert_eq!(unfinished.len(), 1);
+    assert!(unfinished[0].starts_with(".edit."), "{unfinished:?}");
+    std::fs::write(p.join("out.txt"), "result").unwrap();
+    // Someone else's key cannot finish the recording.
+    ok(sbomit(p, &["key", "generate", "--out", "mallory"]));
+    fails_with(
+        sbomit(
+            p,
+            &[
+                "record",
+                "stop",
+                "-n",
+                "edit",
+                "--signing-key",
+                "mallory",
+                "-p",
+                "out.txt",
+            ],
+        ),
+        2,
+        &["record start"],
+    );
+    ok(sbomit(
+        p,
+        &[
+            "record",
+            "stop",
+            "-n",
+            "edit",
+            "--signing-key",
+            "dev",
+            "-p",
+            "out.txt",
+        ],
+    ));
+    assert!(
+        !p.join(&unfinished[0]).exists(),
+        "the unfinished link is removed"
+    );
+    one_step_layout(p, "edit", "expected_materials = [\"ALLOW in.txt\", \"DISALLOW *\"]\nexpected_products = [\"CREATE out.txt\", \"DISALLOW *\"]");
+    ok(sbomit(
+        p,
+        &[
+            "verify",
+            "--layout",
+            "root.layout",
+            "--verification-keys",
+            "owner.pub",
+        ],
+    ));
+}
+
+#[test]
+fn sign_verify_and_append() {
+    let d = tempdir();
+    let p = d.path();
+    keys(p);
+    ok(sbomit(
+        p,
+        &["key", "generate", "--type", "ecdsa-p256", "--out", "second"],
+    ));
+    one_step_layout(p, "s", "");
+    ok(sbomit(
+        p,
+        &["sign", "-f", "root.layout", "--verify", "-k", "owner.pub"],
+    ));
+    fails_with(
+        sbomit(
+            p,
+            &["sign", "-f", "root.layout", "--verify", "-k", "second.pub"],
+        ),
+        1,
+        &["root.layout"],
+    );
+    ok(sbomit(
+        p,
+        &["sign", "-f", "root.layout", "-a", "-k", "second"],
+    ));
+    ok(sbomit(
+        p,
+        &[
+            "sign",
+            "-f",
+            "root.layout",
+            "--verify",
+            "-k",
+            "owner.pub",
+            "second.pub",
+        ],
+    ));
+    // Both owners' keys are now required by verify, and both signed.
+    ok(sbomit(p, &["run", "-n", "s", "--signing-key", "dev", "-x"]));
+    ok(sbomit(
+        p,
+        &[
+            "verify",
+            "--layout",
+            "root.layout",
+            "--verification-keys",
+            "owner.pub",
+            "second.pub",
+        ],
+    ));
+    // Re-signing without -a replaces the signatures: the first owner's is gone.
+    ok(sbomit(p, &["sign", "-f", "root.layout", "-k", "second"]));
+    fails_with(
+        sbomit(
+            p,
+            &[
+                "verify",
+                "--layout",
+                "root.layout",
+                "--verification-keys",
+                "owner.pub",
+                "second.pub",
+            ],
+        ),
+        1,
+        &["signature"],
+    );
+}
+
+#[test]
+fn encrypted_key_needs_its_password() {
+    let d = tempdir();
+    let p = d.path();
+    let gen = Command::new(env!("CARGO_BIN_EXE_sbomit"))
+        .args(["key", "generate", "--out", "k"])
+        .env("SBOMIT_KEY_PASSWORD", "s3cret")
+        .current_dir(p)
+        .output()
+        .unwrap();
+    ok(gen);
+    let pem = std::fs::read_to_string(p.join("k")).unwrap();
+    assert!(
+        pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
+        "{pem}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(p.join("k")).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    // No password and no terminal: a clear error, exit 2.
+    fails_with(
+        sbomit(p, &["run", "-n", "x", "--signing-key", "k", "-x"]),
+        2,
+        &["encrypted"],
+    );
+    fails_with(
+        sbomit(
+            p,
+            &["run", "-n", "x", "--signing-key", "k", "-P", "wrong", "-x"],
+        ),
+        2,
+        &["password"],
+    );
+    ok(sbomit(
+        p,
+        &["run", "-n", "x", "--signing-key", "k", "-P", "s3cret", "-x"],
+    ));
+}
+
+#[test]
+fn key_ids_match_the_reference() {
+    let Some(bin) = ref_bin() else { return };
+    let d = tempdir();
+    let p = d.path();
+    let driver = shared().join("tools/intoto_ref.py");
+    for t in ["ed25519", "ecdsa-p256", "ecdsa-p384", "rsa"] {
+        let o = ok(sbomit(p, &["key", "generate", "--type", t, "--out", t]));
+        let ours = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+        let id = ok(sbomit(p, &["key", "id", &format!("{t}.pub")]));
+        assert_eq!(String::from_utf8(id.stdout).unwrap().trim(), ours);
+        let theirs = ok(peer(
+            &bin,
+            p,
+            "python",
+            &[
+                driver.to_str().unwrap(),
+                "keyid",
+                "--pub",
+                &format!("{t}.pub"),
+            ],
+        ));
+        assert_eq!(
+            String::from_utf8(theirs.stdout).unwrap().trim(),
+            ours,
+            "{t}"
+        );
+    }
+}
+
+#[test]
+fn verify_json_report_names_step_rule_and_artifact() {
+    let d = tempdir();
+    let p = d.path();
+    keys(p);
+    std::fs::write(p.join("evil.sh"), "rm -rf /").unwrap();
+    ok(sbomit(
+        p,
+        &[
+            "run",
+            "-n",
+            "build",
+            "--signing-key",
+            "dev",
+            "-p",
+            "evil.sh",
+            "-x",
+        ],
+    ));
+    one_step_layout(p, "build", "expected_products = [\"DISALLOW evil.*\"]");
+    let o = sbomit(
+        p,
+        &[
+            "verify",
+            "--layout",
+            "root.layout",
+            "--verification-keys",
+            "owner.pub",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["verified"], false);
+    assert_eq!(report["failure"]["step"], "build");
+    assert_eq!(
+        report["failure"]["rule"],
+        "expected_products: DISALLOW evil.*"
+    );
+    assert_eq!(
+        report["failure"]["artifacts"],
+        serde_json::json!(["evil.sh"])
+    );
+}
+
+#[test]
+fn parameters_are_substituted_and_required() {
+    let d = tempdir();
+    let p = d.path();
+    keys(p);
+    std::fs::write(p.join("app-1.2.tar"), "x").unwrap();
+    ok(sbomit(
+        p,
+        &[
+            "run",
+            "-n",
+            "package",
+            "--signing-key",
+            "dev",
+            "-p",
+            "app-1.2.tar",
+            "-x",
+        ],
+    ));
+    one_step_layout(
+        p,
+        "package",
+        "expected_products = [\"CREATE app-{VERSION}.tar\", \"DISALLOW *\"]",
+    );
+    let v = [
+        "verify",
+        "--layout",
+        "root.layout",
+        "--verification-keys",
+        "owner.pub",
+    ];
+    ok(sbomit(p, &[&v[..], &["--param", "VERSION=1.2"]].concat()));
+    fails_with(
+        sbomit(p, &[&v[..], &["--param", "VERSION=9.9"]].concat()),
+        1,
+        &["app-1.2.tar"],
+    );
+    fails_with(sbomit(p, &v), 1, &["app-1.2.tar"]);
+}
+
+#[test]
+fn layout_show_lists_steps_keys_thresholds_and_rules() {
+    let d = tempdir();
+    let p = d.path();
+    keys(p);
+    one_step_layout(
+        p,
+        "build",
+        "threshold = 1\nexpected_products = [\"CREATE app\", \"DISALLOW *\"]",
+    );
+    let o = ok(sbomit(p, &["layout", "show", "root.layout"]));
+    let t = String::from_utf8(o.stdout).unwrap();
+    for needle in [
+        "expires 2099-01-01T00:00:00Z",
+        "Step \"build\": 1 of 1",
+        "CREATE app",
+        "DISALLOW *",
+        "ed25519",
+    ] {
+        assert!(t.contains(needle), "{needle:?} in\n{t}");
+    }
+}
+
+#[test]
+fn attestation_format_links_verify() {
+    let d = tempdir();
+    let p = d.path();
+    keys(p);
+    std::fs::write(p.join("out.bin"), "x").unwrap();
+    ok(sbomit(
+        p,
+        &[
+            "run",
+            "-n",
+            "build",
+            "--signing-key",
+            "dev",
+            "-p",
+            "out.bin",
+            "--format",
+            "attestation",
+            "-x",
+        ],
+    ));
+    let link = std::fs::read_dir(p)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|f| f.extension().is_some_and(|e| e == "link"))
+        .unwrap();
+    let env: Value = serde_json::from_slice(&std::fs::read(link).unwrap()).unwrap();
+    let payload: Value =
+        serde_json::from_slice(&base64_decode(env["payload"].as_str().unwrap())).unwrap();
+    assert_eq!(payload["_type"], "https://in-toto.io/Statement/v1");
+    assert_eq!(
+        payload["predicateType"],
+        "https://in-toto.io/attestation/link/v0.3"
+    );
+    assert_eq!(payload["subject"][0]["name"], "out.bin");
+    one_step_layout(
+        p,
+        "build",
+        "expected_products = [\"CREATE out.bin\", \"DISALLOW *\"]",
+    );
+    ok(sbomit(
+        p,
+        &[
+            "verify",
+            "--layout",
+            "root.layout",
+            "--verification-keys",
+            "owner.pub",
+        ],
+    ));
+}
