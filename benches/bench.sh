@@ -62,6 +62,7 @@ peer=$(measure sha256sum big)
 row "run, one ${BIG_MB} MiB file (peer: sha256sum)" "$ours" "$peer"
 
 # 3. verify a 2-step layout with N artifacts per link.
+mkdir chain2
 "$SB" run -n build --signing-key key -p tree -d chain2 -x >/dev/null 2>&1
 "$SB" run -n package --signing-key key -m tree -p tree -d chain2 -x >/dev/null 2>&1
 cat >layout2.toml <<TOML
