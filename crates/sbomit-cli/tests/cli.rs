@@ -1106,3 +1106,132 @@ fn attestation_format_links_verify() {
         ],
     ));
 }
+
+#[test]
+fn yaml_layout_source_is_accepted() {
+    let d = tempdir();
+    let p = d.path();
+    keys(p);
+    std::fs::write(
+        p.join("layout.yaml"),
+        "expires: \"2099-01-01T00:00:00Z\"\nkeys:\n  dev: dev.pub\nsteps:\n  - name: build\n    functionaries: [dev]\n    expected_products:\n      - CREATE out.bin\n      - [DISALLOW, \"*\"]\n",
+    )
+    .unwrap();
+    ok(sbomit(
+        p,
+        &[
+            "layout",
+            "create",
+            "--from",
+            "layout.yaml",
+            "--out",
+            "root.layout",
+            "--signing-key",
+            "owner",
+        ],
+    ));
+    std::fs::write(p.join("out.bin"), "x").unwrap();
+    ok(sbomit(
+        p,
+        &[
+            "run",
+            "-n",
+            "build",
+            "--signing-key",
+            "dev",
+            "-p",
+            "out.bin",
+            "-x",
+        ],
+    ));
+    ok(sbomit(
+        p,
+        &[
+            "verify",
+            "--layout",
+            "root.layout",
+            "--verification-keys",
+            "owner.pub",
+        ],
+    ));
+    // A typo in the source is an error naming the file, not a silently ignored field.
+    std::fs::write(
+        p.join("bad.yaml"),
+        "expires: \"2099-01-01T00:00:00Z\"\nstepz: []\n",
+    )
+    .unwrap();
+    fails_with(
+        sbomit(
+            p,
+            &[
+                "layout", "create", "--from", "bad.yaml", "--out", "x.layout",
+            ],
+        ),
+        2,
+        &["bad.yaml"],
+    );
+    assert!(!p.join("x.layout").exists(), "no partial output");
+}
+
+#[test]
+fn run_timeout_kills_the_command_and_writes_no_link() {
+    let d = tempdir();
+    let p = d.path();
+    keys(p);
+    fails_with(
+        sbomit(
+            p,
+            &[
+                "run",
+                "-n",
+                "slow",
+                "--signing-key",
+                "dev",
+                "--run-timeout",
+                "1",
+                "--",
+                "sleep",
+                "10",
+            ],
+        ),
+        2,
+        &["did not finish"],
+    );
+    assert!(std::fs::read_dir(p).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .ends_with(".link")));
+}
+
+#[test]
+fn failing_command_is_recorded_with_its_return_value() {
+    let d = tempdir();
+    let p = d.path();
+    keys(p);
+    ok(sbomit(
+        p,
+        &[
+            "run",
+            "-n",
+            "fail",
+            "--signing-key",
+            "dev",
+            "-s",
+            "--",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 3",
+        ],
+    ));
+    let link = std::fs::read_dir(p)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|f| f.extension().is_some_and(|e| e == "link"))
+        .unwrap();
+    let v: Value = serde_json::from_slice(&std::fs::read(link).unwrap()).unwrap();
+    assert_eq!(
+        v["signed"]["byproducts"],
+        serde_json::json!({"return-value": 3, "stdout": "out\n", "stderr": "err\n"})
+    );
+}
