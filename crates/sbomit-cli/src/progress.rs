@@ -52,3 +52,29 @@ impl Drop for Bar {
         }
     }
 }
+
+/// Phase timings on stderr when SBOMIT_TIMINGS is set: for benchmarks and profiling.
+pub struct Timings {
+    last: std::cell::Cell<std::time::Instant>,
+    on: bool,
+}
+
+impl Timings {
+    pub fn start() -> Self {
+        Self {
+            last: std::cell::Cell::new(std::time::Instant::now()),
+            on: std::env::var_os("SBOMIT_TIMINGS").is_some(),
+        }
+    }
+
+    pub fn lap(&self, what: &str) {
+        if self.on {
+            let now = std::time::Instant::now();
+            eprintln!(
+                "timing: {what}: {:.3} s",
+                (now - self.last.get()).as_secs_f64()
+            );
+            self.last.set(now);
+        }
+    }
+}

@@ -56,10 +56,10 @@ fn write_value(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
             out.push(b']');
         }
         Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            // serde_json's Map is a BTreeMap<String, _> here: it iterates in byte order, the
+            // order canonical JSON needs (`map_iterates_in_byte_order` guards this).
             out.push(b'{');
-            for (i, (k, v)) in entries.into_iter().enumerate() {
+            for (i, (k, v)) in map.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
@@ -76,12 +76,16 @@ fn write_value(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
 fn write_string(s: &str, out: &mut Vec<u8>) {
     out.reserve(s.len() + 2);
     out.push(b'"');
-    for &b in s.as_bytes() {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
         if b == b'"' || b == b'\\' {
+            out.extend_from_slice(&bytes[start..i]);
             out.push(b'\\');
+            start = i;
         }
-        out.push(b);
     }
+    out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
 }
 
@@ -99,6 +103,15 @@ mod tests {
             got,
             "{\"a\":[1,-2,true,null],\"b\":\"a\\\"b\\\\c\n\u{1}é\"}".as_bytes()
         );
+    }
+
+    #[test]
+    fn map_iterates_in_byte_order() {
+        // If a dependency ever enables serde_json's `preserve_order`, Map iteration becomes
+        // insertion order and canonical JSON (and every signature) would silently break.
+        let v = json!({"b": 1, "a": 2, "\u{e9}": 3, "Z": 4});
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["Z", "a", "b", "\u{e9}"]);
     }
 
     #[test]

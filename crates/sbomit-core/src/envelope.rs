@@ -378,8 +378,18 @@ impl Envelope {
         file.insert("signatures".into(), Value::Array(sigs));
         match self.kind {
             EnvelopeKind::Classic => {
-                file.insert("signed".into(), self.payload.clone());
-                pyjson::dumps(&Value::Object(file), Some(1)).into_bytes()
+                // `{"signatures": [...], "signed": {...}}` with indent 1, written around the
+                // payload instead of cloning it into a wrapper object (links can be large).
+                let mut out = String::with_capacity(64 + self.signed_bytes.len() * 3 / 2);
+                out.push_str("{\n \"signatures\": ");
+                let sigs = file
+                    .remove("signatures")
+                    .unwrap_or(Value::Array(Vec::new()));
+                pyjson::write(&sigs, Some(1), 1, &mut out);
+                out.push_str(",\n \"signed\": ");
+                pyjson::write(&self.payload, Some(1), 1, &mut out);
+                out.push_str("\n}");
+                out.into_bytes()
             }
             EnvelopeKind::Dsse => {
                 file.insert(
@@ -416,11 +426,18 @@ pub mod pyjson {
     fn newline(indent: Option<usize>, level: usize, out: &mut String) {
         if let Some(n) = indent {
             out.push('\n');
-            out.extend(std::iter::repeat_n(' ', n * level));
+            const SPACES: &str = "                                                                ";
+            let mut left = n * level;
+            while left > 0 {
+                let k = left.min(SPACES.len());
+                out.push_str(&SPACES[..k]);
+                left -= k;
+            }
         }
     }
 
-    fn write(value: &Value, indent: Option<usize>, level: usize, out: &mut String) {
+    /// Writes `value` as at nesting `level` (for wrappers written by hand around a payload).
+    pub(super) fn write(value: &Value, indent: Option<usize>, level: usize, out: &mut String) {
         let item_sep = if indent.is_some() { "," } else { ", " };
         match value {
             Value::Null => out.push_str("null"),
@@ -451,11 +468,11 @@ pub mod pyjson {
                     out.push_str("{}");
                     return;
                 }
-                // Python sorts str keys by code point: the order of their UTF-8 bytes.
-                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-                entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+                // Python sorts str keys by code point: the order of their UTF-8 bytes, which is
+                // the order serde_json's (BTreeMap) Map iterates in; `canonical` has a test that
+                // fails if a feature ever turns the Map into an insertion-ordered one.
                 out.push('{');
-                for (i, (k, v)) in entries.into_iter().enumerate() {
+                for (i, (k, v)) in map.iter().enumerate() {
                     if i > 0 {
                         out.push_str(item_sep);
                     }
@@ -472,6 +489,15 @@ pub mod pyjson {
 
     fn write_str(s: &str, out: &mut String) {
         out.push('"');
+        // Fast path: printable ASCII without quotes or backslashes is written as is (paths and
+        // hex digests, nearly everything in a link).
+        if s.bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+        {
+            out.push_str(s);
+            out.push('"');
+            return;
+        }
         for c in s.chars() {
             match c {
                 '"' => out.push_str("\\\""),
@@ -485,7 +511,8 @@ pub mod pyjson {
                 _ => {
                     let mut buf = [0u16; 2];
                     for unit in c.encode_utf16(&mut buf) {
-                        out.push_str(&format!("\\u{unit:04x}"));
+                        use std::fmt::Write;
+                        let _ = write!(out, "\\u{unit:04x}");
                     }
                 }
             }

@@ -1,8 +1,11 @@
 //! The filesystem [`LinkSource`]: `<step>.<keyid8>.link` files in a directory, and a
 //! sublayout's links in `<step>.<keyid8>/` beside them.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
+use rayon::prelude::*;
 use sbomit_core::crypto::KeyId;
 use sbomit_core::envelope::Envelope;
 use sbomit_core::verify::{LinkSource, SourceError};
@@ -20,22 +23,42 @@ pub enum LinkFileError {
     },
 }
 
+type Loaded = Result<Option<Envelope>, SourceError>;
+
 /// Links in one directory.
 pub struct DirLinkSource {
     dir: PathBuf,
+    /// Links read ahead of time, in parallel, by [`DirLinkSource::prefetch`].
+    cache: Mutex<HashMap<String, Loaded>>,
 }
 
 impl DirLinkSource {
     pub fn new(dir: impl AsRef<Path>) -> Self {
         Self {
             dir: dir.as_ref().to_owned(),
+            cache: Mutex::new(HashMap::new()),
         }
     }
-}
 
-impl LinkSource for DirLinkSource {
-    fn load(&self, step: &str, keyid: &KeyId) -> Result<Option<Envelope>, SourceError> {
-        let path = self.dir.join(link_file_name(step, keyid)?);
+    /// Reads and parses the links of the `wanted` (step, functionary) pairs on all cores, so
+    /// that verification, which asks for them one at a time, finds them ready: parsing large
+    /// links is most of a verification's time.
+    pub fn prefetch(&self, wanted: &[(String, KeyId)]) {
+        let loaded: Vec<(String, Loaded)> = wanted
+            .par_iter()
+            .filter_map(|(step, keyid)| {
+                let name = link_file_name(step, keyid).ok()?;
+                let result = self.read(&name);
+                Some((name, result))
+            })
+            .collect();
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.extend(loaded);
+        }
+    }
+
+    fn read(&self, name: &str) -> Loaded {
+        let path = self.dir.join(name);
         // A missing link is not an error here: the threshold check decides.
         if !path.is_file() {
             return Ok(None);
@@ -44,6 +67,17 @@ impl LinkSource for DirLinkSource {
         let envelope =
             Envelope::parse(&bytes).map_err(|source| LinkFileError::Envelope { path, source })?;
         Ok(Some(envelope))
+    }
+}
+
+impl LinkSource for DirLinkSource {
+    fn load(&self, step: &str, keyid: &KeyId) -> Result<Option<Envelope>, SourceError> {
+        let name = link_file_name(step, keyid)?;
+        let cached = self.cache.lock().ok().and_then(|mut c| c.remove(&name));
+        match cached {
+            Some(result) => result,
+            None => self.read(&name),
+        }
     }
 
     fn sublayout_source(

@@ -165,6 +165,13 @@ fn excluded(excludes: &Gitignore, name: &str, is_dir: bool) -> bool {
         .is_ignore()
 }
 
+/// Whether an entry met while walking is excluded. Its parents were checked on the way down
+/// (an excluded directory is not entered), so only the entry itself is matched.
+fn excluded_entry(excludes: &Gitignore, name: &str, is_dir: bool) -> bool {
+    let rel = name.trim_start_matches('/');
+    !rel.is_empty() && rel != "." && excludes.matched(rel, is_dir).is_ignore()
+}
+
 /// Python's `posixpath.normpath`.
 pub fn normpath(path: &str) -> String {
     if path.is_empty() {
@@ -272,20 +279,20 @@ fn walk(
         let child_name = normpath(&join(name, &file_name));
         let child_path = dir.join(&file_name);
         if file_type.is_dir() {
-            if !excluded(excludes, &child_name, true) {
+            if !excluded_entry(excludes, &child_name, true) {
                 walk(&child_path, &child_name, prefix, excludes, out)?;
             }
         } else if file_type.is_symlink() {
             // A symlink to a directory is listed among os.walk's dirs and not followed; a
             // dangling one is skipped; a symlink to a file is recorded under the link's name.
             let to_file = std::fs::metadata(&child_path).is_ok_and(|m| m.is_file());
-            if to_file && !excluded(excludes, &child_name, false) {
+            if to_file && !excluded_entry(excludes, &child_name, false) {
                 out.push(Entry {
                     name: format!("{prefix}{child_name}"),
                     fs_path: child_path,
                 });
             }
-        } else if file_type.is_file() && !excluded(excludes, &child_name, false) {
+        } else if file_type.is_file() && !excluded_entry(excludes, &child_name, false) {
             out.push(Entry {
                 name: format!("{prefix}{child_name}"),
                 fs_path: child_path,

@@ -172,7 +172,9 @@ pub fn run(args: RunArgs, out: &Output) -> Result<Outcome> {
     if !args.no_command && args.command.is_empty() {
         bail!("no command to run: give one after `--`, or pass --no-command");
     }
+    let timer = crate::progress::Timings::start();
     let materials = c.record(&args.materials, "materials", out)?;
+    timer.lap("record materials");
     let mut byproducts = serde_json::Map::new();
     if !args.no_command {
         let timeout = args.run_timeout.map(Duration::from_secs);
@@ -188,6 +190,7 @@ pub fn run(args: RunArgs, out: &Output) -> Result<Outcome> {
         .with_context(|| format!("running {:?}", args.command.join(" ")))?;
     }
     let products = c.record(&args.products, "products", out)?;
+    timer.lap("run and record products");
     let link = Link {
         name: c.step_name.clone(),
         command: args.command.clone(),
@@ -197,8 +200,11 @@ pub fn run(args: RunArgs, out: &Output) -> Result<Outcome> {
         environment: serde_json::Map::new(),
     };
     let mut envelope = c.envelope(&link)?;
+    timer.lap("build envelope");
     envelope.sign(&key)?;
+    timer.lap("sign");
     write_link(&c.metadata_directory, &link_name, &envelope, out)?;
+    timer.lap("write");
     Ok(Outcome::Ok)
 }
 

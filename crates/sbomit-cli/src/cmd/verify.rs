@@ -76,6 +76,16 @@ pub fn run(args: VerifyArgs, out: &Output) -> Result<Outcome> {
         options.parameters = Some(args.params.iter().cloned().collect::<BTreeMap<_, _>>());
     }
     let links = sbomit_fs::links::DirLinkSource::new(&args.link_dir);
+    // Read the links the layout names in parallel; verification then takes them in order.
+    // (A layout that does not parse is reported by verify itself.)
+    if let Ok(l) = sbomit_core::model::Layout::from_value(layout.payload()) {
+        let wanted: Vec<_> = l
+            .steps
+            .iter()
+            .flat_map(|s| s.pubkeys.iter().map(|k| (s.name.clone(), k.clone())))
+            .collect();
+        links.prefetch(&wanted);
+    }
     let inspections = sbomit_fs::inspect::CommandInspectionRunner::new(
         args.inspection_timeout.map(Duration::from_secs),
     );
