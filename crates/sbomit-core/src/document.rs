@@ -22,6 +22,10 @@
 //! JSON of `signed`, which a value reproduces; a DSSE envelope's `payload` stays the base64
 //! string received, so its exact bytes survive. Every envelope re-verifies from the document.
 
+// Errors carry their context (op index, pointer, key id) inline; a document is read or
+// amended once per run, so the size of the `Err` variant does not matter.
+#![allow(clippy::result_large_err)]
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -642,8 +646,6 @@ impl Document {
 
     /// Runs in-toto verification of the amended document's layout over its embedded links,
     /// after checking the addenda against `layout_keys` and `addendum_keys`.
-    // One error per run at most: its size does not matter.
-    #[allow(clippy::result_large_err)]
     pub fn verify(
         &self,
         layout_keys: &[PublicKey],
