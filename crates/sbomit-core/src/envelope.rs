@@ -235,6 +235,14 @@ impl Envelope {
     /// A DSSE payload is serialised as in-toto 3.x does (`json.dumps(..., sort_keys=True)`:
     /// `", "`/`": "` separators, non-ASCII escaped), not as canonical JSON.
     pub fn new(kind: EnvelopeKind, payload: &serde_json::Value) -> Result<Self, EnvelopeError> {
+        Self::from_value(kind, payload.clone())
+    }
+
+    /// [`Envelope::new`] taking the payload by value: no copy of a large link.
+    pub fn from_value(
+        kind: EnvelopeKind,
+        payload: serde_json::Value,
+    ) -> Result<Self, EnvelopeError> {
         if !payload.is_object() {
             return Err(EnvelopeError::Shape(
                 "metadata must be a JSON object".into(),
@@ -243,10 +251,10 @@ impl Envelope {
         match kind {
             EnvelopeKind::Classic => Ok(Envelope {
                 kind,
-                payload: payload.clone(),
+                signed_bytes: crate::canonical::encode(&payload)?,
+                payload,
                 payload_type: None,
                 payload_bytes: Vec::new(),
-                signed_bytes: crate::canonical::encode(payload)?,
                 signatures: Vec::new(),
                 extra: Vec::new(),
                 foreign: Vec::new(),
@@ -254,11 +262,11 @@ impl Envelope {
             EnvelopeKind::Dsse => {
                 // Same rule as canonical JSON: floats are refused, so both envelopes accept the
                 // same metadata.
-                crate::canonical::encode(payload)?;
-                let payload_bytes = pyjson::dumps(payload, None).into_bytes();
+                crate::canonical::encode(&payload)?;
+                let payload_bytes = pyjson::dumps(&payload, None).into_bytes();
                 Ok(Envelope {
                     kind,
-                    payload: payload.clone(),
+                    payload,
                     signed_bytes: pae(INTOTO_PAYLOAD_TYPE, &payload_bytes),
                     payload_type: Some(INTOTO_PAYLOAD_TYPE.to_string()),
                     payload_bytes,

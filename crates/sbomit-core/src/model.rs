@@ -247,6 +247,20 @@ fn check_type(obj: &Obj, expected: &'static str) -> Result<(), ModelError> {
     }
 }
 
+fn artifacts_into_value(a: Artifacts) -> Value {
+    Value::Object(
+        a.into_iter()
+            .map(|(p, d)| {
+                let digests =
+                    d.0.into_iter()
+                        .map(|(k, v)| (k, Value::String(v)))
+                        .collect();
+                (p.0, Value::Object(digests))
+            })
+            .collect(),
+    )
+}
+
 fn artifacts_value(a: &Artifacts) -> Value {
     Value::Object(
         a.iter()
@@ -300,6 +314,20 @@ impl Link {
             "byproducts": Value::Object(self.byproducts.clone()),
             "environment": Value::Object(self.environment.clone()),
         })
+    }
+
+    /// [`Link::to_value`] without copying: moves the (possibly 100,000) artifact names and
+    /// digests into the JSON value.
+    pub fn into_value(self) -> Value {
+        let mut m = Map::new();
+        m.insert("_type".into(), Value::String("link".into()));
+        m.insert("name".into(), Value::String(self.name));
+        m.insert("command".into(), strings_value(&self.command));
+        m.insert("materials".into(), artifacts_into_value(self.materials));
+        m.insert("products".into(), artifacts_into_value(self.products));
+        m.insert("byproducts".into(), Value::Object(self.byproducts));
+        m.insert("environment".into(), Value::Object(self.environment));
+        Value::Object(m)
     }
 
     /// `byproducts["return-value"]`, if recorded.

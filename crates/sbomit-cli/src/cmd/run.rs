@@ -139,7 +139,7 @@ impl CommonArgs {
             .with_context(|| format!("recording {what}"))
     }
 
-    fn envelope(&self, link: &Link) -> Result<Envelope> {
+    fn envelope(&self, link: Link) -> Result<Envelope> {
         let (kind, payload) = match self.format {
             LinkFormat::Link => (
                 if self.use_dsse {
@@ -147,11 +147,11 @@ impl CommonArgs {
                 } else {
                     EnvelopeKind::Classic
                 },
-                link.to_value(),
+                link.into_value(),
             ),
-            LinkFormat::Attestation => (EnvelopeKind::Dsse, Statement::from_link(link).to_value()),
+            LinkFormat::Attestation => (EnvelopeKind::Dsse, Statement::from_link(&link).to_value()),
         };
-        Ok(Envelope::new(kind, &payload)?)
+        Ok(Envelope::from_value(kind, payload)?)
     }
 }
 
@@ -199,7 +199,7 @@ pub fn run(args: RunArgs, out: &Output) -> Result<Outcome> {
         byproducts,
         environment: serde_json::Map::new(),
     };
-    let mut envelope = c.envelope(&link)?;
+    let mut envelope = c.envelope(link)?;
     timer.lap("build envelope");
     envelope.sign(&key)?;
     timer.lap("sign");
@@ -225,7 +225,7 @@ pub fn record(cmd: RecordCommand, out: &Output) -> Result<Outcome> {
                 byproducts: serde_json::Map::new(),
                 environment: serde_json::Map::new(),
             };
-            let mut envelope = c.envelope(&link)?;
+            let mut envelope = c.envelope(link)?;
             envelope.sign(&key)?;
             write_link(
                 &c.metadata_directory,
@@ -263,7 +263,7 @@ pub fn record(cmd: RecordCommand, out: &Output) -> Result<Outcome> {
                     .with_context(|| what.clone())?,
             };
             link.products = c.record(&products, "products", out)?;
-            let mut envelope = c.envelope(&link)?;
+            let mut envelope = c.envelope(link)?;
             envelope.sign(&key)?;
             write_link(&c.metadata_directory, &name, &envelope, out)?;
             std::fs::remove_file(&unfinished).with_context(|| format!("cannot remove {what}"))?;
