@@ -318,6 +318,21 @@ impl fmt::Display for RuleViolation {
     }
 }
 
+/// The queued artifacts that match `pattern` and satisfy `keep`.
+fn consume(
+    queue: &BTreeSet<&str>,
+    pattern: &str,
+    keep: impl Fn(&ArtifactPath) -> bool,
+) -> BTreeSet<String> {
+    let pat = Pattern::new(pattern);
+    queue
+        .iter()
+        .filter(|a| pat.matches(a))
+        .filter(|a| keep(&ArtifactPath((**a).to_owned())))
+        .map(|a| (*a).to_owned())
+        .collect()
+}
+
 /// `posixpath.join(a, b)` for two components.
 fn posix_join(a: &str, b: &str) -> String {
     if b.starts_with('/') {
@@ -423,50 +438,20 @@ pub fn verify_item_rules(
                 }
                 consumed
             }
-            ArtifactRule::Create(p) => {
-                let pat = Pattern::new(p);
-                queue
-                    .iter()
-                    .filter(|a| pat.matches(a))
-                    .filter(|a| {
-                        let k = ArtifactPath((**a).to_owned());
-                        products.contains_key(&k) && !materials.contains_key(&k)
-                    })
-                    .map(|a| (*a).to_owned())
-                    .collect()
-            }
-            ArtifactRule::Delete(p) => {
-                let pat = Pattern::new(p);
-                queue
-                    .iter()
-                    .filter(|a| pat.matches(a))
-                    .filter(|a| {
-                        let k = ArtifactPath((**a).to_owned());
-                        materials.contains_key(&k) && !products.contains_key(&k)
-                    })
-                    .map(|a| (*a).to_owned())
-                    .collect()
-            }
-            ArtifactRule::Modify(p) => {
-                let pat = Pattern::new(p);
-                queue
-                    .iter()
-                    .filter(|a| pat.matches(a))
-                    .filter(|a| {
-                        let k = ArtifactPath((**a).to_owned());
-                        matches!((materials.get(&k), products.get(&k)), (Some(m), Some(p)) if m != p)
-                    })
-                    .map(|a| (*a).to_owned())
-                    .collect()
-            }
-            ArtifactRule::Allow(p) => {
-                let pat = Pattern::new(p);
-                queue
-                    .iter()
-                    .filter(|a| pat.matches(a))
-                    .map(|a| (*a).to_owned())
-                    .collect()
-            }
+            // CREATE, DELETE, MODIFY and ALLOW consume the queued artifacts their pattern
+            // matches, when the artifact was created, deleted, modified or (ALLOW) at all.
+            ArtifactRule::Create(p) => consume(&queue, p, |k| {
+                products.contains_key(k) && !materials.contains_key(k)
+            }),
+            ArtifactRule::Delete(p) => consume(&queue, p, |k| {
+                materials.contains_key(k) && !products.contains_key(k)
+            }),
+            ArtifactRule::Modify(p) => consume(
+                &queue,
+                p,
+                |k| matches!((materials.get(k), products.get(k)), (Some(m), Some(p)) if m != p),
+            ),
+            ArtifactRule::Allow(p) => consume(&queue, p, |_| true),
             ArtifactRule::Disallow(p) => {
                 let pat = Pattern::new(p);
                 let hits: Vec<&str> = queue.iter().copied().filter(|a| pat.matches(a)).collect();
