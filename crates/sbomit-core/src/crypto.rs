@@ -1126,6 +1126,165 @@ mod pbe {
     }
 }
 
+/// SHA-256 over the concatenation of `parts`, without copying them together (Merkle node
+/// hashes are `0x01 || left || right`).
+pub fn sha256_parts(parts: &[&[u8]]) -> [u8; 32] {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    for part in parts {
+        ctx.update(part);
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
+/// SPKI DER prefix of an uncompressed P-256 point (id-ecPublicKey, prime256v1, BIT STRING).
+const P256_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+
+/// Fixed-size (`r || s`) ECDSA signatures and raw key bytes, as COSE and JOSE carry them;
+/// the securesystemslib-facing API above keeps DER signatures and PEM keys.
+impl PublicKey {
+    /// Builds a key from SPKI DER, with the key id computed as [`PublicKey::from_pem`] does.
+    pub fn from_spki(der_bytes: &[u8]) -> Result<Self, KeyError> {
+        let (_, mut key) = Self::from_spki_der(der_bytes)?;
+        key.keyid = key.computed_keyid();
+        Ok(key)
+    }
+
+    /// Builds a key from its raw bytes: 32 bytes for `Ed25519`, the uncompressed SEC1 point
+    /// (`0x04 || x || y`, 65 bytes) for `EcdsaSha2Nistp256`. Other schemes are unsupported.
+    pub fn from_raw(scheme: Scheme, raw: &[u8]) -> Result<Self, KeyError> {
+        let mut der_bytes = match scheme {
+            Scheme::Ed25519 if raw.len() == 32 => ED25519_SPKI_PREFIX.to_vec(),
+            Scheme::EcdsaSha2Nistp256 if raw.len() == 65 && raw[0] == 0x04 => {
+                P256_SPKI_PREFIX.to_vec()
+            }
+            Scheme::Ed25519 | Scheme::EcdsaSha2Nistp256 => {
+                return Err(KeyError::Malformed(format!(
+                    "{} public key of {} bytes",
+                    scheme.as_str(),
+                    raw.len()
+                )))
+            }
+            other => {
+                return Err(KeyError::Unsupported(format!(
+                    "raw {} public keys",
+                    other.as_str()
+                )))
+            }
+        };
+        der_bytes.extend_from_slice(raw);
+        Self::from_spki(&der_bytes)
+    }
+
+    /// SubjectPublicKeyInfo DER.
+    pub fn spki_der(&self) -> &[u8] {
+        &self.spki_der
+    }
+
+    /// The raw key bytes inside the SPKI: 32 bytes for Ed25519, the SEC1 point for ECDSA,
+    /// PKCS#1 `RSAPublicKey` for RSA.
+    pub fn raw_public_key(&self) -> Option<&[u8]> {
+        spki::SubjectPublicKeyInfoRef::from_der(&self.spki_der)
+            .ok()
+            .and_then(|spki| spki.subject_public_key.as_bytes())
+    }
+
+    /// Verifies a signature in fixed-size form: `r || s` for ECDSA (each scalar left-padded to
+    /// the curve size), the plain signature for Ed25519 and RSA.
+    pub fn verify_fixed(&self, message: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
+        let fixed: &'static signature::EcdsaVerificationAlgorithm = match self.scheme {
+            Scheme::EcdsaSha2Nistp256 => &signature::ECDSA_P256_SHA256_FIXED,
+            Scheme::EcdsaSha2Nistp384 => &signature::ECDSA_P384_SHA384_FIXED,
+            Scheme::EcdsaSha2Nistp521 => &signature::ECDSA_P521_SHA512_FIXED,
+            Scheme::Ed25519 | Scheme::RsassaPssSha256 => return self.verify(message, signature),
+        };
+        signature::UnparsedPublicKey::new(fixed, &self.spki_der)
+            .verify(message, signature)
+            .map_err(|_| SignatureError::Invalid(self.keyid.clone()))
+    }
+}
+
+/// The curve order's byte size for an ECDSA scheme.
+fn ecdsa_scalar_len(scheme: Scheme) -> Option<usize> {
+    match scheme {
+        Scheme::EcdsaSha2Nistp256 => Some(32),
+        Scheme::EcdsaSha2Nistp384 => Some(48),
+        Scheme::EcdsaSha2Nistp521 => Some(66),
+        Scheme::Ed25519 | Scheme::RsassaPssSha256 => None,
+    }
+}
+
+/// `ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }` to `r || s`.
+fn ecdsa_der_to_fixed(der_sig: &[u8], width: usize) -> Option<Vec<u8>> {
+    use der::Reader as _;
+    let mut reader = der::SliceReader::new(der_sig).ok()?;
+    let (r, s) = reader
+        .sequence(|seq| {
+            let r = der::asn1::UintRef::decode(seq)?;
+            let s = der::asn1::UintRef::decode(seq)?;
+            Ok((r, s))
+        })
+        .ok()?;
+    if !reader.is_finished() {
+        return None;
+    }
+    let mut out = vec![0u8; 2 * width];
+    for (scalar, slot) in [r, s].iter().zip(out.chunks_mut(width)) {
+        let bytes = scalar.as_bytes();
+        if bytes.len() > width {
+            return None;
+        }
+        slot[width - bytes.len()..].copy_from_slice(bytes);
+    }
+    Some(out)
+}
+
+impl PrivateKey {
+    /// Signs, giving the signature in fixed-size form (see [`PublicKey::verify_fixed`]).
+    pub fn sign_fixed(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        let sig = self.sign(message)?;
+        match ecdsa_scalar_len(self.public.scheme) {
+            Some(width) => ecdsa_der_to_fixed(&sig, width).ok_or(KeyError::Sign),
+            None => Ok(sig),
+        }
+    }
+}
+
+#[cfg(test)]
+mod fixed_form_tests {
+    use super::*;
+
+    #[test]
+    fn fixed_ecdsa_signatures_round_trip() {
+        for kind in [KeyKind::EcdsaP256, KeyKind::EcdsaP384, KeyKind::Ed25519] {
+            let key = PrivateKey::generate(kind).expect("generate");
+            let sig = key.sign_fixed(b"message").expect("sign");
+            if kind == KeyKind::EcdsaP256 {
+                assert_eq!(sig.len(), 64);
+            }
+            let public = key.public_key();
+            public.verify_fixed(b"message", &sig).expect("verify");
+            assert!(public.verify_fixed(b"other", &sig).is_err());
+            let raw = public.raw_public_key().expect("raw key");
+            let again = PublicKey::from_raw(public.scheme(), raw);
+            if kind == KeyKind::EcdsaP384 {
+                assert!(again.is_err());
+            } else {
+                assert_eq!(again.expect("from raw").spki_der(), public.spki_der());
+            }
+        }
+    }
+
+    #[test]
+    fn sha256_parts_matches_concatenation() {
+        assert_eq!(sha256_parts(&[b"ab", b"", b"c"]), sha256(b"abc"));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
