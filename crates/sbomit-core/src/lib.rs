@@ -13,6 +13,7 @@ pub mod document;
 pub mod envelope;
 pub mod fnmatch;
 pub mod jsonpatch;
+pub mod merkle;
 pub mod model;
 pub mod rules;
 pub mod sit;
