@@ -50,6 +50,12 @@ enum Command {
     Verify(cmd::verify::VerifyArgs),
     /// Build, verify and then tamper with a real three-step supply chain in a scratch directory.
     Demo(cmd::demo::DemoArgs),
+    /// Create, amend, show and verify SBOMit documents.
+    #[command(subcommand)]
+    Document(cmd::document::DocumentCommand),
+    /// Generate SITs (attested SBOMs) from SBOMit documents.
+    #[command(subcommand)]
+    Sit(cmd::sit::SitCommand),
 }
 
 /// How a command ended, when it did not end in an error.
@@ -73,6 +79,8 @@ fn main() -> ExitCode {
         Command::Layout(c) => cmd::layout::run(c, &out),
         Command::Verify(a) => cmd::verify::run(a, &out),
         Command::Demo(a) => cmd::demo::run(a, &out),
+        Command::Document(c) => cmd::document::run(c, &out),
+        Command::Sit(c) => cmd::sit::run(c, &out),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

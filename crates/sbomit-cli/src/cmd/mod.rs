@@ -1,8 +1,10 @@
 pub mod demo;
+pub mod document;
 pub mod key;
 pub mod layout;
 pub mod run;
 pub mod sign;
+pub mod sit;
 pub mod verify;
 
 /// Output preferences shared by all commands.

@@ -1,0 +1,508 @@
+//! `sbomit document create|amend|show|verify`: the SBOMit document (see
+//! `docs/formats/sbomit-document.md`).
+//!
+//! Inspections: `document verify` runs the layout's inspections only when `--artifacts DIR`
+//! gives the final product (they run with DIR as their current directory). Without it, a
+//! layout that has inspections cannot be fully verified: the inspection runner refuses, and
+//! the command reports "verification INCOMPLETE: inspections were not run" and exits 1 (an
+//! unchecked inspection is never counted as passed). A layout without inspections verifies
+//! fully without `--artifacts`, and the report says so.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use sbomit_core::crypto::PublicKey;
+use sbomit_core::document::{Document, DocumentError, Supplement};
+use sbomit_core::jsonpatch::Patch;
+use sbomit_core::model::{Inspection, Link, Metadata};
+use sbomit_core::verify::{
+    InspectionRunner, SourceError, VerificationReport, VerifyError, VerifyOptions,
+};
+
+use super::Output;
+use crate::keys::{self, PasswordSource};
+use crate::Outcome;
+
+#[derive(Subcommand, Debug)]
+pub enum DocumentCommand {
+    /// Bundle a signed layout and its in-toto metadata into an SBOMit document.
+    Create(CreateArgs),
+    /// Append a signed addendum (a JSON Patch to the document).
+    Amend(AmendArgs),
+    /// Summarize a document.
+    Show(ShowArgs),
+    /// Verify a document: its addenda, then the in-toto chain on the embedded metadata.
+    Verify(VerifyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// The signed root layout.
+    #[arg(short = 'l', long)]
+    layout: PathBuf,
+    /// The directory holding the links (`<step>.<keyid8>.link`) and sublayout directories.
+    #[arg(long = "link-dir")]
+    link_dir: PathBuf,
+    /// `.intoto.jsonl` bundles (one DSSE envelope per line) or single DSSE envelopes.
+    #[arg(long, num_args = 1..)]
+    attestations: Vec<PathBuf>,
+    /// Supplemental information (supplier, name, version, ...), TOML or JSON.
+    #[arg(long)]
+    supplement: Option<PathBuf>,
+    /// A SIT mutation as FORMAT=PATCH.json (FORMAT: cyclonedx, cyclonedx-1.6, spdx-2.3, ...).
+    #[arg(long = "mutation", num_args = 1.., value_parser = parse_mutation)]
+    mutations: Vec<(String, PathBuf)>,
+    /// Where to write the document.
+    #[arg(short = 'o', long)]
+    out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct AmendArgs {
+    /// The document to amend (rewritten in place, atomically).
+    #[arg(long)]
+    document: PathBuf,
+    /// The RFC 6902 JSON Patch to the document (without its `addenda`).
+    #[arg(long)]
+    patch: PathBuf,
+    /// The author's private key.
+    #[arg(long = "signing-key")]
+    signing_key: PathBuf,
+    /// Password of an encrypted signing key; `-P` alone prompts.
+    #[arg(short = 'P', long = "password", num_args = 0..=1, default_missing_value = "")]
+    password: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// The document.
+    document: PathBuf,
+    /// List every addendum (author key id, time, operation count).
+    #[arg(long)]
+    history: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The document.
+    #[arg(long)]
+    document: PathBuf,
+    #[command(flatten)]
+    trust: TrustArgs,
+    /// Verify as of this time (RFC 3339) instead of now.
+    #[arg(long)]
+    at: Option<String>,
+}
+
+/// Keys and final product for verifying a document (shared with `sit generate`).
+#[derive(Args, Debug)]
+pub struct TrustArgs {
+    /// The project owner's public keys: each must have signed the layout; they may also
+    /// sign addenda.
+    #[arg(long = "layout-keys", num_args = 1.., required = true)]
+    pub layout_keys: Vec<PathBuf>,
+    /// Further public keys trusted to sign addenda.
+    #[arg(long = "addendum-keys", num_args = 1..)]
+    pub addendum_keys: Vec<PathBuf>,
+    /// The directory holding the final product: inspections run there (and `sit generate`
+    /// reads attested lockfiles from it). Without it, inspections are not run.
+    #[arg(long)]
+    pub artifacts: Option<PathBuf>,
+}
+
+fn parse_mutation(s: &str) -> Result<(String, PathBuf), String> {
+    let (f, p) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected FORMAT=PATCH.json, got {s:?}"))?;
+    let key = if f.eq_ignore_ascii_case("cyclonedx") {
+        "cyclonedx".to_owned()
+    } else {
+        match sbomit_core::sit::Format::parse(f) {
+            Some(fmt) => fmt.name().to_owned(),
+            None => return Err(format!("unknown SIT format {f:?}")),
+        }
+    };
+    if p.is_empty() {
+        return Err(format!("no patch file in {s:?}"));
+    }
+    Ok((key, PathBuf::from(p)))
+}
+
+pub fn run(c: DocumentCommand, out: &Output) -> Result<Outcome> {
+    match c {
+        DocumentCommand::Create(a) => create(a, out),
+        DocumentCommand::Amend(a) => amend(a, out),
+        DocumentCommand::Show(a) => show(a),
+        DocumentCommand::Verify(a) => verify(a, out),
+    }
+}
+
+// ---- create
+
+fn read_json(path: &Path) -> Result<serde_json::Value> {
+    let bytes = sbomit_fs::io::read_file(path)?;
+    serde_json::from_slice(&bytes).with_context(|| format!("{}: not JSON", path.display()))
+}
+
+fn read_patch(path: &Path) -> Result<Patch> {
+    Patch::from_value(&read_json(path)?)
+        .with_context(|| format!("{}: not a JSON Patch", path.display()))
+}
+
+/// A sublayout directory is named `<step>.<keyid8>`.
+fn is_sublayout_dir(name: &str) -> bool {
+    match name.rsplit_once('.') {
+        Some((step, id)) => {
+            !step.is_empty() && id.len() == 8 && id.bytes().all(|b| b.is_ascii_hexdigit())
+        }
+        None => false,
+    }
+}
+
+/// Every `*.link` under `dir` (recursing into sublayout directories), with its name
+/// relative to the link directory (`/`-separated).
+fn collect_links(dir: &Path, prefix: &str, found: &mut Vec<(String, PathBuf)>) -> Result<()> {
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        let path = entry.path();
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        if name.starts_with('.') {
+            continue;
+        }
+        let ty = entry
+            .file_type()
+            .with_context(|| format!("{}", path.display()))?;
+        if ty.is_dir() {
+            if is_sublayout_dir(&name) {
+                collect_links(&path, &format!("{prefix}{name}/"), found)?;
+            }
+        } else if name.ends_with(".link") {
+            found.push((format!("{prefix}{name}"), path));
+        }
+    }
+    Ok(())
+}
+
+fn read_supplement(path: &Path) -> Result<Supplement> {
+    let bytes = sbomit_fs::io::read_file(path)?;
+    let what = path.display().to_string();
+    let is_json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    if is_json {
+        serde_json::from_slice(&bytes).with_context(|| format!("{what}: not a supplement"))
+    } else {
+        let s = std::str::from_utf8(&bytes).with_context(|| format!("{what}: not UTF-8"))?;
+        toml::from_str(s).with_context(|| format!("{what}: not a supplement"))
+    }
+}
+
+fn create(args: CreateArgs, out: &Output) -> Result<Outcome> {
+    let layout = sbomit_fs::io::read_file(&args.layout)?;
+    let mut doc = Document::new(&layout).with_context(|| args.layout.display().to_string())?;
+    let mut links = Vec::new();
+    collect_links(&args.link_dir, "", &mut links)?;
+    links.sort();
+    for (name, path) in &links {
+        let bytes = sbomit_fs::io::read_file(path)?;
+        doc.add_metadata(name, &bytes)
+            .with_context(|| path.display().to_string())?;
+    }
+    let mut attested = 0;
+    for path in &args.attestations {
+        let bytes = sbomit_fs::io::read_file(path)?;
+        attested += doc
+            .import_bundle(&bytes)
+            .with_context(|| path.display().to_string())?;
+    }
+    if let Some(p) = &args.supplement {
+        doc.set_supplement(read_supplement(p)?);
+    }
+    for (format, path) in &args.mutations {
+        doc.set_mutation(format, read_patch(path)?);
+    }
+    sbomit_fs::io::write_atomic(&args.out, &doc.to_bytes(), None)?;
+    out.info(format!(
+        "wrote {} ({} metadata files, {} attestations)",
+        args.out.display(),
+        links.len(),
+        attested
+    ));
+    Ok(Outcome::Ok)
+}
+
+// ---- amend
+
+pub(crate) fn read_document(path: &Path) -> Result<Document> {
+    let bytes = sbomit_fs::io::read_file(path)?;
+    Document::from_bytes(&bytes).with_context(|| path.display().to_string())
+}
+
+fn amend(args: AmendArgs, out: &Output) -> Result<Outcome> {
+    let mut doc = read_document(&args.document)?;
+    let patch = read_patch(&args.patch)?;
+    let source = match args.password {
+        None => PasswordSource::Auto,
+        Some(p) if p.is_empty() => PasswordSource::Prompt,
+        Some(p) => PasswordSource::Given(p),
+    };
+    let key = keys::load_private(&args.signing_key, &source)?;
+    let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let a = doc
+        .amend(patch, &key, &time)
+        .with_context(|| args.document.display().to_string())?;
+    let author = a.author.as_str().to_owned();
+    let n = doc.addenda().len();
+    sbomit_fs::io::write_atomic(&args.document, &doc.to_bytes(), None)?;
+    out.info(format!(
+        "appended addendum {n} by {author} to {}",
+        args.document.display()
+    ));
+    Ok(Outcome::Ok)
+}
+
+// ---- show
+
+fn show(args: ShowArgs) -> Result<Outcome> {
+    let doc = read_document(&args.document)?;
+    let what = args.document.display().to_string();
+    let digest = doc.digest().with_context(|| what.clone())?;
+    let current = doc.current().with_context(|| what.clone())?;
+    println!("document: {what}");
+    println!("sha256: {}", digest.to_hex());
+    let env = current.layout_envelope().with_context(|| what.clone())?;
+    match Metadata::from_payload(env.payload()) {
+        Ok(Metadata::Layout(l)) => {
+            println!("layout: expires {}", l.expires_string());
+            for s in &l.steps {
+                println!("  step: {}", s.name);
+            }
+            for i in &l.inspect {
+                println!("  inspection: {}", i.name);
+            }
+        }
+        _ => println!("layout: (not a layout)"),
+    }
+    println!("metadata: {}", current.metadata().len());
+    for name in current.metadata().keys() {
+        println!("  {name}");
+    }
+    println!("attestations: {}", current.attestations().len());
+    let s = current.supplement();
+    if *s == Supplement::default() {
+        println!("supplement: none");
+    } else {
+        println!("supplement:");
+        if let Some(p) = &s.supplier {
+            println!("  supplier: {}", p.name);
+        }
+        if let Some(n) = &s.name {
+            println!("  name: {n}");
+        }
+        if let Some(v) = &s.version {
+            println!("  version: {v}");
+        }
+        for a in &s.authors {
+            println!("  author: {}", a.name);
+        }
+        if let Some(l) = &s.license {
+            println!("  license: {l}");
+        }
+        for c in &s.contacts {
+            println!("  contact: {}", c.name);
+        }
+    }
+    if current.mutations().is_empty() {
+        println!("mutations: none");
+    } else {
+        println!("mutations:");
+        for (f, p) in current.mutations() {
+            println!("  {f}: {} operations", p.0.len());
+        }
+    }
+    println!("addenda: {}", doc.addenda().len());
+    if args.history {
+        for (i, a) in doc.addenda().iter().enumerate() {
+            println!(
+                "  {}: author {} at {}, {} operations",
+                i + 1,
+                a.author.as_str(),
+                a.time,
+                a.patch.0.len()
+            );
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+// ---- verify
+
+/// The runner used without `--artifacts`: refuses, so no inspection counts as passed.
+struct NotRun;
+
+#[derive(Debug)]
+struct InspectionsNotRun;
+
+impl std::fmt::Display for InspectionsNotRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("inspections not run (no --artifacts given)")
+    }
+}
+
+impl std::error::Error for InspectionsNotRun {}
+
+impl InspectionRunner for NotRun {
+    fn run(&self, _: &Inspection) -> Result<Link, SourceError> {
+        Err(Box::new(InspectionsNotRun))
+    }
+}
+
+/// Runs inspections with `dir` as the current directory (restored afterwards).
+struct InDir {
+    dir: PathBuf,
+    inner: sbomit_fs::inspect::CommandInspectionRunner,
+}
+
+impl InspectionRunner for InDir {
+    fn run(&self, inspection: &Inspection) -> Result<Link, SourceError> {
+        let back = std::env::current_dir()?;
+        std::env::set_current_dir(&self.dir)?;
+        let r = self.inner.run(inspection);
+        std::env::set_current_dir(back)?;
+        r
+    }
+}
+
+/// The outcome of verifying a document.
+pub(crate) enum Verdict {
+    /// Verification ran to the end (passed or failed: see the report).
+    Report(Box<VerificationReport>),
+    /// An addendum was not acceptable.
+    Addendum(DocumentError),
+    /// Inspection `name` would have had to run, but no artifacts were given.
+    InspectionsNotRun(String),
+}
+
+fn not_run(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(e) = cur {
+        if e.is::<InspectionsNotRun>() {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
+fn inspection_name(e: &VerifyError) -> String {
+    match e {
+        VerifyError::Inspection { inspection, .. } => inspection.clone(),
+        VerifyError::Sublayout { step, source, .. } => {
+            format!("{step} > {}", inspection_name(source))
+        }
+        _ => String::new(),
+    }
+}
+
+pub(crate) fn load_keys(paths: &[PathBuf]) -> Result<Vec<PublicKey>> {
+    paths.iter().map(|p| keys::load_public(p)).collect()
+}
+
+pub(crate) fn parse_time(at: Option<&str>) -> Result<chrono::DateTime<chrono::Utc>> {
+    Ok(match at {
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+            .with_context(|| format!("--at {t:?} is not an RFC 3339 time"))?
+            .with_timezone(&chrono::Utc),
+        None => chrono::Utc::now(),
+    })
+}
+
+/// Verifies `doc` (addenda, then the in-toto chain), running inspections in
+/// `trust.artifacts` when given.
+pub(crate) fn verify_document(
+    doc: &Document,
+    what: &str,
+    trust: &TrustArgs,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Verdict> {
+    use sbomit_core::document::DocumentVerifyError as E;
+    let layout_keys = load_keys(&trust.layout_keys)?;
+    let addendum_keys = load_keys(&trust.addendum_keys)?;
+    let options = VerifyOptions::at(now);
+    let result = match &trust.artifacts {
+        Some(dir) => {
+            if !dir.is_dir() {
+                bail!("--artifacts {}: not a directory", dir.display());
+            }
+            let runner = InDir {
+                dir: std::path::absolute(dir)
+                    .with_context(|| format!("--artifacts {}", dir.display()))?,
+                inner: sbomit_fs::inspect::CommandInspectionRunner::new(None),
+            };
+            doc.verify(&layout_keys, &addendum_keys, &options, &runner)
+        }
+        None => doc.verify(&layout_keys, &addendum_keys, &options, &NotRun),
+    };
+    match result {
+        Ok(report) => Ok(Verdict::Report(Box::new(report))),
+        Err(E::Document(e @ DocumentError::Addendum { .. })) => Ok(Verdict::Addendum(e)),
+        Err(E::Verify(e)) if not_run(&e) => Ok(Verdict::InspectionsNotRun(inspection_name(&e))),
+        Err(e) => Err(anyhow::Error::new(e).context(what.to_owned())),
+    }
+}
+
+/// Prints the verdict; true when the document verified.
+pub(crate) fn print_verdict(v: &Verdict, inspections_ran: bool, out: &Output) -> bool {
+    match v {
+        Verdict::Report(report) => {
+            for w in &report.warnings {
+                if !out.quiet {
+                    eprintln!("warning: {w}");
+                }
+            }
+            match &report.failure {
+                None => {
+                    println!("verification passed");
+                    if inspections_ran {
+                        println!("inspections: run in the given artifacts directory");
+                    } else {
+                        println!("inspections: not run (no --artifacts given); the layout has none to run");
+                    }
+                    true
+                }
+                Some(f) => {
+                    println!("verification FAILED: {f}");
+                    false
+                }
+            }
+        }
+        Verdict::Addendum(e) => {
+            println!("verification FAILED: {e}");
+            false
+        }
+        Verdict::InspectionsNotRun(name) => {
+            println!(
+                "verification INCOMPLETE: inspections were not run (no --artifacts given), so inspection {name:?} and the rules after it were not checked"
+            );
+            println!("give --artifacts DIR (the final product) to run them");
+            false
+        }
+    }
+}
+
+fn verify(args: VerifyArgs, out: &Output) -> Result<Outcome> {
+    let now = parse_time(args.at.as_deref())?;
+    let doc = read_document(&args.document)?;
+    let what = args.document.display().to_string();
+    let v = verify_document(&doc, &what, &args.trust, now)?;
+    Ok(if print_verdict(&v, args.trust.artifacts.is_some(), out) {
+        Outcome::Ok
+    } else {
+        Outcome::Failed
+    })
+}
