@@ -1,0 +1,489 @@
+//! End-to-end tests of `sbomit document` and `sbomit sit generate` over a small real chain
+//! recorded with `sbomit run`: write-code (src/main.rs and this repository's Cargo.lock) then
+//! build (Cargo.lock among the materials, `app` the final product).
+//!
+//! When SBOMIT_VALIDATE_SBOM names `validate_sbom.sh`, the CycloneDX 1.6 SIT is validated.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on broken fixtures
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+
+fn sbomit(dir: &Path, args: &[&str]) -> Output {
+    sbomit_env(dir, args, &[])
+}
+
+fn sbomit_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sbomit"));
+    c.args(args)
+        .current_dir(dir)
+        .env_remove("SBOMIT_KEY_PASSWORD")
+        .env_remove("SOURCE_DATE_EPOCH");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run sbomit")
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[track_caller]
+fn ok(o: Output) -> Output {
+    assert_eq!(code(&o), 0, "expected success:\n{}", text(&o));
+    o
+}
+
+#[track_caller]
+fn fails_with(o: Output, exit: i32, needles: &[&str]) {
+    let t = text(&o);
+    assert_eq!(code(&o), exit, "expected exit {exit}:\n{t}");
+    for n in needles {
+        assert!(t.contains(n), "expected {n:?} in:\n{t}");
+    }
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+fn write_json(path: &Path, v: &Value) {
+    std::fs::write(path, serde_json::to_vec_pretty(v).unwrap()).unwrap();
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// Keys, layout and links of the two-step chain in `p`; the links in `p/links`, the final
+/// product (and Cargo.lock) in `p/dist`. With `inspection`, the layout also inspects `app`.
+fn chain(p: &Path, inspection: bool) {
+    ok(sbomit(p, &["key", "generate", "--out", "owner"]));
+    ok(sbomit(p, &["key", "generate", "--out", "dev"]));
+    let inspect = if inspection {
+        "[[inspect]]\nname = \"check\"\nrun = [\"true\"]\nexpected_materials = [\"MATCH app WITH PRODUCTS FROM build\", \"ALLOW Cargo.lock\", \"DISALLOW *\"]\n"
+    } else {
+        ""
+    };
+    std::fs::write(
+        p.join("layout.toml"),
+        format!(
+            r#"expires = "2099-01-01T00:00:00Z"
+[keys]
+dev = "dev.pub"
+[[steps]]
+name = "write-code"
+functionaries = ["dev"]
+expected_products = ["CREATE src/main.rs", "CREATE Cargo.lock", "DISALLOW *"]
+[[steps]]
+name = "build"
+functionaries = ["dev"]
+expected_command = ["cp", "src/main.rs", "app"]
+expected_materials = ["MATCH src/* WITH PRODUCTS FROM write-code", "MATCH Cargo.lock WITH PRODUCTS FROM write-code", "DISALLOW *"]
+expected_products = ["CREATE app", "DISALLOW *"]
+{inspect}"#
+        ),
+    )
+    .unwrap();
+    ok(sbomit(
+        p,
+        &[
+            "layout",
+            "create",
+            "--from",
+            "layout.toml",
+            "--out",
+            "root.layout",
+            "--signing-key",
+            "owner",
+        ],
+    ));
+    let work = p.join("work");
+    std::fs::create_dir_all(work.join("src")).unwrap();
+    std::fs::create_dir_all(p.join("links")).unwrap();
+    std::fs::write(work.join("src/main.rs"), "fn main() {}\n").unwrap();
+    let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.lock");
+    std::fs::copy(&lock, work.join("Cargo.lock")).unwrap();
+    let key = p.join("dev");
+    let links = p.join("links");
+    let (key, links) = (key.to_str().unwrap(), links.to_str().unwrap());
+    ok(sbomit(
+        &work,
+        &[
+            "run",
+            "-n",
+            "write-code",
+            "--signing-key",
+            key,
+            "-d",
+            links,
+            "-p",
+            "src/main.rs",
+            "Cargo.lock",
+            "-x",
+        ],
+    ));
+    ok(sbomit(
+        &work,
+        &[
+            "run",
+            "-n",
+            "build",
+            "--signing-key",
+            key,
+            "-d",
+            links,
+            "-m",
+            "src/main.rs",
+            "Cargo.lock",
+            "-p",
+            "app",
+            "--",
+            "cp",
+            "src/main.rs",
+            "app",
+        ],
+    ));
+    std::fs::create_dir_all(p.join("dist")).unwrap();
+    std::fs::copy(work.join("app"), p.join("dist/app")).unwrap();
+    std::fs::copy(work.join("Cargo.lock"), p.join("dist/Cargo.lock")).unwrap();
+}
+
+fn create(p: &Path, extra: &[&str]) {
+    let mut a = vec![
+        "document",
+        "create",
+        "--layout",
+        "root.layout",
+        "--link-dir",
+        "links",
+        "--out",
+        "doc.json",
+    ];
+    a.extend(extra);
+    ok(sbomit(p, &a));
+}
+
+fn verify(p: &Path, extra: &[&str]) -> Output {
+    let mut a = vec![
+        "document",
+        "verify",
+        "--document",
+        "doc.json",
+        "--layout-keys",
+        "owner.pub",
+    ];
+    a.extend(extra);
+    sbomit(p, &a)
+}
+
+fn generate(p: &Path, format: &str, out: &str) -> Output {
+    sbomit_env(
+        p,
+        &[
+            "sit",
+            "generate",
+            "--document",
+            "doc.json",
+            "--format",
+            format,
+            "--layout-keys",
+            "owner.pub",
+            "--artifacts",
+            "dist",
+            "--out",
+            out,
+        ],
+        &[("SOURCE_DATE_EPOCH", "1700000000")],
+    )
+}
+
+#[test]
+fn document_create_verify_and_tamper() {
+    let d = tempdir();
+    let p = d.path();
+    chain(p, false);
+    create(p, &[]);
+    let o = ok(verify(p, &[]));
+    let t = text(&o);
+    assert!(t.contains("verification passed"), "{t}");
+    assert!(t.contains("inspections: not run"), "{t}");
+    let o = ok(sbomit(p, &["document", "show", "doc.json"]));
+    let t = text(&o);
+    for n in ["step: write-code", "step: build", "sha256: ", "addenda: 0"] {
+        assert!(t.contains(n), "expected {n:?} in:\n{t}");
+    }
+
+    // A changed product hash inside the embedded build link breaks its signature.
+    let mut doc = read_json(&p.join("doc.json"));
+    let name = doc["metadata"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .find(|k| k.starts_with("build."))
+        .unwrap()
+        .clone();
+    doc["metadata"][&name]["signed"]["products"]["app"]["sha256"] = json!("00".repeat(32));
+    write_json(&p.join("doc.json"), &doc);
+    fails_with(verify(p, &[]), 1, &["verification FAILED"]);
+    // Without the owner's key nothing verifies either, and a bad flag is exit 2.
+    fails_with(
+        sbomit(p, &["document", "verify", "--document", "doc.json"]),
+        2,
+        &["--layout-keys"],
+    );
+}
+
+#[test]
+fn addenda_history_and_trust() {
+    let d = tempdir();
+    let p = d.path();
+    chain(p, false);
+    create(p, &[]);
+    write_json(
+        &p.join("a1.json"),
+        &json!([{"op": "add", "path": "/supplement", "value": {"name": "app", "version": "1.0"}}]),
+    );
+    write_json(
+        &p.join("a2.json"),
+        &json!([{"op": "add", "path": "/supplement/license", "value": "MIT"},
+                {"op": "add", "path": "/supplement/authors", "value": [{"name": "Jane"}]}]),
+    );
+    for a in ["a1.json", "a2.json"] {
+        ok(sbomit(
+            p,
+            &[
+                "document",
+                "amend",
+                "--document",
+                "doc.json",
+                "--patch",
+                a,
+                "--signing-key",
+                "owner",
+            ],
+        ));
+    }
+    ok(verify(p, &[]));
+    let o = ok(sbomit(p, &["document", "show", "doc.json", "--history"]));
+    let t = text(&o);
+    for n in [
+        "addenda: 2",
+        "1: author ",
+        "1 operations",
+        "2: author ",
+        "2 operations",
+        "license: MIT",
+        "version: 1.0",
+    ] {
+        assert!(t.contains(n), "expected {n:?} in:\n{t}");
+    }
+
+    // An addendum by a key the verifier does not trust fails verification...
+    ok(sbomit(p, &["key", "generate", "--out", "mallory"]));
+    write_json(
+        &p.join("a3.json"),
+        &json!([{"op": "add", "path": "/supplement/version", "value": "6.6.6"}]),
+    );
+    ok(sbomit(
+        p,
+        &[
+            "document",
+            "amend",
+            "--document",
+            "doc.json",
+            "--patch",
+            "a3.json",
+            "--signing-key",
+            "mallory",
+        ],
+    ));
+    fails_with(verify(p, &[]), 1, &["not a key trusted"]);
+    // ... and passes when the verifier trusts it explicitly.
+    ok(verify(p, &["--addendum-keys", "mallory.pub"]));
+    // A tampered addendum fails.
+    let mut doc = read_json(&p.join("doc.json"));
+    doc["addenda"][0]["patch"][0]["value"]["version"] = json!("2.0");
+    write_json(&p.join("doc.json"), &doc);
+    fails_with(
+        verify(p, &["--addendum-keys", "mallory.pub"]),
+        1,
+        &["verification FAILED", "addendum"],
+    );
+}
+
+#[test]
+fn inspections_run_only_with_artifacts() {
+    let d = tempdir();
+    let p = d.path();
+    chain(p, true);
+    create(p, &[]);
+    fails_with(
+        verify(p, &[]),
+        1,
+        &["verification INCOMPLETE", "inspections were not run"],
+    );
+    let o = ok(verify(p, &["--artifacts", "dist"]));
+    assert!(text(&o).contains("inspections: run"), "{}", text(&o));
+    // A different final product fails the inspection's rule.
+    std::fs::write(p.join("dist/app"), "evil").unwrap();
+    fails_with(verify(p, &["--artifacts", "dist"]), 1, &["FAILED"]);
+}
+
+fn components(v: &Value) -> Vec<&Value> {
+    let mut all: Vec<&Value> = v["components"].as_array().unwrap().iter().collect();
+    if let Some(c) = v["metadata"].get("component") {
+        all.push(c);
+    }
+    all
+}
+
+#[test]
+fn sits_in_every_format_are_deterministic_and_attested() {
+    let d = tempdir();
+    let p = d.path();
+    chain(p, false);
+    create(p, &[]);
+    for format in [
+        "cyclonedx-1.6",
+        "cyclonedx-1.5",
+        "cyclonedx-1.7",
+        "spdx-2.3",
+        "spdx-3.0.1",
+    ] {
+        ok(generate(p, format, "a.json"));
+        ok(generate(p, format, "b.json"));
+        let a = std::fs::read(p.join("a.json")).unwrap();
+        let b = std::fs::read(p.join("b.json")).unwrap();
+        assert!(a == b, "{format}: two runs differ");
+        std::fs::rename(p.join("a.json"), p.join(format!("sit.{format}.json"))).unwrap();
+    }
+    let cdx = read_json(&p.join("sit.cyclonedx-1.6.json"));
+    let comps = components(&cdx);
+    // Files plus the packages of the attested Cargo.lock.
+    assert!(comps.len() > 10, "{cdx}");
+    assert!(
+        comps.iter().any(|c| c["purl"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("pkg:cargo/"))),
+        "no cargo packages"
+    );
+    for c in &comps {
+        let hashes = c["hashes"].as_array();
+        assert!(
+            hashes.is_some_and(|h| h.iter().any(|h| h["alg"] == "SHA-256")),
+            "component without SHA-256: {c}"
+        );
+    }
+    if let Some(script) = std::env::var_os("SBOMIT_VALIDATE_SBOM") {
+        let st = Command::new("bash")
+            .arg(script)
+            .arg(p.join("sit.cyclonedx-1.6.json"))
+            .arg("cyclonedx")
+            .status()
+            .unwrap();
+        assert!(st.success(), "CycloneDX 1.6 SIT does not validate");
+    } else {
+        eprintln!("not validated: SBOMIT_VALIDATE_SBOM is not set");
+    }
+
+    // An unverifiable document gives no SIT.
+    let mut doc = read_json(&p.join("doc.json"));
+    let name = doc["metadata"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .find(|k| k.starts_with("build."))
+        .unwrap()
+        .clone();
+    doc["metadata"][&name]["signed"]["products"]["app"]["sha256"] = json!("00".repeat(32));
+    write_json(&p.join("doc.json"), &doc);
+    fails_with(
+        generate(p, "cyclonedx-1.6", "bad.json"),
+        1,
+        &["no SIT generated"],
+    );
+    assert!(!p.join("bad.json").exists());
+}
+
+#[test]
+fn mutation_replacing_a_hash_is_reported() {
+    let d = tempdir();
+    let p = d.path();
+    chain(p, false);
+    create(p, &[]);
+    ok(generate(p, "cyclonedx-1.6", "plain.json"));
+    let plain = read_json(&p.join("plain.json"));
+    let comps = plain["components"].as_array().unwrap();
+    let (i, j) = comps
+        .iter()
+        .enumerate()
+        .find_map(|(i, c)| {
+            c["hashes"]
+                .as_array()?
+                .iter()
+                .position(|h| h["alg"] == "SHA-256")
+                .map(|j| (i, j))
+        })
+        .unwrap();
+    write_json(
+        &p.join("supplier.json"),
+        &json!([{"op": "add", "path": "/metadata/supplier", "value": {"name": "ACME"}}]),
+    );
+    write_json(
+        &p.join("evil.json"),
+        &json!([{"op": "add", "path": "/metadata/supplier", "value": {"name": "ACME"}},
+                {"op": "replace", "path": format!("/components/{i}/hashes/{j}/content"),
+                 "value": "ab".repeat(32)}]),
+    );
+    // Supplemental data: no warning.
+    create(p, &["--mutation", "cyclonedx=supplier.json"]);
+    let o = ok(generate(p, "cyclonedx-1.6", "good.json"));
+    assert!(!text(&o).contains("warning: mutation"), "{}", text(&o));
+    assert_eq!(
+        read_json(&p.join("good.json"))["metadata"]["supplier"]["name"],
+        "ACME"
+    );
+    // A replaced component hash: a warning naming the op.
+    create(p, &["--mutation", "cyclonedx-1.6=evil.json"]);
+    let o = ok(generate(p, "cyclonedx-1.6", "evil-sit.json"));
+    let t = text(&o);
+    assert!(
+        t.contains("warning: mutation operation 1 (replace /components/"),
+        "{t}"
+    );
+    // The mutation is for CycloneDX 1.6 only.
+    let o = ok(generate(p, "cyclonedx-1.5", "other.json"));
+    assert!(!text(&o).contains("warning: mutation"), "{}", text(&o));
+    // A malformed mutation flag is a usage error.
+    fails_with(
+        sbomit(
+            p,
+            &[
+                "document",
+                "create",
+                "--layout",
+                "root.layout",
+                "--link-dir",
+                "links",
+                "--mutation",
+                "nosuch=evil.json",
+                "--out",
+                "x.json",
+            ],
+        ),
+        2,
+        &["unknown SIT format"],
+    );
+}
