@@ -1,5 +1,7 @@
-//! Running inspections at verification time, as the reference does: record everything in the
-//! current directory as materials, run the command (streams recorded), record products.
+//! Running inspections at verification time, as the reference does (`run_all_inspections`):
+//! record everything in the current directory as materials (symlinked directories followed,
+//! default excludes, no base path), run the command with its output discarded and recorded as
+//! empty strings, record products.
 
 use std::time::Duration;
 
@@ -25,7 +27,7 @@ impl InspectionRunner for CommandInspectionRunner {
         let here = vec![".".to_owned()];
         let options = RecordOptions::default();
         let materials = record_artifacts(&here, &options, &NoProgress)?;
-        let byproducts = run_command(&inspection.run, Streams::Capture, self.timeout)?;
+        let byproducts = run_command(&inspection.run, Streams::Discard, self.timeout)?;
         let products = record_artifacts(&here, &options, &NoProgress)?;
         Ok(Link {
             name: inspection.name.clone(),

@@ -3,6 +3,7 @@
 //! `sbomit-core`; this crate only touches the disk and processes.
 #![forbid(unsafe_code)]
 
+pub mod exclude;
 pub mod inspect;
 pub mod io;
 pub mod links;

@@ -1,41 +1,83 @@
-//! Recording artifacts: which paths the in-toto reference records, hashed in parallel.
+//! Recording artifacts: the paths and digests the in-toto reference (3.1.0) records, hashed in
+//! parallel.
 //!
-//! Semantics follow the reference's `FileResolver` / `DirectoryResolver` (in-toto 3.1.0):
-//! * each given path is `normpath`ed; excluded or missing paths are skipped silently;
-//! * directories are walked without following symlinked directories; symlinked files are
-//!   recorded under the link's name; dangling symlinks are skipped;
-//! * exclude patterns are gitignore-style (`gitwildmatch`), matched against the path as
-//!   recorded before stripping (a pattern without `/` matches any component), and an excluded
-//!   directory is not descended into; default `*.link*`, `.git`, `*.pyc`, `*~`;
-//! * `--base-path` resolves relative paths from another directory, which is not recorded;
-//! * `--lstrip-paths` strips the first matching prefix; prefixes must not be prefixes of each
-//!   other, and stripping must not make two paths equal;
-//! * `file:PATH` records `file:`-prefixed names; `dir:PATH` records one digest for a whole
-//!   tree: sha256 over the lines `<sha256>  <relative path>\n` sorted by bytes (what
-//!   `find . -type f | cut -c3- | LC_ALL=C sort | xargs sha256sum | sha256sum` gives).
+//! Semantics follow `record_artifacts_as_dict` and its resolvers (`in_toto/resolver`):
+//! * URIs go to a resolver by scheme: `dir:` and `ostree:` have their own, anything else
+//!   (including `file:`) is a file path; each resolver handles its URIs as one batch, batches
+//!   in the order their first URI appears.
+//! * A file path is `normpath`ed (`./a` → `a`, `a/../b` → `b`), then skipped if excluded or
+//!   missing; a file is recorded, a directory walked as `os.walk` does: names are
+//!   `normpath(join(dir, name))`, an excluded directory is not entered, entries that are not
+//!   (symlinks to) regular files are skipped, dangling symlinks too, and a directory that
+//!   cannot be listed is skipped silently. Symlinked files are recorded under the link's name.
+//!   Symlinked directories are entered only with `follow_symlink_dirs`, which `in-toto-run`
+//!   and `in-toto-record` set (cycles are followed until the OS refuses the path with ELOOP,
+//!   as the reference does).
+//! * Exclude patterns are pathspec's gitwildmatch patterns ([`crate::exclude`]), matched
+//!   against each path as named before stripping; none given (or an empty list) means the
+//!   reference's defaults `*.link*`, `.git`, `*.pyc`, `*~`.
+//! * `base_path` resolves file paths from another directory; it is not part of the names.
+//!   `dir:` paths are resolved from the current directory, `ostree:` ones from `base_path`.
+//! * `lstrip_paths`: the first matching prefix is stripped; prefixes must not be prefixes of
+//!   each other; when stripping is on, a name met twice is an error.
+//! * `file:PATH` names keep their `file:` prefix. `dir:PATH` records one digest for the tree:
+//!   sha256 over `<sha256>  <path>\n` lines sorted by bytes, paths relative to the tree (the
+//!   output of `find . -type f | cut -c3- | LC_ALL=C sort | xargs sha256sum | sha256sum`).
+//!   `ostree:REF` records the digest of the commit object `refs/heads/REF` points at.
 //!
-//! Walking comes first (cheap, sequential), then hashing runs on all cores, each file read
-//! exactly once, streamed through a reusable buffer.
+//! Walking comes first (cheap, sequential); hashing then runs on all cores, each file read once
+//! through a reusable per-thread buffer.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use rayon::prelude::*;
 use sbomit_core::digest::{ArtifactPath, Artifacts, DigestSet, Sha256};
 
-/// The reference's default exclude patterns.
+use crate::exclude::{ExcludeSpec, PatternError};
+
+/// The reference's default exclude patterns (`in_toto.settings.ARTIFACT_EXCLUDE_PATTERNS`).
 pub const DEFAULT_EXCLUDES: [&str; 4] = ["*.link*", ".git", "*.pyc", "*~"];
 
 /// How to record.
-#[derive(Clone, Debug, Default)]
+///
+/// `Default` is what `in-toto-run`, `in-toto-record` and inspections use: symlinked
+/// directories are followed. [`RecordOptions::as_dict_defaults`] is the default of
+/// `record_artifacts_as_dict` itself (and of `in-toto-match-products`), which does not follow.
+#[derive(Clone, Debug)]
 pub struct RecordOptions {
     /// Exclude patterns; `None` (or empty, as in the reference) uses [`DEFAULT_EXCLUDES`].
     pub exclude_patterns: Option<Vec<String>>,
-    /// Resolve relative paths from here instead of the current directory.
+    /// Resolve relative file paths from here instead of the current directory.
     pub base_path: Option<PathBuf>,
     /// Prefixes to strip from recorded names.
     pub lstrip_paths: Vec<String>,
+    /// Enter symlinked directories while walking.
+    pub follow_symlink_dirs: bool,
+    /// Hash files with CRLF and CR line endings turned into LF.
+    pub normalize_line_endings: bool,
+}
+
+impl Default for RecordOptions {
+    fn default() -> Self {
+        Self {
+            exclude_patterns: None,
+            base_path: None,
+            lstrip_paths: Vec::new(),
+            follow_symlink_dirs: true,
+            normalize_line_endings: false,
+        }
+    }
+}
+
+impl RecordOptions {
+    /// `record_artifacts_as_dict`'s own defaults: symlinked directories are not followed.
+    pub fn as_dict_defaults() -> Self {
+        Self {
+            follow_symlink_dirs: false,
+            ..Self::default()
+        }
+    }
 }
 
 /// Told about hashing progress (the CLI draws a bar).
@@ -51,12 +93,17 @@ impl Progress for NoProgress {}
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RecordError {
-    #[error("invalid exclude pattern {pattern:?}: {reason}")]
-    Pattern { pattern: String, reason: String },
+    #[error(transparent)]
+    Pattern(#[from] PatternError),
     #[error("lstrip prefixes {a:?} and {b:?} overlap: one is a prefix of the other")]
     PrefixOverlap { a: String, b: String },
     #[error("stripping prefixes makes two artifacts named {name:?}")]
     PrefixCollision { name: String },
+    #[error("base path {path}: {source}")]
+    BasePath {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -64,16 +111,51 @@ pub enum RecordError {
     },
     #[error("{path}: not a directory (dir: records a directory)")]
     NotADirectory { path: String },
-    #[error("{path}: the path is not valid UTF-8, which in-toto metadata cannot name")]
+    #[error("{path}: the name is not valid UTF-8, which in-toto metadata cannot hold")]
     NotUtf8 { path: PathBuf },
-    #[error("{uri}: ostree: artifacts are not supported")]
-    Ostree { uri: String },
 }
 
-/// A file to hash: the name it is recorded under and where it is.
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RecordError + '_ {
+    move |source| RecordError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// A file to hash.
 struct Entry {
+    /// The name it is recorded under (before lstrip), with its scheme prefix if any.
     name: String,
     fs_path: PathBuf,
+    /// False when the name had to be decoded lossily.
+    utf8: bool,
+    /// Met as a directory entry of type "regular file", not stat'ed: if it cannot be opened,
+    /// the reference's `isfile` may have said no, so check before calling it an error.
+    unverified: bool,
+    /// Which batch it belongs to: the file batch, or the `dir:` tree with this index.
+    owner: Owner,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Files,
+    Dir(usize),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    File,
+    Dir,
+    Ostree,
+}
+
+/// `Resolver.for_uri`: the scheme before the first `:` if it is a registered one.
+fn scheme(uri: &str) -> Scheme {
+    match uri.split_once(':').map(|(s, _)| s) {
+        Some("dir") => Scheme::Dir,
+        Some("ostree") => Scheme::Ostree,
+        _ => Scheme::File,
+    }
 }
 
 /// Records `paths` as the reference's `record_artifacts_as_dict` would.
@@ -96,80 +178,146 @@ pub fn record_artifacts(
             }
         }
     }
-    let patterns: Vec<String> = match &options.exclude_patterns {
-        Some(p) if !p.is_empty() => p.clone(),
-        _ => DEFAULT_EXCLUDES.iter().map(|s| (*s).to_owned()).collect(),
+    let excludes = match &options.exclude_patterns {
+        Some(p) if !p.is_empty() => ExcludeSpec::new(p)?,
+        _ => ExcludeSpec::new(&DEFAULT_EXCLUDES)?,
     };
-    let excludes = build_excludes(&patterns)?;
-    let base = options.base_path.clone().unwrap_or_default();
+    let base = options
+        .base_path
+        .clone()
+        .filter(|b| !b.as_os_str().is_empty());
+    let walker = Walker {
+        excludes: &excludes,
+        follow: options.follow_symlink_dirs,
+    };
 
-    // Files first (in the order the reference meets them, which decides lstrip collisions),
-    // then each dir: tree.
-    let mut files = Vec::new();
-    let mut dirs = Vec::new();
+    let mut order: Vec<Scheme> = Vec::new();
     for uri in paths {
-        if let Some(rest) = uri.strip_prefix("dir:") {
-            dirs.push(rest.to_owned());
-        } else if uri.starts_with("ostree:") {
-            return Err(RecordError::Ostree { uri: uri.clone() });
-        } else {
-            let (path, prefix) = match uri.strip_prefix("file:") {
-                Some(rest) => (rest, "file:"),
-                None => (uri.as_str(), ""),
-            };
-            collect(&base, &normpath(path), prefix, &excludes, &mut files)?;
+        let s = scheme(uri);
+        if !order.contains(&s) {
+            order.push(s);
         }
     }
-    progress.files_total(files.len() as u64);
-    let digests = hash_all(&files, progress)?;
-    for (entry, digest) in files.iter().zip(digests) {
-        let name = mangle(&entry.name, &options.lstrip_paths, &out)?;
-        out.insert(ArtifactPath(name), DigestSet::sha256(digest));
-    }
-    for dir in dirs {
-        let digest = dir_hash(Path::new(&dir), &excludes, progress)?;
-        let name = format!(
-            "dir:{}",
-            strip_prefix(&dir.replace('\\', "/"), &options.lstrip_paths)
-        );
-        if !options.lstrip_paths.is_empty() && out.contains_key(&ArtifactPath(name.clone())) {
-            return Err(RecordError::PrefixCollision { name });
+
+    // Walk everything first, so one parallel pass hashes all files.
+    let mut entries = Vec::new();
+    let mut dirs: Vec<&str> = Vec::new();
+    for s in &order {
+        match s {
+            Scheme::File => {
+                // The reference changes into base_path; a missing one is an error.
+                let root = match &base {
+                    Some(b) => {
+                        check_base(b)?;
+                        b.clone()
+                    }
+                    None => PathBuf::new(),
+                };
+                for uri in paths.iter().filter(|u| scheme(u) == Scheme::File) {
+                    let (path, prefix) = match uri.strip_prefix("file:") {
+                        Some(rest) => (rest, "file:"),
+                        None => (uri.as_str(), ""),
+                    };
+                    walker.top(&root, &normpath(path), prefix, Owner::Files, &mut entries);
+                }
+            }
+            Scheme::Dir => {
+                for uri in paths.iter().filter(|u| scheme(u) == Scheme::Dir) {
+                    let dir = &uri["dir:".len()..];
+                    if !Path::new(dir).is_dir() {
+                        return Err(RecordError::NotADirectory {
+                            path: dir.to_owned(),
+                        });
+                    }
+                    let owner = Owner::Dir(dirs.len());
+                    dirs.push(dir);
+                    walker.top(Path::new(dir), ".", "", owner, &mut entries);
+                }
+            }
+            Scheme::Ostree => {}
         }
-        out.insert(ArtifactPath(name), DigestSet::sha256(digest));
+    }
+
+    progress.files_total(entries.len() as u64);
+    let normalize = options.normalize_line_endings;
+    let digests: Vec<Option<Sha256>> = entries
+        .par_iter()
+        .with_min_len(16)
+        .map(|e| {
+            let d = hash_entry(e, normalize)?;
+            if d.is_some() && !e.utf8 {
+                return Err(RecordError::NotUtf8 {
+                    path: e.fs_path.clone(),
+                });
+            }
+            Ok(d)
+        })
+        .collect::<Result<_, _>>()?;
+    let hashed = || {
+        entries
+            .iter()
+            .zip(&digests)
+            .filter_map(|(e, d)| d.map(|d| (e, d)))
+    };
+
+    for s in &order {
+        match s {
+            Scheme::File => {
+                let mut batch = Artifacts::new();
+                for (e, d) in hashed().filter(|(e, _)| e.owner == Owner::Files) {
+                    let name = mangle_file(&e.name, &options.lstrip_paths, &batch)?;
+                    batch.insert(ArtifactPath(name), DigestSet::sha256(d));
+                }
+                out.extend(batch);
+            }
+            Scheme::Dir => {
+                let mut batch = Artifacts::new();
+                for (i, dir) in dirs.iter().enumerate() {
+                    let files = hashed().filter(|(e, _)| e.owner == Owner::Dir(i));
+                    let digest = dir_digest(files.map(|(e, d)| (e.name.as_str(), d)));
+                    let name = format!(
+                        "dir:{}",
+                        strip_prefix(&dir.replace('\\', "/"), &options.lstrip_paths)
+                    );
+                    // Only other dir: entries are checked, as in the reference.
+                    if !options.lstrip_paths.is_empty()
+                        && batch.contains_key(&ArtifactPath(name.clone()))
+                    {
+                        return Err(RecordError::PrefixCollision { name });
+                    }
+                    batch.insert(ArtifactPath(name), DigestSet::sha256(digest));
+                }
+                out.extend(batch);
+            }
+            Scheme::Ostree => {
+                let root = base.clone().unwrap_or_default();
+                for uri in paths.iter().filter(|u| scheme(u) == Scheme::Ostree) {
+                    let reference = &uri["ostree:".len()..];
+                    let digest = ostree_digest(&root, reference)?;
+                    out.insert(
+                        ArtifactPath(format!("ostree:{reference}")),
+                        DigestSet::sha256(digest),
+                    );
+                }
+            }
+        }
     }
     Ok(out)
 }
 
-fn build_excludes(patterns: &[String]) -> Result<Gitignore, RecordError> {
-    let mut b = GitignoreBuilder::new("");
-    for p in patterns {
-        b.add_line(None, p).map_err(|e| RecordError::Pattern {
-            pattern: p.clone(),
-            reason: e.to_string(),
-        })?;
+fn check_base(base: &Path) -> Result<(), RecordError> {
+    let meta = std::fs::metadata(base).map_err(|source| RecordError::BasePath {
+        path: base.to_owned(),
+        source,
+    })?;
+    if meta.is_dir() {
+        Ok(())
+    } else {
+        Err(RecordError::BasePath {
+            path: base.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
+        })
     }
-    b.build().map_err(|e| RecordError::Pattern {
-        pattern: patterns.join(" "),
-        reason: e.to_string(),
-    })
-}
-
-fn excluded(excludes: &Gitignore, name: &str, is_dir: bool) -> bool {
-    // Patterns match relative names; an absolute artifact path is matched without its root.
-    let rel = name.trim_start_matches('/');
-    if rel.is_empty() || rel == "." {
-        return false;
-    }
-    excludes
-        .matched_path_or_any_parents(rel, is_dir)
-        .is_ignore()
-}
-
-/// Whether an entry met while walking is excluded. Its parents were checked on the way down
-/// (an excluded directory is not entered), so only the entry itself is matched.
-fn excluded_entry(excludes: &Gitignore, name: &str, is_dir: bool) -> bool {
-    let rel = name.trim_start_matches('/');
-    !rel.is_empty() && rel != "." && excludes.matched(rel, is_dir).is_ignore()
 }
 
 /// Python's `posixpath.normpath`.
@@ -207,99 +355,138 @@ pub fn normpath(path: &str) -> String {
     }
 }
 
-fn join(base: &str, name: &str) -> String {
-    if base == "." {
-        name.to_owned()
-    } else if base.ends_with('/') {
+/// `os.path.join(base, name)` for a name without slashes, then `normpath`.
+fn child(base: &str, name: &str) -> String {
+    let joined = if base.is_empty() || base.ends_with('/') {
         format!("{base}{name}")
     } else {
         format!("{base}/{name}")
-    }
-}
-
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RecordError + '_ {
-    move |source| RecordError::Io {
-        path: path.to_owned(),
-        source,
-    }
-}
-
-/// Collects the files under one given path (recorded `name`, resolved against `base`).
-fn collect(
-    base: &Path,
-    name: &str,
-    prefix: &str,
-    excludes: &Gitignore,
-    out: &mut Vec<Entry>,
-) -> Result<(), RecordError> {
-    let fs_path = base.join(name);
-    // `exists`/`isfile`/`isdir` follow symlinks, as Python's do.
-    let Ok(meta) = std::fs::metadata(&fs_path) else {
-        return Ok(());
     };
-    if excluded(excludes, name, meta.is_dir()) {
-        return Ok(());
-    }
-    if meta.is_file() {
-        out.push(Entry {
-            name: format!("{prefix}{name}"),
-            fs_path,
-        });
-    } else if meta.is_dir() {
-        walk(&fs_path, name, prefix, excludes, out)?;
-    }
-    Ok(())
+    normpath(&joined)
 }
 
-/// `os.walk(followlinks=False)`: descends into real directories only; symlinks to files are
-/// recorded, symlinks to directories and dangling symlinks are not.
-fn walk(
-    dir: &Path,
-    name: &str,
-    prefix: &str,
-    excludes: &Gitignore,
-    out: &mut Vec<Entry>,
-) -> Result<(), RecordError> {
-    let mut entries: Vec<(String, std::fs::FileType)> = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
-        let entry = entry.map_err(io_err(dir))?;
-        let file_name = entry.file_name();
-        let Some(file_name) = file_name.to_str() else {
-            return Err(RecordError::NotUtf8 { path: entry.path() });
+struct Walker<'a> {
+    excludes: &'a ExcludeSpec,
+    follow: bool,
+}
+
+impl Walker<'_> {
+    /// One path given to the file resolver: `name` is already normalised; it is resolved
+    /// against `root`.
+    fn top(&self, root: &Path, name: &str, prefix: &str, owner: Owner, out: &mut Vec<Entry>) {
+        if self.excludes.is_excluded(name) {
+            return;
+        }
+        let fs_path = root.join(name);
+        // `exists`/`isfile`/`isdir` follow symlinks and say no on any error.
+        let Ok(meta) = std::fs::metadata(&fs_path) else {
+            return;
         };
-        entries.push((
-            file_name.to_owned(),
-            entry.file_type().map_err(io_err(&entry.path()))?,
-        ));
+        if meta.is_file() {
+            out.push(Entry {
+                name: format!("{prefix}{name}"),
+                fs_path,
+                utf8: true,
+                unverified: false,
+                owner,
+            });
+        } else if meta.is_dir() {
+            self.walk(fs_path, name.to_owned(), true, prefix, owner, out);
+        }
     }
-    // Sorted for a deterministic order (the reference's order is the OS's; it only matters
-    // for which of two colliding lstrip names is reported).
-    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    for (file_name, file_type) in entries {
-        let child_name = normpath(&join(name, &file_name));
-        let child_path = dir.join(&file_name);
-        if file_type.is_dir() {
-            if !excluded_entry(excludes, &child_name, true) {
-                walk(&child_path, &child_name, prefix, excludes, out)?;
-            }
-        } else if file_type.is_symlink() {
-            // A symlink to a directory is listed among os.walk's dirs and not followed; a
-            // dangling one is skipped; a symlink to a file is recorded under the link's name.
-            let to_file = std::fs::metadata(&child_path).is_ok_and(|m| m.is_file());
-            if to_file && !excluded_entry(excludes, &child_name, false) {
+
+    /// `os.walk(top, followlinks=self.follow)`, top-down, with the reference's filtering.
+    fn walk(
+        &self,
+        top: PathBuf,
+        name: String,
+        utf8: bool,
+        prefix: &str,
+        owner: Owner,
+        out: &mut Vec<Entry>,
+    ) {
+        let mut stack = vec![(top, name, utf8)];
+        while let Some((dir, name, utf8)) = stack.pop() {
+            let Some(listing) = list(&dir) else {
+                // os.walk ignores directories it cannot list (no onerror is given).
+                continue;
+            };
+            let mut subdirs = Vec::new();
+            for item in listing {
+                let child_name = child(&name, &item.name);
+                let child_utf8 = utf8 && item.utf8;
+                let child_path = dir.join(&item.os_name);
+                if item.is_dir {
+                    if !self.excludes.is_excluded(&child_name) && (self.follow || !item.is_symlink)
+                    {
+                        subdirs.push((child_path, child_name, child_utf8));
+                    }
+                    continue;
+                }
+                if self.excludes.is_excluded(&child_name) {
+                    continue;
+                }
+                // `isfile(filepath)`: a directory entry of type "regular file" is one unless
+                // it cannot be stat'ed, which hashing checks only if opening fails.
+                let unverified = item.is_regular;
+                if !unverified && !std::fs::metadata(&child_path).is_ok_and(|m| m.is_file()) {
+                    continue;
+                }
                 out.push(Entry {
                     name: format!("{prefix}{child_name}"),
                     fs_path: child_path,
+                    utf8: child_utf8,
+                    unverified,
+                    owner,
                 });
             }
-        } else if file_type.is_file() && !excluded_entry(excludes, &child_name, false) {
-            out.push(Entry {
-                name: format!("{prefix}{child_name}"),
-                fs_path: child_path,
-            });
+            // Entered in listing order after this directory's files, as os.walk does.
+            stack.extend(subdirs.into_iter().rev());
         }
     }
-    Ok(())
+}
+
+struct Item {
+    name: String,
+    os_name: std::ffi::OsString,
+    utf8: bool,
+    /// `DirEntry.is_dir()`, which follows symlinks and says no on errors.
+    is_dir: bool,
+    is_symlink: bool,
+    is_regular: bool,
+}
+
+/// A directory's entries, sorted by name so results do not depend on the filesystem's order
+/// (the reference's order only decides which name an lstrip collision error mentions).
+/// `None` when the directory cannot be listed: `os.walk` then skips it entirely.
+fn list(dir: &Path) -> Option<Vec<Item>> {
+    let mut items = Vec::new();
+    for entry in std::fs::read_dir(dir).ok()? {
+        let entry = entry.ok()?;
+        let os_name = entry.file_name();
+        let (name, utf8) = match os_name.to_str() {
+            Some(s) => (s.to_owned(), true),
+            // Matched against excludes lossily; recording such a name is an error later.
+            None => (os_name.to_string_lossy().into_owned(), false),
+        };
+        let ft = entry.file_type().ok();
+        let is_symlink = ft.is_some_and(|t| t.is_symlink());
+        let is_dir = match ft {
+            Some(t) if t.is_dir() => true,
+            Some(t) if t.is_symlink() => std::fs::metadata(entry.path()).is_ok_and(|m| m.is_dir()),
+            _ => false,
+        };
+        items.push(Item {
+            name,
+            os_name,
+            utf8,
+            is_dir,
+            is_symlink,
+            is_regular: ft.is_some_and(|t| t.is_file()),
+        });
+    }
+    items.sort_unstable_by(|a, b| a.os_name.cmp(&b.os_name));
+    Some(items)
 }
 
 fn strip_prefix<'a>(name: &'a str, lstrip: &[String]) -> &'a str {
@@ -311,7 +498,8 @@ fn strip_prefix<'a>(name: &'a str, lstrip: &[String]) -> &'a str {
     name
 }
 
-fn mangle(name: &str, lstrip: &[String], existing: &Artifacts) -> Result<String, RecordError> {
+/// `FileResolver._mangle`.
+fn mangle_file(name: &str, lstrip: &[String], existing: &Artifacts) -> Result<String, RecordError> {
     let (prefix, path) = match name.strip_prefix("file:") {
         Some(rest) => ("file:", rest),
         None => ("", name),
@@ -327,19 +515,88 @@ fn mangle(name: &str, lstrip: &[String], existing: &Artifacts) -> Result<String,
     Ok(format!("{prefix}{stripped}"))
 }
 
+/// The `dir:` digest over (relative name, digest) pairs.
+fn dir_digest<'a>(files: impl Iterator<Item = (&'a str, Sha256)>) -> Sha256 {
+    let mut lines: Vec<(&str, Sha256)> = files.collect();
+    // LC_ALL=C strcoll compares code points, which is UTF-8 byte order.
+    lines.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    // The inner resolver keys by name, so a name met twice counts once.
+    lines.dedup_by(|a, b| a.0 == b.0);
+    let mut text = String::with_capacity(lines.len() * 80);
+    for (name, d) in &lines {
+        text.push_str(&d.to_hex());
+        text.push_str("  ");
+        text.push_str(&name.replace('\\', "/"));
+        text.push('\n');
+    }
+    Sha256::digest(text.as_bytes())
+}
+
+/// `os.path.join(a, b)` on POSIX.
+fn py_join(a: &str, b: &str) -> String {
+    if b.starts_with('/') {
+        b.to_owned()
+    } else if a.is_empty() || a.ends_with('/') {
+        format!("{a}{b}")
+    } else {
+        format!("{a}/{b}")
+    }
+}
+
+/// `OSTreeResolver._hash`: the commit object that `refs/heads/<reference>` names.
+fn ostree_digest(root: &Path, reference: &str) -> Result<Sha256, RecordError> {
+    let ref_path = root.join(py_join("refs/heads", reference));
+    let bytes = std::fs::read(&ref_path).map_err(io_err(&ref_path))?;
+    let text = String::from_utf8(bytes).map_err(|e| RecordError::Io {
+        path: ref_path.clone(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })?;
+    // Read in text mode: universal newlines, then strip("\n").
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    let commit: Vec<char> = text.trim_matches('\n').chars().collect();
+    let head: String = commit.iter().take(2).collect();
+    let tail: String = commit.iter().skip(2).collect();
+    let object = root.join(py_join(
+        &py_join("objects", &head),
+        &format!("{tail}.commit"),
+    ));
+    Ok(hash_file(&object, false)?.0)
+}
+
 const BUF_SIZE: usize = 1 << 20;
 
 thread_local! {
-    static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; BUF_SIZE]);
+    static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Streams one file through SHA-256.
-pub fn hash_file(path: &Path) -> Result<(Sha256, u64), RecordError> {
+fn hash_entry(e: &Entry, normalize: bool) -> Result<Option<Sha256>, RecordError> {
+    match hash_file(&e.fs_path, normalize) {
+        Ok((d, _)) => Ok(Some(d)),
+        Err(err) => {
+            // The reference's isfile() would have skipped what cannot be stat'ed as a file.
+            if e.unverified && !std::fs::metadata(&e.fs_path).is_ok_and(|m| m.is_file()) {
+                Ok(None)
+            } else {
+                Err(err)
+            }
+        }
+    }
+}
+
+/// Streams one file through SHA-256; with `normalize`, CRLF and lone CR are hashed as LF
+/// (the reference's `normalize_line_endings`, which is the same transformation applied to
+/// the whole file).
+pub fn hash_file(path: &Path, normalize: bool) -> Result<(Sha256, u64), RecordError> {
     let mut file = std::fs::File::open(path).map_err(io_err(path))?;
     BUF.with(|buf| {
         let mut buf = buf.borrow_mut();
+        if buf.len() < BUF_SIZE {
+            buf.resize(BUF_SIZE, 0);
+        }
         let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
         let mut total = 0u64;
+        let mut pending_cr = false;
+        let mut converted = Vec::new();
         loop {
             let n = match file.read(&mut buf) {
                 Ok(0) => break,
@@ -347,52 +604,29 @@ pub fn hash_file(path: &Path) -> Result<(Sha256, u64), RecordError> {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(io_err(path)(e)),
             };
-            ctx.update(&buf[..n]);
             total += n as u64;
+            if normalize {
+                converted.clear();
+                for &b in &buf[..n] {
+                    if std::mem::take(&mut pending_cr) && b == b'\n' {
+                        continue;
+                    }
+                    if b == b'\r' {
+                        converted.push(b'\n');
+                        pending_cr = true;
+                    } else {
+                        converted.push(b);
+                    }
+                }
+                ctx.update(&converted);
+            } else {
+                ctx.update(&buf[..n]);
+            }
         }
         let mut d = [0u8; 32];
         d.copy_from_slice(ctx.finish().as_ref());
         Ok((Sha256::from_bytes(d), total))
     })
-}
-
-fn hash_all(files: &[Entry], progress: &dyn Progress) -> Result<Vec<Sha256>, RecordError> {
-    files
-        .par_iter()
-        .with_min_len(16)
-        .map(|e| {
-            let (d, n) = hash_file(&e.fs_path)?;
-            progress.file_done(n);
-            Ok(d)
-        })
-        .collect()
-}
-
-fn dir_hash(
-    dir: &Path,
-    excludes: &Gitignore,
-    progress: &dyn Progress,
-) -> Result<Sha256, RecordError> {
-    if !dir.is_dir() {
-        return Err(RecordError::NotADirectory {
-            path: dir.display().to_string(),
-        });
-    }
-    let mut files = Vec::new();
-    collect(dir, ".", "", excludes, &mut files)?;
-    progress.files_total(files.len() as u64);
-    let digests = hash_all(&files, progress)?;
-    let mut lines: Vec<(String, Sha256)> = files.into_iter().map(|e| e.name).zip(digests).collect();
-    // LC_ALL=C strcoll is byte order.
-    lines.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    let mut text = String::with_capacity(lines.len() * 80);
-    for (name, d) in &lines {
-        text.push_str(&d.to_hex());
-        text.push_str("  ");
-        text.push_str(name);
-        text.push('\n');
-    }
-    Ok(Sha256::digest(text.as_bytes()))
 }
 
 #[cfg(test)]
@@ -416,5 +650,18 @@ mod tests {
         ] {
             assert_eq!(normpath(i), o, "{i:?}");
         }
+    }
+
+    #[test]
+    fn line_endings_are_normalised_across_buffers() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f");
+        let mut data = vec![b'x'; BUF_SIZE - 1];
+        data.extend_from_slice(b"\r\na\rb\r\r\nc\r");
+        std::fs::write(&p, &data).unwrap();
+        let mut want = vec![b'x'; BUF_SIZE - 1];
+        want.extend_from_slice(b"\na\nb\n\nc\n");
+        assert_eq!(hash_file(&p, true).unwrap().0, Sha256::digest(&want));
+        assert_eq!(hash_file(&p, false).unwrap().0, Sha256::digest(&data));
     }
 }

@@ -18,6 +18,13 @@ pub enum RunError {
     },
     #[error("{program:?} did not finish within {seconds} s and was killed")]
     Timeout { program: String, seconds: u64 },
+    #[error(
+        "{program:?} wrote {stream} that is not UTF-8 text, which the reference cannot record"
+    )]
+    NotText {
+        program: String,
+        stream: &'static str,
+    },
     #[error("waiting for {program:?}: {source}")]
     Wait {
         program: String,
@@ -28,7 +35,10 @@ pub enum RunError {
 /// What happens to a command's stdout and stderr.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Streams {
-    /// Shown on ours, recorded as empty strings (the reference's default).
+    /// Thrown away and recorded as empty strings: what the reference does without
+    /// `--record-streams`, and always for inspections.
+    Discard,
+    /// Shown on ours, recorded as empty strings (not what the reference does: it discards).
     Inherit,
     /// Shown on ours and recorded (`--record-streams`).
     Tee,
@@ -36,8 +46,15 @@ pub enum Streams {
     Capture,
 }
 
-/// Runs `argv`. Recorded streams are text, invalid UTF-8 replaced. The return value is the
-/// exit code, or minus the signal number when the process was killed, as Python reports it.
+/// The reference's default `--run-timeout` (`in_toto.settings.LINK_CMD_EXEC_TIMEOUT`), also
+/// used for inspections.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs `argv` as the reference's `execute_link` does. Recorded streams are read as the
+/// reference reads them, as UTF-8 text with universal newlines (CRLF and CR become LF); a
+/// stream that is not UTF-8 is an error, as it is there. The return value is the exit code, or
+/// minus the signal number when the process was killed, as Python reports it. A program that
+/// cannot be started is an error (the reference raises), not a return value of 127.
 pub fn run_command(
     argv: &[String],
     streams: Streams,
@@ -50,8 +67,14 @@ pub fn run_command(
     } else {
         Stdio::inherit()
     });
-    if streams != Streams::Inherit {
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    match streams {
+        Streams::Discard => {
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+        Streams::Inherit => {}
+        Streams::Tee | Streams::Capture => {
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        }
     }
     let echo = streams == Streams::Tee;
     let mut child = cmd.spawn().map_err(|source| RunError::Spawn {
@@ -127,15 +150,26 @@ pub fn run_command(
             -1
         }
     });
+    let text = |bytes: Vec<u8>, stream: &'static str| {
+        String::from_utf8(bytes)
+            .map(|s| universal_newlines(&s))
+            .map_err(|_| RunError::NotText {
+                program: program.clone(),
+                stream,
+            })
+    };
     let mut m = Map::new();
-    m.insert(
-        "stdout".into(),
-        Value::String(String::from_utf8_lossy(&stdout).into_owned()),
-    );
-    m.insert(
-        "stderr".into(),
-        Value::String(String::from_utf8_lossy(&stderr).into_owned()),
-    );
+    m.insert("stdout".into(), Value::String(text(stdout, "stdout")?));
+    m.insert("stderr".into(), Value::String(text(stderr, "stderr")?));
     m.insert("return-value".into(), Value::from(code));
     Ok(m)
+}
+
+/// Python's text-mode reading: `\r\n` and lone `\r` read as `\n`.
+fn universal_newlines(s: &str) -> String {
+    if s.contains('\r') {
+        s.replace("\r\n", "\n").replace('\r', "\n")
+    } else {
+        s.to_owned()
+    }
 }
