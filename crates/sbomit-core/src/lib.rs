@@ -16,6 +16,7 @@ pub mod fnmatch;
 pub mod jsonpatch;
 pub mod merkle;
 pub mod model;
+pub mod receipt;
 pub mod rules;
 pub mod sit;
 pub mod statement;
