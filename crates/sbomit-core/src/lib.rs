@@ -7,6 +7,7 @@
 #![forbid(unsafe_code, unused_must_use)]
 
 pub mod canonical;
+pub mod checkpoint;
 pub mod cose;
 pub mod crypto;
 pub mod digest;
