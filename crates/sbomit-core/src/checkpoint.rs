@@ -389,7 +389,7 @@ mod tests {
         assert_eq!(NoteVerifier::parse(VKEY).expect("parse"), verifier);
         let note = sign_note(TEXT, "PeterNeumann", &key).expect("sign");
         assert_eq!(note, format!("{TEXT}\n{NOTE_SIG}"));
-        let opened = open_note(&note, &[verifier.clone()]).expect("open");
+        let opened = open_note(&note, std::slice::from_ref(&verifier)).expect("open");
         assert_eq!(opened.text, TEXT);
         assert_eq!(opened.verified.len(), 1);
         let tampered = note.replace("cryptography", "cryptographY");
@@ -432,8 +432,12 @@ mod tests {
             "store.example/log\n7\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\next line\n\n\u{2014} store.example/log "
         ));
         let verifier = NoteVerifier::new("store.example/log", key.public_key().clone()).expect("v");
-        let (back, _) =
-            Checkpoint::open(&note, &[verifier.clone()], Some("store.example/log")).expect("open");
+        let (back, _) = Checkpoint::open(
+            &note,
+            std::slice::from_ref(&verifier),
+            Some("store.example/log"),
+        )
+        .expect("open");
         assert_eq!(back, cp);
         assert_eq!(
             Checkpoint::open(&note, &[verifier], Some("other")),
