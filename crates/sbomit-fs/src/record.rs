@@ -244,7 +244,7 @@ pub fn record_artifacts(
         .par_iter()
         .with_min_len(16)
         .map(|e| {
-            let d = hash_entry(e, normalize)?;
+            let d = hash_entry(e, normalize, progress)?;
             if d.is_some() && !e.utf8 {
                 return Err(RecordError::NotUtf8 {
                     path: e.fs_path.clone(),
@@ -569,9 +569,16 @@ thread_local! {
     static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-fn hash_entry(e: &Entry, normalize: bool) -> Result<Option<Sha256>, RecordError> {
+fn hash_entry(
+    e: &Entry,
+    normalize: bool,
+    progress: &dyn Progress,
+) -> Result<Option<Sha256>, RecordError> {
     match hash_file(&e.fs_path, normalize) {
-        Ok((d, _)) => Ok(Some(d)),
+        Ok((d, n)) => {
+            progress.file_done(n);
+            Ok(Some(d))
+        }
         Err(err) => {
             // The reference's isfile() would have skipped what cannot be stat'ed as a file.
             if e.unverified && !std::fs::metadata(&e.fs_path).is_ok_and(|m| m.is_file()) {

@@ -484,10 +484,7 @@ fn custom_excludes_replace_the_defaults() {
     let mut o = RecordOptions::as_dict_defaults();
     o.exclude_patterns = Some(strings(&["src/", "!src/main.rs", "build"]));
     let kept = names(&record_in(d.path(), &["."], o).unwrap());
-    assert!(
-        kept.contains(&"src/main.rs".to_owned()),
-        "pathspec verdict"
-    );
+    assert!(kept.contains(&"src/main.rs".to_owned()), "pathspec verdict");
     assert!(!kept.iter().any(|n| n.starts_with("src/deep")));
     assert!(!kept.iter().any(|n| n.starts_with("build")));
     assert!(
@@ -649,6 +646,31 @@ fn dir_digest_is_the_shell_pipeline() {
     );
     let e = record_artifacts(&strings(&["dir:t/b"]), &o, &NoProgress).unwrap_err();
     assert!(matches!(e, RecordError::NotADirectory { .. }), "{e}");
+}
+
+#[test]
+fn progress_counts_every_file() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    #[derive(Default)]
+    struct Count(AtomicU64, AtomicU64, AtomicU64);
+    impl sbomit_fs::record::Progress for Count {
+        fn files_total(&self, n: u64) {
+            self.0.fetch_add(n, Ordering::Relaxed);
+        }
+        fn file_done(&self, bytes: u64) {
+            self.1.fetch_add(1, Ordering::Relaxed);
+            self.2.fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "a", b"123");
+    write(d.path(), "s/b", b"45");
+    let c = Count::default();
+    let mut o = RecordOptions::default();
+    o.base_path = Some(d.path().to_owned());
+    record_artifacts(&strings(&["."]), &o, &c).unwrap();
+    let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    assert_eq!((get(&c.0), get(&c.1), get(&c.2)), (2, 2, 5));
 }
 
 #[test]
