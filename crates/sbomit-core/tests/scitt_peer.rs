@@ -197,7 +197,7 @@ fn our_receipts_verify_with_the_peer() {
 
         let keys = peer.path("scitt-keys.cbor");
         let key = CoseKey::new(service.public_key().clone(), Some(b"service-1".to_vec())).unwrap();
-        std::fs::write(&keys, encode_key_set(&[key.clone()]).unwrap()).unwrap();
+        std::fs::write(&keys, encode_key_set(std::slice::from_ref(&key)).unwrap()).unwrap();
         assert!(
             peer.verify_receipt(&statement_path, &receipt, "--service-keys", &keys),
             "{kind:?} receipt with a COSE_KeySet"
