@@ -56,6 +56,9 @@ fn tree() -> tempfile::TempDir {
         write(p, f, f.as_bytes());
     }
     write(p, "crlf.txt", b"one\r\ntwo\rthree\n");
+    // An OSTree repository's ref and the commit object it names.
+    write(p, "refs/heads/main", b"abcdef\r\n");
+    write(p, "objects/ab/cdef.commit", b"commit");
     std::fs::create_dir_all(p.join("empty")).unwrap();
     #[cfg(unix)]
     {
@@ -281,6 +284,8 @@ fn reference_cases() -> Vec<Case> {
         Case::paths(&["dir:src", "dir:./src"]).lstrip(&["./"]),
         Case::paths(&["dir:link-to-dir"]).follow(),
         Case::paths(&["dir:a.txt"]),
+        Case::paths(&["ostree:main", "a.txt"]),
+        Case::paths(&["ostree:main", "a.txt"]).base_path(),
         // Line endings.
         Case::paths(&["crlf.txt", "a.txt", "dir:."]).normalize(),
     ]
