@@ -487,3 +487,62 @@ fn mutation_replacing_a_hash_is_reported() {
         &["unknown SIT format"],
     );
 }
+
+#[test]
+fn link_attestations_serve_as_links() {
+    let d = tempdir();
+    let p = d.path();
+    chain(p, false);
+    // Record the build again as a Statement v1 link attestation, instead of the link.
+    std::fs::create_dir_all(p.join("att")).unwrap();
+    let key = p.join("dev");
+    let att = p.join("att");
+    ok(sbomit(
+        &p.join("work"),
+        &[
+            "run",
+            "-n",
+            "build",
+            "--signing-key",
+            key.to_str().unwrap(),
+            "-d",
+            att.to_str().unwrap(),
+            "--format",
+            "attestation",
+            "-m",
+            "src/main.rs",
+            "Cargo.lock",
+            "-p",
+            "app",
+            "--",
+            "cp",
+            "src/main.rs",
+            "app",
+        ],
+    ));
+    let mut bundle = Vec::new();
+    for e in std::fs::read_dir(p.join("links")).unwrap() {
+        let e = e.unwrap();
+        if e.file_name().to_string_lossy().starts_with("build.") {
+            std::fs::remove_file(e.path()).unwrap();
+        }
+    }
+    for e in std::fs::read_dir(&att).unwrap() {
+        let v = read_json(&e.unwrap().path());
+        bundle.extend(serde_json::to_vec(&v).unwrap());
+        bundle.push(b'\n');
+    }
+    std::fs::write(p.join("build.intoto.jsonl"), &bundle).unwrap();
+    fails_with(verify_missing(p), 1, &["FAILED"]);
+    create(p, &["--attestations", "build.intoto.jsonl"]);
+    ok(verify(p, &[]));
+    let o = ok(sbomit(p, &["document", "show", "doc.json"]));
+    assert!(text(&o).contains("attestations: 1"), "{}", text(&o));
+    ok(generate(p, "spdx-2.3", "sit.spdx.json"));
+}
+
+/// A document without the build link (and no attestation for it) fails verification.
+fn verify_missing(p: &Path) -> Output {
+    create(p, &[]);
+    verify(p, &[])
+}

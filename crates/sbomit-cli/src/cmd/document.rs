@@ -216,9 +216,14 @@ fn create(args: CreateArgs, out: &Output) -> Result<Outcome> {
     let mut attested = 0;
     for path in &args.attestations {
         let bytes = sbomit_fs::io::read_file(path)?;
-        attested += doc
-            .import_bundle(&bytes)
-            .with_context(|| path.display().to_string())?;
+        let what = path.display().to_string();
+        // One (possibly pretty-printed) envelope, else a bundle of one envelope per line.
+        if serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|v| v.is_object()) {
+            doc.add_attestation(&bytes).with_context(|| what.clone())?;
+            attested += 1;
+        } else {
+            attested += doc.import_bundle(&bytes).with_context(|| what.clone())?;
+        }
     }
     if let Some(p) = &args.supplement {
         doc.set_supplement(read_supplement(p)?);
