@@ -1,10 +1,13 @@
 //! End-to-end tests of the `sbomit` binary: the peers' fixtures, round trips with the in-toto
-//! reference, exit codes and error messages. One test binary for the crate (faster linking).
+//! reference, exit codes and error messages (shared helpers in `common/`).
 //!
 //! Tests that need the in-toto reference run when SBOMIT_INTOTO_REF_BIN names its virtualenv's
 //! bin directory (`../shared/tools/intoto_reference.sh` prints it; CI always sets it).
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on broken fixtures
+
+mod common;
+use common::*;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -17,46 +20,6 @@ fn shared() -> PathBuf {
 
 fn interop(rel: &str) -> PathBuf {
     shared().join("interop").join(rel)
-}
-
-fn sbomit(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sbomit"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("SBOMIT_KEY_PASSWORD")
-        .output()
-        .expect("run sbomit")
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-#[track_caller]
-fn ok(o: Output) -> Output {
-    assert_eq!(code(&o), 0, "expected success:\n{}", text(&o));
-    o
-}
-
-#[track_caller]
-fn fails_with(o: Output, exit: i32, needles: &[&str]) {
-    let t = text(&o);
-    assert_eq!(code(&o), exit, "expected exit {exit}:\n{t}");
-    for n in needles {
-        assert!(t.contains(n), "expected {n:?} in:\n{t}");
-    }
-}
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::tempdir().expect("tempdir")
 }
 
 fn copy(from: &Path, to: &Path) {

@@ -6,57 +6,13 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on broken fixtures
 
+mod common;
+use common::*;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::{json, Value};
-
-fn sbomit(dir: &Path, args: &[&str]) -> Output {
-    sbomit_env(dir, args, &[])
-}
-
-fn sbomit_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sbomit"));
-    c.args(args)
-        .current_dir(dir)
-        .env_remove("SBOMIT_KEY_PASSWORD")
-        .env_remove("SOURCE_DATE_EPOCH");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("run sbomit")
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-#[track_caller]
-fn ok(o: Output) -> Output {
-    assert_eq!(code(&o), 0, "expected success:\n{}", text(&o));
-    o
-}
-
-#[track_caller]
-fn fails_with(o: Output, exit: i32, needles: &[&str]) {
-    let t = text(&o);
-    assert_eq!(code(&o), exit, "expected exit {exit}:\n{t}");
-    for n in needles {
-        assert!(t.contains(n), "expected {n:?} in:\n{t}");
-    }
-}
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::tempdir().expect("tempdir")
-}
 
 fn write_json(path: &Path, v: &Value) {
     std::fs::write(path, serde_json::to_vec_pretty(v).unwrap()).unwrap();

@@ -1,0 +1,56 @@
+//! Helpers shared by the CLI's test binaries: run `sbomit`, check exit codes and output.
+
+// Each test binary uses its own subset of these.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs `sbomit ARGS` in `dir`, without the environment variables that change its behaviour.
+pub fn sbomit(dir: &Path, args: &[&str]) -> Output {
+    sbomit_env(dir, args, &[])
+}
+
+/// [`sbomit`] with extra environment variables.
+pub fn sbomit_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sbomit"));
+    c.args(args)
+        .current_dir(dir)
+        .env_remove("SBOMIT_KEY_PASSWORD")
+        .env_remove("SOURCE_DATE_EPOCH");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run sbomit")
+}
+
+pub fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[track_caller]
+pub fn ok(o: Output) -> Output {
+    assert_eq!(code(&o), 0, "expected success:\n{}", text(&o));
+    o
+}
+
+#[track_caller]
+pub fn fails_with(o: Output, exit: i32, needles: &[&str]) {
+    let t = text(&o);
+    assert_eq!(code(&o), exit, "expected exit {exit}:\n{t}");
+    for n in needles {
+        assert!(t.contains(n), "expected {n:?} in:\n{t}");
+    }
+}
+
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
