@@ -136,66 +136,30 @@ fn base64_decode(s: &str) -> Vec<u8> {
     out
 }
 
+/// The Python demo verifies, and a package swapped after the fact is caught.
+fn python_demo_verifies_and_catches_tampering(fixtures: &str) {
+    let d = tempdir();
+    python_demo(d.path(), fixtures);
+    let verify = [
+        "verify",
+        "--layout",
+        "demo.layout",
+        "--verification-keys",
+        "alice.pub",
+    ];
+    ok(sbomit(d.path(), &verify));
+    tamper_tarball(d.path(), "foo.tar.gz", "foo.py");
+    fails_with(sbomit(d.path(), &verify), 1, &["foo.tar.gz"]);
+}
+
 #[test]
 fn verifies_python_reference_demo_classic() {
-    let d = tempdir();
-    python_demo(d.path(), "demo_files");
-    ok(sbomit(
-        d.path(),
-        &[
-            "verify",
-            "--layout",
-            "demo.layout",
-            "--verification-keys",
-            "alice.pub",
-        ],
-    ));
-    tamper_tarball(d.path(), "foo.tar.gz", "foo.py");
-    fails_with(
-        sbomit(
-            d.path(),
-            &[
-                "verify",
-                "--layout",
-                "demo.layout",
-                "--verification-keys",
-                "alice.pub",
-            ],
-        ),
-        1,
-        &["foo.tar.gz"],
-    );
+    python_demo_verifies_and_catches_tampering("demo_files");
 }
 
 #[test]
 fn verifies_python_reference_demo_dsse_links() {
-    let d = tempdir();
-    python_demo(d.path(), "demo_dsse_files");
-    ok(sbomit(
-        d.path(),
-        &[
-            "verify",
-            "--layout",
-            "demo.layout",
-            "--verification-keys",
-            "alice.pub",
-        ],
-    ));
-    tamper_tarball(d.path(), "foo.tar.gz", "foo.py");
-    fails_with(
-        sbomit(
-            d.path(),
-            &[
-                "verify",
-                "--layout",
-                "demo.layout",
-                "--verification-keys",
-                "alice.pub",
-            ],
-        ),
-        1,
-        &["foo.tar.gz"],
-    );
+    python_demo_verifies_and_catches_tampering("demo_dsse_files");
 }
 
 fn go_fixtures(dir: &Path, files: &[&str]) {
