@@ -154,8 +154,19 @@ pub fn build_receipt(
     header: &ReceiptHeader,
     key: &PrivateKey,
 ) -> Result<Vec<u8>, ReceiptError> {
-    let leaf = statement_leaf_hash(statement)?;
-    merkle::verify_inclusion(proof.leaf_index, proof.tree_size, &leaf, &proof.path, root)?;
+    build_receipt_for_leaf(&statement_leaf_hash(statement)?, proof, root, header, key)
+}
+
+/// [`build_receipt`] for an entry given by its leaf hash: the log also holds entries that are
+/// not COSE statements (DSSE envelopes), whose leaf is the envelope as received.
+pub fn build_receipt_for_leaf(
+    leaf: &Hash,
+    proof: &InclusionProof,
+    root: &Hash,
+    header: &ReceiptHeader,
+    key: &PrivateKey,
+) -> Result<Vec<u8>, ReceiptError> {
+    merkle::verify_inclusion(proof.leaf_index, proof.tree_size, leaf, &proof.path, root)?;
     let mut protected = HeaderMap::new();
     protected.insert(label::KID, Value::Bytes(header.kid.clone()));
     protected.insert(label::VDS, Value::from(VDS_RFC9162_SHA256));
@@ -289,7 +300,16 @@ pub fn verify_receipt_with_keys(
     receipt: &[u8],
     keys: &[CoseKey],
 ) -> Result<VerifiedReceipt, ReceiptError> {
-    let leaf = statement_leaf_hash(statement)?;
+    verify_receipt_for_leaf(&statement_leaf_hash(statement)?, receipt, keys)
+}
+
+/// [`verify_receipt_with_keys`] for an entry given by its leaf hash.
+pub fn verify_receipt_for_leaf(
+    leaf: &Hash,
+    receipt: &[u8],
+    keys: &[CoseKey],
+) -> Result<VerifiedReceipt, ReceiptError> {
+    let leaf = *leaf;
     let parsed = parse_receipt(receipt)?;
     let kid = parsed.message.kid().map_err(ReceiptError::Receipt)?;
     let candidates: Vec<&CoseKey> = match kid {

@@ -1,0 +1,1 @@
+//! The sbomit Store over HTTP (being built).

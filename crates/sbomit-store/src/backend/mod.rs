@@ -1,0 +1,273 @@
+//! Persistence of the log. Two backends with one schema: SQLite (embedded default, one
+//! process) and PostgreSQL (several `serve` processes on one database).
+//!
+//! Tables: `entries` (one row per leaf, `idx` = leaf index), `blobs` (statements by SHA-256),
+//! `nodes` (perfect-subtree hashes of level ≥ 1; leaves are `entries.leaf_hash`),
+//! `checkpoints` (one signed note per batch), `issuers`, `tokens` (SHA-256 of the token only),
+//! `policies` (every registration policy version), `service_keys` (public, retired kept),
+//! `meta` (schema version, log origin).
+//!
+//! [`Backend::append`] is the sequencer's critical section: in one transaction it takes the
+//! database's write lock (SQLite `BEGIN IMMEDIATE`; PostgreSQL a transaction-scoped advisory
+//! lock, so exactly one process sequences at a time), reads the tree's frontier from the
+//! latest checkpoint, skips leaves already present, inserts the rest with their new subtree
+//! hashes, and stores the checkpoint the caller signs over the new head. Nothing is
+//! acknowledged before that transaction commits.
+
+use sbomit_core::merkle::{Hash, NodeId};
+
+use crate::admission::{EntryKind, NewEntry};
+use crate::policy::Role;
+use crate::StoreError;
+
+pub mod postgres;
+pub mod sqlite;
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// A stored entry (the statement itself is a blob).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryRecord {
+    pub index: u64,
+    pub kind: EntryKind,
+    pub leaf_hash: Hash,
+    pub statement_hash: Hash,
+    pub iss: String,
+    pub sub: String,
+    pub statement_type: String,
+    pub subjects: String,
+    pub policy_version: i64,
+    pub registered_ms: i64,
+}
+
+/// A signed checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckpointRecord {
+    pub size: u64,
+    pub root: Hash,
+    pub note: String,
+    pub created_ms: i64,
+}
+
+/// A registered issuer key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuerRecord {
+    pub iss: String,
+    pub role: Role,
+    /// SubjectPublicKeyInfo DER.
+    pub spki: Vec<u8>,
+    pub added_ms: i64,
+}
+
+/// What an API token may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    Read,
+    Submit,
+    Admin,
+}
+
+impl Scope {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Submit => "submit",
+            Scope::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Scope> {
+        match s {
+            "read" => Some(Scope::Read),
+            "submit" => Some(Scope::Submit),
+            "admin" => Some(Scope::Admin),
+            _ => None,
+        }
+    }
+
+    /// Whether a token of this scope may do what `needed` requires (admin ⊇ submit ⊇ read).
+    pub fn allows(self, needed: Scope) -> bool {
+        self >= needed
+    }
+}
+
+/// The outcome of appending one entry of a batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    pub index: u64,
+    /// The leaf was already in the log (the same statement registered before).
+    pub duplicate: bool,
+}
+
+/// Signs the checkpoint of a new tree head `(size, root)`; returns the note.
+pub type Seal<'a> = &'a dyn Fn(u64, &Hash) -> Result<String, StoreError>;
+
+/// A storage backend. Every method is a short blocking call; implementations keep their own
+/// connections.
+pub trait Backend: Send + Sync {
+    /// `sqlite` or `postgres`.
+    fn name(&self) -> &'static str;
+
+    /// Creates or checks the schema; stores `origin` as the log's origin unless one is
+    /// stored already, and `default_policy` as policy version 1 unless a policy exists.
+    /// Returns the stored origin.
+    fn init(&self, origin: &str, default_policy: &str) -> Result<String, StoreError>;
+
+    /// Appends a batch (see the module doc). Results are in batch order.
+    fn append(
+        &self,
+        batch: &[NewEntry],
+        now_ms: i64,
+        seal: Seal<'_>,
+    ) -> Result<Vec<Appended>, StoreError>;
+
+    fn entry(&self, index: u64) -> Result<Option<EntryRecord>, StoreError>;
+    fn entry_by_leaf(&self, leaf_hash: &Hash) -> Result<Option<EntryRecord>, StoreError>;
+    fn entry_by_statement(&self, statement_hash: &Hash) -> Result<Option<EntryRecord>, StoreError>;
+    fn blob(&self, hash: &Hash) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Stored hashes of complete subtrees, in the order asked.
+    fn read_hashes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError>;
+    fn latest_checkpoint(&self) -> Result<Option<CheckpointRecord>, StoreError>;
+    /// The first checkpoint of size ≥ `size`.
+    fn checkpoint_covering(&self, size: u64) -> Result<Option<CheckpointRecord>, StoreError>;
+
+    fn issuers(&self) -> Result<Vec<IssuerRecord>, StoreError>;
+    /// Adds an issuer key; false when that (iss, key, role) is already registered.
+    fn add_issuer(&self, issuer: &IssuerRecord) -> Result<bool, StoreError>;
+    fn add_token(
+        &self,
+        hash: &Hash,
+        scope: Scope,
+        label: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+    fn token_scope(&self, hash: &Hash) -> Result<Option<Scope>, StoreError>;
+    /// The newest registration policy `(version, document)`.
+    fn latest_policy(&self) -> Result<(i64, String), StoreError>;
+    fn policy(&self, version: i64) -> Result<Option<String>, StoreError>;
+    /// Stores a new policy version; returns its number.
+    fn add_policy(&self, document: &str, now_ms: i64) -> Result<i64, StoreError>;
+    /// Publishes a service key (a COSE_Key); kept after retirement.
+    fn add_service_key(&self, kid: &[u8], cose_key: &[u8], now_ms: i64) -> Result<(), StoreError>;
+    /// Every published service key `(kid, COSE_Key)`, oldest first.
+    fn service_keys(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    /// Bytes the log occupies (database file or relations).
+    fn storage_bytes(&self) -> Result<u64, StoreError>;
+}
+
+/// Opens the backend a database URL names: `sqlite://PATH` (or a plain path ending in `.db`
+/// / `.sqlite`) or `postgres://…` / `postgresql://…`.
+pub fn open(url: &str) -> Result<Box<dyn Backend>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Box::new(postgres::PostgresBackend::connect(url)?))
+    } else if let Some(path) = url.strip_prefix("sqlite://") {
+        Ok(Box::new(sqlite::SqliteBackend::open(
+            std::path::Path::new(path),
+        )?))
+    } else if !url.contains("://") && !url.is_empty() {
+        Ok(Box::new(sqlite::SqliteBackend::open(
+            std::path::Path::new(url),
+        )?))
+    } else {
+        Err(StoreError::DatabaseUrl(url.to_owned()))
+    }
+}
+
+pub(crate) fn hash_from(bytes: &[u8], what: &str) -> Result<Hash, StoreError> {
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::corrupt(format!("{what}: {} bytes, not 32", bytes.len())))
+}
+
+pub(crate) fn kind_from(code: i64) -> Result<EntryKind, StoreError> {
+    EntryKind::from_code(code).ok_or_else(|| StoreError::corrupt(format!("entry kind {code}")))
+}
+
+pub(crate) fn role_from(s: &str) -> Result<Role, StoreError> {
+    Role::parse(s).ok_or_else(|| StoreError::corrupt(format!("issuer role {s:?}")))
+}
+
+/// Computes what a batch adds to the tree: for each entry not already present (`existing`
+/// says), its index and the new perfect-subtree nodes of level ≥ 1. Shared by both backends
+/// so the tree logic lives in one place.
+pub(crate) struct BatchPlan {
+    pub results: Vec<Appended>,
+    /// Indexes into the batch of the entries to insert, with their leaf index.
+    pub inserts: Vec<(usize, u64)>,
+    pub nodes: Vec<(NodeId, Hash)>,
+    pub size: u64,
+    pub root: Hash,
+}
+
+pub(crate) fn plan_batch(
+    batch: &[NewEntry],
+    mut frontier: sbomit_core::merkle::CompactRange,
+    mut existing: impl FnMut(&Hash) -> Result<Option<u64>, StoreError>,
+) -> Result<BatchPlan, StoreError> {
+    use std::collections::HashMap;
+    let mut in_batch: HashMap<Hash, u64> = HashMap::new();
+    let mut results = Vec::with_capacity(batch.len());
+    let mut inserts = Vec::new();
+    let mut nodes = Vec::new();
+    for (i, e) in batch.iter().enumerate() {
+        if let Some(&index) = in_batch.get(&e.leaf_hash) {
+            results.push(Appended {
+                index,
+                duplicate: true,
+            });
+            continue;
+        }
+        if let Some(index) = existing(&e.leaf_hash)? {
+            results.push(Appended {
+                index,
+                duplicate: true,
+            });
+            continue;
+        }
+        let index = frontier.size();
+        frontier
+            .append(e.leaf_hash, |id, h| {
+                if id.level > 0 {
+                    nodes.push((id, *h));
+                }
+            })
+            .map_err(|e| StoreError::corrupt(e.to_string()))?;
+        in_batch.insert(e.leaf_hash, index);
+        inserts.push((i, index));
+        results.push(Appended {
+            index,
+            duplicate: false,
+        });
+    }
+    Ok(BatchPlan {
+        results,
+        inserts,
+        nodes,
+        size: frontier.size(),
+        root: frontier.root(),
+    })
+}
+
+/// A frontier read through `read`, for the tree of `size` leaves.
+pub(crate) fn frontier(
+    size: u64,
+    read: impl FnMut(&[NodeId]) -> Result<Vec<Hash>, StoreError>,
+) -> Result<sbomit_core::merkle::CompactRange, StoreError> {
+    // HashReader reads through `&self`; the transaction it reads from needs `&mut`.
+    struct R<F>(std::cell::RefCell<F>);
+    impl<F: FnMut(&[NodeId]) -> Result<Vec<Hash>, StoreError>> sbomit_core::merkle::HashReader
+        for R<F>
+    {
+        type Error = StoreError;
+        fn read_hashes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
+            (self.0.borrow_mut())(ids)
+        }
+    }
+    sbomit_core::merkle::CompactRange::from_reader(&R(std::cell::RefCell::new(read)), size).map_err(
+        |e| match e {
+            sbomit_core::merkle::ProofError::Read(e) => e,
+            other => StoreError::corrupt(other.to_string()),
+        },
+    )
+}

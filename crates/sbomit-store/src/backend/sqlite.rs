@@ -1,0 +1,517 @@
+//! The embedded default: one SQLite file in WAL mode with `synchronous = FULL`, so a commit
+//! is on disk before the sequencer acknowledges it. One writer connection (the sequencer and
+//! the admin calls) and a pool of readers, which WAL lets run beside the writer.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+
+use sbomit_core::merkle::{Hash, NodeId};
+
+use super::{
+    frontier, hash_from, kind_from, plan_batch, role_from, Appended, Backend, CheckpointRecord,
+    EntryRecord, IssuerRecord, Scope, Seal, SCHEMA_VERSION,
+};
+use crate::admission::NewEntry;
+use crate::StoreError;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS blobs (hash BLOB PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS entries (
+  idx INTEGER PRIMARY KEY,
+  kind INTEGER NOT NULL,
+  leaf_hash BLOB NOT NULL UNIQUE,
+  statement_hash BLOB NOT NULL,
+  iss TEXT NOT NULL,
+  sub TEXT NOT NULL,
+  statement_type TEXT NOT NULL,
+  subjects TEXT NOT NULL,
+  policy_version INTEGER NOT NULL,
+  registered_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_statement ON entries (statement_hash);
+CREATE TABLE IF NOT EXISTS nodes (
+  level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
+  PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (
+  size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL, created_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS issuers (
+  iss TEXT NOT NULL, role TEXT NOT NULL, spki BLOB NOT NULL, added_ms INTEGER NOT NULL,
+  PRIMARY KEY (iss, spki, role)
+);
+CREATE TABLE IF NOT EXISTS tokens (
+  hash BLOB PRIMARY KEY, scope TEXT NOT NULL, label TEXT NOT NULL, created_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS policies (
+  version INTEGER PRIMARY KEY, document TEXT NOT NULL, created_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS service_keys (
+  kid BLOB PRIMARY KEY, cose_key BLOB NOT NULL, created_ms INTEGER NOT NULL
+);
+";
+
+/// How many idle reader connections are kept.
+const MAX_IDLE_READERS: usize = 8;
+
+pub struct SqliteBackend {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: a committed batch survives power loss, not only a crash of this process.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+fn entry_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawEntry> {
+    Ok(RawEntry {
+        idx: row.get(0)?,
+        kind: row.get(1)?,
+        leaf_hash: row.get(2)?,
+        statement_hash: row.get(3)?,
+        iss: row.get(4)?,
+        sub: row.get(5)?,
+        statement_type: row.get(6)?,
+        subjects: row.get(7)?,
+        policy_version: row.get(8)?,
+        registered_ms: row.get(9)?,
+    })
+}
+
+const ENTRY_COLUMNS: &str = "idx, kind, leaf_hash, statement_hash, iss, sub, statement_type, \
+                             subjects, policy_version, registered_ms";
+
+pub(crate) struct RawEntry {
+    pub idx: i64,
+    pub kind: i64,
+    pub leaf_hash: Vec<u8>,
+    pub statement_hash: Vec<u8>,
+    pub iss: String,
+    pub sub: String,
+    pub statement_type: String,
+    pub subjects: String,
+    pub policy_version: i64,
+    pub registered_ms: i64,
+}
+
+impl RawEntry {
+    pub(crate) fn into_record(self) -> Result<EntryRecord, StoreError> {
+        Ok(EntryRecord {
+            index: u64::try_from(self.idx).map_err(|_| StoreError::corrupt("negative index"))?,
+            kind: kind_from(self.kind)?,
+            leaf_hash: hash_from(&self.leaf_hash, "leaf hash")?,
+            statement_hash: hash_from(&self.statement_hash, "statement hash")?,
+            iss: self.iss,
+            sub: self.sub,
+            statement_type: self.statement_type,
+            subjects: self.subjects,
+            policy_version: self.policy_version,
+            registered_ms: self.registered_ms,
+        })
+    }
+}
+
+fn as_i64(n: u64) -> Result<i64, StoreError> {
+    i64::try_from(n).map_err(|_| StoreError::BadRequest(format!("{n} is out of range")))
+}
+
+fn read_hashes_on(conn: &Connection, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
+    let mut leaf = conn.prepare_cached("SELECT leaf_hash FROM entries WHERE idx = ?1")?;
+    let mut node = conn.prepare_cached("SELECT hash FROM nodes WHERE level = ?1 AND idx = ?2")?;
+    ids.iter()
+        .map(|id| {
+            let bytes: Option<Vec<u8>> = if id.level == 0 {
+                leaf.query_row(params![as_i64(id.index)?], |r| r.get(0))
+                    .optional()?
+            } else {
+                node.query_row(params![id.level, as_i64(id.index)?], |r| r.get(0))
+                    .optional()?
+            };
+            let bytes =
+                bytes.ok_or_else(|| StoreError::corrupt(format!("no hash for node {id}")))?;
+            hash_from(&bytes, "node hash")
+        })
+        .collect()
+}
+
+fn checkpoint_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Vec<u8>, String, i64)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+}
+
+fn to_checkpoint(
+    (size, root, note, created_ms): (i64, Vec<u8>, String, i64),
+) -> Result<CheckpointRecord, StoreError> {
+    Ok(CheckpointRecord {
+        size: u64::try_from(size).map_err(|_| StoreError::corrupt("negative tree size"))?,
+        root: hash_from(&root, "checkpoint root")?,
+        note,
+        created_ms,
+    })
+}
+
+impl SqliteBackend {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::Io {
+                what: format!("creating {}", parent.display()),
+                source,
+            })?;
+        }
+        let writer = connect(path)?;
+        Ok(SqliteBackend {
+            path: path.to_owned(),
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn writer(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves the connection usable: SQLite rolls back
+        // an unfinished transaction when the next one begins.
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => connect(&self.path)?,
+        };
+        let out = f(&conn);
+        let mut idle = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        out
+    }
+}
+
+impl Backend for SqliteBackend {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn init(&self, origin: &str, default_policy: &str) -> Result<String, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch(SCHEMA)?;
+        let version: Option<String> = tx
+            .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match version.map(|v| v.parse::<i64>()) {
+            None => {
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema', ?1)",
+                    params![SCHEMA_VERSION.to_string()],
+                )?;
+            }
+            Some(Ok(v)) if v <= SCHEMA_VERSION => {}
+            Some(Ok(v)) => {
+                return Err(StoreError::Schema {
+                    found: v,
+                    known: SCHEMA_VERSION,
+                })
+            }
+            Some(Err(_)) => return Err(StoreError::corrupt("schema version")),
+        }
+        tx.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('origin', ?1)",
+            params![origin],
+        )?;
+        let stored: String =
+            tx.query_row("SELECT value FROM meta WHERE key = 'origin'", [], |r| {
+                r.get(0)
+            })?;
+        let policies: i64 = tx.query_row("SELECT count(*) FROM policies", [], |r| r.get(0))?;
+        if policies == 0 {
+            tx.execute(
+                "INSERT INTO policies (version, document, created_ms) VALUES (1, ?1, 0)",
+                params![default_policy],
+            )?;
+        }
+        tx.commit()?;
+        Ok(stored)
+    }
+
+    fn append(
+        &self,
+        batch: &[NewEntry],
+        now_ms: i64,
+        seal: Seal<'_>,
+    ) -> Result<Vec<Appended>, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let size: i64 =
+            tx.query_row("SELECT coalesce(max(size), 0) FROM checkpoints", [], |r| {
+                r.get(0)
+            })?;
+        let size = u64::try_from(size).map_err(|_| StoreError::corrupt("negative tree size"))?;
+        let front = frontier(size, |ids| read_hashes_on(&tx, ids))?;
+        let plan = {
+            let mut find = tx.prepare_cached("SELECT idx FROM entries WHERE leaf_hash = ?1")?;
+            plan_batch(batch, front, |leaf| {
+                Ok(find
+                    .query_row(params![&leaf[..]], |r| r.get::<_, i64>(0))
+                    .optional()?
+                    .map(|i| i as u64))
+            })?
+        };
+        if plan.inserts.is_empty() {
+            drop(tx);
+            return Ok(plan.results);
+        }
+        {
+            let mut blob =
+                tx.prepare_cached("INSERT OR IGNORE INTO blobs (hash, data) VALUES (?1, ?2)")?;
+            let mut entry = tx.prepare_cached(
+                "INSERT INTO entries (idx, kind, leaf_hash, statement_hash, iss, sub, \
+                 statement_type, subjects, policy_version, registered_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            for &(i, index) in &plan.inserts {
+                let e = &batch[i];
+                blob.execute(params![&e.statement_hash[..], &e.statement])?;
+                entry.execute(params![
+                    as_i64(index)?,
+                    e.kind.code(),
+                    &e.leaf_hash[..],
+                    &e.statement_hash[..],
+                    e.iss,
+                    e.sub,
+                    e.statement_type,
+                    e.subjects,
+                    e.policy_version,
+                    now_ms
+                ])?;
+            }
+            let mut node =
+                tx.prepare_cached("INSERT INTO nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
+            for (id, hash) in &plan.nodes {
+                node.execute(params![id.level, as_i64(id.index)?, &hash[..]])?;
+            }
+            let note = seal(plan.size, &plan.root)?;
+            tx.execute(
+                "INSERT INTO checkpoints (size, root, note, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![as_i64(plan.size)?, &plan.root[..], note, now_ms],
+            )?;
+        }
+        tx.commit()?;
+        Ok(plan.results)
+    }
+
+    fn entry(&self, index: u64) -> Result<Option<EntryRecord>, StoreError> {
+        let idx = as_i64(index)?;
+        self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {ENTRY_COLUMNS} FROM entries WHERE idx = ?1"
+            ))?
+            .query_row(params![idx], entry_row)
+            .optional()?
+            .map(RawEntry::into_record)
+            .transpose()
+        })
+    }
+
+    fn entry_by_leaf(&self, leaf_hash: &Hash) -> Result<Option<EntryRecord>, StoreError> {
+        self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {ENTRY_COLUMNS} FROM entries WHERE leaf_hash = ?1"
+            ))?
+            .query_row(params![&leaf_hash[..]], entry_row)
+            .optional()?
+            .map(RawEntry::into_record)
+            .transpose()
+        })
+    }
+
+    fn entry_by_statement(&self, hash: &Hash) -> Result<Option<EntryRecord>, StoreError> {
+        self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {ENTRY_COLUMNS} FROM entries WHERE statement_hash = ?1 ORDER BY idx LIMIT 1"
+            ))?
+            .query_row(params![&hash[..]], entry_row)
+            .optional()?
+            .map(RawEntry::into_record)
+            .transpose()
+        })
+    }
+
+    fn blob(&self, hash: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(|c| {
+            Ok(c.prepare_cached("SELECT data FROM blobs WHERE hash = ?1")?
+                .query_row(params![&hash[..]], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    fn read_hashes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
+        self.read(|c| read_hashes_on(c, ids))
+    }
+
+    fn latest_checkpoint(&self) -> Result<Option<CheckpointRecord>, StoreError> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT size, root, note, created_ms FROM checkpoints ORDER BY size DESC LIMIT 1",
+            )?
+            .query_row([], checkpoint_row)
+            .optional()?
+            .map(to_checkpoint)
+            .transpose()
+        })
+    }
+
+    fn checkpoint_covering(&self, size: u64) -> Result<Option<CheckpointRecord>, StoreError> {
+        let size = as_i64(size)?;
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT size, root, note, created_ms FROM checkpoints WHERE size >= ?1 \
+                 ORDER BY size LIMIT 1",
+            )?
+            .query_row(params![size], checkpoint_row)
+            .optional()?
+            .map(to_checkpoint)
+            .transpose()
+        })
+    }
+
+    fn issuers(&self) -> Result<Vec<IssuerRecord>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT iss, role, spki, added_ms FROM issuers ORDER BY added_ms",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })?;
+            rows.map(|row| {
+                let (iss, role, spki, added_ms) = row?;
+                Ok(IssuerRecord {
+                    iss,
+                    role: role_from(&role)?,
+                    spki,
+                    added_ms,
+                })
+            })
+            .collect()
+        })
+    }
+
+    fn add_issuer(&self, issuer: &IssuerRecord) -> Result<bool, StoreError> {
+        let n = self.writer().execute(
+            "INSERT OR IGNORE INTO issuers (iss, role, spki, added_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![issuer.iss, issuer.role.name(), issuer.spki, issuer.added_ms],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn add_token(
+        &self,
+        hash: &Hash,
+        scope: Scope,
+        label: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.writer().execute(
+            "INSERT INTO tokens (hash, scope, label, created_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![&hash[..], scope.name(), label, now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn token_scope(&self, hash: &Hash) -> Result<Option<Scope>, StoreError> {
+        let scope: Option<String> = self.read(|c| {
+            Ok(
+                c.prepare_cached("SELECT scope FROM tokens WHERE hash = ?1")?
+                    .query_row(params![&hash[..]], |r| r.get(0))
+                    .optional()?,
+            )
+        })?;
+        scope
+            .map(|s| Scope::parse(&s).ok_or_else(|| StoreError::corrupt(format!("scope {s:?}"))))
+            .transpose()
+    }
+
+    fn latest_policy(&self) -> Result<(i64, String), StoreError> {
+        self.read(|c| {
+            Ok(c.prepare_cached(
+                "SELECT version, document FROM policies ORDER BY version DESC LIMIT 1",
+            )?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?)
+        })
+    }
+
+    fn policy(&self, version: i64) -> Result<Option<String>, StoreError> {
+        self.read(|c| {
+            Ok(
+                c.prepare_cached("SELECT document FROM policies WHERE version = ?1")?
+                    .query_row(params![version], |r| r.get(0))
+                    .optional()?,
+            )
+        })
+    }
+
+    fn add_policy(&self, document: &str, now_ms: i64) -> Result<i64, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row(
+            "SELECT coalesce(max(version), 0) + 1 FROM policies",
+            [],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "INSERT INTO policies (version, document, created_ms) VALUES (?1, ?2, ?3)",
+            params![version, document, now_ms],
+        )?;
+        tx.commit()?;
+        Ok(version)
+    }
+
+    fn add_service_key(&self, kid: &[u8], cose_key: &[u8], now_ms: i64) -> Result<(), StoreError> {
+        self.writer().execute(
+            "INSERT OR IGNORE INTO service_keys (kid, cose_key, created_ms) VALUES (?1, ?2, ?3)",
+            params![kid, cose_key, now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn service_keys(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT kid, cose_key FROM service_keys ORDER BY created_ms, kid",
+            )?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn storage_bytes(&self) -> Result<u64, StoreError> {
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        Ok(size(&self.path) + size(Path::new(&wal)))
+    }
+}

@@ -1,0 +1,44 @@
+use crate::admission::Refusal;
+
+/// Why a store operation failed. Refusals of a submission are [`StoreError::Refused`]; the
+/// rest are the store's own trouble (database, key, configuration).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] postgres::Error),
+    #[error("unsupported database URL {0:?} (expected sqlite://PATH or postgres://…)")]
+    DatabaseUrl(String),
+    #[error("the database is from a newer sbomit (schema {found}, this build knows {known})")]
+    Schema { found: i64, known: i64 },
+    #[error("the stored log is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("the service key {path}: {reason}")]
+    ServiceKey { path: String, reason: String },
+    #[error("no entry {0}")]
+    NoEntry(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("appending the batch failed: {0}")]
+    Append(String),
+    #[error("the sequencer stopped")]
+    SequencerStopped,
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("signing: {0}")]
+    Signing(String),
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(what: impl Into<String>) -> Self {
+        StoreError::Corrupt(what.into())
+    }
+}

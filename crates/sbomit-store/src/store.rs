@@ -1,0 +1,613 @@
+//! The Store: admission, sequencing, and receipts and proofs derived on demand.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::{mpsc, Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+use sbomit_core::checkpoint::Checkpoint;
+use sbomit_core::cose::{self, CoseKey, SignedStatement, StatementHeader};
+use sbomit_core::crypto::PublicKey;
+use sbomit_core::digest::Sha256;
+use sbomit_core::merkle::{self, Hash, HashReader, NodeId};
+use sbomit_core::receipt::{build_receipt_for_leaf, InclusionProof, ReceiptHeader};
+
+use crate::admission::{self, EntryKind, IssuerKey, NewEntry, Refusal, Registry};
+use crate::backend::{self, Backend, CheckpointRecord, EntryRecord, IssuerRecord, Scope};
+use crate::policy::{RegistrationPolicy, Role};
+use crate::sequencer::{self, BatchConfig, Job, Sequenced};
+use crate::service_key::ServiceKey;
+use crate::StoreError;
+
+/// Content type of the service's own statements recording identity changes.
+pub const IDENTITY_CHANGE_TYPE: &str = "application/vnd.sbomit.identity-change+json";
+/// Content type of the service's own statements recording registration policy changes.
+pub const REGISTRATION_POLICY_TYPE: &str = "application/vnd.sbomit.registration-policy+json";
+
+/// How long a registry snapshot (issuers, policy) is trusted before it is re-read: other
+/// processes on the same PostgreSQL may have changed it.
+const REGISTRY_TTL: Duration = Duration::from_secs(1);
+
+/// Configuration of a store.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    /// `sqlite://PATH` or `postgres://…`.
+    pub database: String,
+    /// The service's Ed25519 key (PKCS#8 PEM); created, mode 0600, when absent.
+    pub service_key: PathBuf,
+    /// The log's origin (checkpoint first line, receipt `iss`) for a new log; a stored one wins.
+    pub origin: Option<String>,
+    pub batch: BatchConfig,
+    /// Submissions over this many bytes are refused.
+    pub max_statement_bytes: usize,
+}
+
+impl StoreConfig {
+    pub const DEFAULT_MAX_STATEMENT_BYTES: usize = 16 << 20;
+
+    pub fn new(database: impl Into<String>, service_key: impl Into<PathBuf>) -> Self {
+        StoreConfig {
+            database: database.into(),
+            service_key: service_key.into(),
+            origin: None,
+            batch: BatchConfig::default(),
+            max_statement_bytes: Self::DEFAULT_MAX_STATEMENT_BYTES,
+        }
+    }
+}
+
+/// An entry id as SCRAPI shows it: `EPOCH.INDEX` (`1.42`). The epoch is always 1; the form
+/// follows the ids earlier SCITT services (CCF's `view.seqno`) gave clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EntryId(pub u64);
+
+impl fmt::Display for EntryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "1.{}", self.0)
+    }
+}
+
+impl FromStr for EntryId {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, StoreError> {
+        let bad = || StoreError::BadRequest(format!("{s:?} is not an entry id (1.N)"));
+        let (epoch, index) = s.split_once('.').ok_or_else(bad)?;
+        if epoch != "1" || index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        index.parse().map(EntryId).map_err(|_| bad())
+    }
+}
+
+/// A pending registration: resolves once the entry's batch is durable.
+pub struct Ticket {
+    rx: oneshot::Receiver<Result<Sequenced, StoreError>>,
+    /// SHA-256 of the statement as submitted (the operation id of the compatibility API).
+    pub statement_hash: Hash,
+}
+
+impl Ticket {
+    /// Waits on this thread (not from async code).
+    pub fn wait(self) -> Result<Registration, StoreError> {
+        let hash = self.statement_hash;
+        Registration::from(self.rx.blocking_recv(), hash)
+    }
+
+    /// Waits without blocking the thread.
+    pub async fn recv(self) -> Result<Registration, StoreError> {
+        let hash = self.statement_hash;
+        Registration::from(self.rx.await, hash)
+    }
+}
+
+/// An acknowledged (durable) registration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Registration {
+    pub id: EntryId,
+    pub index: u64,
+    pub tree_size: u64,
+    pub duplicate: bool,
+    pub statement_hash: Hash,
+}
+
+impl Registration {
+    fn from(
+        r: Result<Result<Sequenced, StoreError>, oneshot::error::RecvError>,
+        statement_hash: Hash,
+    ) -> Result<Self, StoreError> {
+        let s = r.map_err(|_| StoreError::SequencerStopped)??;
+        Ok(Registration {
+            id: EntryId(s.index),
+            index: s.index,
+            tree_size: s.tree_size,
+            duplicate: s.duplicate,
+            statement_hash,
+        })
+    }
+}
+
+/// An RFC 9162 inclusion proof, for JSON clients.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct InclusionProofJson {
+    pub leaf_index: u64,
+    pub tree_size: u64,
+    /// Hex.
+    pub leaf_hash: String,
+    pub root: String,
+    pub path: Vec<String>,
+}
+
+/// An RFC 9162 consistency proof, for JSON clients.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ConsistencyProof {
+    pub first: u64,
+    pub second: u64,
+    pub first_root: String,
+    pub second_root: String,
+    pub path: Vec<String>,
+}
+
+struct Inner {
+    backend: Arc<dyn Backend>,
+    key: Arc<ServiceKey>,
+    origin: String,
+    jobs: mpsc::Sender<Job>,
+    registry: RwLock<(Instant, Arc<Registry>)>,
+    max_statement_bytes: usize,
+}
+
+/// What opening a store found or made, for the operator.
+#[derive(Clone, Debug)]
+pub struct Opened {
+    pub created_key: bool,
+    pub key_path: PathBuf,
+    pub backend: &'static str,
+    pub origin: String,
+}
+
+/// A handle on the store; cheap to clone. The sequencer stops when the last handle drops.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+struct Reader<'a>(&'a dyn Backend);
+
+impl HashReader for Reader<'_> {
+    type Error = StoreError;
+    fn read_hashes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
+        self.0.read_hashes(ids)
+    }
+}
+
+fn proof_err(e: merkle::ProofError<StoreError>) -> StoreError {
+    match e {
+        merkle::ProofError::Read(e) => e,
+        other => StoreError::BadRequest(other.to_string()),
+    }
+}
+
+fn load_registry(backend: &dyn Backend) -> Result<Registry, StoreError> {
+    let issuers = backend
+        .issuers()?
+        .into_iter()
+        .map(|r| {
+            Ok(IssuerKey {
+                key: PublicKey::from_spki(&r.spki)
+                    .map_err(|e| StoreError::corrupt(format!("issuer {} key: {e}", r.iss)))?,
+                iss: r.iss,
+                role: r.role,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    let (policy_version, document) = backend.latest_policy()?;
+    let policy = RegistrationPolicy::parse(document.as_bytes())
+        .map_err(|e| StoreError::corrupt(format!("policy {policy_version}: {e}")))?;
+    Ok(Registry {
+        issuers,
+        policy_version,
+        policy,
+    })
+}
+
+impl Store {
+    /// Opens (creating when new) the store's database and service key, and starts the
+    /// sequencer.
+    pub fn open(config: &StoreConfig) -> Result<(Store, Opened), StoreError> {
+        let backend: Arc<dyn Backend> = Arc::from(backend::open(&config.database)?);
+        let (key, created_key) = ServiceKey::load_or_create(&config.service_key)?;
+        let default_origin = config
+            .origin
+            .clone()
+            .unwrap_or_else(|| format!("sbomit.store/{}", hex::encode(&key.kid[..8])));
+        let origin = backend.init(
+            &default_origin,
+            &RegistrationPolicy::default_policy().to_json(),
+        )?;
+        let cose_key = key
+            .cose_key
+            .encode()
+            .map_err(|e| StoreError::Signing(e.to_string()))?;
+        backend.add_service_key(&key.kid, &cose_key, now_ms())?;
+        let key = Arc::new(key);
+        let seal_key = Arc::clone(&key);
+        let seal_origin = origin.clone();
+        let seal: sequencer::SealFn = Box::new(move |size, root| {
+            Checkpoint {
+                origin: seal_origin.clone(),
+                size,
+                root: *root,
+                extensions: Vec::new(),
+            }
+            .sign(&seal_origin, &seal_key.private)
+            .map_err(|e| StoreError::Signing(e.to_string()))
+        });
+        let jobs = sequencer::spawn(Arc::clone(&backend), seal, Arc::new(now_ms), config.batch)?;
+        let registry = load_registry(&*backend)?;
+        let opened = Opened {
+            created_key,
+            key_path: config.service_key.clone(),
+            backend: backend.name(),
+            origin: origin.clone(),
+        };
+        Ok((
+            Store {
+                inner: Arc::new(Inner {
+                    backend,
+                    key,
+                    origin,
+                    jobs,
+                    registry: RwLock::new((Instant::now(), Arc::new(registry))),
+                    max_statement_bytes: config.max_statement_bytes,
+                }),
+            },
+            opened,
+        ))
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.inner.origin
+    }
+
+    pub fn backend(&self) -> &dyn Backend {
+        &*self.inner.backend
+    }
+
+    pub fn service_key(&self) -> &ServiceKey {
+        &self.inner.key
+    }
+
+    pub fn max_statement_bytes(&self) -> usize {
+        self.inner.max_statement_bytes
+    }
+
+    fn registry(&self, force: bool) -> Result<Arc<Registry>, StoreError> {
+        {
+            let r = self
+                .inner
+                .registry
+                .read()
+                .unwrap_or_else(|p| p.into_inner());
+            if !force && r.0.elapsed() < REGISTRY_TTL {
+                return Ok(Arc::clone(&r.1));
+            }
+        }
+        let fresh = Arc::new(load_registry(&*self.inner.backend)?);
+        *self
+            .inner
+            .registry
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = (Instant::now(), Arc::clone(&fresh));
+        Ok(fresh)
+    }
+
+    /// Certifies a submission and queues it for sequencing. Refusals come back at once; the
+    /// ticket resolves when the entry is durable.
+    pub fn submit(&self, kind: EntryKind, bytes: &[u8]) -> Result<Ticket, StoreError> {
+        let limit = self.inner.max_statement_bytes;
+        let entry = match admission::admit(kind, bytes, &*self.registry(false)?, limit) {
+            // Another process may have registered the issuer a moment ago.
+            Err(Refusal::UnknownIssuer(_)) | Err(Refusal::NotAllowed(_)) => {
+                admission::admit(kind, bytes, &*self.registry(true)?, limit)?
+            }
+            other => other?,
+        };
+        Ok(self.enqueue(entry))
+    }
+
+    fn enqueue(&self, entry: NewEntry) -> Ticket {
+        let (reply, rx) = oneshot::channel();
+        let statement_hash = entry.statement_hash;
+        // A send error means the sequencer is gone; the ticket then reports SequencerStopped.
+        let _ = self.inner.jobs.send(Job { entry, reply });
+        Ticket { rx, statement_hash }
+    }
+
+    /// [`Store::submit`] and wait (not from async code).
+    pub fn register(&self, kind: EntryKind, bytes: &[u8]) -> Result<Registration, StoreError> {
+        self.submit(kind, bytes)?.wait()
+    }
+
+    pub fn entry(&self, index: u64) -> Result<Option<EntryRecord>, StoreError> {
+        self.inner.backend.entry(index)
+    }
+
+    /// The entry registered from a statement with this SHA-256 (the compatibility API's
+    /// operation id).
+    pub fn entry_by_statement(&self, hash: &Hash) -> Result<Option<EntryRecord>, StoreError> {
+        self.inner.backend.entry_by_statement(hash)
+    }
+
+    /// The statement as registered.
+    pub fn statement(&self, index: u64) -> Result<Option<(EntryRecord, Vec<u8>)>, StoreError> {
+        let Some(entry) = self.entry(index)? else {
+            return Ok(None);
+        };
+        let blob = self
+            .inner
+            .backend
+            .blob(&entry.statement_hash)?
+            .ok_or_else(|| StoreError::corrupt(format!("no blob for entry {index}")))?;
+        Ok(Some((entry, blob)))
+    }
+
+    pub fn checkpoint(&self) -> Result<Option<CheckpointRecord>, StoreError> {
+        self.inner.backend.latest_checkpoint()
+    }
+
+    /// The checkpoint a proof for `index` is made against: the newest.
+    fn head_covering(&self, index: u64) -> Result<CheckpointRecord, StoreError> {
+        match self.inner.backend.latest_checkpoint()? {
+            Some(c) if c.size > index => Ok(c),
+            _ => Err(StoreError::NoEntry(EntryId(index).to_string())),
+        }
+    }
+
+    /// A COSE receipt (RFC 9942, vds 1) for entry `index` against the newest checkpoint,
+    /// signed now.
+    pub fn receipt(&self, index: u64) -> Result<Vec<u8>, StoreError> {
+        let entry = self
+            .entry(index)?
+            .ok_or_else(|| StoreError::NoEntry(EntryId(index).to_string()))?;
+        let head = self.head_covering(index)?;
+        let path = merkle::inclusion_proof(&Reader(&*self.inner.backend), index, head.size)
+            .map_err(proof_err)?;
+        let proof = InclusionProof {
+            tree_size: head.size,
+            leaf_index: index,
+            path,
+        };
+        let header = ReceiptHeader {
+            kid: self.inner.key.kid.clone(),
+            iss: self.inner.origin.clone(),
+            sub: None,
+            iat: Some(now_ms() / 1000),
+        };
+        build_receipt_for_leaf(
+            &entry.leaf_hash,
+            &proof,
+            &head.root,
+            &header,
+            &self.inner.key.private,
+        )
+        .map_err(|e| StoreError::corrupt(format!("receipt for entry {index}: {e}")))
+    }
+
+    /// An inclusion proof for `index` in the tree of `size` leaves (default: the newest).
+    pub fn inclusion_proof(
+        &self,
+        index: u64,
+        size: Option<u64>,
+    ) -> Result<InclusionProofJson, StoreError> {
+        let entry = self
+            .entry(index)?
+            .ok_or_else(|| StoreError::NoEntry(EntryId(index).to_string()))?;
+        let head = self.head_covering(index)?;
+        let size = size.unwrap_or(head.size);
+        if size > head.size || size <= index {
+            return Err(StoreError::BadRequest(format!(
+                "tree size {size} does not contain entry {index} (the log has {})",
+                head.size
+            )));
+        }
+        let reader = Reader(&*self.inner.backend);
+        let path = merkle::inclusion_proof(&reader, index, size).map_err(proof_err)?;
+        let root = merkle::root_at(&reader, size).map_err(proof_err)?;
+        Ok(InclusionProofJson {
+            leaf_index: index,
+            tree_size: size,
+            leaf_hash: hex::encode(entry.leaf_hash),
+            root: hex::encode(root),
+            path: path.iter().map(hex::encode).collect(),
+        })
+    }
+
+    /// A consistency proof between the trees of `first` and `second` leaves.
+    pub fn consistency_proof(
+        &self,
+        first: u64,
+        second: u64,
+    ) -> Result<ConsistencyProof, StoreError> {
+        let size = self.checkpoint()?.map_or(0, |c| c.size);
+        if first > second || second > size {
+            return Err(StoreError::BadRequest(format!(
+                "no consistency proof from {first} to {second} (the log has {size})"
+            )));
+        }
+        let reader = Reader(&*self.inner.backend);
+        let path = merkle::consistency_proof(&reader, first, second).map_err(proof_err)?;
+        Ok(ConsistencyProof {
+            first,
+            second,
+            first_root: hex::encode(merkle::root_at(&reader, first).map_err(proof_err)?),
+            second_root: hex::encode(merkle::root_at(&reader, second).map_err(proof_err)?),
+            path: path.iter().map(hex::encode).collect(),
+        })
+    }
+
+    /// Every published service key, retired ones included.
+    pub fn service_keys(&self) -> Result<Vec<CoseKey>, StoreError> {
+        self.inner
+            .backend
+            .service_keys()?
+            .into_iter()
+            .map(|(_, k)| CoseKey::decode(&k).map_err(|e| StoreError::corrupt(e.to_string())))
+            .collect()
+    }
+
+    /// Logs a change the service itself makes (identities, registration policy) as a
+    /// statement it signs, so the log records who could register what, and when.
+    fn log_own_statement(
+        &self,
+        content_type: &str,
+        sub: &str,
+        payload: &serde_json::Value,
+    ) -> Result<Registration, StoreError> {
+        let header = StatementHeader {
+            iss: self.inner.origin.clone(),
+            sub: sub.to_owned(),
+            content_type: Some(content_type.to_owned()),
+            kid: Some(self.inner.key.kid.clone()),
+        };
+        let bytes = SignedStatement::sign(
+            &header,
+            payload.to_string().as_bytes(),
+            &self.inner.key.private,
+        )
+        .map_err(|e| StoreError::Signing(e.to_string()))?;
+        let st = SignedStatement::parse(&bytes).map_err(|e| StoreError::Signing(e.to_string()))?;
+        let leaf = st
+            .leaf_entry()
+            .map_err(|e| StoreError::Signing(e.to_string()))?;
+        let (_, policy_version) = {
+            let r = self.registry(false)?;
+            ((), r.policy_version)
+        };
+        let entry = NewEntry {
+            kind: EntryKind::Cose,
+            leaf_hash: merkle::leaf_hash(&leaf),
+            statement_hash: *Sha256::digest(&bytes).as_bytes(),
+            statement: bytes,
+            iss: self.inner.origin.clone(),
+            sub: sub.to_owned(),
+            statement_type: content_type.to_owned(),
+            subjects: serde_json::json!([{ "name": sub }]).to_string(),
+            policy_version,
+        };
+        self.enqueue(entry).wait()
+    }
+
+    /// Registers an issuer key with a role, and logs the change. Returns the log entry, or
+    /// `None` when that key already had that role.
+    pub fn add_issuer(
+        &self,
+        iss: &str,
+        role: Role,
+        key: &PublicKey,
+    ) -> Result<Option<Registration>, StoreError> {
+        if iss.is_empty() {
+            return Err(StoreError::BadRequest("the issuer (iss) is empty".into()));
+        }
+        let record = IssuerRecord {
+            iss: iss.to_owned(),
+            role,
+            spki: key.spki_der().to_vec(),
+            added_ms: now_ms(),
+        };
+        if !self.inner.backend.add_issuer(&record)? {
+            return Ok(None);
+        }
+        self.registry(true)?;
+        let payload = serde_json::json!({
+            "action": "issuer-added",
+            "iss": iss,
+            "role": role.name(),
+            "publicKey": base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                key.spki_der()
+            ),
+            "keyid": key.keyid().as_str(),
+        });
+        self.log_own_statement(IDENTITY_CHANGE_TYPE, iss, &payload)
+            .map(Some)
+    }
+
+    pub fn issuers(&self) -> Result<Vec<IssuerRecord>, StoreError> {
+        self.inner.backend.issuers()
+    }
+
+    /// Replaces the registration policy; returns the new version and its log entry.
+    pub fn set_registration_policy(
+        &self,
+        document: &[u8],
+    ) -> Result<(i64, Registration), StoreError> {
+        let policy = RegistrationPolicy::parse(document)
+            .map_err(|e| StoreError::BadRequest(e.to_string()))?;
+        let json = policy.to_json();
+        let version = self.inner.backend.add_policy(&json, now_ms())?;
+        self.registry(true)?;
+        let payload = serde_json::json!({
+            "action": "registration-policy",
+            "version": version,
+            "policy": serde_json::to_value(&policy).unwrap_or_default(),
+        });
+        let reg = self.log_own_statement(
+            REGISTRATION_POLICY_TYPE,
+            &format!("registration-policy/{version}"),
+            &payload,
+        )?;
+        Ok((version, reg))
+    }
+
+    /// The registration policy of `version` (default: the current one).
+    pub fn registration_policy(
+        &self,
+        version: Option<i64>,
+    ) -> Result<Option<(i64, String)>, StoreError> {
+        match version {
+            None => self.inner.backend.latest_policy().map(Some),
+            Some(v) => Ok(self.inner.backend.policy(v)?.map(|d| (v, d))),
+        }
+    }
+
+    /// Creates an API token; only its SHA-256 is stored. The token is returned once.
+    pub fn create_token(&self, scope: Scope, label: &str) -> Result<String, StoreError> {
+        let mut raw = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut raw).map_err(|_| StoreError::Signing("no randomness".into()))?;
+        let token = format!("sbomit_{}", hex::encode(raw));
+        self.inner.backend.add_token(
+            Sha256::digest(token.as_bytes()).as_bytes(),
+            scope,
+            label,
+            now_ms(),
+        )?;
+        Ok(token)
+    }
+
+    /// The scope of a presented token, if it is one of ours.
+    pub fn token_scope(&self, token: &str) -> Result<Option<Scope>, StoreError> {
+        self.inner
+            .backend
+            .token_scope(Sha256::digest(token.as_bytes()).as_bytes())
+    }
+
+    pub fn storage_bytes(&self) -> Result<u64, StoreError> {
+        self.inner.backend.storage_bytes()
+    }
+}
+
+/// Encodes the published service keys as a COSE_KeySet.
+pub fn encode_key_set(keys: &[CoseKey]) -> Result<Vec<u8>, StoreError> {
+    cose::encode_key_set(keys).map_err(|e| StoreError::Signing(e.to_string()))
+}
