@@ -1,0 +1,519 @@
+//! The store library on both backends: every test runs on a fresh SQLite file, and on a
+//! fresh PostgreSQL schema when `SBOMIT_TEST_POSTGRES` names a server (CI sets it).
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use sbomit_core::cose::{SignedStatement, StatementHeader};
+use sbomit_core::crypto::{KeyKind, PrivateKey};
+use sbomit_core::envelope::{Envelope, EnvelopeKind};
+use sbomit_core::merkle;
+use sbomit_core::receipt::{verify_receipt_for_leaf, verify_receipt_with_keys};
+use sbomit_store::admission::{EntryKind, Refusal};
+use sbomit_store::policy::Role;
+use sbomit_store::{Store, StoreConfig, StoreError};
+use serde_json::json;
+
+/// A fresh database: a SQLite file in a temp dir, or a PostgreSQL schema dropped on drop.
+struct Db {
+    url: String,
+    dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+impl Db {
+    fn sqlite() -> Db {
+        let dir = tempfile::tempdir().unwrap();
+        Db {
+            url: format!("sqlite://{}", dir.path().join("log.db").display()),
+            dir,
+            pg: None,
+        }
+    }
+
+    fn postgres(base: &str) -> Db {
+        let schema = format!("t_{}", hex::encode(rand_bytes()));
+        let mut c = postgres::Client::connect(base, postgres::NoTls).unwrap();
+        c.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        Db {
+            url: format!("{base}{sep}options=-csearch_path%3D{schema}"),
+            dir: tempfile::tempdir().unwrap(),
+            pg: Some((base.to_owned(), schema)),
+        }
+    }
+
+    fn config(&self) -> StoreConfig {
+        let mut c = StoreConfig::new(&self.url, self.dir.path().join("service.pem"));
+        c.batch.interval = std::time::Duration::from_millis(5);
+        c
+    }
+
+    fn open(&self) -> Store {
+        Store::open(&self.config()).unwrap().0
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Some((base, schema)) = &self.pg {
+            if let Ok(mut c) = postgres::Client::connect(base, postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
+            }
+        }
+    }
+}
+
+fn rand_bytes() -> [u8; 6] {
+    let mut b = [0u8; 6];
+    aws_lc_rs::rand::fill(&mut b).unwrap();
+    b
+}
+
+/// Runs `f` on every backend available.
+fn each_backend(f: impl Fn(&Db)) {
+    f(&Db::sqlite());
+    match std::env::var("SBOMIT_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => f(&Db::postgres(&url)),
+        _ => eprintln!("SBOMIT_TEST_POSTGRES is not set: PostgreSQL backend skipped"),
+    }
+}
+
+fn cose_statement(key: &PrivateKey, iss: &str, sub: &str, ct: &str, payload: &[u8]) -> Vec<u8> {
+    SignedStatement::sign(
+        &StatementHeader {
+            iss: iss.into(),
+            sub: sub.into(),
+            content_type: Some(ct.into()),
+            kid: None,
+        },
+        payload,
+        key,
+    )
+    .unwrap()
+}
+
+fn dsse_statement(key: &PrivateKey, predicate_type: &str, name: &str) -> Vec<u8> {
+    let statement = json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": name, "digest": {"sha256": hex::encode(sbomit_core::digest::Sha256::digest(name.as_bytes()).as_bytes())}}],
+        "predicateType": predicate_type,
+        "predicate": {"note": name},
+    });
+    let mut env = Envelope::from_value(EnvelopeKind::Dsse, statement).unwrap();
+    env.sign(key).unwrap();
+    env.to_file_bytes()
+}
+
+fn size(store: &Store) -> u64 {
+    store.checkpoint().unwrap().map_or(0, |c| c.size)
+}
+
+#[test]
+fn registered_statements_get_receipts_that_verify_offline() {
+    each_backend(|db| {
+        let store = db.open();
+        let issuer = PrivateKey::generate(KeyKind::EcdsaP256).unwrap();
+        store
+            .add_issuer(
+                "https://vendor.example",
+                Role::Attester,
+                issuer.public_key(),
+            )
+            .unwrap()
+            .expect("identity change logged");
+        let cose = cose_statement(
+            &issuer,
+            "https://vendor.example",
+            "pkg:npm/app@1",
+            "application/json",
+            b"{}",
+        );
+        let reg = store.register(EntryKind::Cose, &cose).unwrap();
+        assert!(!reg.duplicate);
+        let keys = store.service_keys().unwrap();
+        let receipt = store.receipt(reg.index).unwrap();
+        let v = verify_receipt_with_keys(&cose, &receipt, &keys).unwrap();
+        assert_eq!(v.leaf_index, reg.index);
+        // A receipt does not verify for another statement.
+        let other = cose_statement(
+            &issuer,
+            "https://vendor.example",
+            "pkg:npm/app@2",
+            "application/json",
+            b"{}",
+        );
+        assert!(verify_receipt_with_keys(&other, &receipt, &keys).is_err());
+
+        let dsse = dsse_statement(&issuer, "https://cyclonedx.org/bom", "app.tar.gz");
+        let reg2 = store.register(EntryKind::Dsse, &dsse).unwrap();
+        assert_eq!(reg2.index, reg.index + 1);
+        let receipt = store.receipt(reg2.index).unwrap();
+        verify_receipt_for_leaf(&merkle::leaf_hash(&dsse), &receipt, &keys).unwrap();
+        let (entry, stored) = store.statement(reg2.index).unwrap().unwrap();
+        assert_eq!(stored, dsse);
+        assert_eq!(entry.statement_type, "https://cyclonedx.org/bom");
+        assert_eq!(entry.iss, "https://vendor.example");
+        assert_eq!(entry.sub, "app.tar.gz");
+    });
+}
+
+#[test]
+fn the_same_statement_twice_is_one_entry() {
+    each_backend(|db| {
+        let store = db.open();
+        let issuer = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        store
+            .add_issuer("iss", Role::Attester, issuer.public_key())
+            .unwrap();
+        let dsse = dsse_statement(&issuer, "https://example/test", "a");
+        let first = store.register(EntryKind::Dsse, &dsse).unwrap();
+        let before = size(&store);
+        let again = store.register(EntryKind::Dsse, &dsse).unwrap();
+        assert_eq!(again.id, first.id);
+        assert!(again.duplicate);
+        assert_eq!(size(&store), before);
+        // Concurrent duplicates inside one batch too.
+        let t1 = store
+            .submit(
+                EntryKind::Dsse,
+                &dsse_statement(&issuer, "https://example/test", "b"),
+            )
+            .unwrap();
+        let t2 = store
+            .submit(
+                EntryKind::Dsse,
+                &dsse_statement(&issuer, "https://example/test", "b"),
+            )
+            .unwrap();
+        let (r1, r2) = (t1.wait().unwrap(), t2.wait().unwrap());
+        assert_eq!(r1.index, r2.index);
+        assert!(r1.duplicate ^ r2.duplicate || r2.duplicate);
+    });
+}
+
+#[test]
+fn refused_submissions_leave_the_log_unchanged() {
+    each_backend(|db| {
+        let store = db.open();
+        let attester = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        let manager = PrivateKey::generate(KeyKind::EcdsaP256).unwrap();
+        let stranger = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        store
+            .add_issuer("att", Role::Attester, attester.public_key())
+            .unwrap();
+        store
+            .add_issuer("pm", Role::PolicyManager, manager.public_key())
+            .unwrap();
+        let before = size(&store);
+        let refusal = |kind, bytes: &[u8]| match store.register(kind, bytes) {
+            Err(StoreError::Refused(r)) => r,
+            other => panic!("expected a refusal, got {other:?}"),
+        };
+        // Unknown issuer, and a known iss with someone else's key.
+        let r = refusal(
+            EntryKind::Cose,
+            &cose_statement(&stranger, "nobody", "s", "application/json", b"{}"),
+        );
+        assert!(matches!(r, Refusal::UnknownIssuer(_)), "{r:?}");
+        let r = refusal(
+            EntryKind::Cose,
+            &cose_statement(&stranger, "att", "s", "application/json", b"{}"),
+        );
+        assert!(matches!(r, Refusal::BadSignature(_)), "{r:?}");
+        let r = refusal(
+            EntryKind::Dsse,
+            &dsse_statement(&stranger, "https://example/x", "a"),
+        );
+        assert!(matches!(r, Refusal::UnknownIssuer(_)), "{r:?}");
+        // A flipped payload byte breaks the attester's own signature.
+        let mut tampered = cose_statement(&attester, "att", "s", "application/json", b"{\"a\":1}");
+        let n = tampered.len();
+        tampered[n - 70] ^= 1;
+        assert!(store.register(EntryKind::Cose, &tampered).is_err());
+        // Unsigned DSSE.
+        let unsigned =
+            br#"{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}"#;
+        assert!(store.register(EntryKind::Dsse, unsigned).is_err());
+        // Wrong role: an attester registering policy.
+        let r = refusal(
+            EntryKind::Dsse,
+            &dsse_statement(&attester, "https://sbomit.dev/policy/v0.1", "p"),
+        );
+        assert!(matches!(r, Refusal::NotAllowed(_)), "{r:?}");
+        let r = refusal(
+            EntryKind::Cose,
+            &cose_statement(
+                &attester,
+                "att",
+                "s",
+                "application/vnd.sbomit.policy+json",
+                b"{}",
+            ),
+        );
+        assert!(matches!(r, Refusal::NotAllowed(_)), "{r:?}");
+        // Malformed.
+        assert!(matches!(
+            refusal(EntryKind::Cose, b"\xa0garbage"),
+            Refusal::Malformed(_)
+        ));
+        assert!(matches!(
+            refusal(EntryKind::Dsse, b"{not json"),
+            Refusal::Malformed(_)
+        ));
+        assert_eq!(size(&store), before);
+        // The policy manager may register policy.
+        store
+            .register(
+                EntryKind::Dsse,
+                &dsse_statement(&manager, "https://sbomit.dev/policy/v0.1", "p"),
+            )
+            .unwrap();
+    });
+}
+
+#[test]
+fn registration_policy_versions_are_recorded_and_enforced() {
+    each_backend(|db| {
+        let store = db.open();
+        let attester = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        store
+            .add_issuer(
+                "https://ci.example/a",
+                Role::Attester,
+                attester.public_key(),
+            )
+            .unwrap();
+        let first = store
+            .register(
+                EntryKind::Dsse,
+                &dsse_statement(&attester, "https://cyclonedx.org/bom", "x"),
+            )
+            .unwrap();
+        assert_eq!(store.entry(first.index).unwrap().unwrap().policy_version, 1);
+        let (version, logged) = store
+            .set_registration_policy(
+                br#"{"rules":[{"issuers":["https://ci.example/*"],"types":["https://slsa.dev/provenance/*"]}]}"#,
+            )
+            .unwrap();
+        assert_eq!(version, 2);
+        let logged = store.statement(logged.index).unwrap().unwrap().0;
+        assert_eq!(
+            logged.statement_type,
+            sbomit_store::REGISTRATION_POLICY_TYPE
+        );
+        let before = size(&store);
+        let refused = store.register(
+            EntryKind::Dsse,
+            &dsse_statement(&attester, "https://cyclonedx.org/bom", "y"),
+        );
+        assert!(matches!(
+            refused,
+            Err(StoreError::Refused(Refusal::NotAllowed(_)))
+        ));
+        assert_eq!(size(&store), before);
+        let ok = store
+            .register(
+                EntryKind::Dsse,
+                &dsse_statement(&attester, "https://slsa.dev/provenance/v1", "z"),
+            )
+            .unwrap();
+        assert_eq!(store.entry(ok.index).unwrap().unwrap().policy_version, 2);
+        // The old version stays readable for replay.
+        assert!(store.registration_policy(Some(1)).unwrap().is_some());
+        assert!(store
+            .set_registration_policy(b"{\"rules\":[{\"types\":[]}]}")
+            .is_err());
+    });
+}
+
+#[test]
+fn identity_changes_are_logged_by_the_service() {
+    each_backend(|db| {
+        let store = db.open();
+        let k = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        let reg = store
+            .add_issuer("iss", Role::Attester, k.public_key())
+            .unwrap()
+            .unwrap();
+        let (entry, bytes) = store.statement(reg.index).unwrap().unwrap();
+        assert_eq!(entry.statement_type, sbomit_store::IDENTITY_CHANGE_TYPE);
+        assert_eq!(entry.iss, store.origin());
+        assert_eq!(entry.sub, "iss");
+        let st = SignedStatement::parse(&bytes).unwrap();
+        st.verify(store.service_key().private.public_key()).unwrap();
+        // Adding the same key and role again changes nothing.
+        assert!(store
+            .add_issuer("iss", Role::Attester, k.public_key())
+            .unwrap()
+            .is_none());
+    });
+}
+
+#[test]
+fn proofs_hold_across_batches_and_restarts() {
+    each_backend(|db| {
+        let issuer = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        let mut statements = Vec::new();
+        let mut heads = Vec::new();
+        {
+            let store = db.open();
+            store
+                .add_issuer("iss", Role::Attester, issuer.public_key())
+                .unwrap();
+            for round in 0..3 {
+                let tickets: Vec<_> = (0..37)
+                    .map(|i| {
+                        let s =
+                            dsse_statement(&issuer, "https://example/t", &format!("{round}-{i}"));
+                        statements.push(s.clone());
+                        store.submit(EntryKind::Dsse, &s).unwrap()
+                    })
+                    .collect();
+                for t in tickets {
+                    t.wait().unwrap();
+                }
+                let head = store.checkpoint().unwrap().unwrap();
+                heads.push((head.size, head.root));
+            }
+        }
+        // Reopen: the frontier is rebuilt from stored hashes, appends continue the same tree.
+        let store = db.open();
+        let more = dsse_statement(&issuer, "https://example/t", "after-restart");
+        let reg = store.register(EntryKind::Dsse, &more).unwrap();
+        let head = store.checkpoint().unwrap().unwrap();
+        assert_eq!(head.size, reg.index + 1);
+        for (old_size, old_root) in &heads {
+            let p = store.consistency_proof(*old_size, head.size).unwrap();
+            let path: Vec<merkle::Hash> = p
+                .path
+                .iter()
+                .map(|h| hex::decode(h).unwrap().try_into().unwrap())
+                .collect();
+            merkle::verify_consistency(*old_size, head.size, &path, old_root, &head.root).unwrap();
+        }
+        // Every statement's inclusion proof verifies against the newest head.
+        for s in statements.iter().chain([&more]) {
+            let leaf = merkle::leaf_hash(s);
+            let entry = store.backend().entry_by_leaf(&leaf).unwrap().unwrap();
+            let p = store.inclusion_proof(entry.index, None).unwrap();
+            let path: Vec<merkle::Hash> = p
+                .path
+                .iter()
+                .map(|h| hex::decode(h).unwrap().try_into().unwrap())
+                .collect();
+            merkle::verify_inclusion(entry.index, head.size, &leaf, &path, &head.root).unwrap();
+        }
+        // The stored root is the RFC 9162 root of all leaves in order.
+        let leaves: Vec<merkle::Hash> = (0..head.size)
+            .map(|i| store.entry(i).unwrap().unwrap().leaf_hash)
+            .collect();
+        assert_eq!(merkle::root_from_leaf_hashes(&leaves), head.root);
+        // Checkpoints are signed notes the service key opens.
+        let verifier = sbomit_core::checkpoint::NoteVerifier::new(
+            store.origin(),
+            store.service_key().private.public_key().clone(),
+        )
+        .unwrap();
+        let (cp, _) = sbomit_core::checkpoint::Checkpoint::open(
+            &head.note,
+            &[verifier],
+            Some(store.origin()),
+        )
+        .unwrap();
+        assert_eq!((cp.size, cp.root), (head.size, head.root));
+    });
+}
+
+#[test]
+fn concurrent_submitters_share_batches_and_get_distinct_entries() {
+    each_backend(|db| {
+        let store = db.open();
+        let issuer = Arc::new(PrivateKey::generate(KeyKind::Ed25519).unwrap());
+        store
+            .add_issuer("iss", Role::Attester, issuer.public_key())
+            .unwrap();
+        let start = size(&store);
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let store = store.clone();
+                let issuer = Arc::clone(&issuer);
+                std::thread::spawn(move || {
+                    (0..50)
+                        .map(|i| {
+                            let s =
+                                dsse_statement(&issuer, "https://example/t", &format!("{t}/{i}"));
+                            store.register(EntryKind::Dsse, &s).unwrap().index
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<u64> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
+        all.sort();
+        let expected: Vec<u64> = (start..start + 400).collect();
+        assert_eq!(all, expected);
+        assert_eq!(size(&store), start + 400);
+    });
+}
+
+#[test]
+fn tokens_are_stored_hashed_and_scoped() {
+    each_backend(|db| {
+        let store = db.open();
+        let admin = store
+            .create_token(sbomit_store::backend::Scope::Admin, "ops")
+            .unwrap();
+        let read = store
+            .create_token(sbomit_store::backend::Scope::Read, "auditor")
+            .unwrap();
+        assert_eq!(
+            store.token_scope(&admin).unwrap(),
+            Some(sbomit_store::backend::Scope::Admin)
+        );
+        assert_eq!(
+            store.token_scope(&read).unwrap(),
+            Some(sbomit_store::backend::Scope::Read)
+        );
+        assert_eq!(store.token_scope("sbomit_nope").unwrap(), None);
+        assert!(!sbomit_store::backend::Scope::Read.allows(sbomit_store::backend::Scope::Admin));
+        // Only the hash is stored: the token's text is nowhere in the database.
+        if db.pg.is_none() {
+            let path = db.url.strip_prefix("sqlite://").unwrap();
+            drop(store);
+            let mut bytes = std::fs::read(path).unwrap();
+            if let Ok(wal) = std::fs::read(format!("{path}-wal")) {
+                bytes.extend(wal);
+            }
+            assert!(!bytes.windows(admin.len()).any(|w| w == admin.as_bytes()));
+        }
+    });
+}
+
+#[test]
+fn the_service_key_is_created_once_with_mode_0600() {
+    let db = Db::sqlite();
+    let (store, opened) = Store::open(&db.config()).unwrap();
+    assert!(opened.created_key);
+    let kid = store.service_key().kid.clone();
+    drop(store);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&opened.key_path)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let (store, opened) = Store::open(&db.config()).unwrap();
+    assert!(!opened.created_key);
+    assert_eq!(store.service_key().kid, kid);
+    // The origin stays the one the log was created with.
+    let mut other = db.config();
+    other.origin = Some("other.example/log".into());
+    let origin = store.origin().to_owned();
+    drop(store);
+    let (store, _) = Store::open(&other).unwrap();
+    assert_eq!(store.origin(), origin);
+}
