@@ -15,10 +15,13 @@
 pub mod admission;
 pub mod backend;
 mod error;
+pub mod graph;
 pub mod policy;
+pub mod query;
 pub mod sequencer;
 pub mod service_key;
 mod store;
+mod tail;
 
 pub use error::StoreError;
 pub use store::{

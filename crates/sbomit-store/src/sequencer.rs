@@ -58,11 +58,12 @@ pub(crate) fn spawn(
     seal: SealFn,
     now_ms: Clock,
     config: BatchConfig,
+    committed: Box<dyn Fn() + Send>,
 ) -> Result<mpsc::Sender<Job>, StoreError> {
     let (tx, rx) = mpsc::channel::<Job>();
     std::thread::Builder::new()
         .name("sbomit-sequencer".into())
-        .spawn(move || run(&*backend, &seal, &*now_ms, config, rx))
+        .spawn(move || run(&*backend, &seal, &*now_ms, config, rx, &*committed))
         .map_err(|source| StoreError::Io {
             what: "starting the sequencer thread".into(),
             source,
@@ -76,6 +77,7 @@ fn run(
     now_ms: &(dyn Fn() -> i64 + Send + Sync),
     config: BatchConfig,
     rx: mpsc::Receiver<Job>,
+    committed: &dyn Fn(),
 ) {
     let mut last_start: Option<Instant> = None;
     while let Ok(first) = rx.recv() {
@@ -100,6 +102,7 @@ fn run(
             jobs.into_iter().map(|j| (j.entry, j.reply)).unzip();
         match backend.append(&entries, now_ms(), &|size, root| seal(size, root)) {
             Ok(results) => {
+                committed();
                 let tree_size = results
                     .iter()
                     .filter(|a| !a.duplicate)

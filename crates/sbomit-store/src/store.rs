@@ -152,6 +152,8 @@ pub struct ConsistencyProof {
 }
 
 struct Inner {
+    bell: Arc<crate::tail::Bell>,
+    size_rx: tokio::sync::watch::Receiver<u64>,
     backend: Arc<dyn Backend>,
     key: Arc<ServiceKey>,
     origin: String,
@@ -253,7 +255,18 @@ impl Store {
             .sign(&seal_origin, &seal_key.private)
             .map_err(|e| StoreError::Signing(e.to_string()))
         });
-        let jobs = sequencer::spawn(Arc::clone(&backend), seal, Arc::new(now_ms), config.batch)?;
+        let bell = Arc::new(crate::tail::Bell::default());
+        let ring = Arc::clone(&bell);
+        let jobs = sequencer::spawn(
+            Arc::clone(&backend),
+            seal,
+            Arc::new(now_ms),
+            config.batch,
+            Box::new(move || ring.ring()),
+        )?;
+        let initial = backend.latest_checkpoint()?.map_or(0, |c| c.size);
+        let (size_tx, size_rx) = tokio::sync::watch::channel(initial);
+        crate::tail::spawn(Arc::clone(&backend), Arc::clone(&bell), size_tx)?;
         let registry = load_registry(&*backend)?;
         let opened = Opened {
             created_key,
@@ -264,6 +277,8 @@ impl Store {
         Ok((
             Store {
                 inner: Arc::new(Inner {
+                    bell,
+                    size_rx,
                     backend,
                     key,
                     origin,
@@ -604,6 +619,88 @@ impl Store {
 
     pub fn storage_bytes(&self) -> Result<u64, StoreError> {
         self.inner.backend.storage_bytes()
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The sequencer ends with its channel; the tail needs telling.
+        self.bell
+            .stop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.bell.ring();
+    }
+}
+
+impl Store {
+    /// The committed tree size, updated as batches commit (here or, on PostgreSQL, in other
+    /// processes): what live event streams wait on.
+    pub fn watch_size(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.size_rx.clone()
+    }
+
+    /// Entries with index ≥ `from`, in order.
+    pub fn entries_from(&self, from: u64, limit: usize) -> Result<Vec<EntryRecord>, StoreError> {
+        self.inner.backend.entries_from(from, limit)
+    }
+
+    /// How many entries the graph index covers.
+    pub fn indexed(&self) -> Result<u64, StoreError> {
+        self.inner.backend.graph_cursor()
+    }
+
+    /// Waits (blocking) until the graph index covers the first `size` entries.
+    pub fn wait_indexed(&self, size: u64, timeout: Duration) -> Result<bool, StoreError> {
+        let until = Instant::now() + timeout;
+        loop {
+            if self.indexed()? >= size {
+                return Ok(true);
+            }
+            if Instant::now() >= until {
+                return Ok(false);
+            }
+            self.inner.bell.ring();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// How an entry was indexed: its fact kind and, for content that could not be read, why.
+    pub fn index_status(&self, index: u64) -> Result<Option<(String, Option<String>)>, StoreError> {
+        self.inner.backend.graph_entry(index)
+    }
+
+    pub fn components(
+        &self,
+        target: &crate::query::Target,
+        walk: &crate::query::Walk,
+    ) -> Result<crate::query::GraphAnswer, StoreError> {
+        crate::query::components(&*self.inner.backend, target, walk)
+    }
+
+    pub fn dependents(
+        &self,
+        target: &crate::query::Target,
+        walk: &crate::query::Walk,
+    ) -> Result<crate::query::GraphAnswer, StoreError> {
+        crate::query::dependents(&*self.inner.backend, target, walk)
+    }
+
+    pub fn affected(
+        &self,
+        vuln_id: &str,
+        walk: &crate::query::Walk,
+    ) -> Result<crate::query::GraphAnswer, StoreError> {
+        crate::query::affected(&*self.inner.backend, vuln_id, walk)
+    }
+
+    /// Evidence about `about` (a target, or `Err((iss, sub))` for an issuer's statements):
+    /// `(resolved node keys, entries, database round trips)`.
+    pub fn evidence(
+        &self,
+        about: Result<&crate::query::Target, (&str, Option<&str>)>,
+        filter: &crate::backend::EvidenceFilter,
+    ) -> Result<(Vec<String>, Vec<EntryRecord>, u32), StoreError> {
+        crate::query::evidence(&*self.inner.backend, about, filter)
     }
 }
 

@@ -17,6 +17,7 @@
 use sbomit_core::merkle::{Hash, NodeId};
 
 use crate::admission::{EntryKind, NewEntry};
+use crate::graph::{Facts, Node, VulnStatus};
 use crate::policy::Role;
 use crate::StoreError;
 
@@ -154,6 +155,79 @@ pub trait Backend: Send + Sync {
     fn service_keys(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
     /// Bytes the log occupies (database file or relations).
     fn storage_bytes(&self) -> Result<u64, StoreError>;
+
+    // --- The graph index (issue 5): maintained by the indexer behind the sequencer. ---
+
+    /// Entries with index ≥ `from`, in order, at most `limit`.
+    fn entries_from(&self, from: u64, limit: usize) -> Result<Vec<EntryRecord>, StoreError>;
+    /// How many entries (a prefix of the log) the graph index covers.
+    fn graph_cursor(&self) -> Result<u64, StoreError>;
+    /// Indexes the facts of entries `from..` (in order, contiguous) and advances the cursor,
+    /// in one transaction; false (and nothing written) when the cursor is no longer `from`
+    /// because another process indexed them first.
+    fn index_facts(&self, from: u64, facts: &[(u64, Facts)]) -> Result<bool, StoreError>;
+    /// Edges whose parent is one of `parents`: `(parent, child, entry)`.
+    fn edges_from(&self, parents: &[String]) -> Result<Vec<(String, String, u64)>, StoreError>;
+    /// Edges whose child is one of `children`: `(parent, child, entry)`.
+    fn edges_to(&self, children: &[String]) -> Result<Vec<(String, String, u64)>, StoreError>;
+    /// The stored nodes with these keys.
+    fn nodes(&self, keys: &[String]) -> Result<Vec<Node>, StoreError>;
+    /// Keys of the nodes whose `field` is `value`.
+    fn node_keys(&self, field: NodeField, value: &str) -> Result<Vec<String>, StoreError>;
+    /// Which of `keys` are the subject of some entry, with those entries.
+    fn subject_entries(&self, keys: &[String]) -> Result<Vec<(String, u64)>, StoreError>;
+    /// Entries about any of `keys` (or by iss/sub), filtered, by ascending index.
+    fn evidence(
+        &self,
+        about: &EvidenceSelector,
+        filter: &EvidenceFilter,
+    ) -> Result<Vec<EntryRecord>, StoreError>;
+    /// Every fact about `vuln_id`: `(node, status, entry)`.
+    fn vuln_facts(&self, vuln_id: &str) -> Result<Vec<(String, VulnStatus, u64)>, StoreError>;
+    /// How an entry was indexed: `(kind, unparsed reason)`; `None` before indexing.
+    fn graph_entry(&self, index: u64) -> Result<Option<(String, Option<String>)>, StoreError>;
+}
+
+/// A node column to look nodes up by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeField {
+    Purl,
+    PurlBase,
+    Sha256,
+    Name,
+}
+
+impl NodeField {
+    pub fn column(self) -> &'static str {
+        match self {
+            NodeField::Purl => "purl",
+            NodeField::PurlBase => "purl_base",
+            NodeField::Sha256 => "sha256",
+            NodeField::Name => "name",
+        }
+    }
+}
+
+/// What evidence is asked about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EvidenceSelector {
+    /// Entries whose subjects include one of these node keys.
+    Nodes(Vec<String>),
+    /// Entries by issuer, optionally with this `sub`.
+    Issuer { iss: String, sub: Option<String> },
+}
+
+/// Filters and paging of an evidence query.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EvidenceFilter {
+    /// Statement types (predicate or content types) to keep; empty keeps all.
+    pub types: Vec<String>,
+    pub iss: Option<String>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    /// Only entries with a larger index (paging).
+    pub after: Option<u64>,
+    pub limit: usize,
 }
 
 /// Opens the backend a database URL names: `sqlite://PATH` (or a plain path ending in `.db`
@@ -174,10 +248,48 @@ pub fn open(url: &str) -> Result<Box<dyn Backend>, StoreError> {
     }
 }
 
+/// Node keys, names and purls become SQL text; control characters (which no identifier
+/// needs, and PostgreSQL text cannot hold when NUL) are dropped.
+pub(crate) fn clean(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).collect()
+}
+
 pub(crate) fn hash_from(bytes: &[u8], what: &str) -> Result<Hash, StoreError> {
     bytes
         .try_into()
         .map_err(|_| StoreError::corrupt(format!("{what}: {} bytes, not 32", bytes.len())))
+}
+
+/// The graph tables, shared by both backends (`ID` is the integer key type's DDL). Nodes are
+/// interned: edges, subjects and facts hold 8-byte ids, not 70-byte keys.
+pub(crate) fn graph_schema(id: &str, int: &str) -> String {
+    format!(
+        "
+CREATE TABLE IF NOT EXISTS graph_nodes (
+  id {id}, key TEXT NOT NULL UNIQUE, purl TEXT, purl_base TEXT, name TEXT, version TEXT,
+  sha256 TEXT
+);
+CREATE INDEX IF NOT EXISTS graph_nodes_purl ON graph_nodes (purl);
+CREATE INDEX IF NOT EXISTS graph_nodes_purl_base ON graph_nodes (purl_base);
+CREATE INDEX IF NOT EXISTS graph_nodes_sha256 ON graph_nodes (sha256);
+CREATE INDEX IF NOT EXISTS graph_nodes_name ON graph_nodes (name);
+CREATE TABLE IF NOT EXISTS graph_subjects (
+  node {int} NOT NULL, entry {int} NOT NULL, PRIMARY KEY (node, entry)
+);
+CREATE TABLE IF NOT EXISTS graph_edges (
+  parent {int} NOT NULL, child {int} NOT NULL, entry {int} NOT NULL,
+  PRIMARY KEY (parent, child, entry)
+);
+CREATE INDEX IF NOT EXISTS graph_edges_child ON graph_edges (child, parent);
+CREATE TABLE IF NOT EXISTS graph_vulns (
+  vuln_id TEXT NOT NULL, node {int} NOT NULL, entry {int} NOT NULL, status TEXT NOT NULL,
+  PRIMARY KEY (vuln_id, node, entry)
+);
+CREATE TABLE IF NOT EXISTS graph_entries (
+  entry {int} PRIMARY KEY, kind TEXT NOT NULL, unparsed TEXT
+);
+"
+    )
 }
 
 pub(crate) fn kind_from(code: i64) -> Result<EntryKind, StoreError> {

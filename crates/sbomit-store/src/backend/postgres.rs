@@ -12,10 +12,12 @@ use postgres::{Client, NoTls};
 use sbomit_core::merkle::{Hash, NodeId};
 
 use super::{
-    frontier, hash_from, kind_from, plan_batch, role_from, Appended, Backend, CheckpointRecord,
-    EntryRecord, IssuerRecord, Scope, Seal, SCHEMA_VERSION,
+    clean, frontier, graph_schema, hash_from, kind_from, plan_batch, role_from, Appended, Backend,
+    CheckpointRecord, EntryRecord, EvidenceFilter, EvidenceSelector, IssuerRecord, NodeField,
+    Scope, Seal, SCHEMA_VERSION,
 };
 use crate::admission::NewEntry;
+use crate::graph::{Facts, Node, VulnStatus};
 use crate::StoreError;
 
 /// The advisory lock key of the sequencer (and of schema creation): "sbomit" in ASCII.
@@ -37,6 +39,7 @@ CREATE TABLE IF NOT EXISTS entries (
   registered_ms BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS entries_statement ON entries (statement_hash);
+CREATE INDEX IF NOT EXISTS entries_issuer ON entries (iss, sub);
 CREATE TABLE IF NOT EXISTS nodes (
   level INTEGER NOT NULL, idx BIGINT NOT NULL, hash BYTEA NOT NULL,
   PRIMARY KEY (level, idx)
@@ -135,7 +138,37 @@ fn read_hashes_on(
         .collect()
 }
 
+fn bare_node(key: &str) -> Node {
+    Node {
+        key: key.to_owned(),
+        purl: None,
+        name: None,
+        version: None,
+        sha256: None,
+    }
+}
+
+fn graph_cursor_on(c: &mut impl postgres::GenericClient) -> Result<u64, StoreError> {
+    let v: Option<String> = c
+        .query_opt("SELECT value FROM meta WHERE key = 'graph_cursor'", &[])?
+        .map(|r| r.try_get(0))
+        .transpose()?;
+    v.map_or(Ok(0), |v| {
+        v.parse()
+            .map_err(|_| StoreError::corrupt(format!("graph cursor {v:?}")))
+    })
+}
+
 impl PostgresBackend {
+    fn edges(&self, keys: &[String], sql: &str) -> Result<Vec<(String, String, u64)>, StoreError> {
+        self.with(|c| {
+            c.query(sql, &[&keys])?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get::<_, i64>(2)? as u64)))
+                .collect()
+        })
+    }
+
     pub fn connect(url: &str) -> Result<Self, StoreError> {
         let backend = PostgresBackend {
             url: url.to_owned(),
@@ -184,6 +217,7 @@ impl Backend for PostgresBackend {
             // Two processes starting together must not race on CREATE TABLE.
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SEQUENCER_LOCK])?;
             tx.batch_execute(SCHEMA)?;
+            tx.batch_execute(&graph_schema("BIGSERIAL PRIMARY KEY", "BIGINT"))?;
             let version = tx
                 .query_opt("SELECT value FROM meta WHERE key = 'schema'", &[])?
                 .map(|r| r.try_get::<_, String>(0))
@@ -534,6 +568,305 @@ impl Backend for PostgresBackend {
                 )?
                 .try_get(0)?;
             Ok(n.max(0) as u64)
+        })
+    }
+
+    fn entries_from(&self, from: u64, limit: usize) -> Result<Vec<EntryRecord>, StoreError> {
+        let from = as_i64(from)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with(|c| {
+            c.query(
+                &format!(
+                    "SELECT {ENTRY_COLUMNS} FROM entries WHERE idx >= $1 ORDER BY idx LIMIT $2"
+                ),
+                &[&from, &limit],
+            )?
+            .iter()
+            .map(entry_from)
+            .collect()
+        })
+    }
+
+    fn graph_cursor(&self) -> Result<u64, StoreError> {
+        self.with(|c| graph_cursor_on(c))
+    }
+
+    fn index_facts(&self, from: u64, facts: &[(u64, Facts)]) -> Result<bool, StoreError> {
+        let Some(last) = facts.last().map(|(i, _)| *i) else {
+            return Ok(true);
+        };
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            // One indexer at a time across processes; the loser sees the cursor moved.
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&(SEQUENCER_LOCK + 2)])?;
+            if graph_cursor_on(&mut tx)? != from {
+                return Ok(false);
+            }
+            // Nodes first, merged across the batch (ON CONFLICT cannot touch a row twice in
+            // one statement), then everything else by id.
+            let mut merged: std::collections::BTreeMap<String, Node> = Default::default();
+            let mut add = |n: &Node| {
+                let key = clean(&n.key);
+                let m = merged.entry(key.clone()).or_insert_with(|| bare_node(&key));
+                m.purl = m.purl.take().or_else(|| n.purl.as_deref().map(clean));
+                m.name = m.name.take().or_else(|| n.name.as_deref().map(clean));
+                m.version = m.version.take().or_else(|| n.version.as_deref().map(clean));
+                m.sha256 = m.sha256.take().or_else(|| n.sha256.as_deref().map(clean));
+            };
+            for (_, f) in facts {
+                for n in f.nodes.iter().chain(&f.subjects) {
+                    add(n);
+                }
+                for e in &f.edges {
+                    add(&bare_node(&e.parent));
+                    add(&bare_node(&e.child));
+                }
+                for v in &f.vulns {
+                    add(&bare_node(&v.node));
+                }
+            }
+            let nodes: Vec<&Node> = merged.values().collect();
+            let col = |f: &dyn Fn(&Node) -> Option<String>| -> Vec<Option<String>> {
+                nodes.iter().map(|n| f(n)).collect()
+            };
+            let keys: Vec<String> = nodes.iter().map(|n| n.key.clone()).collect();
+            let rows = tx.query(
+                "INSERT INTO graph_nodes (key, purl, purl_base, name, version, sha256) \
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) \
+                 ON CONFLICT (key) DO UPDATE SET \
+                 purl = coalesce(graph_nodes.purl, excluded.purl), \
+                 purl_base = coalesce(graph_nodes.purl_base, excluded.purl_base), \
+                 name = coalesce(graph_nodes.name, excluded.name), \
+                 version = coalesce(graph_nodes.version, excluded.version), \
+                 sha256 = coalesce(graph_nodes.sha256, excluded.sha256) RETURNING key, id",
+                &[
+                    &keys,
+                    &col(&|n| n.purl.clone()),
+                    &col(&|n| n.purl_base()),
+                    &col(&|n| n.name.clone()),
+                    &col(&|n| n.version.clone()),
+                    &col(&|n| n.sha256.clone()),
+                ],
+            )?;
+            let ids: std::collections::HashMap<String, i64> = rows
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect::<Result<_, postgres::Error>>()?;
+            let id = |key: &str| {
+                ids.get(&clean(key))
+                    .copied()
+                    .ok_or_else(|| StoreError::corrupt(format!("node {key:?} was not interned")))
+            };
+            let (mut s_node, mut s_entry) = (Vec::new(), Vec::new());
+            let (mut e_parent, mut e_child, mut e_entry) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut v_id, mut v_node, mut v_entry, mut v_status) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let (mut g_entry, mut g_kind, mut g_unparsed) = (Vec::new(), Vec::new(), Vec::new());
+            for (index, f) in facts {
+                let entry = as_i64(*index)?;
+                for n in &f.subjects {
+                    s_node.push(id(&n.key)?);
+                    s_entry.push(entry);
+                }
+                for e in &f.edges {
+                    e_parent.push(id(&e.parent)?);
+                    e_child.push(id(&e.child)?);
+                    e_entry.push(entry);
+                }
+                for v in &f.vulns {
+                    v_id.push(clean(&v.vuln_id));
+                    v_node.push(id(&v.node)?);
+                    v_entry.push(entry);
+                    v_status.push(v.status.name().to_owned());
+                }
+                g_entry.push(entry);
+                g_kind.push(f.kind.name().to_owned());
+                g_unparsed.push(f.unparsed.as_deref().map(clean));
+            }
+            tx.execute(
+                "INSERT INTO graph_subjects (node, entry) SELECT * FROM unnest($1::bigint[], $2::bigint[]) \
+                 ON CONFLICT DO NOTHING",
+                &[&s_node, &s_entry],
+            )?;
+            tx.execute(
+                "INSERT INTO graph_edges (parent, child, entry) \
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) ON CONFLICT DO NOTHING",
+                &[&e_parent, &e_child, &e_entry],
+            )?;
+            tx.execute(
+                "INSERT INTO graph_vulns (vuln_id, node, entry, status) \
+                 SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[]) ON CONFLICT DO NOTHING",
+                &[&v_id, &v_node, &v_entry, &v_status],
+            )?;
+            tx.execute(
+                "INSERT INTO graph_entries (entry, kind, unparsed) \
+                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[]) \
+                 ON CONFLICT (entry) DO UPDATE SET kind = excluded.kind, unparsed = excluded.unparsed",
+                &[&g_entry, &g_kind, &g_unparsed],
+            )?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('graph_cursor', $1) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[&(last + 1).to_string()],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    fn edges_from(&self, parents: &[String]) -> Result<Vec<(String, String, u64)>, StoreError> {
+        self.edges(
+            parents,
+            "SELECT p.key, c.key, e.entry FROM graph_nodes p JOIN graph_edges e ON e.parent = p.id \
+             JOIN graph_nodes c ON c.id = e.child WHERE p.key = ANY($1)",
+        )
+    }
+
+    fn edges_to(&self, children: &[String]) -> Result<Vec<(String, String, u64)>, StoreError> {
+        self.edges(
+            children,
+            "SELECT p.key, c.key, e.entry FROM graph_nodes c JOIN graph_edges e ON e.child = c.id \
+             JOIN graph_nodes p ON p.id = e.parent WHERE c.key = ANY($1)",
+        )
+    }
+
+    fn nodes(&self, keys: &[String]) -> Result<Vec<Node>, StoreError> {
+        self.with(|c| {
+            c.query(
+                "SELECT key, purl, name, version, sha256 FROM graph_nodes WHERE key = ANY($1)",
+                &[&keys],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(Node {
+                    key: r.try_get(0)?,
+                    purl: r.try_get(1)?,
+                    name: r.try_get(2)?,
+                    version: r.try_get(3)?,
+                    sha256: r.try_get(4)?,
+                })
+            })
+            .collect()
+        })
+    }
+
+    fn node_keys(&self, field: NodeField, value: &str) -> Result<Vec<String>, StoreError> {
+        self.with(|c| {
+            c.query(
+                &format!("SELECT key FROM graph_nodes WHERE {} = $1", field.column()),
+                &[&value],
+            )?
+            .iter()
+            .map(|r| Ok(r.try_get(0)?))
+            .collect()
+        })
+    }
+
+    fn subject_entries(&self, keys: &[String]) -> Result<Vec<(String, u64)>, StoreError> {
+        self.with(|c| {
+            c.query(
+                "SELECT n.key, s.entry FROM graph_nodes n JOIN graph_subjects s ON s.node = n.id \
+                 WHERE n.key = ANY($1) ORDER BY s.entry",
+                &[&keys],
+            )?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get::<_, i64>(1)? as u64)))
+            .collect()
+        })
+    }
+
+    fn evidence(
+        &self,
+        about: &EvidenceSelector,
+        filter: &EvidenceFilter,
+    ) -> Result<Vec<EntryRecord>, StoreError> {
+        let columns = ENTRY_COLUMNS
+            .split(", ")
+            .map(|c| format!("e.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let after = filter.after.map(as_i64).transpose()?;
+        let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
+        // Filters follow the selector's own parameters.
+        let filters = |n: usize| {
+            format!(
+                "AND (cardinality(${a}::text[]) = 0 OR e.statement_type = ANY(${a})) \
+                 AND (${b}::text IS NULL OR e.iss = ${b}) \
+                 AND (${c}::bigint IS NULL OR e.registered_ms >= ${c}) \
+                 AND (${d}::bigint IS NULL OR e.registered_ms <= ${d}) \
+                 AND (${f}::bigint IS NULL OR e.idx > ${f}) ORDER BY e.idx LIMIT ${g}",
+                a = n,
+                b = n + 1,
+                c = n + 2,
+                d = n + 3,
+                f = n + 4,
+                g = n + 5
+            )
+        };
+        let rest: [&(dyn postgres::types::ToSql + Sync); 6] = [
+            &filter.types,
+            &filter.iss,
+            &filter.since_ms,
+            &filter.until_ms,
+            &after,
+            &limit,
+        ];
+        self.with(|c| {
+            let rows = match about {
+                EvidenceSelector::Nodes(keys) => {
+                    let sql = format!(
+                        "SELECT {columns} FROM entries e WHERE e.idx IN (SELECT s.entry \
+                         FROM graph_subjects s JOIN graph_nodes n ON n.id = s.node \
+                         WHERE n.key = ANY($1)) {}",
+                        filters(2)
+                    );
+                    let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![keys];
+                    params.extend(rest);
+                    c.query(&sql, &params)?
+                }
+                EvidenceSelector::Issuer { iss, sub } => {
+                    let sql = format!(
+                        "SELECT {columns} FROM entries e WHERE e.iss = $1 \
+                         AND ($2::text IS NULL OR e.sub = $2) {}",
+                        filters(3)
+                    );
+                    let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![iss, sub];
+                    params.extend(rest);
+                    c.query(&sql, &params)?
+                }
+            };
+            rows.iter().map(entry_from).collect()
+        })
+    }
+
+    fn vuln_facts(&self, vuln_id: &str) -> Result<Vec<(String, VulnStatus, u64)>, StoreError> {
+        self.with(|c| {
+            c.query(
+                "SELECT n.key, g.status, g.entry FROM graph_vulns g \
+                 JOIN graph_nodes n ON n.id = g.node WHERE g.vuln_id = $1 ORDER BY g.entry",
+                &[&vuln_id],
+            )?
+            .iter()
+            .map(|r| {
+                let status: String = r.try_get(1)?;
+                let status = VulnStatus::parse(&status).ok_or_else(|| {
+                    StoreError::corrupt(format!("vulnerability status {status:?}"))
+                })?;
+                Ok((r.try_get(0)?, status, r.try_get::<_, i64>(2)? as u64))
+            })
+            .collect()
+        })
+    }
+
+    fn graph_entry(&self, index: u64) -> Result<Option<(String, Option<String>)>, StoreError> {
+        let index = as_i64(index)?;
+        self.with(|c| {
+            Ok(c.query_opt(
+                "SELECT kind, unparsed FROM graph_entries WHERE entry = $1",
+                &[&index],
+            )?
+            .map(|r| Ok::<_, postgres::Error>((r.try_get(0)?, r.try_get(1)?)))
+            .transpose()?)
         })
     }
 }

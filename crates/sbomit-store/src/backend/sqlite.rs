@@ -10,10 +10,12 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use sbomit_core::merkle::{Hash, NodeId};
 
 use super::{
-    frontier, hash_from, kind_from, plan_batch, role_from, Appended, Backend, CheckpointRecord,
-    EntryRecord, IssuerRecord, Scope, Seal, SCHEMA_VERSION,
+    clean, frontier, graph_schema, hash_from, kind_from, plan_batch, role_from, Appended, Backend,
+    CheckpointRecord, EntryRecord, EvidenceFilter, EvidenceSelector, IssuerRecord, NodeField,
+    Scope, Seal, SCHEMA_VERSION,
 };
 use crate::admission::NewEntry;
+use crate::graph::{Facts, Node, VulnStatus};
 use crate::StoreError;
 
 const SCHEMA: &str = "
@@ -32,6 +34,7 @@ CREATE TABLE IF NOT EXISTS entries (
   registered_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS entries_statement ON entries (statement_hash);
+CREATE INDEX IF NOT EXISTS entries_issuer ON entries (iss, sub);
 CREATE TABLE IF NOT EXISTS nodes (
   level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
   PRIMARY KEY (level, idx)
@@ -164,7 +167,65 @@ fn to_checkpoint(
     })
 }
 
+/// A list parameter: SQLite binds one JSON array and reads it with `json_each`, so no list
+/// ever meets the bind-parameter limit.
+fn json_list(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
+}
+
+/// A node known only by its key (an edge or fact naming a node the facts did not list).
+fn bare_node(key: &str) -> Node {
+    Node {
+        key: key.to_owned(),
+        purl: None,
+        name: None,
+        version: None,
+        sha256: None,
+    }
+}
+
+fn graph_cursor_on(c: &Connection) -> Result<u64, StoreError> {
+    let v: Option<String> = c
+        .prepare_cached("SELECT value FROM meta WHERE key = 'graph_cursor'")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    v.map_or(Ok(0), |v| {
+        v.parse()
+            .map_err(|_| StoreError::corrupt(format!("graph cursor {v:?}")))
+    })
+}
+
 impl SqliteBackend {
+    fn edges(
+        &self,
+        keys: &[String],
+        side: &str,
+        join: &str,
+    ) -> Result<Vec<(String, String, u64)>, StoreError> {
+        let keys = json_list(keys);
+        let (from_alias, other) = if side == "p.key" {
+            ("p", "c")
+        } else {
+            ("c", "p")
+        };
+        let other_join = if other == "c" {
+            "c.id = e.child"
+        } else {
+            "p.id = e.parent"
+        };
+        self.read(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT p.key, c.key, e.entry FROM json_each(?1) j \
+                 JOIN graph_nodes {from_alias} ON {side} = j.value \
+                 JOIN graph_edges e ON {join} JOIN graph_nodes {other} ON {other_join}"
+            ))?;
+            let rows = st.query_map(params![keys], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|source| StoreError::Io {
@@ -213,6 +274,7 @@ impl Backend for SqliteBackend {
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute_batch(SCHEMA)?;
+        tx.execute_batch(&graph_schema("INTEGER PRIMARY KEY", "INTEGER"))?;
         let version: Option<String> = tx
             .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
                 r.get(0)
@@ -513,5 +575,244 @@ impl Backend for SqliteBackend {
         let mut wal = self.path.clone().into_os_string();
         wal.push("-wal");
         Ok(size(&self.path) + size(Path::new(&wal)))
+    }
+
+    fn entries_from(&self, from: u64, limit: usize) -> Result<Vec<EntryRecord>, StoreError> {
+        let from = as_i64(from)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {ENTRY_COLUMNS} FROM entries WHERE idx >= ?1 ORDER BY idx LIMIT ?2"
+            ))?;
+            let rows = st.query_map(params![from, limit], entry_row)?;
+            rows.map(|r| r?.into_record()).collect()
+        })
+    }
+
+    fn graph_cursor(&self) -> Result<u64, StoreError> {
+        self.read(|c| graph_cursor_on(c))
+    }
+
+    fn index_facts(&self, from: u64, facts: &[(u64, Facts)]) -> Result<bool, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        if graph_cursor_on(&tx)? != from {
+            return Ok(false);
+        }
+        let Some(last) = facts.last().map(|(i, _)| *i) else {
+            return Ok(true);
+        };
+        {
+            let mut node = tx.prepare_cached(
+                "INSERT INTO graph_nodes (key, purl, purl_base, name, version, sha256) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (key) DO UPDATE SET \
+                 purl = coalesce(graph_nodes.purl, excluded.purl), \
+                 purl_base = coalesce(graph_nodes.purl_base, excluded.purl_base), \
+                 name = coalesce(graph_nodes.name, excluded.name), \
+                 version = coalesce(graph_nodes.version, excluded.version), \
+                 sha256 = coalesce(graph_nodes.sha256, excluded.sha256) RETURNING id",
+            )?;
+            let mut subject = tx.prepare_cached(
+                "INSERT OR IGNORE INTO graph_subjects (node, entry) VALUES (?1, ?2)",
+            )?;
+            let mut edge = tx.prepare_cached(
+                "INSERT OR IGNORE INTO graph_edges (parent, child, entry) VALUES (?1, ?2, ?3)",
+            )?;
+            let mut vuln = tx.prepare_cached(
+                "INSERT OR IGNORE INTO graph_vulns (vuln_id, node, entry, status) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            let mut entry_kind = tx.prepare_cached(
+                "INSERT OR REPLACE INTO graph_entries (entry, kind, unparsed) VALUES (?1, ?2, ?3)",
+            )?;
+            for (index, f) in facts {
+                let entry = as_i64(*index)?;
+                let mut ids: std::collections::HashMap<String, i64> =
+                    std::collections::HashMap::new();
+                let mut intern = |n: &Node| -> Result<i64, StoreError> {
+                    let key = clean(&n.key);
+                    if let Some(&id) = ids.get(&key) {
+                        return Ok(id);
+                    }
+                    let id: i64 = node.query_row(
+                        params![
+                            key,
+                            n.purl.as_deref().map(clean),
+                            n.purl_base().as_deref().map(clean),
+                            n.name.as_deref().map(clean),
+                            n.version.as_deref().map(clean),
+                            n.sha256.as_deref().map(clean)
+                        ],
+                        |r| r.get(0),
+                    )?;
+                    ids.insert(key, id);
+                    Ok(id)
+                };
+                for n in f.nodes.iter().chain(&f.subjects) {
+                    intern(n)?;
+                }
+                let mut id_of = |key: &str| intern(&bare_node(key));
+                for n in &f.subjects {
+                    subject.execute(params![id_of(&n.key)?, entry])?;
+                }
+                for e in &f.edges {
+                    edge.execute(params![id_of(&e.parent)?, id_of(&e.child)?, entry])?;
+                }
+                for v in &f.vulns {
+                    vuln.execute(params![
+                        clean(&v.vuln_id),
+                        id_of(&v.node)?,
+                        entry,
+                        v.status.name()
+                    ])?;
+                }
+                entry_kind.execute(params![entry, f.kind.name(), f.unparsed])?;
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('graph_cursor', ?1)",
+                params![(last + 1).to_string()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(true)
+    }
+
+    fn edges_from(&self, parents: &[String]) -> Result<Vec<(String, String, u64)>, StoreError> {
+        self.edges(parents, "p.key", "e.parent = p.id")
+    }
+
+    fn edges_to(&self, children: &[String]) -> Result<Vec<(String, String, u64)>, StoreError> {
+        self.edges(children, "c.key", "e.child = c.id")
+    }
+
+    fn nodes(&self, keys: &[String]) -> Result<Vec<Node>, StoreError> {
+        let keys = json_list(keys);
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT key, purl, name, version, sha256 FROM graph_nodes \
+                 WHERE key IN (SELECT value FROM json_each(?1))",
+            )?;
+            let rows = st.query_map(params![keys], |r| {
+                Ok(Node {
+                    key: r.get(0)?,
+                    purl: r.get(1)?,
+                    name: r.get(2)?,
+                    version: r.get(3)?,
+                    sha256: r.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn node_keys(&self, field: NodeField, value: &str) -> Result<Vec<String>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT key FROM graph_nodes WHERE {} = ?1",
+                field.column()
+            ))?;
+            let rows = st.query_map(params![value], |r| r.get(0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn subject_entries(&self, keys: &[String]) -> Result<Vec<(String, u64)>, StoreError> {
+        let keys = json_list(keys);
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT n.key, s.entry FROM json_each(?1) j JOIN graph_nodes n ON n.key = j.value \
+                 JOIN graph_subjects s ON s.node = n.id ORDER BY s.entry",
+            )?;
+            let rows = st.query_map(params![keys], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn evidence(
+        &self,
+        about: &EvidenceSelector,
+        filter: &EvidenceFilter,
+    ) -> Result<Vec<EntryRecord>, StoreError> {
+        let (selector, a, b) = match about {
+            EvidenceSelector::Nodes(keys) => (
+                "e.idx IN (SELECT s.entry FROM graph_subjects s JOIN graph_nodes n ON n.id = s.node \
+                 WHERE n.key IN (SELECT value FROM json_each(?1)))",
+                json_list(keys),
+                None,
+            ),
+            EvidenceSelector::Issuer { iss, sub } => (
+                "e.iss = ?1 AND (?2 IS NULL OR e.sub = ?2)",
+                iss.clone(),
+                sub.clone(),
+            ),
+        };
+        let types = json_list(&filter.types);
+        let after = filter.after.map(as_i64).transpose()?;
+        let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
+        let columns = ENTRY_COLUMNS
+            .split(", ")
+            .map(|c| format!("e.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.read(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {columns} FROM entries e WHERE {selector} \
+                 AND (?3 = '[]' OR e.statement_type IN (SELECT value FROM json_each(?3))) \
+                 AND (?4 IS NULL OR e.iss = ?4) AND (?5 IS NULL OR e.registered_ms >= ?5) \
+                 AND (?6 IS NULL OR e.registered_ms <= ?6) AND (?7 IS NULL OR e.idx > ?7) \
+                 ORDER BY e.idx LIMIT ?8"
+            ))?;
+            let rows = st.query_map(
+                params![
+                    a,
+                    b,
+                    types,
+                    filter.iss,
+                    filter.since_ms,
+                    filter.until_ms,
+                    after,
+                    limit
+                ],
+                entry_row,
+            )?;
+            rows.map(|r| r?.into_record()).collect()
+        })
+    }
+
+    fn vuln_facts(&self, vuln_id: &str) -> Result<Vec<(String, VulnStatus, u64)>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT n.key, g.status, g.entry FROM graph_vulns g \
+                 JOIN graph_nodes n ON n.id = g.node WHERE g.vuln_id = ?1 ORDER BY g.entry",
+            )?;
+            let rows = st.query_map(params![vuln_id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?;
+            rows.map(|r| {
+                let (key, status, entry) = r?;
+                let status = VulnStatus::parse(&status).ok_or_else(|| {
+                    StoreError::corrupt(format!("vulnerability status {status:?}"))
+                })?;
+                Ok((key, status, entry as u64))
+            })
+            .collect()
+        })
+    }
+
+    fn graph_entry(&self, index: u64) -> Result<Option<(String, Option<String>)>, StoreError> {
+        let index = as_i64(index)?;
+        self.read(|c| {
+            Ok(
+                c.prepare_cached("SELECT kind, unparsed FROM graph_entries WHERE entry = ?1")?
+                    .query_row(params![index], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?,
+            )
+        })
     }
 }
