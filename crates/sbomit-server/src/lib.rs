@@ -1,1 +1,86 @@
-//! The sbomit Store over HTTP (being built).
+//! The sbomit Store over HTTP: an `axum::Router` over an open [`sbomit_store::Store`].
+//!
+//! * SCRAPI (draft-ietf-scitt-scrapi): `POST /entries` (COSE Signed Statements), receipts,
+//!   `/.well-known/scitt-keys`, and the operation-style API the CCF SCITT ledger's pyscitt
+//!   client speaks. Errors are RFC 9290 concise problem details.
+//! * The JSON API under `/v1`: in-toto evidence (DSSE envelopes), entry metadata, inclusion
+//!   and consistency proofs, and administration. Errors are RFC 9457 problem details.
+//!
+//! This crate does not open stores, parse command lines or install signal handlers: the
+//! binary does, and hands [`serve`] a listener and a shutdown future. Every store call runs on
+//! the blocking pool. `docs/store-api.md` lists the endpoints, status codes and titles.
+#![forbid(unsafe_code, unused_must_use)]
+
+mod api;
+mod config;
+mod problem;
+mod scrapi;
+mod state;
+
+use std::future::Future;
+
+use axum::http::Uri;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::Router;
+
+use sbomit_store::Store;
+
+pub use config::{ConfigError, ServerConfig};
+pub use problem::{ApiError, CONCISE_PROBLEM, PROBLEM_JSON};
+
+/// The service's routes over `store`.
+pub fn router(store: Store, config: &ServerConfig) -> Router {
+    let state = state::AppState::new(store, config);
+    Router::new()
+        .route("/entries", post(scrapi::post_entries))
+        .route("/entries/{id}", get(scrapi::get_entry))
+        .route("/entries/{id}/statement", get(scrapi::get_entry_statement))
+        .route("/operations/{id}", get(scrapi::get_operation))
+        .route("/.well-known/scitt-keys", get(scrapi::get_keys))
+        .route("/.well-known/scitt-keys/{kid}", get(scrapi::get_key))
+        .route(
+            "/.well-known/transparency-configuration",
+            get(scrapi::get_configuration),
+        )
+        .route("/jwks", get(scrapi::get_jwks))
+        .route("/checkpoint", get(api::get_checkpoint))
+        .route("/v1/entries", post(api::post_entries))
+        .route("/v1/entries/{index}", get(api::get_entry))
+        .route("/v1/entries/{index}/receipt", get(api::get_receipt))
+        .route("/v1/operations/{id}", get(api::get_operation))
+        .route("/v1/proofs/inclusion", get(api::get_inclusion))
+        .route("/v1/proofs/consistency", get(api::get_consistency))
+        .route("/v1/registration-policy", get(api::get_policy))
+        .route(
+            "/v1/admin/issuers",
+            post(api::post_issuer).get(api::get_issuers),
+        )
+        .route("/v1/admin/registration-policy", put(api::put_policy))
+        .route("/v1/admin/tokens", post(api::post_token))
+        .fallback(fallback)
+        .with_state(state)
+}
+
+/// Unknown paths answer problem details of the family the path belongs to.
+async fn fallback(uri: Uri) -> Response {
+    if uri.path().starts_with("/v1/") {
+        api::not_found().await.into_response()
+    } else {
+        scrapi::not_found().await.into_response()
+    }
+}
+
+/// Serves [`router`] on `listener` until `shutdown` completes, then finishes the requests in
+/// flight.
+pub async fn serve(
+    store: Store,
+    config: ServerConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(store, &config);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

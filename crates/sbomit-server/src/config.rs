@@ -1,0 +1,133 @@
+//! The server's configuration (`[server]`-less TOML, every key optional).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sbomit_store::sequencer::BatchConfig;
+use sbomit_store::StoreConfig;
+
+/// How `sbomit store serve` runs. Every field has a default, so an empty file is a valid
+/// configuration.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Where to listen (default `127.0.0.1:8087`).
+    pub listen: SocketAddr,
+    /// `sqlite://PATH` or `postgres://…` (default: `sbomit-store.db` in the working directory).
+    pub database: Option<String>,
+    /// The service's Ed25519 key, created when absent (default: `sbomit-store.key`).
+    pub service_key: Option<PathBuf>,
+    /// The log's origin for a new log (checkpoint first line, receipt `iss`).
+    pub origin: Option<String>,
+    /// Request bodies over this many bytes are refused with 413 before being read whole.
+    pub max_body_bytes: usize,
+    /// GET requests need no token (default true); when false they need a read token.
+    pub read_public: bool,
+    /// POST /entries and POST /v1/entries need a submit token (default false).
+    pub submit_token_required: bool,
+    /// The shortest time between the starts of two sequencer batches.
+    pub batch_interval_ms: u64,
+    /// The most entries in one batch.
+    pub max_batch: usize,
+    /// How long a registration request waits for its entry to be durable before answering
+    /// 303 (SCRAPI) or 202 (JSON API) with a locator to poll.
+    pub registration_wait_ms: u64,
+    /// Answer `POST /entries` as the CCF SCITT ledger's pyscitt 0.10 client expects (202 and a
+    /// CBOR operation) unless the request asks for `application/cose`. See docs/store-api.md.
+    pub compat_pyscitt: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8087)),
+            database: None,
+            service_key: None,
+            origin: None,
+            max_body_bytes: StoreConfig::DEFAULT_MAX_STATEMENT_BYTES,
+            read_public: true,
+            submit_token_required: false,
+            batch_interval_ms: 20,
+            max_batch: 4096,
+            registration_wait_ms: 5000,
+            compat_pyscitt: false,
+        }
+    }
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("server configuration: {0}")]
+    Toml(#[from] toml::de::Error),
+    #[error("server configuration: {field} must be greater than 0")]
+    Zero { field: &'static str },
+}
+
+impl ServerConfig {
+    pub const DEFAULT_DATABASE: &'static str = "sbomit-store.db";
+    pub const DEFAULT_SERVICE_KEY: &'static str = "sbomit-store.key";
+
+    /// Parses and checks a TOML configuration.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let config: ServerConfig = toml::from_str(text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Refuses values that would make the server useless (a zero body limit or batch size).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_body_bytes == 0 {
+            return Err(ConfigError::Zero {
+                field: "max_body_bytes",
+            });
+        }
+        if self.max_batch == 0 {
+            return Err(ConfigError::Zero { field: "max_batch" });
+        }
+        Ok(())
+    }
+
+    /// The store configuration this server configuration implies (defaults filled in).
+    pub fn store_config(&self) -> StoreConfig {
+        let mut c = StoreConfig::new(
+            self.database
+                .clone()
+                .unwrap_or_else(|| Self::DEFAULT_DATABASE.to_owned()),
+            self.service_key
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(Self::DEFAULT_SERVICE_KEY)),
+        );
+        c.origin = self.origin.clone();
+        c.batch = BatchConfig {
+            interval: Duration::from_millis(self.batch_interval_ms),
+            max_batch: self.max_batch.max(1),
+        };
+        c.max_statement_bytes = self.max_body_bytes;
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_toml_is_the_default_and_unknown_keys_are_refused() {
+        let c = ServerConfig::from_toml("").expect("empty config");
+        assert_eq!(c.listen.port(), 8087);
+        assert!(c.read_public && !c.submit_token_required && !c.compat_pyscitt);
+        assert_eq!(c.max_body_bytes, 16 << 20);
+        assert!(ServerConfig::from_toml("lsiten = \"127.0.0.1:1\"").is_err());
+        assert!(ServerConfig::from_toml("max_batch = 0").is_err());
+        let c = ServerConfig::from_toml(
+            "listen = \"0.0.0.0:9000\"\ndatabase = \"postgres://db/x\"\nread_public = false",
+        )
+        .expect("config");
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.store_config().database, "postgres://db/x");
+        assert!(!c.read_public);
+    }
+}

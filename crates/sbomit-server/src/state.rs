@@ -1,0 +1,271 @@
+//! What every handler shares: the store, the settings, the registrations in flight, and the
+//! helpers that run store calls off the runtime threads, read bodies within the limit and
+//! check tokens.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderMap};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+
+use sbomit_core::merkle::Hash;
+use sbomit_store::admission::EntryKind;
+use sbomit_store::backend::Scope;
+use sbomit_store::{Registration, Store, StoreError};
+
+use crate::problem::ApiError;
+use crate::ServerConfig;
+
+/// The registrations this process remembers for `GET /operations/{id}`: enough for clients
+/// polling after a 303/202, bounded so a flood of submissions cannot grow memory without end.
+const MAX_OPERATIONS: usize = 65_536;
+
+/// Where a registration is, as this process saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpState {
+    Running,
+    Done(u64),
+    Failed,
+}
+
+#[derive(Default)]
+pub struct Operations {
+    inner: Mutex<(HashMap<Hash, OpState>, VecDeque<Hash>)>,
+}
+
+impl Operations {
+    pub fn set(&self, id: Hash, state: OpState) {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let (map, order) = &mut *g;
+        if map.insert(id, state).is_none() {
+            order.push_back(id);
+        }
+        // Forget the oldest finished operations first; a running one is kept (its id moves to
+        // the back), and at most one pass is made, so this stays O(len) in the worst case.
+        let mut budget = order.len();
+        while map.len() > MAX_OPERATIONS && budget > 0 {
+            budget -= 1;
+            let Some(old) = order.pop_front() else { break };
+            if map.get(&old) == Some(&OpState::Running) {
+                order.push_back(old);
+            } else {
+                map.remove(&old);
+            }
+        }
+    }
+
+    pub fn get(&self, id: &Hash) -> Option<OpState> {
+        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.0.get(id).copied()
+    }
+}
+
+/// Settings the handlers read.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub max_body_bytes: usize,
+    pub read_public: bool,
+    pub submit_token_required: bool,
+    pub registration_wait: Duration,
+    pub compat_pyscitt: bool,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub settings: Arc<Settings>,
+    pub ops: Arc<Operations>,
+}
+
+/// The outcome of a registration request.
+pub enum Registered {
+    /// Durable: it has a receipt.
+    Durable(Registration),
+    /// Admitted but not yet durable after the configured wait; poll the operation.
+    Pending(Hash),
+}
+
+impl AppState {
+    pub fn new(store: Store, config: &ServerConfig) -> Self {
+        AppState {
+            store,
+            settings: Arc::new(Settings {
+                max_body_bytes: config.max_body_bytes,
+                read_public: config.read_public,
+                submit_token_required: config.submit_token_required,
+                registration_wait: Duration::from_millis(config.registration_wait_ms),
+                compat_pyscitt: config.compat_pyscitt,
+            }),
+            ops: Arc::new(Operations::default()),
+        }
+    }
+
+    /// Runs a blocking store call on the blocking pool: the store's database clients block
+    /// (and the synchronous PostgreSQL client panics on a runtime thread).
+    pub async fn blocking<T, F>(&self, context: &'static str, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || f(&store)).await {
+            Ok(r) => r.map_err(|e| ApiError::store(context, e)),
+            Err(e) => Err(ApiError::internal(context, &e)),
+        }
+    }
+
+    /// Checks the bearer token against `needed`. No token: 401; an unknown token or one of a
+    /// lower scope: 403.
+    pub async fn require(&self, headers: &HeaderMap, needed: Scope) -> Result<(), ApiError> {
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            return Err(ApiError::unauthorized());
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= 256)
+            .ok_or_else(ApiError::unauthorized)?
+            .to_owned();
+        let scope = self
+            .blocking("checking a token", move |s| s.token_scope(&token))
+            .await?;
+        match scope {
+            Some(scope) if scope.allows(needed) => Ok(()),
+            Some(scope) => Err(ApiError::forbidden(format!(
+                "this token's scope is {}; this request needs {}",
+                scope.name(),
+                needed.name()
+            ))),
+            None => Err(ApiError::forbidden("the token is not valid here")),
+        }
+    }
+
+    /// The check of a read request.
+    pub async fn require_read(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        if self.settings.read_public {
+            return Ok(());
+        }
+        self.require(headers, Scope::Read).await
+    }
+
+    /// The check of a submission.
+    pub async fn require_submit(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        if !self.settings.submit_token_required {
+            return Ok(());
+        }
+        self.require(headers, Scope::Submit).await
+    }
+
+    /// Reads a request body of at most `limit` bytes. A declared length over the limit is
+    /// refused before reading; a streamed body is cut off at the limit, never buffered whole.
+    pub async fn read_body(
+        &self,
+        headers: &HeaderMap,
+        body: Body,
+        limit: usize,
+    ) -> Result<Bytes, ApiError> {
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Err(ApiError::too_large(limit));
+        }
+        match Limited::new(body, limit).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+                Err(ApiError::too_large(limit))
+            }
+            Err(e) => Err(ApiError::bad_request(format!(
+                "the request body could not be read: {e}"
+            ))),
+        }
+    }
+
+    /// Admits and queues a submission, then waits up to the configured time for it to be
+    /// durable. The wait continues in the background, so a later poll finds the outcome.
+    pub async fn register(&self, kind: EntryKind, bytes: Bytes) -> Result<Registered, ApiError> {
+        let ticket = self
+            .blocking("admitting a submission", move |s| s.submit(kind, &bytes))
+            .await?;
+        let id = ticket.statement_hash;
+        self.ops.set(id, OpState::Running);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let ops = Arc::clone(&self.ops);
+        tokio::spawn(async move {
+            let r = ticket.recv().await;
+            ops.set(
+                id,
+                match &r {
+                    Ok(reg) => OpState::Done(reg.index),
+                    Err(_) => OpState::Failed,
+                },
+            );
+            // The requester may have stopped waiting; the outcome is in `ops` anyway.
+            let _ = tx.send(r);
+        });
+        match tokio::time::timeout(self.settings.registration_wait, rx).await {
+            Ok(Ok(Ok(reg))) => Ok(Registered::Durable(reg)),
+            Ok(Ok(Err(e))) => Err(ApiError::store("registering an entry", e)),
+            Ok(Err(e)) => Err(ApiError::internal("registering an entry", &e)),
+            Err(_) => Ok(Registered::Pending(id)),
+        }
+    }
+
+    /// Where the registration with statement hash `id` is: this process's memory first, then
+    /// the log (another process, or an earlier run, may have registered it).
+    pub async fn operation(&self, id: Hash) -> Result<Option<OpState>, ApiError> {
+        match self.ops.get(&id) {
+            Some(OpState::Running) | None => {}
+            known => return Ok(known),
+        }
+        let found = self
+            .blocking("looking up an operation", move |s| {
+                s.entry_by_statement(&id)
+            })
+            .await?;
+        Ok(match found {
+            Some(e) => Some(OpState::Done(e.index)),
+            None => self.ops.get(&id),
+        })
+    }
+}
+
+/// Whether the request's media type (parameters ignored) is one of `accepted`.
+pub fn content_type_is(headers: &HeaderMap, accepted: &[&str]) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim)
+        .is_some_and(|t| accepted.iter().any(|a| t.eq_ignore_ascii_case(a)))
+}
+
+/// Whether the request's `Accept` names `media_type` explicitly.
+pub fn accepts(headers: &HeaderMap, media_type: &str) -> bool {
+    headers.get_all(header::ACCEPT).iter().any(|v| {
+        v.to_str().is_ok_and(|v| {
+            v.split(',').any(|part| {
+                part.split(';')
+                    .next()
+                    .is_some_and(|t| t.trim().eq_ignore_ascii_case(media_type))
+            })
+        })
+    })
+}
+
+/// Parses an operation id: the statement's SHA-256 in hex.
+pub fn parse_operation_id(s: &str) -> Option<Hash> {
+    if s.len() != 64 {
+        return None;
+    }
+    let bytes = hex::decode(s).ok()?;
+    bytes.try_into().ok()
+}
