@@ -1,0 +1,70 @@
+//! Fresh databases for the store tests: a SQLite file, and a PostgreSQL schema when
+//! `SBOMIT_TEST_POSTGRES` names a server.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use sbomit_store::{Store, StoreConfig};
+
+/// A fresh database: a SQLite file in a temp dir, or a PostgreSQL schema dropped on drop.
+pub struct Db {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pub pg: Option<(String, String)>,
+}
+
+impl Db {
+    pub fn sqlite() -> Db {
+        let dir = tempfile::tempdir().unwrap();
+        Db {
+            url: format!("sqlite://{}", dir.path().join("log.db").display()),
+            dir,
+            pg: None,
+        }
+    }
+
+    pub fn postgres(base: &str) -> Db {
+        let schema = format!("t_{}", hex::encode(rand_bytes()));
+        let mut c = postgres::Client::connect(base, postgres::NoTls).unwrap();
+        c.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        Db {
+            url: format!("{base}{sep}options=-csearch_path%3D{schema}"),
+            dir: tempfile::tempdir().unwrap(),
+            pg: Some((base.to_owned(), schema)),
+        }
+    }
+
+    pub fn config(&self) -> StoreConfig {
+        let mut c = StoreConfig::new(&self.url, self.dir.path().join("service.pem"));
+        c.batch.interval = std::time::Duration::from_millis(5);
+        c
+    }
+
+    pub fn open(&self) -> Store {
+        Store::open(&self.config()).unwrap().0
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Some((base, schema)) = &self.pg {
+            if let Ok(mut c) = postgres::Client::connect(base, postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
+            }
+        }
+    }
+}
+
+fn rand_bytes() -> [u8; 6] {
+    let mut b = [0u8; 6];
+    aws_lc_rs::rand::fill(&mut b).unwrap();
+    b
+}
+
+/// Runs `f` on every backend available.
+pub fn each_backend(f: impl Fn(&Db)) {
+    f(&Db::sqlite());
+    match std::env::var("SBOMIT_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => f(&Db::postgres(&url)),
+        _ => eprintln!("SBOMIT_TEST_POSTGRES is not set: PostgreSQL backend skipped"),
+    }
+}
