@@ -27,7 +27,7 @@ use axum::Router;
 use sbomit_store::Store;
 
 pub use config::{ConfigError, ServerConfig};
-pub use problem::{ApiError, CONCISE_PROBLEM, PROBLEM_JSON};
+pub use problem::{CONCISE_PROBLEM, PROBLEM_JSON};
 
 /// The service's routes over `store`.
 pub fn router(store: Store, config: &ServerConfig) -> Router {

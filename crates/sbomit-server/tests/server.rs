@@ -463,11 +463,18 @@ fn bodies_over_the_limit_are_refused_with_413() {
         );
         assert_eq!(r.status, 413);
         assert_eq!(r.json_problem_title(), "Payload Too Large");
-        // Just under the limit is fine.
+        // Streamed without a declared length: cut off at the limit all the same.
+        let r = post_chunked(&srv.url("/entries"), "application/cose", big.clone());
+        assert_eq!(r.status, 413);
+        assert_eq!(r.concise_problem().0, "Payload Too Large");
+        // Just under the limit is fine, streamed or not.
+        let ok = cose_statement(&issuer, "iss", "t", "text/plain", &vec![b'a'; 60 << 10]);
+        let r = post_chunked(&srv.url("/entries"), "application/cose", ok);
+        assert_eq!(r.status, 201, "{}", r.text());
         let ok = cose_statement(&issuer, "iss", "s", "text/plain", &vec![b'a'; 60 << 10]);
         let r = post(&srv.url("/entries"), Some("application/cose"), &ok, &[]);
         assert_eq!(r.status, 201, "{}", r.text());
-        assert_eq!(srv.checkpoint_size(), size + 1);
+        assert_eq!(srv.checkpoint_size(), size + 2);
     });
 }
 

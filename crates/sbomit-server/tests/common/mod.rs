@@ -299,6 +299,17 @@ pub fn post(url: &str, content_type: Option<&str>, body: &[u8], headers: &[(&str
     collect(req.send(body))
 }
 
+/// A POST whose body is streamed chunked (no Content-Length), so only the server's streaming
+/// limit can stop it.
+pub fn post_chunked(url: &str, content_type: &str, body: Vec<u8>) -> Resp {
+    let req = agent().post(url).header("Content-Type", content_type);
+    collect(
+        req.send(ureq::SendBody::from_owned_reader(std::io::Cursor::new(
+            body,
+        ))),
+    )
+}
+
 pub fn put(url: &str, content_type: &str, body: &[u8], headers: &[(&str, &str)]) -> Resp {
     let mut req = agent().put(url).header("Content-Type", content_type);
     for (k, v) in headers {
