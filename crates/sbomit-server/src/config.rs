@@ -129,5 +129,9 @@ mod tests {
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.store_config().database, "postgres://db/x");
         assert!(!c.read_public);
+        let c = ServerConfig::from_toml("compat_pyscitt = true\nregistration_wait_ms = 0")
+            .expect("config");
+        assert!(c.compat_pyscitt);
+        assert_eq!(c.registration_wait_ms, 0);
     }
 }

@@ -27,6 +27,7 @@ use axum::Router;
 use sbomit_store::Store;
 
 pub use config::{ConfigError, ServerConfig};
+use problem::ApiError;
 pub use problem::{CONCISE_PROBLEM, PROBLEM_JSON};
 
 /// The service's routes over `store`.
@@ -59,6 +60,7 @@ pub fn router(store: Store, config: &ServerConfig) -> Router {
         .route("/v1/admin/registration-policy", put(api::put_policy))
         .route("/v1/admin/tokens", post(api::post_token))
         .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
@@ -68,6 +70,20 @@ async fn fallback(uri: Uri) -> Response {
         api::not_found().await.into_response()
     } else {
         scrapi::not_found().await.into_response()
+    }
+}
+
+/// A known path with another method: 405 as problem details of the path's family.
+async fn method_not_allowed(uri: Uri) -> Response {
+    let e = ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "Method Not Allowed",
+        "this resource does not support this method",
+    );
+    if uri.path().starts_with("/v1/") {
+        problem::JsonProblem(e).into_response()
+    } else {
+        problem::CborProblem(e).into_response()
     }
 }
 

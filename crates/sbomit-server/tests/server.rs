@@ -350,6 +350,40 @@ fn refused_submissions_answer_problem_details_and_leave_the_log_unchanged() {
 }
 
 #[test]
+fn concurrent_registrations_get_distinct_entries_and_receipts() {
+    each_backend(|b| {
+        let srv = TestServer::start(b, config());
+        let issuer = key(KeyKind::Ed25519);
+        srv.add_issuer("iss", Role::Attester, &issuer);
+        let size = srv.checkpoint_size();
+        let (_, keys) = service_keys(&srv);
+        let results: Vec<(Vec<u8>, Resp)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..16)
+                .map(|i| {
+                    let stmt = cose_statement(&issuer, "iss", &format!("s{i}"), "text/plain", b"x");
+                    let url = srv.url("/entries");
+                    scope.spawn(move || {
+                        let r = post(&url, Some("application/cose"), &stmt, &[ACCEPT_COSE]);
+                        (stmt, r)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut locations: Vec<String> = Vec::new();
+        for (stmt, r) in &results {
+            assert_eq!(r.status, 201, "{}", r.text());
+            verify_receipt_with_keys(stmt, &r.body, &keys).unwrap();
+            locations.push(r.header("location").unwrap().to_owned());
+        }
+        locations.sort();
+        locations.dedup();
+        assert_eq!(locations.len(), 16);
+        assert_eq!(srv.checkpoint_size(), size + 16);
+    });
+}
+
+#[test]
 fn malformed_bodies_and_wrong_content_types_are_4xx_never_5xx() {
     each_backend(|b| {
         let srv = TestServer::start(b, config());
@@ -408,6 +442,12 @@ fn malformed_bodies_and_wrong_content_types_are_4xx_never_5xx() {
         let r = get(&srv.url("/v1/nothing"), &[]);
         assert_eq!(r.status, 404);
         assert_eq!(r.json_problem_title(), "Not Found");
+        let r = get(&srv.url("/entries"), &[]);
+        assert_eq!(r.status, 405);
+        assert_eq!(r.concise_problem().0, "Method Not Allowed");
+        let r = put(&srv.url("/v1/entries"), "application/json", b"{}", &[]);
+        assert_eq!(r.status, 405);
+        assert_eq!(r.json_problem_title(), "Method Not Allowed");
         let r = get(&srv.url("/nothing"), &[]);
         assert_eq!(r.status, 404);
         assert_eq!(r.concise_problem().0, "Not Found");
