@@ -56,6 +56,12 @@ enum Command {
     /// Generate SITs (attested SBOMs) from SBOMit documents.
     #[command(subcommand)]
     Sit(cmd::sit::SitCommand),
+    /// Create signed evidence: an in-toto Statement in a DSSE envelope, or a COSE Signed
+    /// Statement.
+    Attest(cmd::attest::AttestArgs),
+    /// Run the Store (a SCITT transparency service), or register with and query one.
+    #[command(subcommand)]
+    Store(cmd::store::StoreCommand),
 }
 
 /// How a command ended, when it did not end in an error.
@@ -81,6 +87,8 @@ fn main() -> ExitCode {
         Command::Demo(a) => cmd::demo::run(a, &out),
         Command::Document(c) => cmd::document::run(c, &out),
         Command::Sit(c) => cmd::sit::run(c, &out),
+        Command::Attest(a) => cmd::attest::run(a, &out),
+        Command::Store(c) => cmd::store::run(c, &out),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

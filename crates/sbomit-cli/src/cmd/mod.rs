@@ -1,3 +1,4 @@
+pub mod attest;
 pub mod demo;
 pub mod document;
 pub mod key;
@@ -5,6 +6,7 @@ pub mod layout;
 pub mod run;
 pub mod sign;
 pub mod sit;
+pub mod store;
 pub mod verify;
 
 /// Output preferences shared by all commands.

@@ -1,0 +1,768 @@
+//! `sbomit store …`: run the Store (a SCITT transparency service) and talk to one.
+//!
+//! `serve`, `issuer add` and `token create` are the operator's commands and open the database
+//! directly; `submit`, `get` and `checkpoint` are HTTP clients of a running store;
+//! `verify-receipt` is offline: a statement, its receipt and the service's key are enough.
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+
+use sbomit_core::checkpoint::{Checkpoint, NoteVerifier};
+use sbomit_core::cose::{self, CoseKey};
+use sbomit_core::crypto::{PrivateKey, PublicKey};
+use sbomit_core::digest::Sha256;
+use sbomit_core::{merkle, receipt};
+use sbomit_server::ServerConfig;
+use sbomit_store::backend::Scope;
+use sbomit_store::policy::Role;
+use sbomit_store::{Store, StoreConfig};
+
+use super::Output;
+use crate::keys;
+use crate::Outcome;
+
+#[derive(Subcommand, Debug)]
+pub enum StoreCommand {
+    /// Run the Store's HTTP service (SCRAPI and the in-toto evidence API).
+    Serve(ServeArgs),
+    /// Register issuer identities (direct database access).
+    #[command(subcommand)]
+    Issuer(IssuerCommand),
+    /// Create API tokens (direct database access).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Register a signed statement (COSE or DSSE) with a running store; saves its receipt.
+    Submit(SubmitArgs),
+    /// Fetch the receipt of an entry.
+    Get(GetArgs),
+    /// Verify a receipt offline against the statement and the service's key.
+    VerifyReceipt(VerifyReceiptArgs),
+    /// Fetch (and optionally verify) the store's latest signed checkpoint.
+    Checkpoint(CheckpointArgs),
+}
+
+/// Where the store keeps its data: the database and the service's signing key.
+#[derive(Args, Debug)]
+pub struct DatabaseArgs {
+    /// `sqlite://PATH` or `postgres://…`. Default: store.db (SQLite) in the data directory:
+    /// $SBOMIT_DATA_DIR, else $XDG_DATA_HOME/sbomit, else ~/.local/share/sbomit.
+    #[arg(long)]
+    database: Option<String>,
+    /// The service's Ed25519 signing key (PKCS#8 PEM), created (mode 0600) when absent.
+    /// Default: service-key.pem in the data directory.
+    #[arg(long)]
+    service_key: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0: any free port; the bound address is printed).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// A TOML configuration file (the server's settings; flags given here win).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    db: DatabaseArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IssuerCommand {
+    /// Register a public key for an issuer, with a role; the change is logged.
+    Add(IssuerAddArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum RoleArg {
+    Attester,
+    PolicyManager,
+}
+
+#[derive(Args, Debug)]
+pub struct IssuerAddArgs {
+    #[command(flatten)]
+    db: DatabaseArgs,
+    /// The issuer identity (COSE statements: their `iss` claim).
+    #[arg(long)]
+    iss: String,
+    /// The issuer's public key (PEM).
+    #[arg(long)]
+    key: PathBuf,
+    #[arg(long, value_enum)]
+    role: RoleArg,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create an API token; it is printed once (only its hash is stored).
+    Create(TokenCreateArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ScopeArg {
+    Admin,
+    Submit,
+    Read,
+}
+
+#[derive(Args, Debug)]
+pub struct TokenCreateArgs {
+    #[command(flatten)]
+    db: DatabaseArgs,
+    #[arg(long, value_enum)]
+    scope: ScopeArg,
+    /// A note on what the token is for.
+    #[arg(long, default_value = "")]
+    label: String,
+}
+
+/// A running store.
+#[derive(Args, Debug)]
+pub struct RemoteArgs {
+    /// The store's base URL, e.g. http://127.0.0.1:8087.
+    #[arg(long, env = "SBOMIT_STORE_URL")]
+    url: String,
+    /// An API token (sent as `Authorization: Bearer`).
+    #[arg(long, env = "SBOMIT_STORE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SubmitArgs {
+    /// A COSE Signed Statement or a DSSE envelope (told apart by content).
+    file: PathBuf,
+    #[command(flatten)]
+    remote: RemoteArgs,
+    /// Where to save the receipt (default: FILE.receipt.cose).
+    #[arg(long)]
+    receipt: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct GetArgs {
+    /// The entry id (`1.N`, or just `N`).
+    id: String,
+    #[command(flatten)]
+    remote: RemoteArgs,
+    /// Where to write the receipt (default: stdout, when it is not a terminal).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyReceiptArgs {
+    /// The statement as registered (COSE Signed Statement or DSSE envelope).
+    #[arg(long)]
+    statement: PathBuf,
+    /// Its receipt (COSE, RFC 9942).
+    #[arg(long)]
+    receipt: PathBuf,
+    /// The service's key: a PEM key, or a COSE_Key / COSE_KeySet as served at
+    /// /.well-known/scitt-keys.
+    #[arg(long)]
+    service_key: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckpointArgs {
+    #[command(flatten)]
+    remote: RemoteArgs,
+    /// Verify the checkpoint's signature with the service's key (PEM, COSE_Key or
+    /// COSE_KeySet); exit 1 when it does not verify.
+    #[arg(long)]
+    verify_key: Option<PathBuf>,
+}
+
+pub fn run(command: StoreCommand, out: &Output) -> Result<Outcome> {
+    match command {
+        StoreCommand::Serve(a) => serve(a, out),
+        StoreCommand::Issuer(IssuerCommand::Add(a)) => issuer_add(a, out),
+        StoreCommand::Token(TokenCommand::Create(a)) => token_create(a),
+        StoreCommand::Submit(a) => submit(a, out),
+        StoreCommand::Get(a) => get(a, out),
+        StoreCommand::VerifyReceipt(a) => verify_receipt(a),
+        StoreCommand::Checkpoint(a) => checkpoint(a, out),
+    }
+}
+
+// ---- the operator's commands ----
+
+/// `$SBOMIT_DATA_DIR`, else `$XDG_DATA_HOME/sbomit`, else `~/.local/share/sbomit`.
+fn data_dir() -> Result<PathBuf> {
+    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = var("SBOMIT_DATA_DIR") {
+        return Ok(dir.into());
+    }
+    if let Some(dir) = var("XDG_DATA_HOME") {
+        return Ok(PathBuf::from(dir).join("sbomit"));
+    }
+    let home = var("HOME").context("no data directory: set SBOMIT_DATA_DIR or pass --database")?;
+    Ok(PathBuf::from(home).join(".local/share/sbomit"))
+}
+
+/// The database URL and service key path, with the defaults filled in.
+fn locations(database: Option<&str>, service_key: Option<&Path>) -> Result<(String, PathBuf)> {
+    let dir = || -> Result<PathBuf> {
+        let dir = data_dir()?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+        Ok(dir)
+    };
+    let database = match database {
+        Some(d) => d.to_owned(),
+        None => format!("sqlite://{}", dir()?.join("store.db").display()),
+    };
+    let service_key = match service_key {
+        Some(k) => k.to_owned(),
+        None => dir()?.join("service-key.pem"),
+    };
+    Ok((database, service_key))
+}
+
+fn open_store(config: &StoreConfig) -> Result<(Store, sbomit_store::Opened)> {
+    Store::open(config).with_context(|| format!("opening the store {}", config.database))
+}
+
+/// A database URL without its password, for printing.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn serve(args: ServeArgs, out: &Output) -> Result<Outcome> {
+    let mut config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            ServerConfig::from_toml(&text).with_context(|| path.display().to_string())?
+        }
+        None => ServerConfig::default(),
+    };
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(d) = args.db.database {
+        config.database = Some(d);
+    }
+    if let Some(k) = args.db.service_key {
+        config.service_key = Some(k);
+    }
+    let (database, service_key) =
+        locations(config.database.as_deref(), config.service_key.as_deref())?;
+    config.database = Some(database);
+    config.service_key = Some(service_key);
+
+    let store_config = config.store_config();
+    let (store, opened) = open_store(&store_config)?;
+    // stdout: what a script (or a test) starting the server needs to know.
+    println!(
+        "database: {} ({})",
+        redact(&store_config.database),
+        opened.backend
+    );
+    println!(
+        "service key: {}{}",
+        opened.key_path.display(),
+        if opened.created_key { " (created)" } else { "" }
+    );
+    println!("origin: {}", opened.origin);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listen = config.listen;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr().context("reading the bound address")?;
+        println!("listening on http://{addr}");
+        sbomit_server::serve(store, config, listener, shutdown_signal())
+            .await
+            .context("serving")
+    })?;
+    out.info("stopped");
+    Ok(Outcome::Ok)
+}
+
+/// Resolves on SIGINT or SIGTERM: the server then stops accepting, finishes the requests in
+/// flight (their batches commit) and returns.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(2);
+        let tx2 = tx.clone();
+        tokio::spawn(async move {
+            term.recv().await;
+            let _ = tx.send(()).await;
+        });
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            let _ = tx2.send(()).await;
+        });
+        rx.recv().await;
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn operator_store(db: &DatabaseArgs) -> Result<Store> {
+    let (database, service_key) = locations(db.database.as_deref(), db.service_key.as_deref())?;
+    Ok(open_store(&StoreConfig::new(database, service_key))?.0)
+}
+
+fn issuer_add(args: IssuerAddArgs, out: &Output) -> Result<Outcome> {
+    let key = keys::load_public(&args.key)?;
+    let role = match args.role {
+        RoleArg::Attester => Role::Attester,
+        RoleArg::PolicyManager => Role::PolicyManager,
+    };
+    let store = operator_store(&args.db)?;
+    match store
+        .add_issuer(&args.iss, role, &key)
+        .with_context(|| format!("adding issuer {}", args.iss))?
+    {
+        Some(reg) => {
+            out.info(format!(
+                "issuer {} ({role}) added with key {}; logged as entry {}",
+                args.iss,
+                key.keyid(),
+                reg.id
+            ));
+            println!("{}", reg.id);
+        }
+        None => out.info(format!(
+            "issuer {} already has key {} as {role}",
+            args.iss,
+            key.keyid()
+        )),
+    }
+    Ok(Outcome::Ok)
+}
+
+fn token_create(args: TokenCreateArgs) -> Result<Outcome> {
+    let scope = match args.scope {
+        ScopeArg::Admin => Scope::Admin,
+        ScopeArg::Submit => Scope::Submit,
+        ScopeArg::Read => Scope::Read,
+    };
+    let store = operator_store(&args.db)?;
+    let token = store
+        .create_token(scope, &args.label)
+        .context("creating the token")?;
+    println!("{token}");
+    Ok(Outcome::Ok)
+}
+
+// ---- HTTP clients ----
+
+struct Client {
+    agent: ureq::Agent,
+    base: String,
+    token: Option<String>,
+}
+
+/// Answers are read whole; a receipt or checkpoint is small, a statement at most the
+/// store's own limit.
+const MAX_RESPONSE_BYTES: u64 = 64 << 20;
+
+impl Client {
+    fn new(remote: &RemoteArgs) -> Self {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            // Error statuses are answers whose body says why; we report them ourselves.
+            .http_status_as_error(false)
+            // Redirects (303 to a pending registration) are followed here, with the headers
+            // each step needs.
+            .max_redirects(0)
+            .timeout_global(Some(Duration::from_secs(120)))
+            .build()
+            .into();
+        Client {
+            agent,
+            base: remote.url.trim_end_matches('/').to_owned(),
+            token: remote.token.clone().filter(|t| !t.is_empty()),
+        }
+    }
+
+    /// `path` is absolute (`/v1/…`, as a Location header gives it) or a full URL.
+    fn url(&self, path: &str) -> String {
+        if path.contains("://") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    fn auth(&self) -> Option<String> {
+        self.token.as_ref().map(|t| format!("Bearer {t}"))
+    }
+
+    fn get(
+        &self,
+        path: &str,
+        accept: Option<&str>,
+    ) -> Result<(u16, ureq::http::HeaderMap, Vec<u8>)> {
+        let url = self.url(path);
+        let mut req = self.agent.get(&url);
+        if let Some(accept) = accept {
+            req = req.header("Accept", accept);
+        }
+        if let Some(a) = self.auth() {
+            req = req.header("Authorization", a);
+        }
+        let resp = req.call().with_context(|| format!("GET {url}"))?;
+        Self::read(resp, &url)
+    }
+
+    fn post(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+        accept: Option<&str>,
+    ) -> Result<(u16, ureq::http::HeaderMap, Vec<u8>)> {
+        let url = self.url(path);
+        let mut req = self.agent.post(&url).header("Content-Type", content_type);
+        if let Some(accept) = accept {
+            req = req.header("Accept", accept);
+        }
+        if let Some(a) = self.auth() {
+            req = req.header("Authorization", a);
+        }
+        let resp = req.send(body).with_context(|| format!("POST {url}"))?;
+        Self::read(resp, &url)
+    }
+
+    fn read(
+        mut resp: ureq::http::Response<ureq::Body>,
+        url: &str,
+    ) -> Result<(u16, ureq::http::HeaderMap, Vec<u8>)> {
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE_BYTES)
+            .read_to_vec()
+            .with_context(|| format!("reading the answer of {url}"))?;
+        Ok((status, resp.headers().clone(), body))
+    }
+}
+
+/// One line saying why a request failed: the status and what the body says.
+fn refused(what: &str, status: u16, body: &[u8]) -> anyhow::Error {
+    let detail = problem_detail(body);
+    if detail.is_empty() {
+        anyhow::anyhow!("{what}: HTTP {status}")
+    } else {
+        anyhow::anyhow!("{what}: HTTP {status}: {detail}")
+    }
+}
+
+/// The human-readable part of an error body: JSON `{error|detail|title}`, text, or the text
+/// strings of a CBOR problem-details map.
+fn problem_detail(body: &[u8]) -> String {
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+        for k in ["detail", "error", "message", "title"] {
+            if let Some(s) = v.get(k).and_then(|s| s.as_str()) {
+                return s.to_owned();
+            }
+        }
+    }
+    let text = match std::str::from_utf8(body) {
+        Ok(t) => t.to_owned(),
+        // CBOR: keep the runs of printable text (the title and detail strings).
+        Err(_) => body
+            .split(|b| !(b.is_ascii_graphic() || *b == b' '))
+            .filter(|run| run.len() >= 8)
+            .map(String::from_utf8_lossy)
+            .collect::<Vec<_>>()
+            .join(": "),
+    };
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    line.chars().take(300).collect()
+}
+
+/// DSSE envelopes are JSON; COSE statements are CBOR (which never starts with `{`).
+fn is_json(bytes: &[u8]) -> bool {
+    bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+fn entry_path_id(id: &str) -> String {
+    if id.contains('.') {
+        id.to_owned()
+    } else {
+        format!("1.{id}")
+    }
+}
+
+/// How long `submit` polls a registration the store has not finished within its own wait.
+const REGISTRATION_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn location(headers: &ureq::http::HeaderMap) -> Option<String> {
+    headers
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Registers a DSSE envelope; returns its entry id and index.
+fn submit_dsse(client: &Client, bytes: &[u8], what: &str, out: &Output) -> Result<(String, u64)> {
+    let (status, headers, body) = client.post("/v1/entries", "application/json", bytes, None)?;
+    let answer = match status {
+        200 | 201 => json_answer(&body, what)?,
+        // Accepted, not yet durable: the operation says when it is.
+        202 => {
+            let op = location(&headers)
+                .with_context(|| format!("the store's answer for {what} has no Location"))?;
+            let deadline = std::time::Instant::now() + REGISTRATION_TIMEOUT;
+            loop {
+                if std::time::Instant::now() > deadline {
+                    bail!("registering {what}: not durable after {REGISTRATION_TIMEOUT:?}");
+                }
+                std::thread::sleep(Duration::from_millis(250));
+                let (status, _, body) = client.get(&op, None)?;
+                if status != 200 {
+                    return Err(refused(&format!("registering {what}"), status, &body));
+                }
+                let answer = json_answer(&body, what)?;
+                match answer.get("status").and_then(serde_json::Value::as_str) {
+                    Some("running") => continue,
+                    Some("succeeded") => break answer,
+                    _ => bail!("registering {what}: the store failed to sequence it"),
+                }
+            }
+        }
+        _ => return Err(refused(&format!("registering {what}"), status, &body)),
+    };
+    let index = answer
+        .get("index")
+        .and_then(serde_json::Value::as_u64)
+        .with_context(|| format!("the store's answer for {what} has no index"))?;
+    let id = answer
+        .get("entryId")
+        .and_then(serde_json::Value::as_str)
+        .map_or_else(|| format!("1.{index}"), str::to_owned);
+    if answer.get("duplicate") == Some(&serde_json::Value::Bool(true)) {
+        out.info(format!("{what} was registered before, as entry {id}"));
+    }
+    Ok((id, index))
+}
+
+fn json_answer(body: &[u8], what: &str) -> Result<serde_json::Value> {
+    serde_json::from_slice(body)
+        .with_context(|| format!("the store's answer for {what} is not JSON"))
+}
+
+/// Registers a COSE statement (SCRAPI); returns its entry id and receipt.
+fn submit_cose(client: &Client, bytes: &[u8], what: &str) -> Result<(String, Vec<u8>)> {
+    let cose = Some("application/cose");
+    let (mut status, mut headers, mut body) =
+        client.post("/entries", "application/cose", bytes, cose)?;
+    let deadline = std::time::Instant::now() + REGISTRATION_TIMEOUT;
+    // 303 to the operation when not durable within the store's wait; polling it with
+    // `Accept: application/cose` answers 202 until the receipt is there.
+    let mut operation = None;
+    while status == 303 || status == 202 {
+        if std::time::Instant::now() > deadline {
+            bail!("registering {what}: still not durable after {REGISTRATION_TIMEOUT:?}");
+        }
+        if status == 303 || operation.is_none() {
+            operation = location(&headers);
+        }
+        let op = operation
+            .clone()
+            .with_context(|| format!("the store's answer for {what} has no Location"))?;
+        if status == 202 {
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        (status, headers, body) = client.get(&op, cose)?;
+    }
+    if status != 200 && status != 201 {
+        return Err(refused(&format!("registering {what}"), status, &body));
+    }
+    let entry = location(&headers)
+        .with_context(|| format!("the store's answer for {what} has no Location"))?;
+    let id = entry.rsplit('/').next().unwrap_or(&entry).to_owned();
+    Ok((id, body))
+}
+
+fn submit(args: SubmitArgs, out: &Output) -> Result<Outcome> {
+    let bytes = sbomit_fs::io::read_file(&args.file)?;
+    let what = args.file.display().to_string();
+    let client = Client::new(&args.remote);
+    let (id, receipt) = if is_json(&bytes) {
+        let (id, index) = submit_dsse(&client, &bytes, &what, out)?;
+        let (status, _, receipt) = client.get(&format!("/v1/entries/{index}/receipt"), None)?;
+        if status != 200 {
+            return Err(refused(
+                &format!("fetching the receipt of {id}"),
+                status,
+                &receipt,
+            ));
+        }
+        (id, receipt)
+    } else {
+        submit_cose(&client, &bytes, &what)?
+    };
+    let receipt_path = args.receipt.unwrap_or_else(|| {
+        let mut name = args.file.clone().into_os_string();
+        name.push(".receipt.cose");
+        PathBuf::from(name)
+    });
+    sbomit_fs::io::write_atomic(&receipt_path, &receipt, None)?;
+    out.info(format!(
+        "registered {what} as entry {id}; receipt in {}",
+        receipt_path.display()
+    ));
+    println!("{id}");
+    Ok(Outcome::Ok)
+}
+
+fn get(args: GetArgs, out: &Output) -> Result<Outcome> {
+    let client = Client::new(&args.remote);
+    let id = entry_path_id(&args.id);
+    let (status, _, receipt) = client.get(&format!("/entries/{id}"), None)?;
+    if status != 200 {
+        return Err(refused(&format!("fetching entry {id}"), status, &receipt));
+    }
+    match &args.out {
+        Some(path) => {
+            sbomit_fs::io::write_atomic(path, &receipt, None)?;
+            out.info(format!("wrote the receipt of {id} to {}", path.display()));
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            if stdout.is_terminal() {
+                bail!("a receipt is binary: pass --out FILE");
+            }
+            stdout
+                .write_all(&receipt)
+                .and_then(|()| stdout.flush())
+                .context("writing to stdout")?;
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+/// Service keys from a file: a PEM public (or the service's private) key, a COSE_Key or a
+/// COSE_KeySet.
+fn load_service_keys(path: &Path) -> Result<Vec<CoseKey>> {
+    let what = path.display().to_string();
+    let bytes = sbomit_fs::io::read_file(path)?;
+    if bytes.windows(10).any(|w| w == b"-----BEGIN") {
+        let key = match PublicKey::from_pem(&bytes, None) {
+            Ok(k) => k,
+            Err(public_err) => PrivateKey::from_pem(&bytes, None)
+                .map(|k| k.public_key().clone())
+                .map_err(|_| public_err)
+                .with_context(|| what.clone())?,
+        };
+        // The store names its key by the SHA-256 of the SubjectPublicKeyInfo; receipts carry
+        // that kid, and only a key with it is tried.
+        let kid = Sha256::digest(key.spki_der()).as_bytes().to_vec();
+        return Ok(vec![
+            CoseKey::new(key, Some(kid)).with_context(|| what.clone())?
+        ]);
+    }
+    match cose::decode_key_set(&bytes) {
+        Ok(keys) => Ok(keys),
+        Err(set_err) => CoseKey::decode(&bytes)
+            .map(|k| vec![k])
+            .map_err(|_| set_err)
+            .with_context(|| format!("{what}: not a PEM key, COSE_Key or COSE_KeySet")),
+    }
+}
+
+fn verify_receipt(args: VerifyReceiptArgs) -> Result<Outcome> {
+    let statement = sbomit_fs::io::read_file(&args.statement)?;
+    let receipt_bytes = sbomit_fs::io::read_file(&args.receipt)?;
+    let keys = load_service_keys(&args.service_key)?;
+    // The log's leaf: a DSSE envelope is hashed as registered; a COSE statement as itself
+    // with an empty unprotected header (RFC 9942).
+    let leaf = if is_json(&statement) {
+        merkle::leaf_hash(&statement)
+    } else {
+        receipt::statement_leaf_hash(&statement).with_context(|| {
+            format!(
+                "{}: neither a DSSE envelope nor a COSE statement",
+                args.statement.display()
+            )
+        })?
+    };
+    match receipt::verify_receipt_for_leaf(&leaf, &receipt_bytes, &keys) {
+        Ok(v) => {
+            println!(
+                "receipt verified: entry 1.{} in the log of {} entries (root {}){}",
+                v.leaf_index,
+                v.tree_size,
+                hex::encode(v.root),
+                v.iss.map(|i| format!(", by {i}")).unwrap_or_default()
+            );
+            Ok(Outcome::Ok)
+        }
+        Err(e) => {
+            eprintln!(
+                "{}: the receipt does not verify for {}: {e}",
+                args.receipt.display(),
+                args.statement.display()
+            );
+            Ok(Outcome::Failed)
+        }
+    }
+}
+
+fn checkpoint(args: CheckpointArgs, out: &Output) -> Result<Outcome> {
+    let client = Client::new(&args.remote);
+    let (status, _, body) = client.get("/checkpoint", None)?;
+    if status != 200 {
+        return Err(refused("fetching the checkpoint", status, &body));
+    }
+    let note = String::from_utf8(body).context("the checkpoint is not text")?;
+    if let Some(path) = &args.verify_key {
+        let keys = load_service_keys(path)?;
+        // A checkpoint's signature name is its origin, its first line.
+        let origin = note.lines().next().unwrap_or_default();
+        let verifiers: Vec<NoteVerifier> = keys
+            .iter()
+            .filter_map(|k| NoteVerifier::new(origin, k.public_key().clone()).ok())
+            .collect();
+        if verifiers.is_empty() {
+            bail!("{}: no Ed25519 key to verify a checkpoint", path.display());
+        }
+        match Checkpoint::open(&note, &verifiers, None) {
+            Ok((c, _)) => out.info(format!(
+                "checkpoint of {} verified: {} entries, root {}",
+                c.origin,
+                c.size,
+                hex::encode(c.root)
+            )),
+            Err(e) => {
+                eprintln!("the checkpoint does not verify: {e}");
+                return Ok(Outcome::Failed);
+            }
+        }
+    }
+    print!("{note}");
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,792 @@
+//! The Store through the `sbomit` binary: `store serve` as a real process, the CLI's client
+//! and operator commands against it, durability across SIGKILL, and (with PostgreSQL) two
+//! servers on one database.
+//!
+//! PostgreSQL tests run when SBOMIT_TEST_POSTGRES is a URL such as
+//! postgres://postgres@127.0.0.1:5432/test (CI sets it); each test uses a fresh schema.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly
+
+mod common;
+use common::*;
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::{json, Value};
+
+use sbomit_core::checkpoint::{Checkpoint, NoteVerifier};
+use sbomit_core::cose::{self, CoseKey};
+use sbomit_core::crypto::{KeyKind, PrivateKey};
+use sbomit_core::envelope::{pae, INTOTO_PAYLOAD_TYPE};
+use sbomit_core::merkle::{self, Hash};
+use sbomit_core::receipt;
+
+// ---- a `sbomit store serve` process ----
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    /// Starts `sbomit store serve` on a free port and waits for its `listening on` line.
+    fn start(dir: &Path, database: &str, service_key: &Path, log: &str) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sbomit"))
+            .args(["store", "serve", "--listen", "127.0.0.1:0", "--database"])
+            .arg(database)
+            .arg("--service-key")
+            .arg(service_key)
+            .env("SBOMIT_DATA_DIR", dir.join("data"))
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.join(log)).unwrap())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        // Keeps draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(line) => {
+                    if let Some(addr) = line.strip_prefix("listening on ") {
+                        return Server {
+                            child,
+                            url: addr.trim().to_owned(),
+                        };
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "the server did not start:\n{}",
+                        std::fs::read_to_string(dir.join(log)).unwrap_or_default()
+                    );
+                }
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "the server exited ({status}):\n{}",
+                    std::fs::read_to_string(dir.join(log)).unwrap_or_default()
+                );
+            }
+        }
+    }
+
+    /// SIGKILL: no shutdown, no flush, nothing the process could still do.
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---- HTTP ----
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+fn http_get(agent: &ureq::Agent, url: &str) -> (u16, Vec<u8>) {
+    let mut r = agent.get(url).call().unwrap();
+    let status = r.status().as_u16();
+    (status, r.body_mut().read_to_vec().unwrap())
+}
+
+fn get_json(agent: &ureq::Agent, url: &str) -> Value {
+    let (status, body) = http_get(agent, url);
+    assert_eq!(status, 200, "{url}: {}", String::from_utf8_lossy(&body));
+    serde_json::from_slice(&body).unwrap()
+}
+
+fn hashes(v: &Value) -> Vec<Hash> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|h| hash(h.as_str().unwrap()))
+        .collect()
+}
+
+fn hash(hex_str: &str) -> Hash {
+    hex::decode(hex_str).unwrap().try_into().unwrap()
+}
+
+// ---- evidence ----
+
+/// A DSSE envelope around an in-toto Statement about one (made-up) artifact.
+fn dsse(key: &PrivateKey, n: usize) -> Vec<u8> {
+    let statement = json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{
+            "name": format!("artifact-{n}"),
+            "digest": { "sha256": hex::encode(sbomit_core::crypto::sha256(&n.to_be_bytes())) },
+        }],
+        "predicateType": "https://example.com/test/v1",
+        "predicate": { "n": n },
+    });
+    let payload = serde_json::to_vec(&statement).unwrap();
+    let sig = key.sign(&pae(INTOTO_PAYLOAD_TYPE, &payload)).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    serde_json::to_vec(&json!({
+        "payload": b64.encode(&payload),
+        "payloadType": INTOTO_PAYLOAD_TYPE,
+        "signatures": [{ "keyid": key.public_key().keyid().as_str(), "sig": b64.encode(sig) }],
+    }))
+    .unwrap()
+}
+
+/// A fresh Ed25519 issuer key, its public half written to `dir/NAME.pub`.
+fn issuer_key(dir: &Path, name: &str) -> (PrivateKey, PathBuf) {
+    let key = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+    let path = dir.join(format!("{name}.pub"));
+    std::fs::write(&path, key.public_key().to_pem()).unwrap();
+    (key, path)
+}
+
+fn add_issuer(dir: &Path, database: &str, service_key: &Path, iss: &str, key: &Path) {
+    ok(sbomit_env(
+        dir,
+        &[
+            "store",
+            "issuer",
+            "add",
+            "--database",
+            database,
+            "--service-key",
+            service_key.to_str().unwrap(),
+            "--iss",
+            iss,
+            "--key",
+            key.to_str().unwrap(),
+            "--role",
+            "attester",
+        ],
+        &[("SBOMIT_DATA_DIR", dir.join("data").to_str().unwrap())],
+    ));
+}
+
+fn service_keys(agent: &ureq::Agent, url: &str) -> Vec<CoseKey> {
+    let (status, body) = http_get(agent, &format!("{url}/.well-known/scitt-keys"));
+    assert_eq!(status, 200);
+    cose::decode_key_set(&body).unwrap()
+}
+
+/// Opens a signed checkpoint with the service's keys.
+fn open_checkpoint(note: &str, keys: &[CoseKey]) -> Checkpoint {
+    let origin = note.lines().next().unwrap();
+    let verifiers: Vec<NoteVerifier> = keys
+        .iter()
+        .map(|k| NoteVerifier::new(origin, k.public_key().clone()).unwrap())
+        .collect();
+    Checkpoint::open(note, &verifiers, None).unwrap().0
+}
+
+fn latest_checkpoint(agent: &ureq::Agent, url: &str) -> String {
+    let (status, body) = http_get(agent, &format!("{url}/checkpoint"));
+    assert_eq!(status, 200);
+    String::from_utf8(body).unwrap()
+}
+
+/// Checks that `new` extends `old` with the consistency proof the server gives.
+fn assert_consistent(agent: &ureq::Agent, url: &str, old: &Checkpoint, new: &Checkpoint) {
+    let proof = get_json(
+        agent,
+        &format!(
+            "{url}/v1/proofs/consistency?first={}&second={}",
+            old.size, new.size
+        ),
+    );
+    merkle::verify_consistency(
+        old.size,
+        new.size,
+        &hashes(&proof["path"]),
+        &old.root,
+        &new.root,
+    )
+    .unwrap_or_else(|e| panic!("checkpoint {} -> {}: {e}", old.size, new.size));
+}
+
+// ---- PostgreSQL ----
+
+/// A schema of its own for one test, dropped afterwards.
+struct PgSchema {
+    base: String,
+    name: String,
+}
+
+impl PgSchema {
+    fn create(tag: &str) -> Option<PgSchema> {
+        let Some(base) = std::env::var("SBOMIT_TEST_POSTGRES")
+            .ok()
+            .filter(|v| !v.is_empty())
+        else {
+            eprintln!("skipped: SBOMIT_TEST_POSTGRES is not set");
+            return None;
+        };
+        let name = format!("sbomit_cli_{tag}_{}", std::process::id());
+        let mut c = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+        c.batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"
+        ))
+        .unwrap();
+        Some(PgSchema { base, name })
+    }
+
+    fn url(&self) -> String {
+        let sep = if self.base.contains('?') { '&' } else { '?' };
+        format!("{}{sep}options=-csearch_path%3D{}", self.base, self.name)
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.base, postgres::NoTls) {
+            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+        }
+    }
+}
+
+// ---- the CLI, end to end ----
+
+fn run_ok(dir: &Path, args: &[&str]) -> String {
+    String::from_utf8(ok(sbomit(dir, args)).stdout).unwrap()
+}
+
+#[test]
+fn store_commands_register_fetch_and_verify_receipts_end_to_end() {
+    let tmp = tempdir();
+    let dir = tmp.path();
+    let db = format!("sqlite://{}", dir.join("store.db").display());
+    let skey = dir.join("service-key.pem");
+    let server = Server::start(dir, &db, &skey, "serve.log");
+    let url = server.url.as_str();
+    assert!(skey.exists(), "the service key is created on first start");
+
+    run_ok(
+        dir,
+        &["key", "generate", "--type", "ed25519", "--out", "alice"],
+    );
+    run_ok(
+        dir,
+        &["key", "generate", "--type", "ed25519", "--out", "mallory"],
+    );
+    add_issuer(
+        dir,
+        &db,
+        &skey,
+        "https://alice.example",
+        &dir.join("alice.pub"),
+    );
+
+    std::fs::write(dir.join("app.bin"), b"the artifact").unwrap();
+    // A float in the predicate: attesters' documents have them (CVSS scores).
+    std::fs::write(
+        dir.join("predicate.json"),
+        br#"{"builder": {"id": "https://ci.example"}, "score": 9.8}"#,
+    )
+    .unwrap();
+    run_ok(
+        dir,
+        &[
+            "attest",
+            "--predicate-type",
+            "https://slsa.dev/provenance/v1",
+            "--predicate",
+            "predicate.json",
+            "--subject",
+            "app.bin",
+            "--signing-key",
+            "alice",
+            "--out",
+            "app.dsse.json",
+        ],
+    );
+    let envelope: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("app.dsse.json")).unwrap()).unwrap();
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(envelope["payload"].as_str().unwrap())
+        .unwrap();
+    let statement: Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(statement["subject"][0]["name"], "app.bin");
+    assert_eq!(
+        statement["subject"][0]["digest"]["sha256"],
+        hex::encode(sbomit_core::crypto::sha256(b"the artifact"))
+    );
+    assert_eq!(statement["predicate"]["score"], 9.8);
+    run_ok(
+        dir,
+        &[
+            "attest",
+            "--cose",
+            "--iss",
+            "https://alice.example",
+            "--sub",
+            "pkg:generic/app@1",
+            "--predicate",
+            "predicate.json",
+            "--signing-key",
+            "alice",
+            "--out",
+            "app.cose",
+        ],
+    );
+
+    let dsse_id = run_ok(dir, &["store", "submit", "app.dsse.json", "--url", url]);
+    let cose_id = run_ok(dir, &["store", "submit", "app.cose", "--url", url]);
+    let (dsse_id, cose_id) = (dsse_id.trim(), cose_id.trim());
+    assert!(dsse_id.starts_with("1.") && cose_id.starts_with("1."));
+    assert_ne!(dsse_id, cose_id);
+    assert!(dir.join("app.dsse.json.receipt.cose").exists());
+    assert!(dir.join("app.cose.receipt.cose").exists());
+
+    // The same statement again is the same entry.
+    let again = run_ok(
+        dir,
+        &[
+            "store",
+            "submit",
+            "app.cose",
+            "--url",
+            url,
+            "--receipt",
+            "again.cose",
+        ],
+    );
+    assert_eq!(again.trim(), cose_id);
+
+    run_ok(
+        dir,
+        &["store", "get", cose_id, "--url", url, "--out", "got.cose"],
+    );
+    let (_, key_set) = http_get(&agent(), &format!("{url}/.well-known/scitt-keys"));
+    std::fs::write(dir.join("scitt-keys.cbor"), key_set).unwrap();
+
+    for (statement, receipt) in [
+        ("app.dsse.json", "app.dsse.json.receipt.cose"),
+        ("app.cose", "app.cose.receipt.cose"),
+        ("app.cose", "got.cose"),
+        ("app.cose", "again.cose"),
+    ] {
+        // The key as served, and the operator's own key file.
+        for key in ["scitt-keys.cbor", "service-key.pem"] {
+            let out = run_ok(
+                dir,
+                &[
+                    "store",
+                    "verify-receipt",
+                    "--statement",
+                    statement,
+                    "--receipt",
+                    receipt,
+                    "--service-key",
+                    key,
+                ],
+            );
+            assert!(out.contains("receipt verified"), "{out}");
+        }
+    }
+
+    // A tampered statement, or a key that is not the service's: exit 1.
+    let mut dsse_tampered = std::fs::read(dir.join("app.dsse.json")).unwrap();
+    let last_sig_char = dsse_tampered.len() - 5;
+    dsse_tampered[last_sig_char] ^= 1;
+    std::fs::write(dir.join("tampered.dsse.json"), dsse_tampered).unwrap();
+    let mut cose_tampered = std::fs::read(dir.join("app.cose")).unwrap();
+    let i = cose_tampered
+        .windows(4)
+        .position(|w| w == b"9.8}")
+        .map_or(cose_tampered.len() - 70, |p| p + 2);
+    cose_tampered[i] ^= 1;
+    std::fs::write(dir.join("tampered.cose"), cose_tampered).unwrap();
+    for (statement, receipt, key) in [
+        (
+            "tampered.dsse.json",
+            "app.dsse.json.receipt.cose",
+            "scitt-keys.cbor",
+        ),
+        ("tampered.cose", "app.cose.receipt.cose", "scitt-keys.cbor"),
+        ("app.cose", "app.dsse.json.receipt.cose", "scitt-keys.cbor"),
+        ("app.cose", "app.cose.receipt.cose", "mallory.pub"),
+    ] {
+        fails_with(
+            sbomit(
+                dir,
+                &[
+                    "store",
+                    "verify-receipt",
+                    "--statement",
+                    statement,
+                    "--receipt",
+                    receipt,
+                    "--service-key",
+                    key,
+                ],
+            ),
+            1,
+            &["does not verify"],
+        );
+    }
+
+    // An issuer the store does not know is refused, in one line, exit 2.
+    run_ok(
+        dir,
+        &[
+            "attest",
+            "--predicate-type",
+            "https://slsa.dev/provenance/v1",
+            "--predicate",
+            "predicate.json",
+            "--subject",
+            "app.bin",
+            "--signing-key",
+            "mallory",
+            "--out",
+            "mallory.dsse.json",
+        ],
+    );
+    fails_with(
+        sbomit(dir, &["store", "submit", "mallory.dsse.json", "--url", url]),
+        2,
+        &["registering mallory.dsse.json: HTTP 4"],
+    );
+
+    let note = run_ok(
+        dir,
+        &[
+            "store",
+            "checkpoint",
+            "--url",
+            url,
+            "--verify-key",
+            "scitt-keys.cbor",
+        ],
+    );
+    let checkpoint = open_checkpoint(&note, &cose::decode_key_set(&key_set_of(dir)).unwrap());
+    assert!(checkpoint.size >= 3, "{note}");
+    fails_with(
+        sbomit(
+            dir,
+            &[
+                "store",
+                "checkpoint",
+                "--url",
+                url,
+                "--verify-key",
+                "mallory.pub",
+            ],
+        ),
+        1,
+        &["does not verify"],
+    );
+    drop(server);
+}
+
+fn key_set_of(dir: &Path) -> Vec<u8> {
+    std::fs::read(dir.join("scitt-keys.cbor")).unwrap()
+}
+
+#[test]
+fn operator_commands_default_to_the_data_directory_and_create_tokens() {
+    let tmp = tempdir();
+    let dir = tmp.path();
+    let data = dir.join("data");
+    let env = [("SBOMIT_DATA_DIR", data.to_str().unwrap())];
+    let token = ok(sbomit_env(
+        dir,
+        &[
+            "store", "token", "create", "--scope", "submit", "--label", "ci",
+        ],
+        &env,
+    ));
+    let token = String::from_utf8(token.stdout).unwrap();
+    assert!(token.trim().starts_with("sbomit_"), "{token}");
+    assert!(data.join("store.db").exists());
+    let key = data.join("service-key.pem");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    fails_with(
+        sbomit_env(
+            dir,
+            &["store", "token", "create", "--scope", "everything"],
+            &env,
+        ),
+        2,
+        &["everything"],
+    );
+    fails_with(
+        sbomit(
+            dir,
+            &[
+                "store",
+                "verify-receipt",
+                "--statement",
+                "missing",
+                "--receipt",
+                "missing",
+                "--service-key",
+                "missing",
+            ],
+        ),
+        2,
+        &["missing"],
+    );
+}
+
+// ---- durability: issue #4 acceptance (b) ----
+
+/// What a burst of submissions got acknowledged, and the checkpoints seen meanwhile.
+struct Burst {
+    acked: Vec<(u64, Vec<u8>)>,
+    notes: Vec<String>,
+}
+
+/// Submits `statements` from `threads` threads (round-robin over `urls`) while polling the
+/// checkpoints; calls `interrupt` once `interrupt_after` are acknowledged (and then stops
+/// at the first failure, as a killed server answers nothing more).
+fn burst(
+    urls: &[String],
+    statements: Vec<Vec<u8>>,
+    threads: usize,
+    interrupt_after: Option<usize>,
+    interrupt: impl FnOnce(),
+) -> Burst {
+    let statements = Arc::new(statements);
+    let next = Arc::new(AtomicUsize::new(0));
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let notes = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for t in 0..threads {
+        let (statements, next, acked, stop) = (
+            Arc::clone(&statements),
+            Arc::clone(&next),
+            Arc::clone(&acked),
+            Arc::clone(&stop),
+        );
+        let url = urls[t % urls.len()].clone();
+        workers.push(std::thread::spawn(move || {
+            let agent = agent();
+            loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= statements.len() || stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                let body = &statements[i];
+                let resp = agent
+                    .post(format!("{url}/v1/entries"))
+                    .header("Content-Type", "application/json")
+                    .send(&body[..]);
+                let Ok(mut resp) = resp else {
+                    if interrupt_after.is_some() {
+                        return; // the server is gone
+                    }
+                    panic!("POST failed: {resp:?}");
+                };
+                let status = resp.status().as_u16();
+                let Ok(answer) = resp.body_mut().read_to_vec() else {
+                    return;
+                };
+                if status == 201 {
+                    let v: Value = serde_json::from_slice(&answer).unwrap();
+                    assert_eq!(v["duplicate"], false);
+                    acked
+                        .lock()
+                        .unwrap()
+                        .push((v["index"].as_u64().unwrap(), body.clone()));
+                } else if interrupt_after.is_none() {
+                    panic!("HTTP {status}: {}", String::from_utf8_lossy(&answer));
+                }
+            }
+        }));
+    }
+    let poller = {
+        let (notes, stop) = (Arc::clone(&notes), Arc::clone(&stop));
+        let urls = urls.to_vec();
+        std::thread::spawn(move || {
+            let agent = agent();
+            let mut n = 0;
+            while !stop.load(Ordering::SeqCst) {
+                if let Ok(mut r) = agent
+                    .get(format!("{}/checkpoint", urls[n % urls.len()]))
+                    .call()
+                {
+                    if r.status().as_u16() == 200 {
+                        if let Ok(note) = r.body_mut().read_to_string() {
+                            notes.lock().unwrap().push(note);
+                        }
+                    }
+                }
+                n += 1;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    let mut interrupt = Some(interrupt);
+    if let Some(after) = interrupt_after {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while acked.lock().unwrap().len() < after && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        (interrupt.take().unwrap())();
+    }
+    for w in workers {
+        w.join().unwrap();
+    }
+    stop.store(true, Ordering::SeqCst);
+    poller.join().unwrap();
+    let acked = std::mem::take(&mut *acked.lock().unwrap());
+    let notes = std::mem::take(&mut *notes.lock().unwrap());
+    Burst { acked, notes }
+}
+
+fn acknowledged_entries_survive_sigkill(database: &str) {
+    let tmp = tempdir();
+    let dir = tmp.path();
+    let skey = dir.join("service-key.pem");
+    let (key, key_pub) = issuer_key(dir, "attester");
+    add_issuer(dir, database, &skey, "https://ci.example", &key_pub);
+    let statements: Vec<Vec<u8>> = (0..400).map(|n| dsse(&key, n)).collect();
+
+    let mut server = Server::start(dir, database, &skey, "serve-1.log");
+    let urls = [server.url.clone()];
+    let result = burst(&urls, statements, 16, Some(150), || server.kill());
+    eprintln!(
+        "{} acknowledged and {} checkpoints fetched before SIGKILL",
+        result.acked.len(),
+        result.notes.len()
+    );
+    assert!(result.acked.len() >= 150, "{} acked", result.acked.len());
+    assert!(result.acked.len() < 400, "the kill came after the burst");
+    assert!(!result.notes.is_empty());
+
+    let server = Server::start(dir, database, &skey, "serve-2.log");
+    let url = server.url.as_str();
+    let agent = agent();
+    let keys = service_keys(&agent, url);
+    let head = open_checkpoint(&latest_checkpoint(&agent, url), &keys);
+    let mut indexes = HashSet::new();
+    for (index, statement) in &result.acked {
+        assert!(indexes.insert(*index), "index {index} acknowledged twice");
+        assert!(*index < head.size, "entry {index} beyond the checkpoint");
+        let (status, receipt) = http_get(&agent, &format!("{url}/v1/entries/{index}/receipt"));
+        assert_eq!(status, 200, "acknowledged entry {index} is gone");
+        let v = receipt::verify_receipt_for_leaf(&merkle::leaf_hash(statement), &receipt, &keys)
+            .unwrap_or_else(|e| panic!("entry {index}: {e}"));
+        assert_eq!(v.leaf_index, *index);
+        let (status, _) = http_get(&agent, &format!("{url}/entries/1.{index}"));
+        assert_eq!(status, 200);
+    }
+    // Every checkpoint handed out before the crash is a prefix of the log after it.
+    for note in &result.notes {
+        let old = open_checkpoint(note, &keys);
+        assert!(old.size <= head.size);
+        assert_consistent(&agent, url, &old, &head);
+    }
+}
+
+#[test]
+fn acknowledged_entries_survive_sigkill_on_sqlite() {
+    let tmp = tempdir();
+    acknowledged_entries_survive_sigkill(&format!(
+        "sqlite://{}",
+        tmp.path().join("store.db").display()
+    ));
+}
+
+#[test]
+fn acknowledged_entries_survive_sigkill_on_postgres() {
+    let Some(schema) = PgSchema::create("durability") else {
+        return;
+    };
+    acknowledged_entries_survive_sigkill(&schema.url());
+}
+
+// ---- scale-out: issue #4 acceptance (d) ----
+
+#[test]
+fn two_servers_on_one_postgres_schema_build_one_consistent_tree() {
+    let Some(schema) = PgSchema::create("two_servers") else {
+        return;
+    };
+    let database = schema.url();
+    let tmp = tempdir();
+    let dir = tmp.path();
+    let skey = dir.join("service-key.pem");
+    let (key, key_pub) = issuer_key(dir, "attester");
+    add_issuer(dir, &database, &skey, "https://ci.example", &key_pub);
+    let statements: Vec<Vec<u8>> = (0..300).map(|n| dsse(&key, n)).collect();
+    let leaves: HashSet<Hash> = statements.iter().map(|s| merkle::leaf_hash(s)).collect();
+
+    let a = Server::start(dir, &database, &skey, "serve-a.log");
+    let b = Server::start(dir, &database, &skey, "serve-b.log");
+    let urls = [a.url.clone(), b.url.clone()];
+    let result = burst(&urls, statements, 8, None, || {});
+    assert_eq!(result.acked.len(), 300);
+    let unique: HashSet<u64> = result.acked.iter().map(|(i, _)| *i).collect();
+    assert_eq!(unique.len(), 300, "entry ids are unique across servers");
+
+    let agent = agent();
+    let keys = service_keys(&agent, &a.url);
+    let head_a = latest_checkpoint(&agent, &a.url);
+    let head_b = latest_checkpoint(&agent, &b.url);
+    assert_eq!(head_a, head_b, "both servers serve one log");
+    let head = open_checkpoint(&head_a, &keys);
+
+    // The root recomputed from every leaf is the checkpoint's, and every entry proves in it.
+    let mut all_leaves = Vec::new();
+    for index in 0..head.size {
+        let url = &urls[index as usize % 2];
+        let proof = get_json(
+            &agent,
+            &format!(
+                "{url}/v1/proofs/inclusion?index={index}&treeSize={}",
+                head.size
+            ),
+        );
+        let leaf = hash(proof["leaf_hash"].as_str().unwrap());
+        merkle::verify_inclusion(index, head.size, &leaf, &hashes(&proof["path"]), &head.root)
+            .unwrap_or_else(|e| panic!("entry {index}: {e}"));
+        all_leaves.push(leaf);
+    }
+    assert_eq!(merkle::root_from_leaf_hashes(&all_leaves), head.root);
+    for (index, statement) in &result.acked {
+        assert_eq!(all_leaves[*index as usize], merkle::leaf_hash(statement));
+    }
+    assert!(leaves.iter().all(|l| all_leaves.contains(l)));
+
+    // Checkpoints from either server are prefixes of the one log.
+    assert!(!result.notes.is_empty());
+    for note in &result.notes {
+        let old = open_checkpoint(note, &keys);
+        assert_consistent(&agent, &urls[old.size as usize % 2], &old, &head);
+    }
+}
