@@ -384,6 +384,67 @@ fn concurrent_registrations_get_distinct_entries_and_receipts() {
 }
 
 #[test]
+fn two_servers_on_one_postgres_serve_one_log() {
+    let Some(Backend::Postgres(url)) = backends()
+        .into_iter()
+        .find(|b| matches!(b, Backend::Postgres(_)))
+    else {
+        eprintln!("SBOMIT_TEST_POSTGRES is not set: skipped (scale-out needs PostgreSQL)");
+        return;
+    };
+    let a = TestServer::start(&Backend::Postgres(url), config());
+    let b = a.second(ServerConfig {
+        registration_wait_ms: 0,
+        ..config()
+    });
+    let issuer = key(KeyKind::EcdsaP256);
+    // Registered through one process, known to the other (its registry is re-read).
+    let r = post(
+        &a.url("/v1/admin/issuers"),
+        Some("application/json"),
+        json!({"iss": "iss", "role": "attester", "publicKeyPem": issuer.public_key().to_pem()})
+            .to_string()
+            .as_bytes(),
+        &[("Authorization", &bearer(&a.admin_token))],
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let (_, keys) = service_keys(&a);
+    for i in 0..6 {
+        let srv = if i % 2 == 0 { &a } else { &b };
+        let other = if i % 2 == 0 { &b } else { &a };
+        let stmt = cose_statement(&issuer, "iss", &format!("s{i}"), "text/plain", b"x");
+        let r = post(
+            &srv.url("/entries"),
+            Some("application/cose"),
+            &stmt,
+            &[ACCEPT_COSE],
+        );
+        let location = match r.status {
+            201 => r.header("location").unwrap().to_owned(),
+            303 => {
+                // The operation resolves on the other process too, from the shared log.
+                let op = r.header("location").unwrap().to_owned();
+                let mut found = None;
+                for _ in 0..200 {
+                    let p = get(&other.url(&op), &[ACCEPT_COSE]);
+                    if p.status == 200 {
+                        found = p.header("location").map(str::to_owned);
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                found.expect("the operation never resolved on the other server")
+            }
+            s => panic!("{s}: {}", r.text()),
+        };
+        let receipt = get(&other.url(&location), &[]);
+        assert_eq!(receipt.status, 200);
+        verify_receipt_with_keys(&stmt, &receipt.body, &keys).unwrap();
+    }
+    assert_eq!(a.checkpoint_size(), b.checkpoint_size());
+}
+
+#[test]
 fn malformed_bodies_and_wrong_content_types_are_4xx_never_5xx() {
     each_backend(|b| {
         let srv = TestServer::start(b, config());

@@ -112,8 +112,9 @@ pub struct TestServer {
     pub admin_token: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
-    // Dropped last: the schema goes after the server and store are gone.
-    db: Db,
+    // Dropped last: the schema goes after the server and store are gone. `None` for a second
+    // server on another server's database.
+    db: Option<Db>,
 }
 
 /// The test defaults: a short batch interval, a generous registration wait.
@@ -127,7 +128,27 @@ pub fn config() -> ServerConfig {
 impl TestServer {
     pub fn start(backend: &Backend, config: ServerConfig) -> TestServer {
         let db = Db::new(backend);
-        let mut sc = StoreConfig::new(&db.url, db.dir.path().join("service.pem"));
+        Self::start_on(
+            &db.url.clone(),
+            &db.dir.path().join("service.pem"),
+            config,
+            Some(db),
+        )
+    }
+
+    /// Another server process on this server's database and service key (drop it first).
+    pub fn second(&self, config: ServerConfig) -> TestServer {
+        let db = self.db.as_ref().unwrap();
+        Self::start_on(&db.url, &db.dir.path().join("service.pem"), config, None)
+    }
+
+    fn start_on(
+        url: &str,
+        service_key: &std::path::Path,
+        config: ServerConfig,
+        db: Option<Db>,
+    ) -> TestServer {
+        let mut sc = StoreConfig::new(url, service_key);
         sc.batch = config.store_config().batch;
         sc.max_statement_bytes = config.max_body_bytes;
         let (store, _) = Store::open(&sc).unwrap();
