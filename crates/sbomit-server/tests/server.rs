@@ -1054,6 +1054,26 @@ fn pyscitt_client_submits_a_statement_and_gets_it_back_transparent() {
         };
         let (_, keys) = service_keys(&srv);
         verify_receipt_with_keys(&stmt, receipt, &keys).unwrap();
+        // …and with the independent peer, when it is there.
+        if let Ok(peer) = std::env::var("SBOMIT_SCITT_PEER_BIN") {
+            let d = dir.path();
+            std::fs::write(d.join("receipt.cose"), receipt).unwrap();
+            std::fs::write(d.join("keys.cbor"), service_keys(&srv).0).unwrap();
+            let out = scitt_peer(
+                std::path::Path::new(&peer),
+                d,
+                &[
+                    "verify-receipt",
+                    "--statement",
+                    "ts.cose",
+                    "--receipt",
+                    "receipt.cose",
+                    "--service-keys",
+                    "keys.cbor",
+                ],
+            );
+            assert!(out.status.success(), "peer refused the receipt: {out:?}");
+        }
         // The same submission without waiting: an operation id, then the same entry.
         let out = Command::new(client.join("scitt"))
             .args([
