@@ -42,6 +42,11 @@ use crate::verify::{
 /// The `_type` of an SBOMit document of this version.
 pub const DOCUMENT_TYPE: &str = "https://sbomit.dev/document/v0.1";
 
+/// The layout step reserved for SIT signers: its `pubkeys` and `threshold` say which keys may
+/// sign SITs of the document. It is not a build step: no link is expected for it, and
+/// [`Document::verify`] leaves it out of link verification.
+pub const SIT_SIGNING_STEP: &str = "sbomit-sit";
+
 /// Why a document cannot be built, read or amended.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -657,10 +662,12 @@ impl Document {
         self.verify_addenda(&trusted)?;
         let current = self.current()?;
         let layout = current.layout_envelope()?;
+        let mut options = options.clone();
+        options.skip_steps.insert(SIT_SIGNING_STEP.to_owned());
         Ok(crate::verify::verify(
             &layout,
             layout_keys,
-            options,
+            &options,
             &current.links(),
             inspections,
         )?)

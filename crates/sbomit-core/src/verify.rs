@@ -62,6 +62,10 @@ pub struct VerifyOptions {
     /// Values for `{NAME}` in the layout (`None`: no substitution at all, as the reference).
     pub parameters: Option<BTreeMap<String, String>>,
     pub max_depth: usize,
+    /// Steps of the root layout that are not build steps and so have no links (SBOMit's
+    /// `sbomit-sit`, which only names who may sign SITs): they are left out of link loading,
+    /// thresholds, rules and the summary. The layout's signatures still cover them.
+    pub skip_steps: BTreeSet<String>,
 }
 
 impl VerifyOptions {
@@ -70,6 +74,7 @@ impl VerifyOptions {
             now,
             parameters: None,
             max_depth: DEFAULT_MAX_DEPTH,
+            skip_steps: BTreeSet::new(),
         }
     }
 }
@@ -505,6 +510,13 @@ impl Ctx<'_> {
         // 3. Parameters.
         if let Some(p) = parameters {
             layout.substitute_parameters(p)?;
+        }
+        // Signatures were checked over the layout as received; only then are non-build
+        // steps dropped (root layout only: sublayouts are plain in-toto).
+        if depth == 0 && !self.options.skip_steps.is_empty() {
+            layout
+                .steps
+                .retain(|s| !self.options.skip_steps.contains(&s.name));
         }
 
         // 4. Load links: every authorized key's link, if present.

@@ -1,23 +1,40 @@
-//! `sbomit sit generate`: a SIT (an SBOM whose every hash is attested) from a verified SBOMit
-//! document.
+//! `sbomit sit generate|verify`: SITs (SBOMs whose every hash is attested) from verified
+//! SBOMit documents, optionally signed (a DSSE envelope `FILE.intoto.json` around an in-toto
+//! Statement whose predicate is the SBOM, and for CycloneDX an embedded JSF signature), and
+//! their verification.
+//!
+//! `sit verify` is light with `--keys` (the signature by one of the given keys, and the SIT
+//! bytes equal to the signed predicate) and full with `--document` and `--layout-keys`: the
+//! document verifies, the keys authorized by its layout's `sbomit-sit` step signed the SIT,
+//! the SIT is what the document yields when regenerated, and no mutation overrode
+//! in-toto-derived content.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Subcommand};
+use clap::{ArgGroup, Args, Subcommand};
 use sbomit_core::digest::Sha256;
+use sbomit_core::document::{Document, SIT_SIGNING_STEP};
+use sbomit_core::envelope::Envelope;
 use sbomit_core::model::Metadata;
-use sbomit_core::sit::{self, Format, LockfileKind, SitOptions};
+use sbomit_core::sit::sign::Authorized;
+use sbomit_core::sit::{self, check, jsf, Format, LockfileKind, SitOptions};
 
-use super::document::{print_verdict, read_document, verify_document, TrustArgs, Verdict};
+use super::document::{
+    load_keys, print_verdict, read_document, verify_document, TrustArgs, Verdict,
+};
 use super::Output;
+use crate::keys::{self, PasswordSource};
 use crate::Outcome;
 
 #[derive(Subcommand, Debug)]
 pub enum SitCommand {
-    /// Verify a document, then generate a SIT from its verified metadata.
+    /// Verify a document, then generate a SIT from its verified metadata (and sign it).
     Generate(GenerateArgs),
+    /// Verify a SIT: its signature (light), or also against its document (full).
+    Verify(VerifyArgs),
 }
 
 #[derive(Args, Debug)]
@@ -36,6 +53,46 @@ pub struct GenerateArgs {
     /// Where to write the SIT.
     #[arg(short = 'o', long)]
     out: PathBuf,
+    /// Sign the SIT: a DSSE envelope around an in-toto Statement, written to OUT.intoto.json.
+    #[arg(long = "signing-key")]
+    signing_key: Option<PathBuf>,
+    /// Password of an encrypted signing key; `-P` alone prompts.
+    #[arg(short = 'P', long = "password", num_args = 0..=1, default_missing_value = "")]
+    password: Option<String>,
+    /// Also embed a JSF signature in the SBOM (CycloneDX only).
+    #[arg(long, requires = "signing_key")]
+    jsf: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(group(ArgGroup::new("trust").required(true).args(["keys", "document"])))]
+pub struct VerifyArgs {
+    /// The SIT.
+    #[arg(long)]
+    sit: PathBuf,
+    /// Its DSSE envelope (default: SIT.intoto.json).
+    #[arg(long)]
+    envelope: Option<PathBuf>,
+    /// Light verification: public keys trusted to sign SITs (any one suffices).
+    #[arg(long, num_args = 1.., conflicts_with = "document")]
+    keys: Vec<PathBuf>,
+    /// Full verification against the SBOMit document the SIT was generated from; the keys
+    /// its layout's `sbomit-sit` step lists are the ones authorized to sign SITs.
+    #[arg(long, requires = "layout_keys")]
+    document: Option<PathBuf>,
+    /// The project owner's public keys (each must have signed the layout).
+    #[arg(long = "layout-keys", num_args = 1.., requires = "document")]
+    layout_keys: Vec<PathBuf>,
+    /// Further public keys trusted to sign addenda.
+    #[arg(long = "addendum-keys", num_args = 1.., requires = "document")]
+    addendum_keys: Vec<PathBuf>,
+    /// The final product's directory: inspections run there and attested lockfiles are
+    /// read from it (as for `sit generate`).
+    #[arg(long, requires = "document")]
+    artifacts: Option<PathBuf>,
+    /// Pass even when the document's mutation overrode in-toto-derived content (warns).
+    #[arg(long = "insecure-allow-in-toto-override")]
+    insecure_allow_in_toto_override: bool,
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -48,6 +105,7 @@ fn parse_format(s: &str) -> Result<Format, String> {
 pub fn run(c: SitCommand, out: &Output) -> Result<Outcome> {
     match c {
         SitCommand::Generate(a) => generate(a, out),
+        SitCommand::Verify(a) => verify(a, out),
     }
 }
 
@@ -66,7 +124,96 @@ fn timestamp() -> Result<chrono::DateTime<chrono::Utc>> {
     }
 }
 
+/// Attested lockfiles: every lockfile path a link in the document records with a sha256,
+/// read from `dir` when present there with one of those digests.
+fn attested_lockfiles(
+    doc: &Document,
+    what: &str,
+    dir: &Path,
+    out: &Output,
+) -> Result<BTreeMap<String, Vec<u8>>> {
+    let mut lockfiles = BTreeMap::new();
+    let current = doc.current().with_context(|| what.to_owned())?;
+    let mut recorded: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for name in current.metadata().keys() {
+        let Some(Ok(env)) = current.metadata_envelope(name) else {
+            continue;
+        };
+        let Ok(Metadata::Link(link)) = Metadata::from_payload(env.payload()) else {
+            continue;
+        };
+        for (path, d) in link.materials.iter().chain(link.products.iter()) {
+            if LockfileKind::from_path(path.as_str()).is_some() {
+                if let Some(sha) = d.get("sha256") {
+                    recorded
+                        .entry(path.as_str().to_owned())
+                        .or_default()
+                        .insert(sha.to_ascii_lowercase());
+                }
+            }
+        }
+    }
+    for (path, shas) in recorded {
+        let file = dir.join(&path);
+        if !file.is_file() {
+            continue;
+        }
+        let bytes = sbomit_fs::io::read_file(&file)?;
+        if shas.contains(&Sha256::digest(&bytes).to_hex()) {
+            lockfiles.insert(path, bytes);
+        } else {
+            out.info(format!(
+                "warning: {} does not match the sha256 any link records for {path:?}; not used",
+                file.display()
+            ));
+        }
+    }
+    Ok(lockfiles)
+}
+
+/// `FILE.intoto.json` beside `sit`.
+fn envelope_path(sit: &Path) -> PathBuf {
+    let mut name = OsString::from(sit.as_os_str());
+    name.push(".intoto.json");
+    PathBuf::from(name)
+}
+
+fn password_source(p: Option<String>) -> PasswordSource {
+    match p {
+        None => PasswordSource::Auto,
+        Some(p) if p.is_empty() => PasswordSource::Prompt,
+        Some(p) => PasswordSource::Given(p),
+    }
+}
+
+/// The layout of a document (whose signatures the caller has verified).
+fn document_layout(doc: &Document, what: &str) -> Result<sbomit_core::model::Layout> {
+    let env = doc
+        .current()
+        .with_context(|| what.to_owned())?
+        .layout_envelope()
+        .with_context(|| what.to_owned())?;
+    match Metadata::from_payload(env.payload()) {
+        Ok(Metadata::Layout(l)) => Ok(l),
+        _ => bail!("{what}: the document's layout is not a layout"),
+    }
+}
+
 fn generate(args: GenerateArgs, out: &Output) -> Result<Outcome> {
+    if args.jsf && !matches!(args.format.family(), "cyclonedx") {
+        bail!(
+            "--jsf: JSF signatures are embedded in CycloneDX SITs only, not {}",
+            args.format.name()
+        );
+    }
+    // Load the key before the (long) generation, so a wrong password fails fast.
+    let signing_key = match &args.signing_key {
+        Some(p) => Some(keys::load_private(
+            p,
+            &password_source(args.password.clone()),
+        )?),
+        None => None,
+    };
     let timestamp = timestamp()?;
     let doc = read_document(&args.document)?;
     let what = args.document.display().to_string();
@@ -80,46 +227,10 @@ fn generate(args: GenerateArgs, out: &Output) -> Result<Outcome> {
         }
     };
 
-    // Attested lockfiles: every lockfile path a link in the document records with a sha256,
-    // read from the artifacts directory when present there with one of those digests.
-    let mut lockfiles = BTreeMap::new();
-    if let Some(dir) = &args.trust.artifacts {
-        let current = doc.current().with_context(|| what.clone())?;
-        let mut recorded: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for name in current.metadata().keys() {
-            let Some(Ok(env)) = current.metadata_envelope(name) else {
-                continue;
-            };
-            let Ok(Metadata::Link(link)) = Metadata::from_payload(env.payload()) else {
-                continue;
-            };
-            for (path, d) in link.materials.iter().chain(link.products.iter()) {
-                if LockfileKind::from_path(path.as_str()).is_some() {
-                    if let Some(sha) = d.get("sha256") {
-                        recorded
-                            .entry(path.as_str().to_owned())
-                            .or_default()
-                            .insert(sha.to_ascii_lowercase());
-                    }
-                }
-            }
-        }
-        for (path, shas) in recorded {
-            let file = dir.join(&path);
-            if !file.is_file() {
-                continue;
-            }
-            let bytes = sbomit_fs::io::read_file(&file)?;
-            if shas.contains(&Sha256::digest(&bytes).to_hex()) {
-                lockfiles.insert(path, bytes);
-            } else {
-                out.info(format!(
-                    "warning: {} does not match the sha256 any link records for {path:?}; not used",
-                    file.display()
-                ));
-            }
-        }
-    }
+    let lockfiles = match &args.trust.artifacts {
+        Some(dir) => attested_lockfiles(&doc, &what, dir, out)?,
+        None => BTreeMap::new(),
+    };
 
     let mut options = SitOptions::at(timestamp);
     options.attestation_url_base = args.attestation_url_base.clone();
@@ -133,12 +244,263 @@ fn generate(args: GenerateArgs, out: &Output) -> Result<Outcome> {
     if generated.value.is_null() {
         bail!("the SIT is empty");
     }
-    sbomit_fs::io::write_atomic(&args.out, &generated.to_bytes(), None)?;
+    let mut value = generated.value;
+    let Some(key) = signing_key else {
+        sbomit_fs::io::write_atomic(&args.out, &sit::sign::sit_bytes(&value), None)?;
+        out.info(format!(
+            "wrote {} ({}, {} components)",
+            args.out.display(),
+            args.format.name(),
+            inventory.components.len()
+        ));
+        return Ok(Outcome::Ok);
+    };
+
+    // Tell the signer now if verifiers going by the layout will not accept the signature.
+    let layout = document_layout(&doc, &what)?;
+    let keyid = key.public_key().keyid().clone();
+    match Authorized::from_layout(&layout) {
+        Ok(a) if a.keys.iter().any(|k| k.keyid() == &keyid) => {}
+        Ok(_) => out.info(format!(
+            "warning: key {keyid} is not listed by the layout's {SIT_SIGNING_STEP:?} step: verifiers that go by the layout will reject this signature"
+        )),
+        Err(e) => out.info(format!("warning: {e}")),
+    }
+    if args.jsf {
+        jsf::sign(&mut value, &key).context("JSF signature")?;
+    }
+    let subjects: Vec<(String, Sha256)> = report
+        .summary
+        .as_ref()
+        .map(|s| {
+            s.products
+                .iter()
+                .filter_map(|(p, d)| {
+                    Some((p.as_str().to_owned(), Sha256::from_hex(d.get("sha256")?)?))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let envelope =
+        sit::sign::sign(args.format, &value, &subjects, &key).context("signing the SIT")?;
+    let env_path = envelope_path(&args.out);
+    sbomit_fs::io::write_atomic(&args.out, &sit::sign::sit_bytes(&value), None)?;
+    sbomit_fs::io::write_atomic(&env_path, &envelope.to_file_bytes(), None)?;
     out.info(format!(
-        "wrote {} ({}, {} components)",
+        "wrote {} ({}, {} components{}) and its signature {} (key {keyid})",
         args.out.display(),
         args.format.name(),
-        inventory.components.len()
+        inventory.components.len(),
+        if args.jsf { ", JSF-signed" } else { "" },
+        env_path.display(),
     ));
     Ok(Outcome::Ok)
+}
+
+// ---- verify
+
+/// Prints the failure and returns the failed outcome.
+fn failed(what: impl std::fmt::Display) -> Outcome {
+    println!("verification FAILED: {what}");
+    Outcome::Failed
+}
+
+fn verify(args: VerifyArgs, out: &Output) -> Result<Outcome> {
+    let sit_bytes = sbomit_fs::io::read_file(&args.sit)?;
+    let sit_name = args.sit.display().to_string();
+    let sbom: serde_json::Value =
+        serde_json::from_slice(&sit_bytes).with_context(|| format!("{sit_name}: not JSON"))?;
+    let format = check::detect_format(&sbom).with_context(|| {
+        format!("{sit_name}: not a CycloneDX 1.5-1.7, SPDX 2.3 or SPDX 3.0.1 SIT")
+    })?;
+    let env_path = args
+        .envelope
+        .clone()
+        .unwrap_or_else(|| envelope_path(&args.sit));
+    let envelope = if env_path.is_file() {
+        let bytes = sbomit_fs::io::read_file(&env_path)?;
+        Some(Envelope::parse(&bytes).with_context(|| env_path.display().to_string())?)
+    } else if args.envelope.is_some() {
+        bail!("{}: no such file", env_path.display());
+    } else {
+        None
+    };
+    let has_jsf = sbom.get(jsf::SIGNATURE_PROPERTY).is_some() && format.family() == "cyclonedx";
+
+    let Some(doc_path) = &args.document else {
+        // Light, with the verifier's own keys.
+        let Some(envelope) = envelope else {
+            bail!(
+                "{}: no such file (light verification checks the SIT's signature)",
+                env_path.display()
+            );
+        };
+        let authorized = Authorized::any_of(load_keys(&args.keys)?);
+        return Ok(
+            match check_signatures(&envelope, format, &sit_bytes, &sbom, has_jsf, &authorized) {
+                Err(o) => o,
+                Ok(()) => {
+                    println!("verification passed (light: signature and content; not checked against a document)");
+                    Outcome::Ok
+                }
+            },
+        );
+    };
+
+    let doc = read_document(doc_path)?;
+    let what = doc_path.display().to_string();
+    let trust = TrustArgs {
+        layout_keys: args.layout_keys.clone(),
+        addendum_keys: args.addendum_keys.clone(),
+        artifacts: args.artifacts.clone(),
+    };
+    let verdict = verify_document(&doc, &what, &trust, chrono::Utc::now())?;
+    let full = match &verdict {
+        Verdict::Report(r) if r.passed() => true,
+        // Everything up to the inspections verified (layout signatures and expiry, addenda,
+        // links): the layout's authorization of SIT signers stands, the content cannot be
+        // regenerated.
+        Verdict::InspectionsNotRun(name) => {
+            println!(
+                "document: verification INCOMPLETE (inspection {name:?} not run: give --artifacts DIR); light verification only"
+            );
+            false
+        }
+        _ => {
+            print_verdict(&verdict, args.artifacts.is_some(), out);
+            return Ok(failed("the document did not verify"));
+        }
+    };
+    if full {
+        println!("document: verification passed");
+    }
+    let layout = document_layout(&doc, &what)?;
+    match &envelope {
+        Some(env) => {
+            // Only the layout decides who may sign SITs.
+            let authorized = match Authorized::from_layout(&layout) {
+                Ok(a) => a,
+                Err(e) => return Ok(failed(format!("signature: {e}"))),
+            };
+            if let Err(o) = check_signatures(env, format, &sit_bytes, &sbom, has_jsf, &authorized) {
+                return Ok(o);
+            }
+        }
+        None if full => {
+            println!(
+                "signature: none ({} does not exist); the content is checked against the document",
+                env_path.display()
+            );
+            if has_jsf {
+                let checked = Authorized::from_layout(&layout)
+                    .map_err(|e| e.to_string())
+                    .and_then(|a| jsf::verify(&sbom, &a.keys).map_err(|e| e.to_string()));
+                match checked {
+                    Ok(k) => println!("jsf: verified (key {k})"),
+                    Err(e) => return Ok(failed(format!("JSF signature: {e}"))),
+                }
+            }
+        }
+        None => bail!(
+            "{}: no such file, and the document could not be fully verified: nothing to check",
+            env_path.display()
+        ),
+    }
+    if !full {
+        println!(
+            "verification passed (light: signature and content; not regenerated from the document)"
+        );
+        return Ok(Outcome::Ok);
+    }
+
+    // Full: regenerate with the SIT's own options and compare.
+    let Verdict::Report(report) = verdict else {
+        return Ok(failed("the document did not verify"));
+    };
+    let options = check::options_from_sit(format, &sbom).with_context(|| sit_name.clone())?;
+    let lockfiles = match &args.artifacts {
+        Some(dir) => attested_lockfiles(&doc, &what, dir, out)?,
+        None => BTreeMap::new(),
+    };
+    let inventory =
+        sit::derive(&doc, &report, &lockfiles, &options).with_context(|| what.clone())?;
+    let generated =
+        sit::generate(&doc, &inventory, format, &options).with_context(|| what.clone())?;
+    let mut received = sbom;
+    if has_jsf {
+        // The JSF signature was checked above; it is not part of the generated content.
+        if let Some(m) = received.as_object_mut() {
+            m.remove(jsf::SIGNATURE_PROPERTY);
+        }
+    }
+    if let Some(d) = check::difference(&generated.value, &received) {
+        let hint = if args.artifacts.is_none() {
+            " (attested lockfiles are read from --artifacts DIR, which was not given)"
+        } else {
+            ""
+        };
+        return Ok(failed(format!(
+            "the SIT is not what the document yields ({} regenerated as of {}){hint}: {d}",
+            format.name(),
+            options
+                .timestamp
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )));
+    }
+    println!(
+        "content: the SIT is what the document yields ({} components, compared order-insensitively)",
+        inventory.components.len()
+    );
+    if !generated.warnings.is_empty() {
+        if !args.insecure_allow_in_toto_override {
+            for w in &generated.warnings {
+                println!("override: {w}");
+            }
+            return Ok(failed(format!(
+                "the document's mutation overrides in-toto-derived content ({} operation(s): {}); --insecure-allow-in-toto-override accepts that",
+                generated.warnings.len(),
+                generated
+                    .warnings
+                    .iter()
+                    .map(|w| format!("operation {} ({} {})", w.index, w.op, w.path))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        for w in &generated.warnings {
+            eprintln!("warning: {w} (accepted: --insecure-allow-in-toto-override)");
+        }
+    }
+    println!("verification passed (full)");
+    Ok(Outcome::Ok)
+}
+
+/// Checks the envelope (and an embedded JSF signature) against the authorized keys; on
+/// failure, prints it and gives the outcome.
+fn check_signatures(
+    envelope: &Envelope,
+    format: Format,
+    sit_bytes: &[u8],
+    sbom: &serde_json::Value,
+    has_jsf: bool,
+    authorized: &Authorized,
+) -> Result<(), Outcome> {
+    match sit::sign::verify(envelope, format, sit_bytes, authorized) {
+        Ok(v) => {
+            let ids: Vec<&str> = v.signed_by.iter().map(|k| k.as_str()).collect();
+            println!(
+                "signature: verified (signed by {}; {} subject(s))",
+                ids.join(", "),
+                v.subjects.len()
+            );
+        }
+        Err(e) => return Err(failed(format!("signature: {e}"))),
+    }
+    if has_jsf {
+        match jsf::verify(sbom, &authorized.keys) {
+            Ok(k) => println!("jsf: verified (key {k})"),
+            Err(e) => return Err(failed(format!("JSF signature: {e}"))),
+        }
+    }
+    Ok(())
 }

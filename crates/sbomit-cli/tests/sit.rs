@@ -1,0 +1,805 @@
+//! Acceptance tests of SITs (issue #3): `sbomit sit generate` (signed, with JSF) and
+//! `sbomit sit verify` (light and full) over four real chains: the quickstart (`sbomit
+//! demo`), the in-toto reference demo, a build of this repository with its Cargo.lock, and
+//! an npm project with a package-lock.json.
+//!
+//! When SBOMIT_VALIDATE_SBOM names `validate_sbom.sh`, every SIT is validated by the
+//! third-party validators (CI always sets it). Addenda history and trust are covered by
+//! `tests/document.rs` (`addenda_history_and_trust`).
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on broken fixtures
+
+mod common;
+use common::*;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+
+const FORMATS: [&str; 3] = ["cyclonedx-1.6", "spdx-2.3", "spdx-3.0.1"];
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn interop(rel: &str) -> PathBuf {
+    repo().join("../shared/interop").join(rel)
+}
+
+fn copy(from: &Path, to: &Path) {
+    if let Some(d) = to.parent() {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::copy(from, to)
+        .unwrap_or_else(|e| panic!("copy {} -> {}: {e}", from.display(), to.display()));
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn write_json(path: &Path, v: &Value) {
+    std::fs::write(path, serde_json::to_vec_pretty(v).unwrap()).unwrap();
+}
+
+/// Standard or URL-safe base64, padded or not (a tiny decoder keeps the test free of extra
+/// dependencies).
+fn b64(s: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in s.bytes().filter(|c| *c != b'=') {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => panic!("not base64: {s}"),
+        } as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A chain ready for SITs: the document `doc.json` in `dir`, the owner's public key and the
+/// final product's directory (relative to `dir`).
+struct Chain {
+    dir: PathBuf,
+    layout_key: String,
+    artifacts: String,
+    /// Files the artifacts directory is made of afresh before each use, because inspections
+    /// unpack into it and their rules refuse what an earlier run left there.
+    delivered: Vec<PathBuf>,
+}
+
+impl Chain {
+    fn fresh_artifacts(&self) {
+        if self.delivered.is_empty() {
+            return;
+        }
+        let art = self.dir.join(&self.artifacts);
+        let _ = std::fs::remove_dir_all(&art);
+        for f in &self.delivered {
+            copy(f, &art.join(f.file_name().unwrap()));
+        }
+    }
+
+    fn generate(&self, format: &str, out: &str, extra: &[&str]) -> Output {
+        self.fresh_artifacts();
+        let mut a = vec![
+            "sit",
+            "generate",
+            "--document",
+            "doc.json",
+            "--format",
+            format,
+            "--layout-keys",
+            &self.layout_key,
+            "--artifacts",
+            &self.artifacts,
+            "--out",
+            out,
+        ];
+        a.extend(extra);
+        sbomit_env(&self.dir, &a, &[("SOURCE_DATE_EPOCH", "1700000000")])
+    }
+
+    /// Full verification of `sit` against the document.
+    fn verify_full(&self, sit: &str, extra: &[&str]) -> Output {
+        self.fresh_artifacts();
+        let mut a = vec![
+            "sit",
+            "verify",
+            "--sit",
+            sit,
+            "--document",
+            "doc.json",
+            "--layout-keys",
+            &self.layout_key,
+            "--artifacts",
+            &self.artifacts,
+        ];
+        a.extend(extra);
+        sbomit(&self.dir, &a)
+    }
+
+    fn create_document(&self, extra: &[&str], layout: &str, link_dir: &str) {
+        let mut a = vec![
+            "document",
+            "create",
+            "--layout",
+            layout,
+            "--link-dir",
+            link_dir,
+            "--out",
+            "doc.json",
+        ];
+        a.extend(extra);
+        ok(sbomit(&self.dir, &a));
+    }
+}
+
+// ---- the chains
+
+/// The quickstart: `sbomit demo` builds write-code → build → package; the customer's
+/// artifacts directory holds the delivered package (the inspection unpacks it there).
+fn quickstart(p: &Path) -> Chain {
+    ok(sbomit(p, &["-q", "demo", "--dir", "demo"]));
+    let c = Chain {
+        dir: p.to_owned(),
+        layout_key: "demo/work/owner.pub".into(),
+        artifacts: "art".into(),
+        delivered: vec![p.join("demo/work/hello.tar.gz")],
+    };
+    c.create_document(&[], "demo/work/root.layout", "demo/work");
+    c
+}
+
+/// The in-toto reference demo (Python `tests/demo_files`): the reference's links, its layout
+/// template signed by alice (expiry moved out, the inspection running plain `tar`).
+fn intoto_demo(p: &Path) -> Chain {
+    let src = interop("in-toto-python/demo_files");
+    let d = p.join("intoto");
+    for f in [
+        "write-code.776a00e2.link",
+        "package.2f89b927.link",
+        "alice",
+        "alice.pub",
+    ] {
+        copy(&src.join(f), &d.join(f));
+    }
+    let template = read_json(&src.join("demo.layout.template"));
+    let mut layout = template["signed"].clone();
+    layout["expires"] = json!("2099-01-01T00:00:00Z");
+    layout["inspect"][0]["run"] = json!(["tar", "xfz", "foo.tar.gz"]);
+    write_json(
+        &d.join("demo.layout"),
+        &json!({"signed": layout, "signatures": []}),
+    );
+    ok(sbomit(
+        &d,
+        &["sign", "-f", "demo.layout", "--signing-key", "alice"],
+    ));
+    let c = Chain {
+        dir: p.to_owned(),
+        layout_key: "intoto/alice.pub".into(),
+        artifacts: "art".into(),
+        delivered: vec![src.join("foo.tar.gz")],
+    };
+    c.create_document(&[], "intoto/demo.layout", "intoto");
+    c
+}
+
+/// A one-step chain in `p` whose build step records `materials` (already in `p/work`) and
+/// packs them into `product` with tar. The layout authorizes `signer` (not `dev`, who signs
+/// the build) to sign SITs, by its `sbomit-sit` step.
+fn one_step_chain(p: &Path, materials: &[&str], product: &str, extra_layout: &str) -> Chain {
+    for k in ["owner", "dev", "signer"] {
+        ok(sbomit(p, &["key", "generate", "--out", k]));
+    }
+    let mut command = vec!["tar", "czf", product];
+    command.extend(materials);
+    let allow: Vec<String> = materials
+        .iter()
+        .flat_map(|m| [format!("\"ALLOW {m}\""), format!("\"ALLOW {m}/*\"")])
+        .collect();
+    std::fs::write(
+        p.join("layout.toml"),
+        format!(
+            r#"expires = "2099-01-01T00:00:00Z"
+[keys]
+dev = "dev.pub"
+signer = "signer.pub"
+[[steps]]
+name = "build"
+functionaries = ["dev"]
+expected_command = {command:?}
+expected_materials = [{}, "DISALLOW *"]
+expected_products = ["CREATE {product}", "DISALLOW *"]
+# Who may sign SITs: not a build step, no link.
+[[steps]]
+name = "sbomit-sit"
+functionaries = ["signer"]
+{extra_layout}"#,
+            allow.join(", ")
+        ),
+    )
+    .unwrap();
+    ok(sbomit(
+        p,
+        &[
+            "layout",
+            "create",
+            "--from",
+            "layout.toml",
+            "--out",
+            "root.layout",
+            "--signing-key",
+            "owner",
+        ],
+    ));
+    std::fs::create_dir_all(p.join("links")).unwrap();
+    let mut run = vec![
+        "run",
+        "-n",
+        "build",
+        "--signing-key",
+        "../dev",
+        "-d",
+        "../links",
+        "-m",
+    ];
+    run.extend(materials);
+    run.extend(["-p", product, "--"]);
+    run.extend(&command);
+    ok(sbomit(&p.join("work"), &run));
+    let c = Chain {
+        dir: p.to_owned(),
+        layout_key: "owner.pub".into(),
+        artifacts: "work".into(),
+        delivered: Vec::new(),
+    };
+    c.create_document(&[], "root.layout", "links");
+    c
+}
+
+/// This repository built from its sources: Cargo.toml, Cargo.lock and every crate's
+/// manifest and `src/` are the materials.
+fn repository(p: &Path) -> Chain {
+    let w = p.join("work");
+    copy(&repo().join("Cargo.toml"), &w.join("Cargo.toml"));
+    copy(&repo().join("Cargo.lock"), &w.join("Cargo.lock"));
+    for krate in std::fs::read_dir(repo().join("crates")).unwrap() {
+        let krate = krate.unwrap().path();
+        let name = krate.file_name().unwrap().to_owned();
+        let to = w.join("crates").join(&name);
+        if krate.join("Cargo.toml").is_file() {
+            copy(&krate.join("Cargo.toml"), &to.join("Cargo.toml"));
+        }
+        if krate.join("src").is_dir() {
+            let st = Command::new("cp")
+                .arg("-r")
+                .arg(krate.join("src"))
+                .arg(to.join("src"))
+                .status()
+                .unwrap();
+            assert!(st.success());
+        }
+    }
+    one_step_chain(
+        p,
+        &["Cargo.toml", "Cargo.lock", "crates"],
+        "sbomit-src.tar.gz",
+        "",
+    )
+}
+
+/// An npm project (`tests/data/npm-app`) with its package-lock.json.
+fn npm(p: &Path) -> Chain {
+    npm_with(p, "")
+}
+
+/// [`npm`] with more layout source (inspections).
+fn npm_with(p: &Path, extra_layout: &str) -> Chain {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/npm-app");
+    for f in ["package.json", "package-lock.json", "index.js"] {
+        copy(&src.join(f), &p.join("work").join(f));
+    }
+    one_step_chain(
+        p,
+        &["package.json", "package-lock.json", "index.js"],
+        "greeter.tgz",
+        extra_layout,
+    )
+}
+
+// ---- checks
+
+fn validate(path: &Path, format: &str) {
+    let Some(script) = std::env::var_os("SBOMIT_VALIDATE_SBOM") else {
+        eprintln!("not validated: SBOMIT_VALIDATE_SBOM is not set");
+        return;
+    };
+    let o = Command::new("bash")
+        .arg(script)
+        .arg(path)
+        .arg(match format {
+            f if f.starts_with("cyclonedx") => "cyclonedx",
+            f => f,
+        })
+        .env("SBOM_QUIET", "1")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{} ({format}) does not validate:\n{}",
+        path.display(),
+        text(&o)
+    );
+}
+
+/// Every digest the document's verified links record, and every digest the attested
+/// lockfiles in the artifacts directory pin (Cargo `checksum`, npm `integrity`), as
+/// lowercase hex.
+fn attested_hashes(c: &Chain) -> BTreeSet<String> {
+    let doc = read_json(&c.dir.join("doc.json"));
+    let mut out = BTreeSet::new();
+    let mut lockfiles = BTreeSet::new();
+    for env in doc["metadata"].as_object().unwrap().values() {
+        let signed = match env.get("signed") {
+            Some(s) => s.clone(),
+            None => serde_json::from_slice(&b64(env["payload"].as_str().unwrap())).unwrap(),
+        };
+        for kind in ["materials", "products"] {
+            for (path, digests) in signed[kind].as_object().into_iter().flatten() {
+                for h in digests.as_object().unwrap().values() {
+                    out.insert(h.as_str().unwrap().to_ascii_lowercase());
+                }
+                if path.ends_with("Cargo.lock") || path.ends_with("package-lock.json") {
+                    lockfiles.insert(path.clone());
+                }
+            }
+        }
+    }
+    for l in lockfiles {
+        let Ok(text) = std::fs::read_to_string(c.dir.join(&c.artifacts).join(&l)) else {
+            continue;
+        };
+        for line in text.lines() {
+            if let Some(sum) = line.trim().strip_prefix("checksum = \"") {
+                out.insert(sum.trim_end_matches('"').to_owned());
+            }
+            if let Some(i) = line.trim().strip_prefix("\"integrity\": \"") {
+                let (alg, value) = i.trim_end_matches(['"', ',']).split_once('-').unwrap();
+                assert_eq!(alg, "sha512");
+                out.insert(hex(&b64(value)));
+            }
+        }
+    }
+    out
+}
+
+/// Every (algorithm, hex) hash of every component in a SIT.
+fn sit_hashes(format: &str, sit: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if format.starts_with("cyclonedx") {
+        let mut comps: Vec<&Value> = sit["components"].as_array().unwrap().iter().collect();
+        comps.extend(sit["metadata"].get("component"));
+        for c in comps {
+            for h in c["hashes"].as_array().into_iter().flatten() {
+                out.push(h["content"].as_str().unwrap().to_owned());
+            }
+        }
+    } else if format == "spdx-2.3" {
+        for p in sit["packages"].as_array().unwrap() {
+            for h in p["checksums"].as_array().into_iter().flatten() {
+                out.push(h["checksumValue"].as_str().unwrap().to_owned());
+            }
+        }
+    } else {
+        for e in sit["@graph"].as_array().unwrap() {
+            for h in e["verifiedUsing"].as_array().into_iter().flatten() {
+                out.push(h["hashValue"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// Generates and signs a SIT in every format; each validates, each component hash is
+/// attested, and each passes full verification.
+fn every_format(c: &Chain, min_hashes: usize) {
+    let attested = attested_hashes(c);
+    for format in FORMATS {
+        let out = format!("sit.{format}.json");
+        ok(c.generate(format, &out, &[]));
+        let sit = read_json(&c.dir.join(&out));
+        let hashes = sit_hashes(format, &sit);
+        assert!(
+            hashes.len() >= min_hashes,
+            "{format}: {} hashes",
+            hashes.len()
+        );
+        for h in &hashes {
+            assert!(
+                attested.contains(&h.to_ascii_lowercase()),
+                "{format}: hash {h} is in no verified link or attested lockfile"
+            );
+        }
+        let o = ok(c.verify_full(&out, &[]));
+        assert!(
+            text(&o).contains("verification passed (full)"),
+            "{}",
+            text(&o)
+        );
+        validate(&c.dir.join(&out), format);
+    }
+}
+
+// ---- a. every format validates, b. every hash is attested (four chains)
+
+#[test]
+fn quickstart_sits_validate_and_every_hash_is_attested() {
+    let d = tempdir();
+    let c = quickstart(d.path());
+    every_format(&c, 3);
+}
+
+#[test]
+fn intoto_demo_sits_validate_and_every_hash_is_attested() {
+    let d = tempdir();
+    let c = intoto_demo(d.path());
+    every_format(&c, 2);
+}
+
+#[test]
+fn repository_build_sits_validate_and_every_hash_is_attested() {
+    let d = tempdir();
+    let c = repository(d.path());
+    // The crate sources plus the packages Cargo.lock pins.
+    every_format(&c, 100);
+    let cdx = read_json(&c.dir.join("sit.cyclonedx-1.6.json"));
+    assert!(cdx["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["purl"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("pkg:cargo/serde@"))));
+}
+
+#[test]
+fn npm_sits_validate_and_every_hash_is_attested() {
+    let d = tempdir();
+    let c = npm(d.path());
+    every_format(&c, 10);
+    let cdx = read_json(&c.dir.join("sit.cyclonedx-1.6.json"));
+    assert!(cdx["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["purl"] == "pkg:npm/express@4.19.2"));
+}
+
+// ---- b. a changed link hash or lockfile fails full verification
+
+#[test]
+fn full_verification_fails_on_a_changed_link_hash_or_lockfile() {
+    let d = tempdir();
+    let c = npm(d.path());
+    let p = &c.dir;
+    ok(c.generate("cyclonedx-1.6", "sit.json", &["--signing-key", "signer"]));
+    ok(c.verify_full("sit.json", &[]));
+
+    // A changed lockfile is not the attested one: its packages are not in the regenerated
+    // SIT, so the SIT (which has them) is not what the document yields.
+    let lock = p.join("work/package-lock.json");
+    let original = std::fs::read(&lock).unwrap();
+    let changed = String::from_utf8(original.clone())
+        .unwrap()
+        .replace("4.17.21", "4.17.20");
+    std::fs::write(&lock, changed).unwrap();
+    fails_with(
+        c.verify_full("sit.json", &[]),
+        1,
+        &["verification FAILED", "not what the document yields"],
+    );
+    std::fs::write(&lock, &original).unwrap();
+    ok(c.verify_full("sit.json", &[]));
+
+    // A changed hash in a link breaks the link's signature: the document does not verify.
+    let mut doc = read_json(&p.join("doc.json"));
+    let saved = doc.clone();
+    let name = doc["metadata"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .find(|k| k.starts_with("build."))
+        .unwrap()
+        .clone();
+    doc["metadata"][&name]["signed"]["materials"]["index.js"]["sha256"] = json!("00".repeat(32));
+    write_json(&p.join("doc.json"), &doc);
+    fails_with(
+        c.verify_full("sit.json", &[]),
+        1,
+        &["verification FAILED", "the document did not verify"],
+    );
+    write_json(&p.join("doc.json"), &saved);
+
+    // A changed component hash in the SIT itself: neither the signature nor the
+    // regeneration holds.
+    let mut sit = read_json(&p.join("sit.json"));
+    let comps = sit["components"].as_array_mut().unwrap();
+    let c0 = comps.iter_mut().find(|c| c["type"] == "file").unwrap();
+    c0["hashes"][0]["content"] = json!("ab".repeat(32));
+    let mut bytes = serde_json::to_vec_pretty(&sit).unwrap();
+    bytes.push(b'\n');
+    std::fs::write(p.join("sit.json"), &bytes).unwrap();
+    fails_with(
+        c.verify_full("sit.json", &[]),
+        1,
+        &["signature: the SIT's content differs from the signed predicate"],
+    );
+    std::fs::remove_file(p.join("sit.json.intoto.json")).unwrap();
+    fails_with(
+        c.verify_full("sit.json", &[]),
+        1,
+        &["not what the document yields", "not attested"],
+    );
+}
+
+// ---- c. mutations
+
+#[test]
+fn mutation_overriding_in_toto_content_fails_full_verification_unless_allowed() {
+    let d = tempdir();
+    let c = npm(d.path());
+    let p = &c.dir;
+    ok(c.generate("cyclonedx-1.6", "plain.json", &[]));
+    let plain = read_json(&p.join("plain.json"));
+    let comps = plain["components"].as_array().unwrap();
+    let i = comps.iter().position(|c| c["type"] == "library").unwrap();
+
+    // Supplier and license data: supplemental, verifies.
+    write_json(
+        &p.join("supplemental.json"),
+        &json!([
+            {"op": "add", "path": "/metadata/supplier", "value": {"name": "ACME Corp", "url": ["https://acme.example"]}},
+            {"op": "add", "path": "/metadata/component/licenses", "value": [{"license": {"id": "MIT"}}]},
+            {"op": "add", "path": format!("/components/{i}/licenses"), "value": [{"expression": "MIT"}]},
+            {"op": "add", "path": format!("/components/{i}/supplier"), "value": {"name": "OpenJS Foundation"}}
+        ]),
+    );
+    c.create_document(
+        &["--mutation", "cyclonedx=supplemental.json"],
+        "root.layout",
+        "links",
+    );
+    ok(c.generate("cyclonedx-1.6", "sup.json", &["--signing-key", "signer"]));
+    let o = ok(c.verify_full("sup.json", &[]));
+    assert!(!text(&o).contains("warning"), "{}", text(&o));
+    validate(&p.join("sup.json"), "cyclonedx-1.6");
+    assert_eq!(
+        read_json(&p.join("sup.json"))["metadata"]["supplier"]["name"],
+        "ACME Corp"
+    );
+
+    // A replaced component hash, and a removed component: each fails, naming the op.
+    let cases = [
+        (
+            json!([{"op": "add", "path": "/metadata/supplier", "value": {"name": "ACME"}},
+                   {"op": "replace", "path": format!("/components/{i}/hashes/0/content"),
+                    "value": "ab".repeat(64)}]),
+            format!("operation 1 (replace /components/{i}/hashes/0/content)"),
+        ),
+        (
+            json!([{"op": "remove", "path": format!("/components/{i}")}]),
+            format!("operation 0 (remove /components/{i})"),
+        ),
+    ];
+    for (patch, op) in cases {
+        write_json(&p.join("evil.json"), &patch);
+        c.create_document(
+            &["--mutation", "cyclonedx=evil.json"],
+            "root.layout",
+            "links",
+        );
+        ok(c.generate(
+            "cyclonedx-1.6",
+            "evil-sit.json",
+            &["--signing-key", "signer"],
+        ));
+        fails_with(
+            c.verify_full("evil-sit.json", &[]),
+            1,
+            &[
+                "verification FAILED",
+                "overrides in-toto-derived content",
+                &op,
+                "--insecure-allow-in-toto-override",
+            ],
+        );
+        let o = ok(c.verify_full("evil-sit.json", &["--insecure-allow-in-toto-override"]));
+        let t = text(&o);
+        assert!(
+            t.contains("warning: mutation ") && t.contains("verification passed (full)"),
+            "{t}"
+        );
+    }
+}
+
+// ---- e. light verification, authorization by the layout, JSF
+
+#[test]
+fn light_verification_checks_bytes_authorized_keys_and_jsf() {
+    let d = tempdir();
+    let c = npm(d.path());
+    let p = &c.dir;
+    ok(c.generate(
+        "cyclonedx-1.6",
+        "sit.json",
+        &["--signing-key", "signer", "--jsf"],
+    ));
+    let light = |keys: &str| sbomit(p, &["sit", "verify", "--sit", "sit.json", "--keys", keys]);
+    let o = ok(light("signer.pub"));
+    let t = text(&o);
+    assert!(
+        t.contains("jsf: verified") && t.contains("verification passed (light"),
+        "{t}"
+    );
+    // The layout authorizes signer by its `sbomit-sit` step: full verification passes.
+    ok(c.verify_full("sit.json", &[]));
+    fails_with(
+        light("dev.pub"),
+        1,
+        &["signature: signed by 0 authorized key(s)"],
+    );
+
+    // Signed by dev, whom the layout does not authorize to sign SITs: light verification
+    // trusting dev passes; verification going by the layout fails.
+    let o = ok(c.generate("cyclonedx-1.6", "dev-sit.json", &["--signing-key", "dev"]));
+    assert!(
+        text(&o).contains("not listed by the layout's \"sbomit-sit\" step"),
+        "{}",
+        text(&o)
+    );
+    ok(light_of(p, "dev-sit.json", "dev.pub"));
+    fails_with(
+        c.verify_full("dev-sit.json", &[]),
+        1,
+        &["signature: signed by 0 authorized key(s), 1 needed"],
+    );
+
+    // One changed byte of the SIT: in whitespace, or in content.
+    let original = std::fs::read(p.join("sit.json")).unwrap();
+    let mut spaced = original.clone();
+    spaced.insert(1, b' ');
+    std::fs::write(p.join("sit.json"), &spaced).unwrap();
+    fails_with(light("signer.pub"), 1, &["not byte-identical"]);
+    let text_sit = String::from_utf8(original.clone()).unwrap();
+    let changed = text_sit.replacen("\"greeter", "\"Greeter", 1);
+    assert_ne!(changed, text_sit);
+    std::fs::write(p.join("sit.json"), changed.as_bytes()).unwrap();
+    fails_with(
+        light("signer.pub"),
+        1,
+        &["content differs from the signed predicate"],
+    );
+
+    // A tampered CycloneDX whose DSSE envelope was re-made by an authorized key: the JSF
+    // signature still catches it.
+    let mut tampered: Value = serde_json::from_slice(&original).unwrap();
+    tampered["metadata"]["component"]["name"] = json!("evil");
+    let mut bytes = serde_json::to_vec_pretty(&tampered).unwrap();
+    bytes.push(b'\n');
+    std::fs::write(p.join("sit.json"), &bytes).unwrap();
+    let key =
+        sbomit_core::crypto::PrivateKey::from_pem(&std::fs::read(p.join("signer")).unwrap(), None)
+            .unwrap();
+    let env =
+        sbomit_core::sit::sign::sign(sbomit_core::sit::Format::CycloneDx16, &tampered, &[], &key)
+            .unwrap();
+    std::fs::write(p.join("sit.json.intoto.json"), env.to_file_bytes()).unwrap();
+    fails_with(
+        light("signer.pub"),
+        1,
+        &["JSF signature", "does not verify"],
+    );
+
+    // JSF is for CycloneDX only; a missing envelope is an input error.
+    fails_with(
+        c.generate("spdx-2.3", "x.json", &["--signing-key", "signer", "--jsf"]),
+        2,
+        &["CycloneDX SITs only"],
+    );
+    ok(c.generate("spdx-2.3", "unsigned.json", &[]));
+    fails_with(
+        light_of(p, "unsigned.json", "signer.pub"),
+        2,
+        &["unsigned.json.intoto.json"],
+    );
+    fails_with(
+        sbomit(p, &["sit", "verify", "--sit", "unsigned.json"]),
+        2,
+        &["--keys"],
+    );
+}
+
+fn light_of(p: &Path, sit: &str, keys: &str) -> Output {
+    sbomit(p, &["sit", "verify", "--sit", sit, "--keys", keys])
+}
+
+/// Without --artifacts a layout's inspection cannot run: the document does not fully
+/// verify, so `sit verify --document` checks the signature by the layout's SIT signers only,
+/// and says so; with --artifacts it is full.
+#[test]
+fn sit_verify_with_an_incomplete_document_is_light_and_says_so() {
+    let d = tempdir();
+    let c = npm_with(
+        d.path(),
+        r#"[[inspect]]
+name = "unpack"
+run = ["tar", "xzf", "greeter.tgz"]
+expected_materials = ["MATCH greeter.tgz WITH PRODUCTS FROM build", "ALLOW *"]
+"#,
+    );
+    ok(c.generate("spdx-3.0.1", "sit.json", &["--signing-key", "signer"]));
+    let o = ok(sbomit(
+        &c.dir,
+        &[
+            "sit",
+            "verify",
+            "--sit",
+            "sit.json",
+            "--document",
+            "doc.json",
+            "--layout-keys",
+            "owner.pub",
+        ],
+    ));
+    let t = text(&o);
+    for n in [
+        "verification INCOMPLETE",
+        "light verification only",
+        "signature: verified",
+        "verification passed (light",
+    ] {
+        assert!(t.contains(n), "expected {n:?} in:\n{t}");
+    }
+    let o = ok(c.verify_full("sit.json", &[]));
+    assert!(
+        text(&o).contains("verification passed (full)"),
+        "{}",
+        text(&o)
+    );
+}
+
+/// A layout without a `sbomit-sit` step authorizes nobody to sign SITs.
+#[test]
+fn a_layout_without_a_sit_step_authorizes_no_sit_signer() {
+    let d = tempdir();
+    let c = quickstart(d.path());
+    ok(c.generate(
+        "spdx-2.3",
+        "sit.json",
+        &["--signing-key", "demo/work/owner"],
+    ));
+    fails_with(
+        c.verify_full("sit.json", &[]),
+        1,
+        &["verification FAILED", "no \"sbomit-sit\" step"],
+    );
+    // Light verification with the verifier's own choice of key still works.
+    ok(light_of(&c.dir, "sit.json", "demo/work/owner.pub"));
+}
