@@ -22,3 +22,4 @@ pub mod rules;
 pub mod sit;
 pub mod statement;
 pub mod verify;
+pub mod x509;

@@ -53,12 +53,25 @@ pub struct IssuerKey {
     pub key: PublicKey,
 }
 
+/// A registered X.509 trust anchor: statements of `iss` carrying an `x5chain` that leads to
+/// it are signed by `iss`.
+#[derive(Clone, Debug)]
+pub struct TrustAnchor {
+    pub iss: String,
+    pub role: Role,
+    /// The anchor certificate, DER.
+    pub der: Vec<u8>,
+}
+
 /// What admission knows about identities and policy, as of one moment.
 #[derive(Clone, Debug)]
 pub struct Registry {
     pub issuers: Vec<IssuerKey>,
+    pub anchors: Vec<TrustAnchor>,
     pub policy_version: i64,
     pub policy: RegistrationPolicy,
+    /// Unix seconds: certificate validity is judged at this time.
+    pub now: i64,
 }
 
 impl Registry {
@@ -68,6 +81,7 @@ impl Registry {
             .iter()
             .filter(|k| k.iss == iss)
             .map(|k| k.role)
+            .chain(self.anchors.iter().filter(|a| a.iss == iss).map(|a| a.role))
             .collect();
         roles.sort();
         roles.dedup();
@@ -128,11 +142,36 @@ pub fn admit_cose(bytes: &[u8], registry: &Registry) -> Result<NewEntry, Refusal
     }
     let iss = st.iss().to_owned();
     let keys: Vec<&IssuerKey> = registry.issuers.iter().filter(|k| k.iss == iss).collect();
-    if keys.is_empty() {
-        return Err(Refusal::UnknownIssuer(iss));
-    }
-    if !keys.iter().any(|k| st.verify(&k.key).is_ok()) {
-        return Err(Refusal::BadSignature(iss));
+    let anchors: Vec<Vec<u8>> = registry
+        .anchors
+        .iter()
+        .filter(|a| a.iss == iss)
+        .map(|a| a.der.clone())
+        .collect();
+    let chain = x5chain(&st)?;
+    match chain {
+        // An issuer registered by trust anchor signs with the key its certificate names.
+        Some(chain) if !anchors.is_empty() => {
+            let leaf = sbomit_core::x509::validate_chain(&chain, &anchors, registry.now)
+                .map_err(|e| Refusal::BadSignature(format!("{iss}: x5chain: {e}")))?;
+            if st.verify(&leaf).is_err() {
+                return Err(Refusal::BadSignature(iss));
+            }
+        }
+        _ => {
+            if keys.is_empty() {
+                return Err(if anchors.is_empty() {
+                    Refusal::UnknownIssuer(iss)
+                } else {
+                    Refusal::BadSignature(format!(
+                        "{iss} is registered by trust anchor: the statement needs an x5chain"
+                    ))
+                });
+            }
+            if !keys.iter().any(|k| st.verify(&k.key).is_ok()) {
+                return Err(Refusal::BadSignature(iss));
+            }
+        }
     }
     let statement_type = match st.content_type() {
         Some(ContentType::Text(t)) => t.clone(),
@@ -158,6 +197,28 @@ pub fn admit_cose(bytes: &[u8], registry: &Registry) -> Result<NewEntry, Refusal
         subjects,
         policy_version: registry.policy_version,
     })
+}
+
+/// COSE header `x5chain` (RFC 9360): one certificate or an array, leaf first. Only the
+/// protected header counts: an unprotected chain could be swapped by anyone.
+const X5CHAIN: i64 = 33;
+
+fn x5chain(st: &SignedStatement) -> Result<Option<Vec<Vec<u8>>>, Refusal> {
+    use ciborium::value::Value as Cbor;
+    let bad = || Refusal::Malformed("x5chain must be a certificate or an array of them".into());
+    match st.message().protected().get_int(X5CHAIN) {
+        None => Ok(None),
+        Some(Cbor::Bytes(b)) => Ok(Some(vec![b.clone()])),
+        Some(Cbor::Array(items)) => items
+            .iter()
+            .map(|i| match i {
+                Cbor::Bytes(b) => Ok(b.clone()),
+                _ => Err(bad()),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(bad()),
+    }
 }
 
 /// Certifies a DSSE envelope carrying an in-toto Statement. The issuer is the registered

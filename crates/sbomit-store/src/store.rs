@@ -16,7 +16,7 @@ use sbomit_core::digest::Sha256;
 use sbomit_core::merkle::{self, Hash, HashReader, NodeId};
 use sbomit_core::receipt::{build_receipt_for_leaf, InclusionProof, ReceiptHeader};
 
-use crate::admission::{self, EntryKind, IssuerKey, NewEntry, Refusal, Registry};
+use crate::admission::{self, EntryKind, IssuerKey, NewEntry, Refusal, Registry, TrustAnchor};
 use crate::backend::{self, Backend, CheckpointRecord, EntryRecord, IssuerRecord, Scope};
 use crate::policy::{RegistrationPolicy, Role};
 use crate::sequencer::{self, BatchConfig, Job, Sequenced};
@@ -216,10 +216,21 @@ fn load_registry(backend: &dyn Backend) -> Result<Registry, StoreError> {
     let (policy_version, document) = backend.latest_policy()?;
     let policy = RegistrationPolicy::parse(document.as_bytes())
         .map_err(|e| StoreError::corrupt(format!("policy {policy_version}: {e}")))?;
+    let anchors = backend
+        .trust_anchors()?
+        .into_iter()
+        .map(|r| TrustAnchor {
+            iss: r.iss,
+            role: r.role,
+            der: r.spki,
+        })
+        .collect();
     Ok(Registry {
         issuers,
+        anchors,
         policy_version,
         policy,
+        now: now_ms() / 1000,
     })
 }
 
@@ -556,6 +567,45 @@ impl Store {
         });
         self.log_own_statement(IDENTITY_CHANGE_TYPE, iss, &payload)
             .map(Some)
+    }
+
+    /// Registers an X.509 trust anchor (a CA certificate, DER) for `iss`: its COSE statements
+    /// carrying an `x5chain` that leads to the anchor are accepted as `iss`'s. Logged like
+    /// every identity change; `None` when already registered.
+    pub fn add_trust_anchor(
+        &self,
+        iss: &str,
+        role: Role,
+        certificate_der: &[u8],
+    ) -> Result<Option<Registration>, StoreError> {
+        if iss.is_empty() {
+            return Err(StoreError::BadRequest("the issuer (iss) is empty".into()));
+        }
+        let der = sbomit_core::x509::certificate_der(certificate_der)
+            .map_err(|e| StoreError::BadRequest(e.to_string()))?;
+        let record = IssuerRecord {
+            iss: iss.to_owned(),
+            role,
+            spki: der.clone(),
+            added_ms: now_ms(),
+        };
+        if !self.inner.backend.add_trust_anchor(&record)? {
+            return Ok(None);
+        }
+        self.registry(true)?;
+        let payload = serde_json::json!({
+            "action": "trust-anchor-added",
+            "iss": iss,
+            "role": role.name(),
+            "certificate": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &der),
+            "sha256": hex::encode(Sha256::digest(&der).as_bytes()),
+        });
+        self.log_own_statement(IDENTITY_CHANGE_TYPE, iss, &payload)
+            .map(Some)
+    }
+
+    pub fn trust_anchors(&self) -> Result<Vec<IssuerRecord>, StoreError> {
+        self.inner.backend.trust_anchors()
     }
 
     pub fn issuers(&self) -> Result<Vec<IssuerRecord>, StoreError> {

@@ -455,3 +455,92 @@ fn the_service_key_is_created_once_with_mode_0600() {
     let (store, _) = Store::open(&other).unwrap();
     assert_eq!(store.origin(), origin);
 }
+
+/// A CA and a leaf certificate for `issuer.example`, and the leaf's key as ours.
+fn pki() -> (Vec<u8>, Vec<u8>, PrivateKey) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_params = || {
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name.push(DnType::CommonName, "vendor root");
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p
+    };
+    let ca_key = KeyPair::generate().unwrap();
+    let ca = ca_params().self_signed(&ca_key).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let mut lp = CertificateParams::new(vec!["issuer.example".into()]).unwrap();
+    lp.distinguished_name
+        .push(DnType::CommonName, "issuer.example");
+    let leaf = lp
+        .signed_by(&leaf_key, &Issuer::new(ca_params(), &ca_key))
+        .unwrap();
+    let ours = PrivateKey::from_pem(leaf_key.serialize_pem().as_bytes(), None).unwrap();
+    (ca.der().to_vec(), leaf.der().to_vec(), ours)
+}
+
+fn x5chain_statement(key: &PrivateKey, iss: &str, chain: &[Vec<u8>]) -> Vec<u8> {
+    use ciborium::value::Value;
+    use sbomit_core::cose::{CoseSign1, CwtClaims, HeaderMap};
+    let mut protected = HeaderMap::new();
+    protected.insert(3, Value::Text("application/json".into()));
+    protected.insert(
+        33,
+        Value::Array(chain.iter().map(|c| Value::Bytes(c.clone())).collect()),
+    );
+    CwtClaims {
+        iss: Some(iss.into()),
+        sub: Some("pkg:npm/app@1".into()),
+        iat: None,
+    }
+    .insert_into(&mut protected);
+    CoseSign1::sign(protected, HeaderMap::new(), b"{}", false, key)
+        .unwrap()
+        .encode()
+        .unwrap()
+}
+
+#[test]
+fn issuers_registered_by_trust_anchor_sign_with_their_certificate_chain() {
+    each_backend(|db| {
+        let store = db.open();
+        let (ca, leaf, leaf_key) = pki();
+        let (other_ca, other_leaf, other_key) = pki();
+        let reg = store
+            .add_trust_anchor("https://vendor.example", Role::Attester, &ca)
+            .unwrap()
+            .expect("identity change logged");
+        assert_eq!(
+            store.entry(reg.index).unwrap().unwrap().statement_type,
+            sbomit_store::IDENTITY_CHANGE_TYPE
+        );
+        let good = x5chain_statement(&leaf_key, "https://vendor.example", &[leaf.clone()]);
+        store.register(EntryKind::Cose, &good).unwrap();
+        let before = size(&store);
+        // A chain to another anchor, a leaf key that does not match its certificate, no chain.
+        for bad in [
+            x5chain_statement(&other_key, "https://vendor.example", &[other_leaf.clone()]),
+            x5chain_statement(&other_key, "https://vendor.example", &[leaf.clone()]),
+            cose_statement(
+                &leaf_key,
+                "https://vendor.example",
+                "s",
+                "application/json",
+                b"{}",
+            ),
+        ] {
+            match store.register(EntryKind::Cose, &bad) {
+                Err(StoreError::Refused(Refusal::BadSignature(_))) => {}
+                other => panic!("expected a bad signature refusal, got {other:?}"),
+            }
+        }
+        assert_eq!(size(&store), before);
+        assert!(store
+            .add_trust_anchor(
+                "https://vendor.example",
+                Role::Attester,
+                b"not a certificate"
+            )
+            .is_err());
+        let _ = other_ca;
+    });
+}

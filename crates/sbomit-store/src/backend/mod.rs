@@ -136,6 +136,11 @@ pub trait Backend: Send + Sync {
     fn issuers(&self) -> Result<Vec<IssuerRecord>, StoreError>;
     /// Adds an issuer key; false when that (iss, key, role) is already registered.
     fn add_issuer(&self, issuer: &IssuerRecord) -> Result<bool, StoreError>;
+    /// Registers an X.509 trust anchor for `issuer.iss` with `issuer.role` (the record's
+    /// `spki` holds the certificate DER); false when already registered.
+    fn add_trust_anchor(&self, issuer: &IssuerRecord) -> Result<bool, StoreError>;
+    /// Every registered trust anchor (`spki` holds the certificate DER).
+    fn trust_anchors(&self) -> Result<Vec<IssuerRecord>, StoreError>;
     fn add_token(
         &self,
         hash: &Hash,
@@ -262,9 +267,13 @@ pub(crate) fn hash_from(bytes: &[u8], what: &str) -> Result<Hash, StoreError> {
 
 /// The graph tables, shared by both backends (`ID` is the integer key type's DDL). Nodes are
 /// interned: edges, subjects and facts hold 8-byte ids, not 70-byte keys.
-pub(crate) fn graph_schema(id: &str, int: &str) -> String {
+pub(crate) fn graph_schema(id: &str, int: &str, blob: &str) -> String {
     format!(
         "
+CREATE TABLE IF NOT EXISTS trust_anchors (
+  iss TEXT NOT NULL, role TEXT NOT NULL, cert {blob} NOT NULL, added_ms {int} NOT NULL,
+  PRIMARY KEY (iss, cert, role)
+);
 CREATE TABLE IF NOT EXISTS graph_nodes (
   id {id}, key TEXT NOT NULL UNIQUE, purl TEXT, purl_base TEXT, name TEXT, version TEXT,
   sha256 TEXT

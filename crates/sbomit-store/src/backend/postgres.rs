@@ -217,7 +217,7 @@ impl Backend for PostgresBackend {
             // Two processes starting together must not race on CREATE TABLE.
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SEQUENCER_LOCK])?;
             tx.batch_execute(SCHEMA)?;
-            tx.batch_execute(&graph_schema("BIGSERIAL PRIMARY KEY", "BIGINT"))?;
+            tx.batch_execute(&graph_schema("BIGSERIAL PRIMARY KEY", "BIGINT", "BYTEA"))?;
             let version = tx
                 .query_opt("SELECT value FROM meta WHERE key = 'schema'", &[])?
                 .map(|r| r.try_get::<_, String>(0))
@@ -463,6 +463,42 @@ impl Backend for PostgresBackend {
                 ],
             )?;
             Ok(n == 1)
+        })
+    }
+
+    fn add_trust_anchor(&self, issuer: &IssuerRecord) -> Result<bool, StoreError> {
+        self.with(|c| {
+            let n = c.execute(
+                "INSERT INTO trust_anchors (iss, role, cert, added_ms) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT DO NOTHING",
+                &[
+                    &issuer.iss,
+                    &issuer.role.name(),
+                    &issuer.spki,
+                    &issuer.added_ms,
+                ],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn trust_anchors(&self) -> Result<Vec<IssuerRecord>, StoreError> {
+        self.with(|c| {
+            c.query(
+                "SELECT iss, role, cert, added_ms FROM trust_anchors ORDER BY added_ms",
+                &[],
+            )?
+            .iter()
+            .map(|r| {
+                let role: String = r.try_get(1)?;
+                Ok(IssuerRecord {
+                    iss: r.try_get(0)?,
+                    role: role_from(&role)?,
+                    spki: r.try_get(2)?,
+                    added_ms: r.try_get(3)?,
+                })
+            })
+            .collect()
         })
     }
 

@@ -278,7 +278,7 @@ impl Backend for SqliteBackend {
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute_batch(SCHEMA)?;
-        tx.execute_batch(&graph_schema("INTEGER PRIMARY KEY", "INTEGER"))?;
+        tx.execute_batch(&graph_schema("INTEGER PRIMARY KEY", "INTEGER", "BLOB"))?;
         let version: Option<String> = tx
             .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
                 r.get(0)
@@ -492,6 +492,40 @@ impl Backend for SqliteBackend {
             params![issuer.iss, issuer.role.name(), issuer.spki, issuer.added_ms],
         )?;
         Ok(n == 1)
+    }
+
+    fn add_trust_anchor(&self, issuer: &IssuerRecord) -> Result<bool, StoreError> {
+        let n = self.writer().execute(
+            "INSERT OR IGNORE INTO trust_anchors (iss, role, cert, added_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![issuer.iss, issuer.role.name(), issuer.spki, issuer.added_ms],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn trust_anchors(&self) -> Result<Vec<IssuerRecord>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT iss, role, cert, added_ms FROM trust_anchors ORDER BY added_ms",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })?;
+            rows.map(|row| {
+                let (iss, role, spki, added_ms) = row?;
+                Ok(IssuerRecord {
+                    iss,
+                    role: role_from(&role)?,
+                    spki,
+                    added_ms,
+                })
+            })
+            .collect()
+        })
     }
 
     fn add_token(
