@@ -269,10 +269,14 @@ pub async fn get_checkpoint(State(state): State<AppState>, headers: HeaderMap) -
 struct NewIssuer {
     iss: String,
     role: String,
-    public_key_pem: String,
+    /// An issuer key (SPKI PEM)…
+    public_key_pem: Option<String>,
+    /// …or an X.509 trust anchor (CA certificate PEM) its COSE `x5chain`s must lead to.
+    trust_anchor_pem: Option<String>,
 }
 
-/// `POST /v1/admin/issuers`: registers an issuer key with a role; the change is logged.
+/// `POST /v1/admin/issuers`: registers an issuer key (or trust anchor) with a role; the
+/// change is logged.
 pub async fn post_issuer(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -290,14 +294,41 @@ pub async fn post_issuer(
             req.role
         ))
     })?;
-    let key = PublicKey::from_pem(req.public_key_pem.as_bytes(), None)
+    let pem = match (req.public_key_pem, req.trust_anchor_pem) {
+        (Some(pem), None) => pem,
+        (None, Some(anchor)) => {
+            let iss = req.iss.clone();
+            let reg = state
+                .blocking("adding a trust anchor", move |s| {
+                    s.add_trust_anchor(&iss, role, anchor.as_bytes())
+                })
+                .await?;
+            let body = json!({ "iss": req.iss, "role": role.name(), "trustAnchor": true });
+            return Ok(identity_change_response(body, reg));
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "give exactly one of publicKeyPem and trustAnchorPem",
+            )
+            .into())
+        }
+    };
+    let key = PublicKey::from_pem(pem.as_bytes(), None)
         .map_err(|e| ApiError::bad_request(format!("publicKeyPem: {e}")))?;
     let keyid = key.keyid().as_str().to_owned();
     let iss = req.iss.clone();
     let reg = state
         .blocking("adding an issuer", move |s| s.add_issuer(&iss, role, &key))
         .await?;
-    let mut body = json!({ "iss": req.iss, "role": role.name(), "keyid": keyid });
+    let body = json!({ "iss": req.iss, "role": role.name(), "keyid": keyid });
+    Ok(identity_change_response(body, reg))
+}
+
+/// 201 with the log entry of an identity change, or 200 `unchanged` when there was none.
+fn identity_change_response(
+    mut body: serde_json::Value,
+    reg: Option<sbomit_store::Registration>,
+) -> Response {
     let status = match reg {
         Some(reg) => {
             body["entryId"] = json!(reg.id.to_string());
@@ -309,7 +340,7 @@ pub async fn post_issuer(
             StatusCode::OK
         }
     };
-    Ok(json_response(status, &body))
+    json_response(status, &body)
 }
 
 /// `GET /v1/admin/issuers`.
