@@ -91,8 +91,16 @@ pub struct IssuerAddArgs {
     #[arg(long)]
     iss: String,
     /// The issuer's public key (PEM).
-    #[arg(long)]
-    key: PathBuf,
+    #[arg(
+        long,
+        required_unless_present = "trust_anchor",
+        conflicts_with = "trust_anchor"
+    )]
+    key: Option<PathBuf>,
+    /// Or an X.509 trust anchor (CA certificate, PEM or DER): the issuer's COSE statements
+    /// then carry an `x5chain` leading to it.
+    #[arg(long = "trust-anchor")]
+    trust_anchor: Option<PathBuf>,
     #[arg(long, value_enum)]
     role: RoleArg,
 }
@@ -333,12 +341,38 @@ fn operator_store(db: &DatabaseArgs) -> Result<Store> {
 }
 
 fn issuer_add(args: IssuerAddArgs, out: &Output) -> Result<Outcome> {
-    let key = keys::load_public(&args.key)?;
     let role = match args.role {
         RoleArg::Attester => Role::Attester,
         RoleArg::PolicyManager => Role::PolicyManager,
     };
     let store = operator_store(&args.db)?;
+    let Some(key_path) = &args.key else {
+        let Some(anchor) = &args.trust_anchor else {
+            bail!("give --key or --trust-anchor");
+        };
+        let bytes = sbomit_fs::io::read_file(anchor)?;
+        match store
+            .add_trust_anchor(&args.iss, role, &bytes)
+            .with_context(|| format!("adding a trust anchor for {}", args.iss))?
+        {
+            Some(reg) => {
+                out.info(format!(
+                    "issuer {} ({role}) trusts {}; logged as entry {}",
+                    args.iss,
+                    anchor.display(),
+                    reg.id
+                ));
+                println!("{}", reg.id);
+            }
+            None => out.info(format!(
+                "issuer {} already trusts {} as {role}",
+                args.iss,
+                anchor.display()
+            )),
+        }
+        return Ok(Outcome::Ok);
+    };
+    let key = keys::load_public(key_path)?;
     match store
         .add_issuer(&args.iss, role, &key)
         .with_context(|| format!("adding issuer {}", args.iss))?
