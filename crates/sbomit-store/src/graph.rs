@@ -1,0 +1,1409 @@
+//! Graph facts from one registered statement (issue #5): the subjects it is about, the SBOM
+//! component edges it states (artifact → component, nesting preserved) and the
+//! vulnerability and VEX facts it asserts. The Store indexes these facts and answers "what is
+//! inside X", "which artifacts contain Y" and "which artifacts are affected by V" with
+//! recursive queries over them.
+//!
+//! ### Pure
+//! Bytes in, [`Facts`] out: no IO, no database and no signature check (a statement is admitted
+//! before it is indexed). [`extract`] never panics: content it cannot read gives
+//! [`Facts::unparsed`], with whatever could be read (at least the subjects) still filled in.
+//!
+//! ### Nodes
+//! A [`Node`] is keyed by its strongest identifier: `sha256:<hex>`, else `purl:<purl>`, else
+//! `name:<name>@<version>`. The same key in two statements is the same node, which is what
+//! makes containment transitive across SBOMs. Edges from a node to itself are dropped.
+//!
+//! ### Formats
+//! * CycloneDX JSON: `metadata.component` (the artifact the BOM describes), `components[]`
+//!   nested to any depth, `dependencies[]`, `vulnerabilities[]` (VEX inside a BOM).
+//! * SPDX 2.3 JSON: packages and files, `documentDescribes`, `hasFiles` and relationships.
+//! * SPDX 3 JSON-LD: packages and files, `rootElement`, relationships.
+//! * OpenVEX, OSV records, in-toto vulns v0.1 and cosign vuln v1 scan results.
+//! * End-of-life notices (subjects only).
+//!
+//! The artifact a document describes (CycloneDX `metadata.component`, SPDX described
+//! elements) is the statement's subject when they agree: the same sha256, or a single subject
+//! whose sha256 and purl do not contradict it. Otherwise it is a node of its own, below every
+//! subject.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::Value;
+
+use sbomit_core::cose::{ContentType, SignedStatement};
+use sbomit_core::envelope::Envelope;
+use sbomit_core::statement::{is_statement_type, Statement};
+
+use crate::admission::EntryKind;
+
+/// A graph node: an artifact or component, keyed by its strongest identifier.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Node {
+    /// `sha256:<hex>` when a sha256 is known, else `purl:<purl>` (the purl as given,
+    /// qualifiers kept), else `name:<name>@<version>` (or `name:<name>`).
+    pub key: String,
+    pub purl: Option<String>,
+    pub name: Option<String>,
+    pub version: Option<String>,
+    /// Lowercase hex.
+    pub sha256: Option<String>,
+}
+
+impl Node {
+    /// A node from what is known of it; `None` when nothing identifies it. Empty strings
+    /// count as absent; a sha256 that is not 64 hex digits is dropped.
+    pub fn new(
+        purl: Option<&str>,
+        name: Option<&str>,
+        version: Option<&str>,
+        sha256: Option<&str>,
+    ) -> Option<Node> {
+        let given = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_owned);
+        let mut node = Node {
+            key: String::new(),
+            purl: given(purl),
+            name: given(name),
+            version: given(version),
+            sha256: sha256.and_then(normalize_sha256),
+        };
+        node.key = node.computed_key()?;
+        Some(node)
+    }
+
+    /// A node from one identifier string, as in a COSE `sub` or an OpenVEX product:
+    /// `sha256:<hex>` is a digest, `pkg:…` a purl, anything else a name.
+    pub fn from_identifier(id: &str) -> Option<Node> {
+        if let Some(hex) = id.strip_prefix("sha256:") {
+            if let Some(hex) = normalize_sha256(hex) {
+                return Node::new(None, None, None, Some(&hex));
+            }
+        }
+        if is_purl(id) {
+            return Node::new(Some(id), None, None, None);
+        }
+        Node::new(None, Some(id), None, None)
+    }
+
+    /// The purl without `@version`, `?qualifiers` and `#subpath`: what every version of the
+    /// package shares.
+    pub fn purl_base(&self) -> Option<String> {
+        self.purl.as_deref().map(purl_base)
+    }
+
+    fn computed_key(&self) -> Option<String> {
+        if let Some(sha) = &self.sha256 {
+            return Some(format!("sha256:{sha}"));
+        }
+        if let Some(purl) = &self.purl {
+            return Some(format!("purl:{purl}"));
+        }
+        let name = self.name.as_ref()?;
+        Some(match &self.version {
+            Some(v) => format!("name:{name}@{v}"),
+            None => format!("name:{name}"),
+        })
+    }
+
+    /// Fills the fields this node lacks from `other` (what is known first wins).
+    fn fill_from(&mut self, other: &Node) {
+        fn fill(mine: &mut Option<String>, theirs: &Option<String>) {
+            if mine.is_none() {
+                mine.clone_from(theirs);
+            }
+        }
+        fill(&mut self.purl, &other.purl);
+        fill(&mut self.name, &other.name);
+        fill(&mut self.version, &other.version);
+        fill(&mut self.sha256, &other.sha256);
+    }
+
+    /// Whether nothing says `self` and `other` are different artifacts (names do not count:
+    /// a subject is named by its path, a component by its product name).
+    fn may_be(&self, other: &Node) -> bool {
+        if let (Some(a), Some(b)) = (&self.sha256, &other.sha256) {
+            return a == b;
+        }
+        match (self.purl_base(), other.purl_base()) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        }
+    }
+}
+
+fn purl_base(purl: &str) -> String {
+    let purl = purl.split('#').next().unwrap_or_default();
+    let purl = purl.split('?').next().unwrap_or_default();
+    // The version follows the last `@` of the name (the last path segment): an npm scope
+    // (`pkg:npm/@scope/name@1`) keeps its `@`.
+    let name_start = purl.rfind('/').map_or(0, |i| i + 1);
+    match purl[name_start..].rfind('@') {
+        Some(at) => purl[..name_start + at].to_owned(),
+        None => purl.to_owned(),
+    }
+}
+
+fn is_purl(s: &str) -> bool {
+    s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("pkg:"))
+}
+
+fn normalize_sha256(s: &str) -> Option<String> {
+    let s = s.trim();
+    let s = s.strip_prefix("sha256:").unwrap_or(s);
+    (s.len() == 64 && s.bytes().all(|c| c.is_ascii_hexdigit())).then(|| s.to_ascii_lowercase())
+}
+
+/// An edge between node keys: `parent` contains or depends on `child`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Edge {
+    pub parent: String,
+    pub child: String,
+}
+
+/// What a statement says of a vulnerability in a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum VulnStatus {
+    Affected,
+    NotAffected,
+    Fixed,
+    UnderInvestigation,
+}
+
+impl VulnStatus {
+    pub const ALL: [VulnStatus; 4] = [
+        VulnStatus::Affected,
+        VulnStatus::NotAffected,
+        VulnStatus::Fixed,
+        VulnStatus::UnderInvestigation,
+    ];
+
+    /// The OpenVEX name: `affected`, `not_affected`, `fixed`, `under_investigation`.
+    pub fn name(self) -> &'static str {
+        match self {
+            VulnStatus::Affected => "affected",
+            VulnStatus::NotAffected => "not_affected",
+            VulnStatus::Fixed => "fixed",
+            VulnStatus::UnderInvestigation => "under_investigation",
+        }
+    }
+
+    /// The inverse of [`VulnStatus::name`] (also accepting `not-affected`, `Not Affected`).
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim().to_ascii_lowercase().replace(['-', ' '], "_");
+        VulnStatus::ALL.into_iter().find(|v| v.name() == s)
+    }
+}
+
+/// A vulnerability fact: `vuln_id` has `status` in the node keyed `node`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VulnFact {
+    pub vuln_id: String,
+    pub node: String,
+    pub status: VulnStatus,
+}
+
+/// What kind of evidence a statement is, for the index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FactKind {
+    Sbom,
+    Vulnerabilities,
+    Vex,
+    EndOfLife,
+    Other,
+}
+
+impl FactKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FactKind::Sbom => "sbom",
+            FactKind::Vulnerabilities => "vulnerabilities",
+            FactKind::Vex => "vex",
+            FactKind::EndOfLife => "end_of_life",
+            FactKind::Other => "other",
+        }
+    }
+}
+
+/// The graph facts of one statement. Lists are sorted (nodes by key, edges, vulns by id and
+/// node) and deduplicated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Facts {
+    pub kind: FactKind,
+    /// What the statement is about (in-toto subjects, the COSE `sub`), merged with the
+    /// artifact the document describes when they are the same.
+    pub subjects: Vec<Node>,
+    /// Every node mentioned, subjects included, deduplicated by key (fields merged).
+    pub nodes: Vec<Node>,
+    pub edges: Vec<Edge>,
+    /// One fact per vulnerability and node; the last statement about a pair wins.
+    pub vulns: Vec<VulnFact>,
+    /// Why the content could not be indexed, or only partly (malformed entries skipped).
+    pub unparsed: Option<String>,
+}
+
+/// The graph facts of a registered statement: `statement` as stored, `statement_type` its
+/// predicate type (DSSE) or content type (COSE). Never panics, whatever the bytes.
+pub fn extract(kind: EntryKind, statement_type: &str, statement: &[u8]) -> Facts {
+    let mut b = Builder::default();
+    let kind = match kind {
+        EntryKind::Dsse => dsse(&mut b, statement_type, statement),
+        EntryKind::Cose => cose(&mut b, statement_type, statement),
+    };
+    b.finish(kind)
+}
+
+// ---------------------------------------------------------------------------------------
+// Collecting facts
+
+#[derive(Default)]
+struct Builder {
+    nodes: Vec<Node>,
+    index: HashMap<String, usize>,
+    edges: Vec<Edge>,
+    vulns: Vec<VulnFact>,
+    vuln_index: HashMap<(String, String), usize>,
+    /// Subjects not yet in `nodes`: the document's root may still merge into them.
+    pending_subjects: Vec<Node>,
+    /// Subject keys, once the subjects are placed.
+    subject_keys: Option<Vec<String>>,
+    fatal: Option<String>,
+    skipped: usize,
+    first_skip: Option<String>,
+}
+
+impl Builder {
+    /// Adds (or merges) a node; returns its key.
+    fn add(&mut self, node: Node) -> String {
+        match self.index.get(&node.key) {
+            Some(&i) => {
+                if let Some(known) = self.nodes.get_mut(i) {
+                    known.fill_from(&node);
+                }
+                node.key
+            }
+            None => {
+                let key = node.key.clone();
+                self.index.insert(node.key.clone(), self.nodes.len());
+                self.nodes.push(node);
+                key
+            }
+        }
+    }
+
+    fn edge(&mut self, parent: &str, child: &str) {
+        if parent != child {
+            self.edges.push(Edge {
+                parent: parent.to_owned(),
+                child: child.to_owned(),
+            });
+        }
+    }
+
+    fn vuln(&mut self, vuln_id: &str, node: &str, status: VulnStatus) {
+        let pair = (vuln_id.to_owned(), node.to_owned());
+        match self.vuln_index.get(&pair) {
+            Some(&i) => {
+                if let Some(fact) = self.vulns.get_mut(i) {
+                    fact.status = status;
+                }
+            }
+            None => {
+                self.vuln_index.insert(pair, self.vulns.len());
+                self.vulns.push(VulnFact {
+                    vuln_id: vuln_id.to_owned(),
+                    node: node.to_owned(),
+                    status,
+                });
+            }
+        }
+    }
+
+    /// The content cannot be indexed (what was collected so far stays).
+    fn fail(&mut self, reason: impl Into<String>) {
+        if self.fatal.is_none() {
+            self.fatal = Some(reason.into());
+        }
+    }
+
+    /// One malformed entry was skipped.
+    fn skip(&mut self, reason: impl Into<String>) {
+        self.skipped += 1;
+        if self.first_skip.is_none() {
+            self.first_skip = Some(reason.into());
+        }
+    }
+
+    /// `v[key]` as a list: absent or null is empty; anything else but a list is skipped.
+    fn list<'v>(&mut self, v: &'v Value, key: &str) -> &'v [Value] {
+        match v.get(key) {
+            None | Some(Value::Null) => &[],
+            Some(Value::Array(items)) => items,
+            Some(_) => {
+                self.skip(format!("`{key}` is not a list"));
+                &[]
+            }
+        }
+    }
+
+    /// Places the subjects as they are; returns their keys.
+    fn subjects(&mut self) -> Vec<String> {
+        if let Some(keys) = &self.subject_keys {
+            return keys.clone();
+        }
+        let pending = std::mem::take(&mut self.pending_subjects);
+        let mut keys: Vec<String> = pending.into_iter().map(|n| self.add(n)).collect();
+        dedup_in_order(&mut keys);
+        self.subject_keys = Some(keys.clone());
+        keys
+    }
+
+    /// Places the artifacts a document describes: each merges into the subject it is (same
+    /// sha256; or the only subject, for the only root, when nothing contradicts it), else
+    /// becomes a node below every subject. Returns, per root, the keys standing for it.
+    fn attach_roots(&mut self, roots: Vec<Node>) -> Vec<Vec<String>> {
+        if self.subject_keys.is_some() {
+            let subjects = self.subjects();
+            return roots
+                .into_iter()
+                .map(|r| {
+                    let k = self.add(r);
+                    for s in &subjects {
+                        self.edge(s, &k);
+                    }
+                    vec![k]
+                })
+                .collect();
+        }
+        let mut subjects = std::mem::take(&mut self.pending_subjects);
+        let only_one = subjects.len() == 1 && roots.len() == 1;
+        let placements: Vec<Option<Vec<usize>>> = roots
+            .iter()
+            .map(|r| {
+                let same: Vec<usize> = subjects
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.sha256.is_some() && s.sha256 == r.sha256)
+                    .map(|(i, _)| i)
+                    .collect();
+                if !same.is_empty() {
+                    Some(same)
+                } else if only_one && subjects.first().is_some_and(|s| s.may_be(r)) {
+                    Some(vec![0])
+                } else {
+                    None
+                }
+            })
+            .collect();
+        for (r, placed) in roots.iter().zip(&placements) {
+            for &i in placed.iter().flatten() {
+                if let Some(s) = subjects.get_mut(i) {
+                    s.fill_from(r);
+                    if let Some(k) = s.computed_key() {
+                        s.key = k;
+                    }
+                }
+            }
+        }
+        let all_keys: Vec<String> = subjects.into_iter().map(|s| self.add(s)).collect();
+        let mut subject_keys = all_keys.clone();
+        dedup_in_order(&mut subject_keys);
+        self.subject_keys = Some(subject_keys.clone());
+        roots
+            .into_iter()
+            .zip(placements)
+            .map(|(r, placed)| match placed {
+                Some(ix) => {
+                    let mut keys: Vec<String> = ix
+                        .iter()
+                        .filter_map(|&i| all_keys.get(i).cloned())
+                        .collect();
+                    dedup_in_order(&mut keys);
+                    keys
+                }
+                None => {
+                    let k = self.add(r);
+                    for s in &subject_keys {
+                        self.edge(s, &k);
+                    }
+                    vec![k]
+                }
+            })
+            .collect()
+    }
+
+    fn finish(mut self, kind: FactKind) -> Facts {
+        let subject_keys = self.subjects();
+        let subjects = subject_keys
+            .iter()
+            .filter_map(|k| self.index.get(k).and_then(|&i| self.nodes.get(i)).cloned())
+            .collect();
+        let mut nodes = self.nodes;
+        nodes.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        let mut edges = self.edges;
+        edges.sort_unstable();
+        edges.dedup();
+        let mut vulns = self.vulns;
+        vulns.sort_unstable_by(|a, b| (&a.vuln_id, &a.node).cmp(&(&b.vuln_id, &b.node)));
+        let unparsed = self.fatal.or_else(|| {
+            self.first_skip.map(|first| match self.skipped {
+                1 => format!("one malformed entry skipped: {first}"),
+                n => format!("{n} malformed entries skipped; the first: {first}"),
+            })
+        });
+        Facts {
+            kind,
+            subjects,
+            nodes,
+            edges,
+            vulns,
+            unparsed,
+        }
+    }
+}
+
+fn dedup_in_order(keys: &mut Vec<String>) {
+    let mut seen = HashSet::new();
+    keys.retain(|k| seen.insert(k.clone()));
+}
+
+/// A non-empty string field.
+fn text<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
+    v.get(key)?.as_str().filter(|s| !s.is_empty())
+}
+
+/// A string or a list of strings (JSON-LD allows both).
+fn texts(v: Option<&Value>) -> Vec<&str> {
+    match v {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Wrappers and dispatch
+
+/// How a payload is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    CycloneDx,
+    /// SPDX 2.3 or 3, told apart by the JSON.
+    Spdx,
+    InTotoVulns,
+    Osv,
+    OpenVex,
+    EndOfLife,
+    /// An in-toto Statement in a COSE payload.
+    InToto,
+    /// Plain JSON: look at it.
+    Sniff,
+    /// Known, but not in a form indexed here (CycloneDX XML, SPDX tag-value).
+    Unreadable(FactKind, &'static str),
+    Other,
+}
+
+impl Format {
+    fn kind(self) -> FactKind {
+        match self {
+            Format::CycloneDx | Format::Spdx => FactKind::Sbom,
+            Format::InTotoVulns | Format::Osv => FactKind::Vulnerabilities,
+            Format::OpenVex => FactKind::Vex,
+            Format::EndOfLife => FactKind::EndOfLife,
+            Format::Unreadable(kind, _) => kind,
+            Format::InToto | Format::Sniff | Format::Other => FactKind::Other,
+        }
+    }
+}
+
+fn is_end_of_life(t: &str) -> bool {
+    let t = t.to_ascii_lowercase();
+    ["end-of-life", "endoflife", "eol", "lifecycle"]
+        .iter()
+        .any(|w| t.contains(w))
+}
+
+fn format_of_predicate_type(t: &str) -> Format {
+    if t.starts_with("https://cyclonedx.org/bom") {
+        Format::CycloneDx
+    } else if t.starts_with("https://spdx.dev/Document") {
+        Format::Spdx
+    } else if t.starts_with("https://in-toto.io/attestation/vulns")
+        || t.starts_with("https://cosign.sigstore.dev/attestation/vuln")
+    {
+        Format::InTotoVulns
+    } else if t.starts_with("https://ossf.github.io/osv-schema") {
+        Format::Osv
+    } else if t.starts_with("https://openvex.dev/ns") {
+        Format::OpenVex
+    } else if is_end_of_life(t) {
+        Format::EndOfLife
+    } else {
+        Format::Other
+    }
+}
+
+fn format_of_content_type(ct: &str) -> Format {
+    let media = ct.split(';').next().unwrap_or_default().trim();
+    let media = media.to_ascii_lowercase();
+    match media.as_str() {
+        "application/vnd.cyclonedx+json" => Format::CycloneDx,
+        "application/spdx+json" => Format::Spdx,
+        "application/openvex+json" | "application/vex+json" => Format::OpenVex,
+        "application/vnd.osv+json" | "application/osv+json" => Format::Osv,
+        "application/vnd.in-toto+json" => Format::InToto,
+        "application/json" | "text/json" | "coap-content-format:50" => Format::Sniff,
+        m if m.contains("cyclonedx") || m.contains("spdx") => {
+            Format::Unreadable(FactKind::Sbom, "only the JSON forms of SBOMs are indexed")
+        }
+        m if is_end_of_life(m) => Format::EndOfLife,
+        _ => Format::Other,
+    }
+}
+
+/// What plain JSON looks like.
+fn sniff(v: &Value) -> Format {
+    let context = texts(v.get("@context"));
+    if text(v, "bomFormat").is_some_and(|f| f.eq_ignore_ascii_case("CycloneDX")) {
+        Format::CycloneDx
+    } else if v.get("spdxVersion").is_some()
+        || (v.get("@graph").is_some() && context.iter().any(|c| c.contains("spdx")))
+    {
+        Format::Spdx
+    } else if context.iter().any(|c| c.contains("openvex")) {
+        Format::OpenVex
+    } else if looks_like_osv(v) {
+        Format::Osv
+    } else if text(v, "_type").is_some_and(is_statement_type) {
+        Format::InToto
+    } else {
+        Format::Other
+    }
+}
+
+fn looks_like_osv(v: &Value) -> bool {
+    text(v, "id").is_some() && v.get("affected").is_some_and(Value::is_array)
+}
+
+fn dsse(b: &mut Builder, statement_type: &str, bytes: &[u8]) -> FactKind {
+    match Envelope::parse(bytes) {
+        Ok(env) => in_toto(b, env.payload(), statement_type),
+        Err(e) => {
+            b.fail(format!("not a DSSE envelope: {e}"));
+            format_of_predicate_type(statement_type).kind()
+        }
+    }
+}
+
+fn cose(b: &mut Builder, statement_type: &str, bytes: &[u8]) -> FactKind {
+    let st = match SignedStatement::parse(bytes) {
+        Ok(st) => st,
+        Err(e) => {
+            b.fail(format!("not a COSE Signed Statement: {e}"));
+            return format_of_content_type(statement_type).kind();
+        }
+    };
+    b.pending_subjects.extend(Node::from_identifier(st.sub()));
+    let content_type = match st.content_type() {
+        Some(ContentType::Text(t)) => t.clone(),
+        Some(ContentType::CoapFormat(n)) => format!("coap-content-format:{n}"),
+        None => statement_type.to_owned(),
+    };
+    let format = format_of_content_type(&content_type);
+    if matches!(
+        format,
+        Format::Other | Format::EndOfLife | Format::Unreadable(..)
+    ) {
+        return index(b, format, &Value::Null);
+    }
+    let Some(payload) = st.payload() else {
+        b.fail("the payload is detached");
+        return format.kind();
+    };
+    match serde_json::from_slice::<Value>(payload) {
+        Ok(value) => index(b, format, &value),
+        Err(e) => {
+            b.fail(format!("the {content_type} payload is not JSON: {e}"));
+            format.kind()
+        }
+    }
+}
+
+/// An in-toto Statement: its subjects, then its predicate by type.
+fn in_toto(b: &mut Builder, value: &Value, statement_type: &str) -> FactKind {
+    // Read the Statement without its predicate, which is read in place: a whole SBOM is
+    // not copied.
+    let without_predicate = match value {
+        Value::Object(obj) => Statement::from_value(&Value::Object(
+            obj.iter()
+                .filter(|(k, _)| k.as_str() != "predicate")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )),
+        _ => Statement::from_value(value),
+    };
+    let predicate = value.get("predicate").unwrap_or(&Value::Null);
+    let st = match without_predicate {
+        Ok(st) => st,
+        Err(e) => {
+            b.fail(e.to_string());
+            return format_of_predicate_type(statement_type).kind();
+        }
+    };
+    for s in &st.subject {
+        let sha = s
+            .digest
+            .0
+            .iter()
+            .find(|(alg, _)| alg.eq_ignore_ascii_case("sha256"))
+            .map(|(_, hex)| hex.as_str());
+        let purl = is_purl(&s.name).then_some(s.name.as_str());
+        b.pending_subjects
+            .extend(Node::new(purl, Some(&s.name), None, sha));
+    }
+    let format = format_of_predicate_type(&st.predicate_type);
+    // Some tools embed the document as a JSON string.
+    let embedded = match (predicate, format) {
+        (Value::String(s), Format::CycloneDx | Format::Spdx | Format::OpenVex | Format::Osv) => {
+            serde_json::from_str::<Value>(s).ok()
+        }
+        _ => None,
+    };
+    let format = match format {
+        Format::InToto | Format::Sniff => Format::Other,
+        f => f,
+    };
+    index(b, format, embedded.as_ref().unwrap_or(predicate))
+}
+
+fn index(b: &mut Builder, format: Format, v: &Value) -> FactKind {
+    match format {
+        Format::CycloneDx => cyclonedx(b, v),
+        Format::Spdx if v.get("@graph").is_some() => spdx3(b, v),
+        Format::Spdx => spdx2(b, v),
+        Format::InTotoVulns => in_toto_vulns(b, v),
+        Format::Osv => osv(b, v),
+        Format::OpenVex => openvex(b, v),
+        Format::EndOfLife => FactKind::EndOfLife,
+        Format::InToto => in_toto(b, v, ""),
+        Format::Sniff => match sniff(v) {
+            Format::Sniff => FactKind::Other,
+            f => index(b, f, v),
+        },
+        Format::Unreadable(kind, why) => {
+            b.fail(why);
+            kind
+        }
+        Format::Other if looks_like_osv(v) => osv(b, v),
+        Format::Other => FactKind::Other,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// CycloneDX
+
+fn cyclonedx(b: &mut Builder, bom: &Value) -> FactKind {
+    if !bom.is_object() {
+        b.fail("the CycloneDX BOM is not a JSON object");
+        return FactKind::Sbom;
+    }
+    // bom-ref → node key.
+    let mut refs: HashMap<&str, String> = HashMap::new();
+    let root = bom
+        .get("metadata")
+        .and_then(|m| m.get("component"))
+        .filter(|c| c.is_object());
+    let roots = match root.and_then(cdx_node) {
+        Some(node) => b
+            .attach_roots(vec![node])
+            .into_iter()
+            .next()
+            .unwrap_or_default(),
+        None => b.subjects(),
+    };
+    if let (Some(c), Some(first)) = (root, roots.first()) {
+        if let Some(r) = text(c, "bom-ref") {
+            refs.insert(r, first.clone());
+        }
+    }
+
+    // Depth-first, without recursion: (the nearest identified ancestor, or the roots).
+    let top = b.list(bom, "components");
+    let under_root = match root {
+        Some(c) => b.list(c, "components"),
+        None => &[],
+    };
+    let mut components = top.len();
+    let mut stack: Vec<(Option<String>, &Value)> =
+        top.iter().chain(under_root).map(|c| (None, c)).collect();
+    while let Some((parent, c)) = stack.pop() {
+        if !c.is_object() {
+            b.skip("a component is not an object");
+            continue;
+        }
+        let here = match cdx_node(c) {
+            Some(node) => {
+                let k = b.add(node);
+                match &parent {
+                    Some(p) => b.edge(p, &k),
+                    None => {
+                        for r in &roots {
+                            b.edge(r, &k);
+                        }
+                    }
+                }
+                if let Some(r) = text(c, "bom-ref") {
+                    refs.entry(r).or_insert_with(|| k.clone());
+                }
+                Some(k)
+            }
+            None => {
+                b.skip("a component has no name, purl or sha256");
+                parent
+            }
+        };
+        let nested = b.list(c, "components");
+        components += nested.len();
+        stack.extend(nested.iter().map(|n| (here.clone(), n)));
+    }
+
+    for d in b.list(bom, "dependencies") {
+        // Refs to components this BOM does not list (other BOMs) are not edges here.
+        let Some(from) = text(d, "ref").and_then(|r| refs.get(r)) else {
+            continue;
+        };
+        for to in b.list(d, "dependsOn") {
+            if let Some(to) = to.as_str().and_then(|r| refs.get(r)) {
+                b.edge(from, to);
+            }
+        }
+    }
+
+    let vulnerabilities = b.list(bom, "vulnerabilities");
+    for v in vulnerabilities {
+        let Some(id) = text(v, "id") else {
+            b.skip("a vulnerability has no id");
+            continue;
+        };
+        let status = match v.get("analysis").and_then(|a| text(a, "state")) {
+            Some("not_affected" | "false_positive") => VulnStatus::NotAffected,
+            Some("resolved" | "resolved_with_pedigree") => VulnStatus::Fixed,
+            Some("in_triage") => VulnStatus::UnderInvestigation,
+            // `exploitable`, no analysis, or a state this code does not know: do not hide it.
+            _ => VulnStatus::Affected,
+        };
+        for a in b.list(v, "affects") {
+            let Some(r) = text(a, "ref") else {
+                continue;
+            };
+            if let Some(k) = cdx_ref(b, &refs, r) {
+                b.vuln(id, &k, status);
+            }
+        }
+    }
+
+    if components == 0 && !vulnerabilities.is_empty() {
+        FactKind::Vex
+    } else {
+        FactKind::Sbom
+    }
+}
+
+/// A component: purl, name, version, the first valid SHA-256 of `hashes[]`.
+fn cdx_node(c: &Value) -> Option<Node> {
+    let sha = c
+        .get("hashes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|h| {
+            text(h, "alg").is_some_and(|a| a.eq_ignore_ascii_case("SHA-256") || a == "SHA256")
+        })
+        .find_map(|h| text(h, "content").and_then(normalize_sha256));
+    Node::new(
+        text(c, "purl"),
+        text(c, "name"),
+        text(c, "version"),
+        sha.as_deref(),
+    )
+}
+
+/// A vulnerability's `affects[].ref`: a bom-ref here, a BOM-Link (`urn:cdx:…#bom-ref`) whose
+/// fragment is one, or a purl.
+fn cdx_ref(b: &mut Builder, refs: &HashMap<&str, String>, r: &str) -> Option<String> {
+    if let Some(k) = refs.get(r) {
+        return Some(k.clone());
+    }
+    let fragment = r.rsplit_once('#').map_or(r, |(_, f)| f);
+    if let Some(k) = refs.get(fragment) {
+        return Some(k.clone());
+    }
+    let node = is_purl(fragment).then(|| Node::new(Some(fragment), None, None, None))??;
+    Some(b.add(node))
+}
+
+// ---------------------------------------------------------------------------------------
+// SPDX
+
+/// Elements by SPDX id, in document order (first definition wins).
+#[derive(Default)]
+struct Elements<'v> {
+    order: Vec<(&'v str, Node)>,
+    by_id: HashMap<&'v str, usize>,
+}
+
+impl<'v> Elements<'v> {
+    fn insert(&mut self, id: &'v str, node: Node) {
+        if !self.by_id.contains_key(id) {
+            self.by_id.insert(id, self.order.len());
+            self.order.push((id, node));
+        }
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        self.by_id.contains_key(id)
+    }
+
+    /// Places every element (the described ones first, see [`Builder::attach_roots`]);
+    /// returns the keys standing for each id.
+    fn place(self, b: &mut Builder, described: &[&'v str]) -> HashMap<&'v str, Vec<String>> {
+        let mut described: Vec<&str> = described
+            .iter()
+            .copied()
+            .filter(|id| self.contains(id))
+            .collect();
+        let mut seen = HashSet::new();
+        described.retain(|id| seen.insert(*id));
+        let mut keys: HashMap<&str, Vec<String>> = HashMap::with_capacity(self.order.len());
+        let mut roots = Vec::with_capacity(described.len());
+        let mut rest = Vec::with_capacity(self.order.len());
+        for (id, node) in self.order {
+            if seen.contains(id) {
+                roots.push((id, node));
+            } else {
+                rest.push((id, node));
+            }
+        }
+        // Roots in the order the document describes them.
+        roots.sort_by_key(|(id, _)| described.iter().position(|d| d == id));
+        let (root_ids, root_nodes): (Vec<&str>, Vec<Node>) = roots.into_iter().unzip();
+        if root_nodes.is_empty() {
+            b.subjects();
+        } else {
+            for (id, k) in root_ids.into_iter().zip(b.attach_roots(root_nodes)) {
+                keys.insert(id, k);
+            }
+        }
+        for (id, node) in rest {
+            keys.insert(id, vec![b.add(node)]);
+        }
+        keys
+    }
+}
+
+fn link(b: &mut Builder, keys: &HashMap<&str, Vec<String>>, parent: &str, child: &str) {
+    if let (Some(ps), Some(cs)) = (keys.get(parent), keys.get(child)) {
+        for p in ps {
+            for c in cs {
+                b.edge(p, c);
+            }
+        }
+    }
+}
+
+fn spdx2(b: &mut Builder, doc: &Value) -> FactKind {
+    if !doc.is_object() {
+        b.fail("the SPDX document is not a JSON object");
+        return FactKind::Sbom;
+    }
+    let doc_id = text(doc, "SPDXID").unwrap_or("SPDXRef-DOCUMENT");
+    let mut elements = Elements::default();
+    for (list, name_field) in [("packages", "name"), ("files", "fileName")] {
+        for e in b.list(doc, list) {
+            let Some(id) = text(e, "SPDXID") else {
+                b.skip(format!("an element of `{list}` has no SPDXID"));
+                continue;
+            };
+            let purl = e
+                .get("externalRefs")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|r| text(r, "referenceType") == Some("purl"))
+                .find_map(|r| text(r, "referenceLocator"));
+            let sha = e
+                .get("checksums")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|c| text(c, "algorithm").is_some_and(|a| a.eq_ignore_ascii_case("SHA256")))
+                .find_map(|c| text(c, "checksumValue").and_then(normalize_sha256));
+            match Node::new(
+                purl,
+                text(e, name_field),
+                text(e, "versionInfo"),
+                sha.as_deref(),
+            ) {
+                Some(node) => elements.insert(id, node),
+                None => b.skip(format!("{id} has no name, purl or sha256")),
+            }
+        }
+    }
+
+    let relationships = b.list(doc, "relationships");
+    let mut described: Vec<&str> = texts(doc.get("documentDescribes"));
+    for r in relationships {
+        match (
+            text(r, "spdxElementId"),
+            text(r, "relationshipType"),
+            text(r, "relatedSpdxElement"),
+        ) {
+            (Some(a), Some("DESCRIBES"), Some(x)) if a == doc_id => described.push(x),
+            (Some(x), Some("DESCRIBED_BY"), Some(a)) if a == doc_id => described.push(x),
+            _ => {}
+        }
+    }
+    let keys = elements.place(b, &described);
+
+    for p in b.list(doc, "packages") {
+        if let Some(id) = text(p, "SPDXID") {
+            for f in texts(p.get("hasFiles")) {
+                link(b, &keys, id, f);
+            }
+        }
+    }
+    for r in relationships {
+        let (Some(a), Some(t), Some(x)) = (
+            text(r, "spdxElementId"),
+            text(r, "relationshipType"),
+            text(r, "relatedSpdxElement"),
+        ) else {
+            if !r.is_object() {
+                b.skip("a relationship is not an object");
+            }
+            continue;
+        };
+        match t {
+            "CONTAINS" | "DEPENDS_ON" | "STATIC_LINK" | "DYNAMIC_LINK" => link(b, &keys, a, x),
+            "CONTAINED_BY" | "DEPENDENCY_OF" | "RUNTIME_DEPENDENCY_OF" => link(b, &keys, x, a),
+            _ => {}
+        }
+    }
+    FactKind::Sbom
+}
+
+/// The local name of an SPDX 3 type or vocabulary IRI (`software_Package` → `Package`,
+/// `…/RelationshipType/contains` → `contains`).
+fn local_name(s: &str) -> &str {
+    s.rsplit(['/', '#', ':', '_']).next().unwrap_or(s)
+}
+
+fn spdx3(b: &mut Builder, doc: &Value) -> FactKind {
+    let graph = match doc.get("@graph") {
+        Some(Value::Array(items)) => items,
+        _ => {
+            b.fail("the SPDX 3 `@graph` is not a list");
+            return FactKind::Sbom;
+        }
+    };
+    let mut elements = Elements::default();
+    let mut described: Vec<&str> = Vec::new();
+    let mut relationships: Vec<(&str, &str, Vec<&str>)> = Vec::new();
+    for e in graph {
+        if !e.is_object() {
+            b.skip("an element of `@graph` is not an object");
+            continue;
+        }
+        let ty = text(e, "type")
+            .or_else(|| text(e, "@type"))
+            .unwrap_or_default();
+        let id = text(e, "spdxId").or_else(|| text(e, "@id"));
+        described.extend(texts(e.get("rootElement")));
+        match (local_name(ty), id) {
+            ("Package" | "File", Some(id)) => {
+                let purl = text(e, "software_packageUrl")
+                    .or_else(|| text(e, "packageUrl"))
+                    .or_else(|| {
+                        e.get("externalIdentifier")
+                            .and_then(Value::as_array)
+                            .into_iter()
+                            .flatten()
+                            .filter(|x| text(x, "externalIdentifierType") == Some("packageUrl"))
+                            .find_map(|x| text(x, "identifier"))
+                    });
+                let version =
+                    text(e, "software_packageVersion").or_else(|| text(e, "packageVersion"));
+                let sha = e
+                    .get("verifiedUsing")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter(|h| {
+                        text(h, "algorithm").is_some_and(|a| {
+                            let a = local_name(a);
+                            a.eq_ignore_ascii_case("sha256") || a.eq_ignore_ascii_case("sha-256")
+                        })
+                    })
+                    .find_map(|h| text(h, "hashValue").and_then(normalize_sha256));
+                match Node::new(purl, text(e, "name"), version, sha.as_deref()) {
+                    Some(node) => elements.insert(id, node),
+                    None => b.skip(format!("{id} has no name, purl or sha256")),
+                }
+            }
+            ("Relationship", _) => {
+                let (Some(from), Some(t)) = (text(e, "from"), text(e, "relationshipType")) else {
+                    b.skip("a relationship has no `from` or `relationshipType`");
+                    continue;
+                };
+                let t = local_name(t);
+                let to = texts(e.get("to"));
+                if t == "describes" {
+                    described.extend(to.iter().copied());
+                }
+                relationships.push((from, t, to));
+            }
+            ("Package" | "File", None) => b.skip(format!("a {ty} has no spdxId")),
+            _ => {}
+        }
+    }
+    // `rootElement`s name the described packages directly or through an Sbom; only those
+    // that are packages or files are placed as roots.
+    let keys = elements.place(b, &described);
+    for (from, t, to) in relationships {
+        if matches!(
+            t,
+            "contains" | "dependsOn" | "hasStaticLink" | "hasDynamicLink"
+        ) {
+            for x in to {
+                link(b, &keys, from, x);
+            }
+        }
+    }
+    FactKind::Sbom
+}
+
+// ---------------------------------------------------------------------------------------
+// Vulnerabilities and VEX
+
+/// in-toto vulns v0.1 (`scanner.result[].id`) and cosign vuln v1 (`scanner.result`, any
+/// scanner output: a list of `{id}`, Grype `matches[].vulnerability.id` or Trivy
+/// `Results[].Vulnerabilities[].VulnerabilityID`): each finding affects every subject.
+fn in_toto_vulns(b: &mut Builder, predicate: &Value) -> FactKind {
+    let result = predicate.get("scanner").and_then(|s| s.get("result"));
+    let mut ids: Vec<&str> = Vec::new();
+    match result {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(items)) => {
+            for r in items {
+                match text(r, "id") {
+                    Some(id) => ids.push(id),
+                    None => b.skip("a scanner result has no id"),
+                }
+            }
+        }
+        Some(r @ Value::Object(_)) => {
+            for m in b.list(r, "matches") {
+                ids.extend(m.get("vulnerability").and_then(|v| text(v, "id")));
+            }
+            for res in b.list(r, "Results") {
+                for v in b.list(res, "Vulnerabilities") {
+                    ids.extend(text(v, "VulnerabilityID"));
+                }
+            }
+        }
+        Some(_) => b.fail("`scanner.result` is neither a list nor an object"),
+    }
+    let subjects = b.subjects();
+    for id in ids {
+        for s in &subjects {
+            b.vuln(id, s, VulnStatus::Affected);
+        }
+    }
+    FactKind::Vulnerabilities
+}
+
+/// The purl type of an OSV ecosystem (`Debian:11` → `deb/debian`).
+fn osv_purl(ecosystem: &str, name: &str) -> String {
+    let eco = ecosystem.split(':').next().unwrap_or_default().trim();
+    let eco = eco.to_ascii_lowercase();
+    let (ty, name) = match eco.as_str() {
+        "crates.io" => ("cargo".to_owned(), name.to_owned()),
+        "go" => ("golang".to_owned(), name.to_owned()),
+        "rubygems" => ("gem".to_owned(), name.to_owned()),
+        "packagist" => ("composer".to_owned(), name.to_owned()),
+        "maven" => ("maven".to_owned(), name.replacen(':', "/", 1)),
+        "debian" | "ubuntu" => (format!("deb/{eco}"), name.to_owned()),
+        "alpine" => ("apk/alpine".to_owned(), name.to_owned()),
+        _ => (eco.replace(' ', "-"), name.to_owned()),
+    };
+    format!("pkg:{ty}/{name}")
+}
+
+/// An OSV record: `id` affects each `affected[].package`.
+fn osv(b: &mut Builder, record: &Value) -> FactKind {
+    if !record.is_object() {
+        b.fail("the OSV record is not a JSON object");
+        return FactKind::Vulnerabilities;
+    }
+    let Some(id) = text(record, "id") else {
+        b.fail("the OSV record has no id");
+        return FactKind::Vulnerabilities;
+    };
+    for a in b.list(record, "affected") {
+        let Some(package) = a.get("package").filter(|p| p.is_object()) else {
+            b.skip("an `affected` entry has no package");
+            continue;
+        };
+        let name = text(package, "name");
+        let purl = match (text(package, "purl"), text(package, "ecosystem"), name) {
+            (Some(purl), _, _) => purl.to_owned(),
+            (None, Some(eco), Some(name)) => osv_purl(eco, name),
+            _ => {
+                b.skip("an affected package has neither a purl nor an ecosystem and name");
+                continue;
+            }
+        };
+        if let Some(node) = Node::new(Some(&purl), name, None, None) {
+            let k = b.add(node);
+            b.vuln(id, &k, VulnStatus::Affected);
+        }
+    }
+    FactKind::Vulnerabilities
+}
+
+/// An OpenVEX product: a string identifier, or `{@id, identifiers {purl, …}, hashes}`.
+fn vex_product(p: &Value) -> Option<Node> {
+    if let Some(s) = p.as_str() {
+        return Node::from_identifier(s);
+    }
+    let id = text(p, "@id");
+    let identifiers = p.get("identifiers");
+    let hashes = p.get("hashes");
+    let sha = ["sha-256", "sha256"]
+        .iter()
+        .find_map(|alg| hashes.and_then(|h| text(h, alg)))
+        .or_else(|| identifiers.and_then(|i| text(i, "sha256")))
+        .and_then(normalize_sha256)
+        .or_else(|| {
+            id.and_then(|i| i.strip_prefix("sha256:"))
+                .and_then(normalize_sha256)
+        });
+    let purl = identifiers
+        .and_then(|i| text(i, "purl"))
+        .or_else(|| id.filter(|i| is_purl(i)));
+    // The @id names the product only when nothing stronger does.
+    let name = id.filter(|_| sha.is_none() && purl.is_none());
+    Node::new(purl, name, None, sha.as_deref())
+}
+
+fn openvex(b: &mut Builder, doc: &Value) -> FactKind {
+    if !doc.is_object() {
+        b.fail("the OpenVEX document is not a JSON object");
+        return FactKind::Vex;
+    }
+    for s in b.list(doc, "statements") {
+        let vulnerability = s.get("vulnerability");
+        let id = match vulnerability {
+            Some(Value::String(id)) if !id.is_empty() => Some(id.as_str()),
+            Some(v) => text(v, "name").or_else(|| text(v, "@id")),
+            None => None,
+        };
+        let Some(id) = id else {
+            b.skip("a VEX statement names no vulnerability");
+            continue;
+        };
+        let Some(status) = text(s, "status").and_then(VulnStatus::parse) else {
+            b.skip(format!("the VEX statement on {id} has no known status"));
+            continue;
+        };
+        let products = b.list(s, "products");
+        // A statement without products is about what the envelope is about.
+        let keys: Vec<String> = if products.is_empty() {
+            b.subjects()
+        } else {
+            let mut keys = Vec::with_capacity(products.len());
+            for p in products {
+                match vex_product(p) {
+                    Some(node) => keys.push(b.add(node)),
+                    None => b.skip(format!("a product of the VEX statement on {id} has no id")),
+                }
+            }
+            keys
+        };
+        for k in keys {
+            b.vuln(id, &k, status);
+        }
+    }
+    FactKind::Vex
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::time::Instant;
+
+    fn node(key: &str) -> Node {
+        Node {
+            key: key.into(),
+            purl: None,
+            name: None,
+            version: None,
+            sha256: None,
+        }
+    }
+
+    #[test]
+    fn keys_prefer_the_strongest_identifier() {
+        let sha = "AB".repeat(32);
+        let n = Node::new(Some("pkg:cargo/a@1"), Some("a"), Some("1"), Some(&sha)).unwrap();
+        assert_eq!(n.key, format!("sha256:{}", "ab".repeat(32)));
+        assert_eq!(n.sha256.as_deref(), Some("ab".repeat(32).as_str()));
+        let n = Node::new(Some("pkg:cargo/a@1?x=y"), Some("a"), None, Some("short")).unwrap();
+        assert_eq!(n.key, "purl:pkg:cargo/a@1?x=y");
+        assert_eq!(n.sha256, None);
+        assert_eq!(
+            Node::new(None, Some("a"), Some("1"), None).unwrap().key,
+            "name:a@1"
+        );
+        assert_eq!(
+            Node::new(None, Some("a"), None, None).unwrap().key,
+            "name:a"
+        );
+        assert_eq!(Node::new(Some(""), Some(""), Some("1"), None), None);
+    }
+
+    #[test]
+    fn identifiers() {
+        let hex = "0f".repeat(32);
+        assert_eq!(
+            Node::from_identifier(&format!("sha256:{hex}")).unwrap().key,
+            format!("sha256:{hex}")
+        );
+        let n = Node::from_identifier("pkg:npm/a@1").unwrap();
+        assert_eq!(
+            (n.key.as_str(), n.purl.as_deref()),
+            ("purl:pkg:npm/a@1", Some("pkg:npm/a@1"))
+        );
+        assert_eq!(
+            Node::from_identifier("sha256:xyz").unwrap().key,
+            "name:sha256:xyz"
+        );
+        assert_eq!(Node::from_identifier("demo").unwrap().key, "name:demo");
+        assert_eq!(Node::from_identifier(""), None);
+    }
+
+    #[test]
+    fn purl_base_strips_version_qualifiers_and_subpath() {
+        for (purl, base) in [
+            ("pkg:cargo/serde@1.0.210", "pkg:cargo/serde"),
+            ("pkg:npm/@angular/core@16.0.0", "pkg:npm/@angular/core"),
+            (
+                "pkg:npm/%40angular/core@16.0.0?x=1#a/b",
+                "pkg:npm/%40angular/core",
+            ),
+            ("pkg:maven/org.a/b@1?type=jar", "pkg:maven/org.a/b"),
+            (
+                "pkg:golang/github.com/a/b#sub@x",
+                "pkg:golang/github.com/a/b",
+            ),
+            ("pkg:deb/debian/curl", "pkg:deb/debian/curl"),
+            ("pkg:generic/x@", "pkg:generic/x"),
+            ("", ""),
+        ] {
+            let n = Node {
+                purl: Some(purl.into()),
+                ..node("k")
+            };
+            assert_eq!(n.purl_base().as_deref(), Some(base), "{purl}");
+        }
+        assert_eq!(node("k").purl_base(), None);
+    }
+
+    #[test]
+    fn statuses_round_trip() {
+        for s in VulnStatus::ALL {
+            assert_eq!(VulnStatus::parse(s.name()), Some(s));
+        }
+        assert_eq!(
+            VulnStatus::parse("Not-Affected"),
+            Some(VulnStatus::NotAffected)
+        );
+        assert_eq!(VulnStatus::parse("exploitable"), None);
+    }
+
+    #[test]
+    fn builder_merges_nodes_and_drops_self_edges() {
+        let mut b = Builder::default();
+        let k = b.add(Node::new(Some("pkg:a/b@1"), None, None, None).unwrap());
+        b.add(Node::new(Some("pkg:a/b@1"), Some("b"), Some("1"), None).unwrap());
+        b.edge(&k, &k);
+        b.vuln("V", &k, VulnStatus::Affected);
+        b.vuln("V", &k, VulnStatus::Fixed);
+        let f = b.finish(FactKind::Other);
+        assert_eq!(f.nodes.len(), 1);
+        assert_eq!(f.nodes[0].name.as_deref(), Some("b"));
+        assert!(f.edges.is_empty());
+        assert_eq!(f.vulns.len(), 1);
+        assert_eq!(f.vulns[0].status, VulnStatus::Fixed);
+    }
+
+    fn big_bom(n: usize) -> Value {
+        // Groups of 10 top-level libraries, each with a nested component (n in all).
+        let components: Vec<Value> = (0..n / 2)
+            .map(|i| {
+                json!({
+                    "bom-ref": format!("c{i}"),
+                    "name": format!("lib{i}"),
+                    "version": "1.0.0",
+                    "purl": format!("pkg:cargo/lib{i}@1.0.0"),
+                    "hashes": [{"alg": "SHA-256", "content": format!("{i:064x}")}],
+                    "components": [{"name": format!("inner{i}"), "version": "1"}],
+                })
+            })
+            .collect();
+        let dependencies: Vec<Value> = (1..n / 2)
+            .map(|i| json!({"ref": format!("c{i}"), "dependsOn": [format!("c{}", i - 1)]}))
+            .collect();
+        json!({
+            "bomFormat": "CycloneDX",
+            "specVersion": "1.6",
+            "metadata": {"component": {"bom-ref": "root", "name": "app", "version": "2"}},
+            "components": components,
+            "dependencies": dependencies,
+        })
+    }
+
+    #[test]
+    fn large_sbom_is_linear() {
+        let n = if cfg!(debug_assertions) {
+            20_000
+        } else {
+            100_000
+        };
+        let bom = big_bom(n);
+        let start = Instant::now();
+        let mut b = Builder::default();
+        let kind = index(&mut b, Format::CycloneDx, &bom);
+        let facts = b.finish(kind);
+        let took = start.elapsed();
+        assert_eq!(facts.kind, FactKind::Sbom);
+        assert_eq!(facts.unparsed, None);
+        assert_eq!(facts.nodes.len(), n + 1);
+        // root → top level, top level → nested, and the dependency chain.
+        assert_eq!(facts.edges.len(), n / 2 + n / 2 + (n / 2 - 1));
+        // Without subjects the described component is the root.
+        assert!(facts.subjects.is_empty());
+        assert_eq!(
+            facts
+                .edges
+                .iter()
+                .filter(|e| e.parent == "name:app@2")
+                .count(),
+            n / 2
+        );
+        if !cfg!(debug_assertions) {
+            assert!(took.as_millis() < 1000, "{n} components took {took:?}");
+        }
+        eprintln!("{n} components: {took:?}");
+    }
+}
