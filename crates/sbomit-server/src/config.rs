@@ -119,7 +119,7 @@ mod tests {
         let c = ServerConfig::from_toml("").expect("empty config");
         assert_eq!(c.listen.port(), 8087);
         assert!(c.read_public && !c.submit_token_required && !c.compat_pyscitt);
-        assert_eq!(c.max_body_bytes, 16 << 20);
+        assert_eq!(c.max_body_bytes, 64 << 20);
         assert!(ServerConfig::from_toml("lsiten = \"127.0.0.1:1\"").is_err());
         assert!(ServerConfig::from_toml("max_batch = 0").is_err());
         let c = ServerConfig::from_toml(

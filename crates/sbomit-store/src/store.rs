@@ -47,7 +47,8 @@ pub struct StoreConfig {
 }
 
 impl StoreConfig {
-    pub const DEFAULT_MAX_STATEMENT_BYTES: usize = 16 << 20;
+    /// Large enough for a DSSE-wrapped SBOM of 100,000 components (about 31 MB).
+    pub const DEFAULT_MAX_STATEMENT_BYTES: usize = 64 << 20;
 
     pub fn new(database: impl Into<String>, service_key: impl Into<PathBuf>) -> Self {
         StoreConfig {
