@@ -5,6 +5,8 @@
 //!   client speaks. Errors are RFC 9290 concise problem details.
 //! * The JSON API under `/v1`: in-toto evidence (DSSE envelopes), entry metadata, inclusion
 //!   and consistency proofs, and administration. Errors are RFC 9457 problem details.
+//! * Graph queries under `/v1/query` (one request per question, walked server-side) and the
+//!   live event stream `/v1/events` (Server-Sent Events, resumable by log index).
 //!
 //! This crate does not open stores, parse command lines or install signal handlers: the
 //! binary does, and hands [`serve`] a listener and a shutdown future. Every store call runs on
@@ -13,6 +15,8 @@
 
 mod api;
 mod config;
+mod events;
+mod graph_api;
 mod problem;
 mod scrapi;
 mod state;
@@ -59,6 +63,12 @@ pub fn router(store: Store, config: &ServerConfig) -> Router {
         )
         .route("/v1/admin/registration-policy", put(api::put_policy))
         .route("/v1/admin/tokens", post(api::post_token))
+        .route("/v1/query/evidence", get(graph_api::get_evidence))
+        .route("/v1/query/components", get(graph_api::get_components))
+        .route("/v1/query/dependents", get(graph_api::get_dependents))
+        .route("/v1/query/affected", get(graph_api::get_affected))
+        .route("/v1/events", get(events::get_events))
+        .route("/v1/openapi.json", get(graph_api::get_openapi))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

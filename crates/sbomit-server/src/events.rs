@@ -1,0 +1,348 @@
+//! `GET /v1/events`: the log as Server-Sent Events, one `entry` event per registered entry,
+//! keyed by its log index.
+//!
+//! Every stream tails the log itself: it reads committed entries in index order
+//! (`Store::entries_from`) and then waits on the committed tree size (`Store::watch_size`),
+//! which follows this process's commits at once and other processes' commits (PostgreSQL)
+//! within the store's poll interval. So any `serve` process delivers every entry, whichever
+//! process registered it, and a client resuming with `Last-Event-ID: N` gets every entry
+//! after N exactly once: the stream's cursor only ever moves to the index after the entry it
+//! has just read, and entries are read in order with no index skipped.
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use http_body_util::channel::{Channel, Sender};
+use serde_json::{json, Value};
+
+use sbomit_store::backend::EntryRecord;
+use sbomit_store::{EntryId, Store};
+
+use crate::graph_api::{millis_to_rfc3339, Params};
+use crate::problem::{ApiError, JsonProblem};
+use crate::state::AppState;
+
+/// Idle time after which a comment line keeps proxies and clients from timing out.
+const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
+/// Bounds of `heartbeatMs` (tests and impatient proxies want it short).
+const MIN_HEARTBEAT_MS: u64 = 50;
+const MAX_HEARTBEAT_MS: u64 = 300_000;
+/// Entries read per database round trip while catching up.
+const PAGE: usize = 256;
+/// Frames buffered towards a slow client before the stream waits for it.
+const BUFFER: usize = 64;
+/// How long a failing read waits before it is tried again.
+const RETRY: Duration = Duration::from_millis(500);
+
+const EVENT_PARAMS: &[&str] = &["subject", "purl", "type", "after", "heartbeatMs"];
+
+/// Which entries a stream delivers. Within one kind of filter any value matches; across
+/// kinds all must.
+#[derive(Clone, Debug, Default)]
+struct Filter {
+    subjects: Vec<String>,
+    purls: Vec<String>,
+    types: Vec<String>,
+}
+
+/// The version of a purl follows the last `@` of its name part (before `?` and `#`).
+fn purl_without_version(purl: &str) -> Option<&str> {
+    let end = purl.find(['?', '#']).unwrap_or(purl.len());
+    let name_part = &purl[..end];
+    let slash = name_part.rfind('/').map_or(0, |i| i + 1);
+    name_part[slash..]
+        .rfind('@')
+        .map(|at| &name_part[..slash + at])
+}
+
+fn purl_matches(filter: &str, candidate: &str) -> bool {
+    if candidate == filter {
+        return true;
+    }
+    // A filter without a version matches every version of the package.
+    purl_without_version(filter).is_none()
+        && purl_without_version(candidate).is_some_and(|base| base == filter)
+}
+
+impl Filter {
+    fn matches(&self, e: &EntryRecord, subjects: &Value) -> bool {
+        if !self.types.is_empty() && !self.types.contains(&e.statement_type) {
+            return false;
+        }
+        let items = subjects.as_array().map(Vec::as_slice).unwrap_or_default();
+        let names = || {
+            items
+                .iter()
+                .filter_map(|s| s.get("name").and_then(Value::as_str))
+                .chain(std::iter::once(e.sub.as_str()))
+        };
+        if !self.subjects.is_empty() {
+            let hit = self.subjects.iter().any(|want| {
+                if let Some(hex) = want.strip_prefix("sha256:") {
+                    let hex = hex.to_ascii_lowercase();
+                    if items.iter().any(|s| {
+                        s.pointer("/digest/sha256")
+                            .and_then(Value::as_str)
+                            .is_some_and(|d| d.eq_ignore_ascii_case(&hex))
+                    }) {
+                        return true;
+                    }
+                }
+                names().any(|n| n == want)
+            });
+            if !hit {
+                return false;
+            }
+        }
+        if !self.purls.is_empty()
+            && !self
+                .purls
+                .iter()
+                .any(|want| names().any(|n| purl_matches(want, n)))
+        {
+            return false;
+        }
+        true
+    }
+}
+
+fn parse_index(what: &str, v: &str) -> Result<u64, ApiError> {
+    let v = v.trim();
+    let parsed = if v.contains('.') {
+        v.parse::<EntryId>().ok().map(|id| id.0)
+    } else {
+        v.parse::<u64>().ok()
+    };
+    parsed.ok_or_else(|| ApiError::bad_request(format!("{what} {v:?} is not a log index")))
+}
+
+/// One `entry` event.
+fn event(e: &EntryRecord, subjects: Value) -> Bytes {
+    let data = json!({
+        "index": e.index,
+        "entryId": EntryId(e.index).to_string(),
+        "type": e.statement_type,
+        "iss": e.iss,
+        "sub": e.sub,
+        "subjects": subjects,
+        "registeredAt": millis_to_rfc3339(e.registered_ms),
+    });
+    // serde_json writes no raw newlines, so the data is one `data:` line.
+    Bytes::from(format!("id: {}\nevent: entry\ndata: {data}\n\n", e.index))
+}
+
+/// `GET /v1/events[?subject=…][&purl=…][&type=…][&after=N][&heartbeatMs=M]`, resumable with
+/// `Last-Event-ID: N` (which wins over `after`). Without either, the stream starts at the
+/// entries registered after it was opened.
+pub async fn get_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, JsonProblem> {
+    state.require_read(&headers).await?;
+    let p = Params::parse(raw.as_deref(), EVENT_PARAMS)?;
+    let filter = Filter {
+        subjects: p.all("subject").map(str::to_owned).collect(),
+        purls: p.all("purl").map(str::to_owned).collect(),
+        types: p.all("type").map(str::to_owned).collect(),
+    };
+    let last_event_id = headers
+        .get("last-event-id")
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| ApiError::bad_request("Last-Event-ID is not text"))
+                .and_then(|v| parse_index("Last-Event-ID", v))
+        })
+        .transpose()?;
+    let after = match last_event_id {
+        Some(n) => Some(n),
+        None => p
+            .one("after")?
+            .map(|v| parse_index("after", v))
+            .transpose()?,
+    };
+    let heartbeat = match p.number::<u64>("heartbeatMs")? {
+        Some(ms) => Duration::from_millis(ms.clamp(MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS)),
+        None => DEFAULT_HEARTBEAT,
+    };
+    let sizes = state.store.watch_size();
+    // Fixed before the answer's head is sent: a client that has the head is subscribed.
+    // Without a resume point the stream starts at the log's committed size, read from the
+    // database: the watch may not have caught up with a commit of a moment ago, and an
+    // entry registered before the client subscribed is not news to it.
+    let next = match after {
+        Some(n) => n.saturating_add(1),
+        None => state
+            .blocking("opening an event stream", |s| s.checkpoint())
+            .await?
+            .map_or(0, |c| c.size),
+    };
+    let (tx, body) = Channel::<Bytes>::new(BUFFER);
+    tokio::spawn(stream(
+        state.store.clone(),
+        sizes,
+        tx,
+        next,
+        filter,
+        heartbeat,
+    ));
+    Ok((
+        StatusCode::OK,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            // nginx would otherwise buffer the stream.
+            (
+                header::HeaderName::from_static("x-accel-buffering"),
+                HeaderValue::from_static("no"),
+            ),
+        ],
+        Body::new(body),
+    )
+        .into_response())
+}
+
+/// Reads entries `next..` in pages on the blocking pool.
+async fn read_page(store: &Store, next: u64) -> Result<Vec<EntryRecord>, String> {
+    let s = store.clone();
+    match tokio::task::spawn_blocking(move || s.entries_from(next, PAGE)).await {
+        Ok(Ok(entries)) => Ok(entries),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Feeds one client until it goes away or the store closes.
+async fn stream(
+    store: Store,
+    mut sizes: tokio::sync::watch::Receiver<u64>,
+    mut tx: Sender<Bytes>,
+    mut next: u64,
+    filter: Filter,
+    heartbeat: Duration,
+) {
+    // The first frame tells the client how long to wait before reconnecting and flushes the
+    // head through any proxy.
+    let hello = format!("retry: 1000\n: next {next}\n\n");
+    if tx.send_data(Bytes::from(hello)).await.is_err() {
+        return;
+    }
+    loop {
+        let size = *sizes.borrow_and_update();
+        // Catch up to the committed size (and past it, when entries committed a moment ago
+        // are already readable).
+        while next < size {
+            let entries = match read_page(&store, next).await {
+                Ok(entries) => entries,
+                Err(e) => {
+                    eprintln!("sbomit-server: events: reading entries from {next}: {e}");
+                    tokio::time::sleep(RETRY).await;
+                    continue;
+                }
+            };
+            let mut progressed = false;
+            for e in entries {
+                // Entries come in order without holes; anything else is left for a later
+                // read rather than skipped, so no entry is ever missed.
+                if e.index != next {
+                    break;
+                }
+                next = e.index + 1;
+                progressed = true;
+                let subjects: Value = serde_json::from_str(&e.subjects).unwrap_or(Value::Null);
+                if filter.matches(&e, &subjects) && tx.send_data(event(&e, subjects)).await.is_err()
+                {
+                    return;
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+        match tokio::time::timeout(heartbeat, sizes.changed()).await {
+            Ok(Ok(())) => {}
+            // The store is closing: end the stream; the client resumes elsewhere.
+            Ok(Err(_)) => return,
+            Err(_) => {
+                if tx
+                    .send_data(Bytes::from_static(b": heartbeat\n\n"))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sbomit_store::admission::EntryKind;
+
+    fn entry(sub: &str, subjects: &str, t: &str) -> EntryRecord {
+        EntryRecord {
+            index: 7,
+            kind: EntryKind::Dsse,
+            leaf_hash: [0; 32],
+            statement_hash: [0; 32],
+            iss: "iss".into(),
+            sub: sub.into(),
+            statement_type: t.into(),
+            subjects: subjects.into(),
+            policy_version: 1,
+            registered_ms: 0,
+        }
+    }
+
+    fn matches(f: &Filter, e: &EntryRecord) -> bool {
+        f.matches(e, &serde_json::from_str(&e.subjects).unwrap_or(Value::Null))
+    }
+
+    #[test]
+    fn purl_filters_without_a_version_match_every_version() {
+        let e = entry(
+            "pkg:npm/app@2.0.0",
+            r#"[{"name":"pkg:npm/app@2.0.0","digest":{"sha256":"AB"}}]"#,
+            "t",
+        );
+        let f = |p: &str| Filter {
+            purls: vec![p.into()],
+            ..Filter::default()
+        };
+        assert!(matches(&f("pkg:npm/app"), &e));
+        assert!(matches(&f("pkg:npm/app@2.0.0"), &e));
+        assert!(!matches(&f("pkg:npm/app@1.0.0"), &e));
+        assert!(!matches(&f("pkg:npm/ap"), &e));
+        assert!(!matches(&f("pkg:npm/app-extra"), &e));
+    }
+
+    #[test]
+    fn subject_filters_take_names_and_digests_and_types_must_match() {
+        let e = entry(
+            "app.tar.gz",
+            r#"[{"name":"app.tar.gz","digest":{"sha256":"abcd"}}]"#,
+            "https://slsa.dev/provenance/v1",
+        );
+        let subject = |s: &str| Filter {
+            subjects: vec![s.into()],
+            ..Filter::default()
+        };
+        assert!(matches(&subject("app.tar.gz"), &e));
+        assert!(matches(&subject("sha256:ABCD"), &e));
+        assert!(!matches(&subject("sha256:abce"), &e));
+        let typed = Filter {
+            types: vec!["https://cyclonedx.org/bom".into()],
+            ..subject("app.tar.gz")
+        };
+        assert!(!matches(&typed, &e));
+        assert!(matches(&Filter::default(), &e));
+    }
+}
