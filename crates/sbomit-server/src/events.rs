@@ -15,6 +15,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use http_body_util::channel::{Channel, Sender};
 use serde_json::{json, Value};
 
@@ -36,6 +37,40 @@ const PAGE: usize = 256;
 const BUFFER: usize = 64;
 /// How long a failing read waits before it is tried again.
 const RETRY: Duration = Duration::from_millis(500);
+
+/// Tells the event streams that the server is shutting down. Graceful shutdown waits for
+/// every connection to end, and an event stream never ends on its own: without this, a
+/// server with a subscriber would never stop.
+#[derive(Clone)]
+pub struct Closing(std::sync::Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Closing {
+    pub fn new() -> Self {
+        Closing(std::sync::Arc::new(tokio::sync::watch::channel(false).0))
+    }
+
+    /// Ends every stream (they end at their next wait; a client resumes elsewhere).
+    pub fn close(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+impl Default for Closing {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Resolves when the server closes (never, for a router served without [`Closing`]).
+async fn closed(rx: &mut Option<tokio::sync::watch::Receiver<bool>>) {
+    match rx {
+        // A dropped sender means the server is gone too.
+        Some(rx) => {
+            let _ = rx.wait_for(|closing| *closing).await;
+        }
+        None => std::future::pending().await,
+    }
+}
 
 const EVENT_PARAMS: &[&str] = &["subject", "purl", "type", "after", "heartbeatMs"];
 
@@ -139,6 +174,7 @@ fn event(e: &EntryRecord, subjects: Value) -> Bytes {
 /// entries registered after it was opened.
 pub async fn get_events(
     State(state): State<AppState>,
+    closing: Option<Extension<Closing>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, JsonProblem> {
@@ -181,14 +217,16 @@ pub async fn get_events(
             .map_or(0, |c| c.size),
     };
     let (tx, body) = Channel::<Bytes>::new(BUFFER);
-    tokio::spawn(stream(
-        state.store.clone(),
+    let closing = closing.map(|Extension(c)| c.0.subscribe());
+    let feed = Feed {
+        store: state.store.clone(),
         sizes,
+        closing,
         tx,
-        next,
         filter,
         heartbeat,
-    ));
+    };
+    tokio::spawn(feed.run(next));
     Ok((
         StatusCode::OK,
         [
@@ -218,32 +256,65 @@ async fn read_page(store: &Store, next: u64) -> Result<Vec<EntryRecord>, String>
     }
 }
 
-/// Feeds one client until it goes away or the store closes.
-async fn stream(
+/// What one stream needs.
+struct Feed {
     store: Store,
-    mut sizes: tokio::sync::watch::Receiver<u64>,
-    mut tx: Sender<Bytes>,
-    mut next: u64,
+    sizes: tokio::sync::watch::Receiver<u64>,
+    closing: Option<tokio::sync::watch::Receiver<bool>>,
+    tx: Sender<Bytes>,
     filter: Filter,
     heartbeat: Duration,
-) {
-    // The first frame tells the client how long to wait before reconnecting and flushes the
-    // head through any proxy.
-    let hello = format!("retry: 1000\n: next {next}\n\n");
-    if tx.send_data(Bytes::from(hello)).await.is_err() {
-        return;
+}
+
+impl Feed {
+    /// Feeds one client from index `next` until it goes away or the server closes.
+    async fn run(mut self, next: u64) {
+        // The first frame tells the client how long to wait before reconnecting and
+        // flushes the head through any proxy.
+        let hello = format!("retry: 1000\n: next {next}\n\n");
+        if self.tx.send_data(Bytes::from(hello)).await.is_err() {
+            return;
+        }
+        let mut next = next;
+        loop {
+            next = match self.catch_up(next).await {
+                Some(n) => n,
+                None => return,
+            };
+            tokio::select! {
+                changed = tokio::time::timeout(self.heartbeat, self.sizes.changed()) => {
+                    match changed {
+                        Ok(Ok(())) => {}
+                        // The store is closing: end the stream; the client resumes
+                        // elsewhere.
+                        Ok(Err(_)) => return,
+                        Err(_) => {
+                            let beat = Bytes::from_static(b": heartbeat\n\n");
+                            if self.tx.send_data(beat).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+                () = closed(&mut self.closing) => return,
+            }
+        }
     }
-    loop {
-        let size = *sizes.borrow_and_update();
-        // Catch up to the committed size (and past it, when entries committed a moment ago
-        // are already readable).
+
+    /// Sends the entries from `next` up to the committed size (and past it, when entries
+    /// committed a moment ago are already readable). Returns the new cursor, or `None` when
+    /// the client is gone or the server closes.
+    async fn catch_up(&mut self, mut next: u64) -> Option<u64> {
+        let size = *self.sizes.borrow_and_update();
         while next < size {
-            let entries = match read_page(&store, next).await {
+            let entries = match read_page(&self.store, next).await {
                 Ok(entries) => entries,
                 Err(e) => {
                     eprintln!("sbomit-server: events: reading entries from {next}: {e}");
-                    tokio::time::sleep(RETRY).await;
-                    continue;
+                    tokio::select! {
+                        () = tokio::time::sleep(RETRY) => continue,
+                        () = closed(&mut self.closing) => return None,
+                    }
                 }
             };
             let mut progressed = false;
@@ -256,29 +327,17 @@ async fn stream(
                 next = e.index + 1;
                 progressed = true;
                 let subjects: Value = serde_json::from_str(&e.subjects).unwrap_or(Value::Null);
-                if filter.matches(&e, &subjects) && tx.send_data(event(&e, subjects)).await.is_err()
+                if self.filter.matches(&e, &subjects)
+                    && self.tx.send_data(event(&e, subjects)).await.is_err()
                 {
-                    return;
+                    return None;
                 }
             }
             if !progressed {
                 break;
             }
         }
-        match tokio::time::timeout(heartbeat, sizes.changed()).await {
-            Ok(Ok(())) => {}
-            // The store is closing: end the stream; the client resumes elsewhere.
-            Ok(Err(_)) => return,
-            Err(_) => {
-                if tx
-                    .send_data(Bytes::from_static(b": heartbeat\n\n"))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-        }
+        Some(next)
     }
 }
 

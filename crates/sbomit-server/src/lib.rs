@@ -105,8 +105,13 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(store, &config);
+    // Event streams never end on their own: they are told to when shutdown begins.
+    let closing = events::Closing::new();
+    let app = router(store, &config).layer(axum::Extension(closing.clone()));
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            closing.close();
+        })
         .await
 }

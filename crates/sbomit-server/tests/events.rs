@@ -342,3 +342,28 @@ fn two_servers_on_one_postgresql_schema_deliver_each_others_entries() {
         assert!(resumed.next_within(Duration::from_millis(500)).is_none());
     }
 }
+
+#[test]
+fn a_server_with_subscribers_still_shuts_down() {
+    each_backend(|b| {
+        let srv = TestServer::start(b, config());
+        let mut sse = Sse::open(&srv, "", None);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            drop(srv);
+            let _ = tx.send(());
+        });
+        rx.recv_timeout(Duration::from_secs(20))
+            .expect("graceful shutdown waited for the event stream");
+        // The stream ended cleanly, so the client knows to reconnect.
+        let mut rest = String::new();
+        let ended = loop {
+            rest.clear();
+            match sse.reader.read_line(&mut rest) {
+                Ok(0) | Err(_) => break true,
+                Ok(_) => continue,
+            }
+        };
+        assert!(ended);
+    });
+}
