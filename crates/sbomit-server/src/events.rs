@@ -72,7 +72,7 @@ async fn closed(rx: &mut Option<tokio::sync::watch::Receiver<bool>>) {
     }
 }
 
-const EVENT_PARAMS: &[&str] = &["subject", "purl", "type", "after", "heartbeatMs"];
+const EVENT_PARAMS: &[&str] = &["subject", "purl", "type", "after", "from", "heartbeatMs"];
 
 /// Which entries a stream delivers. Within one kind of filter any value matches; across
 /// kinds all must.
@@ -169,9 +169,9 @@ fn event(e: &EntryRecord, subjects: Value) -> Bytes {
     Bytes::from(format!("id: {}\nevent: entry\ndata: {data}\n\n", e.index))
 }
 
-/// `GET /v1/events[?subject=…][&purl=…][&type=…][&after=N][&heartbeatMs=M]`, resumable with
-/// `Last-Event-ID: N` (which wins over `after`). Without either, the stream starts at the
-/// entries registered after it was opened.
+/// `GET /v1/events[?subject=…][&purl=…][&type=…][&after=N|&from=N][&heartbeatMs=M]`,
+/// resumable with `Last-Event-ID: N` (which wins over `after` and `from`). Without any, the
+/// stream starts at the entries registered after it was opened.
 pub async fn get_events(
     State(state): State<AppState>,
     closing: Option<Extension<Closing>>,
@@ -193,12 +193,14 @@ pub async fn get_events(
                 .and_then(|v| parse_index("Last-Event-ID", v))
         })
         .transpose()?;
-    let after = match last_event_id {
-        Some(n) => Some(n),
-        None => p
-            .one("after")?
-            .map(|v| parse_index("after", v))
-            .transpose()?,
+    // The first entry to deliver: after the Last-Event-ID, else after `after`, else `from`
+    // (which can also say "from the very first entry").
+    let first = match last_event_id {
+        Some(n) => Some(n.saturating_add(1)),
+        None => match p.one("after")? {
+            Some(v) => Some(parse_index("after", v)?.saturating_add(1)),
+            None => p.one("from")?.map(|v| parse_index("from", v)).transpose()?,
+        },
     };
     let heartbeat = match p.number::<u64>("heartbeatMs")? {
         Some(ms) => Duration::from_millis(ms.clamp(MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS)),
@@ -209,8 +211,8 @@ pub async fn get_events(
     // Without a resume point the stream starts at the log's committed size, read from the
     // database: the watch may not have caught up with a commit of a moment ago, and an
     // entry registered before the client subscribed is not news to it.
-    let next = match after {
-        Some(n) => n.saturating_add(1),
+    let next = match first {
+        Some(n) => n,
         None => state
             .blocking("opening an event stream", |s| s.checkpoint())
             .await?
@@ -269,9 +271,14 @@ struct Feed {
 impl Feed {
     /// Feeds one client from index `next` until it goes away or the server closes.
     async fn run(mut self, next: u64) {
-        // The first frame tells the client how long to wait before reconnecting and
-        // flushes the head through any proxy.
-        let hello = format!("retry: 1000\n: next {next}\n\n");
+        // The first frame tells the client how long to wait before reconnecting, sets its
+        // last event id to the entry before the stream's start (an EventSource that
+        // reconnects before any event resumes without a gap) and flushes the head through
+        // any proxy.
+        let hello = match next.checked_sub(1) {
+            Some(before) => format!("retry: 1000\nid: {before}\n: next {next}\n\n"),
+            None => format!("retry: 1000\n: next {next}\n\n"),
+        };
         if self.tx.send_data(Bytes::from(hello)).await.is_err() {
             return;
         }

@@ -26,6 +26,10 @@ use super::Output;
 use crate::keys;
 use crate::Outcome;
 
+// `store query` and `store watch` (issue 5) live in their own file.
+#[path = "store_query.rs"]
+mod store_query;
+
 #[derive(Subcommand, Debug)]
 pub enum StoreCommand {
     /// Run the Store's HTTP service (SCRAPI and the in-toto evidence API).
@@ -44,6 +48,11 @@ pub enum StoreCommand {
     VerifyReceipt(VerifyReceiptArgs),
     /// Fetch (and optionally verify) the store's latest signed checkpoint.
     Checkpoint(CheckpointArgs),
+    /// Ask a running store a graph question: evidence, components, dependents, affected.
+    #[command(subcommand)]
+    Query(store_query::QueryCommand),
+    /// Follow a running store's new entries as they are registered (resumes after drops).
+    Watch(store_query::WatchArgs),
 }
 
 /// Where the store keeps its data: the database and the service's signing key.
@@ -195,6 +204,8 @@ pub fn run(command: StoreCommand, out: &Output) -> Result<Outcome> {
         StoreCommand::Get(a) => get(a, out),
         StoreCommand::VerifyReceipt(a) => verify_receipt(a),
         StoreCommand::Checkpoint(a) => checkpoint(a, out),
+        StoreCommand::Query(c) => store_query::query(c, out),
+        StoreCommand::Watch(a) => store_query::watch(a, out),
     }
 }
 
