@@ -17,10 +17,16 @@
 //! ### Formats
 //! * CycloneDX JSON: `metadata.component` (the artifact the BOM describes), `components[]`
 //!   nested to any depth, `dependencies[]`, `vulnerabilities[]` (VEX inside a BOM).
-//! * SPDX 2.3 JSON: packages and files, `documentDescribes`, `hasFiles` and relationships.
-//! * SPDX 3 JSON-LD: packages and files, `rootElement`, relationships.
+//! * SPDX 2.3 JSON: packages and files, `documentDescribes`, `hasFiles`, relationships
+//!   (contains, depends on, links, generated from, and their reverses).
+//! * SPDX 3 JSON-LD: packages and files, `rootElement`, relationships (`contains`,
+//!   `dependsOn`, links, `generates`; a Build's outputs are made of its inputs).
 //! * OpenVEX, OSV records, in-toto vulns v0.1 and cosign vuln v1 scan results.
 //! * End-of-life notices (subjects only).
+//!
+//! SBOMit SITs are read as the SBOMs they are. Their SPDX forms state the supply chain as
+//! "generated from" and Build inputs and outputs rather than as containment; those count as
+//! edges, so that a SIT gives the same reachable components in every format.
 //!
 //! The artifact a document describes (CycloneDX `metadata.component`, SPDX described
 //! elements) is the statement's subject when they agree: the same sha256, or a single subject
@@ -255,66 +261,77 @@ pub fn extract(kind: EntryKind, statement_type: &str, statement: &[u8]) -> Facts
 // ---------------------------------------------------------------------------------------
 // Collecting facts
 
+/// At most this many edges and vulnerability facts from one statement. Nodes are bounded by
+/// the statement's size, but edges multiply (every subject × every top-level component, every
+/// finding × every subject): the bound keeps a small statement from costing gigabytes. Real
+/// SBOMs, even of 100,000 components with their dependencies, stay far below it.
+const MAX_FACTS: usize = 2_000_000;
+
+/// A node's index in [`Builder::nodes`]: edges and references hold these, not key strings,
+/// so that a large SBOM costs one key per node and the edges sort as integers.
+type Id = usize;
+
 #[derive(Default)]
 struct Builder {
     nodes: Vec<Node>,
-    index: HashMap<String, usize>,
-    edges: Vec<Edge>,
-    vulns: Vec<VulnFact>,
-    vuln_index: HashMap<(String, String), usize>,
+    index: HashMap<String, Id>,
+    edges: Vec<(Id, Id)>,
+    vulns: Vec<(String, Id, VulnStatus)>,
+    vuln_index: HashMap<(String, Id), usize>,
     /// Subjects not yet in `nodes`: the document's root may still merge into them.
     pending_subjects: Vec<Node>,
-    /// Subject keys, once the subjects are placed.
-    subject_keys: Option<Vec<String>>,
+    /// The subjects, once placed.
+    subject_ids: Option<Vec<Id>>,
     fatal: Option<String>,
     skipped: usize,
     first_skip: Option<String>,
 }
 
 impl Builder {
-    /// Adds (or merges) a node; returns its key.
-    fn add(&mut self, node: Node) -> String {
+    /// Adds (or merges) a node.
+    fn add(&mut self, node: Node) -> Id {
         match self.index.get(&node.key) {
-            Some(&i) => {
-                if let Some(known) = self.nodes.get_mut(i) {
+            Some(&id) => {
+                if let Some(known) = self.nodes.get_mut(id) {
                     known.fill_from(&node);
                 }
-                node.key
+                id
             }
             None => {
-                let key = node.key.clone();
-                self.index.insert(node.key.clone(), self.nodes.len());
+                let id = self.nodes.len();
+                self.index.insert(node.key.clone(), id);
                 self.nodes.push(node);
-                key
+                id
             }
         }
     }
 
-    fn edge(&mut self, parent: &str, child: &str) {
-        if parent != child {
-            self.edges.push(Edge {
-                parent: parent.to_owned(),
-                child: child.to_owned(),
-            });
+    /// Whether another fact fits in [`MAX_FACTS`] (noted once when not).
+    fn room(&mut self) -> bool {
+        if self.edges.len() + self.vulns.len() < MAX_FACTS {
+            return true;
+        }
+        self.fail(format!(
+            "more than {MAX_FACTS} edges and vulnerability facts: the rest is not indexed"
+        ));
+        false
+    }
+
+    fn edge(&mut self, parent: Id, child: Id) {
+        if parent != child && self.room() {
+            self.edges.push((parent, child));
         }
     }
 
-    fn vuln(&mut self, vuln_id: &str, node: &str, status: VulnStatus) {
-        let pair = (vuln_id.to_owned(), node.to_owned());
-        match self.vuln_index.get(&pair) {
-            Some(&i) => {
-                if let Some(fact) = self.vulns.get_mut(i) {
-                    fact.status = status;
-                }
+    fn vuln(&mut self, vuln_id: &str, node: Id, status: VulnStatus) {
+        let pair = (vuln_id.to_owned(), node);
+        if let Some(&i) = self.vuln_index.get(&pair) {
+            if let Some(fact) = self.vulns.get_mut(i) {
+                fact.2 = status;
             }
-            None => {
-                self.vuln_index.insert(pair, self.vulns.len());
-                self.vulns.push(VulnFact {
-                    vuln_id: vuln_id.to_owned(),
-                    node: node.to_owned(),
-                    status,
-                });
-            }
+        } else if self.room() {
+            self.vuln_index.insert(pair, self.vulns.len());
+            self.vulns.push((vuln_id.to_owned(), node, status));
         }
     }
 
@@ -345,48 +362,48 @@ impl Builder {
         }
     }
 
-    /// Places the subjects as they are; returns their keys.
-    fn subjects(&mut self) -> Vec<String> {
-        if let Some(keys) = &self.subject_keys {
-            return keys.clone();
+    /// Places the subjects as they are.
+    fn subjects(&mut self) -> Vec<Id> {
+        if let Some(ids) = &self.subject_ids {
+            return ids.clone();
         }
         let pending = std::mem::take(&mut self.pending_subjects);
-        let mut keys: Vec<String> = pending.into_iter().map(|n| self.add(n)).collect();
-        dedup_in_order(&mut keys);
-        self.subject_keys = Some(keys.clone());
-        keys
+        let mut ids: Vec<Id> = pending.into_iter().map(|n| self.add(n)).collect();
+        dedup_in_order(&mut ids);
+        self.subject_ids = Some(ids.clone());
+        ids
     }
 
     /// Places the artifacts a document describes: each merges into the subject it is (same
     /// sha256; or the only subject, for the only root, when nothing contradicts it), else
-    /// becomes a node below every subject. Returns, per root, the keys standing for it.
-    fn attach_roots(&mut self, roots: Vec<Node>) -> Vec<Vec<String>> {
-        if self.subject_keys.is_some() {
+    /// becomes a node below every subject. Returns, per root, the nodes standing for it.
+    fn attach_roots(&mut self, roots: Vec<Node>) -> Vec<Vec<Id>> {
+        if self.subject_ids.is_some() {
             let subjects = self.subjects();
             return roots
                 .into_iter()
                 .map(|r| {
-                    let k = self.add(r);
-                    for s in &subjects {
-                        self.edge(s, &k);
+                    let id = self.add(r);
+                    for &s in &subjects {
+                        self.edge(s, id);
                     }
-                    vec![k]
+                    vec![id]
                 })
                 .collect();
         }
         let mut subjects = std::mem::take(&mut self.pending_subjects);
         let only_one = subjects.len() == 1 && roots.len() == 1;
+        let mut by_sha: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, s) in subjects.iter().enumerate() {
+            if let Some(sha) = &s.sha256 {
+                by_sha.entry(sha).or_default().push(i);
+            }
+        }
         let placements: Vec<Option<Vec<usize>>> = roots
             .iter()
             .map(|r| {
-                let same: Vec<usize> = subjects
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| s.sha256.is_some() && s.sha256 == r.sha256)
-                    .map(|(i, _)| i)
-                    .collect();
-                if !same.is_empty() {
-                    Some(same)
+                if let Some(same) = r.sha256.as_deref().and_then(|sha| by_sha.get(sha)) {
+                    Some(same.clone())
                 } else if only_one && subjects.first().is_some_and(|s| s.may_be(r)) {
                     Some(vec![0])
                 } else {
@@ -394,6 +411,7 @@ impl Builder {
                 }
             })
             .collect();
+        drop(by_sha);
         for (r, placed) in roots.iter().zip(&placements) {
             for &i in placed.iter().flatten() {
                 if let Some(s) = subjects.get_mut(i) {
@@ -404,45 +422,73 @@ impl Builder {
                 }
             }
         }
-        let all_keys: Vec<String> = subjects.into_iter().map(|s| self.add(s)).collect();
-        let mut subject_keys = all_keys.clone();
-        dedup_in_order(&mut subject_keys);
-        self.subject_keys = Some(subject_keys.clone());
+        let all: Vec<Id> = subjects.into_iter().map(|s| self.add(s)).collect();
+        let mut subject_ids = all.clone();
+        dedup_in_order(&mut subject_ids);
+        self.subject_ids = Some(subject_ids.clone());
         roots
             .into_iter()
             .zip(placements)
             .map(|(r, placed)| match placed {
                 Some(ix) => {
-                    let mut keys: Vec<String> = ix
-                        .iter()
-                        .filter_map(|&i| all_keys.get(i).cloned())
-                        .collect();
-                    dedup_in_order(&mut keys);
-                    keys
+                    let mut ids: Vec<Id> = ix.iter().filter_map(|&i| all.get(i).copied()).collect();
+                    dedup_in_order(&mut ids);
+                    ids
                 }
                 None => {
-                    let k = self.add(r);
-                    for s in &subject_keys {
-                        self.edge(s, &k);
+                    let id = self.add(r);
+                    for &s in &subject_ids {
+                        self.edge(s, id);
                     }
-                    vec![k]
+                    vec![id]
                 }
             })
             .collect()
     }
 
     fn finish(mut self, kind: FactKind) -> Facts {
-        let subject_keys = self.subjects();
-        let subjects = subject_keys
+        let subject_ids = self.subjects();
+        let subjects = subject_ids
             .iter()
-            .filter_map(|k| self.index.get(k).and_then(|&i| self.nodes.get(i)).cloned())
+            .filter_map(|&id| self.nodes.get(id))
+            .cloned()
             .collect();
-        let mut nodes = self.nodes;
-        nodes.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-        let mut edges = self.edges;
-        edges.sort_unstable();
-        edges.dedup();
-        let mut vulns = self.vulns;
+        // Sort the nodes by key; `rank[id]` is where node `id` went. Keys are unique, so
+        // ordering edges by ranks orders them by keys.
+        let mut order: Vec<Id> = (0..self.nodes.len()).collect();
+        order.sort_unstable_by(|&a, &b| self.nodes[a].key.cmp(&self.nodes[b].key));
+        let mut rank = vec![0; order.len()];
+        for (r, &id) in order.iter().enumerate() {
+            rank[id] = r;
+        }
+        let mut slots: Vec<Option<Node>> = self.nodes.into_iter().map(Some).collect();
+        let nodes: Vec<Node> = order
+            .iter()
+            .filter_map(|&id| slots.get_mut(id).and_then(Option::take))
+            .collect();
+        let mut ranked: Vec<(usize, usize)> = self
+            .edges
+            .iter()
+            .map(|&(p, c)| (rank[p], rank[c]))
+            .collect();
+        ranked.sort_unstable();
+        ranked.dedup();
+        let edges = ranked
+            .into_iter()
+            .map(|(p, c)| Edge {
+                parent: nodes[p].key.clone(),
+                child: nodes[c].key.clone(),
+            })
+            .collect();
+        let mut vulns: Vec<VulnFact> = self
+            .vulns
+            .into_iter()
+            .map(|(vuln_id, id, status)| VulnFact {
+                vuln_id,
+                node: nodes[rank[id]].key.clone(),
+                status,
+            })
+            .collect();
         vulns.sort_unstable_by(|a, b| (&a.vuln_id, &a.node).cmp(&(&b.vuln_id, &b.node)));
         let unparsed = self.fatal.or_else(|| {
             self.first_skip.map(|first| match self.skipped {
@@ -461,9 +507,9 @@ impl Builder {
     }
 }
 
-fn dedup_in_order(keys: &mut Vec<String>) {
+fn dedup_in_order(ids: &mut Vec<Id>) {
     let mut seen = HashSet::new();
-    keys.retain(|k| seen.insert(k.clone()));
+    ids.retain(|&id| seen.insert(id));
 }
 
 /// A non-empty string field.
@@ -706,8 +752,8 @@ fn cyclonedx(b: &mut Builder, bom: &Value) -> FactKind {
         b.fail("the CycloneDX BOM is not a JSON object");
         return FactKind::Sbom;
     }
-    // bom-ref → node key.
-    let mut refs: HashMap<&str, String> = HashMap::new();
+    // bom-ref → node.
+    let mut refs: HashMap<&str, Id> = HashMap::new();
     let root = bom
         .get("metadata")
         .and_then(|m| m.get("component"))
@@ -720,9 +766,9 @@ fn cyclonedx(b: &mut Builder, bom: &Value) -> FactKind {
             .unwrap_or_default(),
         None => b.subjects(),
     };
-    if let (Some(c), Some(first)) = (root, roots.first()) {
+    if let (Some(c), Some(&first)) = (root, roots.first()) {
         if let Some(r) = text(c, "bom-ref") {
-            refs.insert(r, first.clone());
+            refs.insert(r, first);
         }
     }
 
@@ -733,7 +779,7 @@ fn cyclonedx(b: &mut Builder, bom: &Value) -> FactKind {
         None => &[],
     };
     let mut components = top.len();
-    let mut stack: Vec<(Option<String>, &Value)> =
+    let mut stack: Vec<(Option<Id>, &Value)> =
         top.iter().chain(under_root).map(|c| (None, c)).collect();
     while let Some((parent, c)) = stack.pop() {
         if !c.is_object() {
@@ -742,19 +788,19 @@ fn cyclonedx(b: &mut Builder, bom: &Value) -> FactKind {
         }
         let here = match cdx_node(c) {
             Some(node) => {
-                let k = b.add(node);
-                match &parent {
-                    Some(p) => b.edge(p, &k),
+                let id = b.add(node);
+                match parent {
+                    Some(p) => b.edge(p, id),
                     None => {
-                        for r in &roots {
-                            b.edge(r, &k);
+                        for &r in &roots {
+                            b.edge(r, id);
                         }
                     }
                 }
                 if let Some(r) = text(c, "bom-ref") {
-                    refs.entry(r).or_insert_with(|| k.clone());
+                    refs.entry(r).or_insert(id);
                 }
-                Some(k)
+                Some(id)
             }
             None => {
                 b.skip("a component has no name, purl or sha256");
@@ -763,16 +809,16 @@ fn cyclonedx(b: &mut Builder, bom: &Value) -> FactKind {
         };
         let nested = b.list(c, "components");
         components += nested.len();
-        stack.extend(nested.iter().map(|n| (here.clone(), n)));
+        stack.extend(nested.iter().map(|n| (here, n)));
     }
 
     for d in b.list(bom, "dependencies") {
         // Refs to components this BOM does not list (other BOMs) are not edges here.
-        let Some(from) = text(d, "ref").and_then(|r| refs.get(r)) else {
+        let Some(&from) = text(d, "ref").and_then(|r| refs.get(r)) else {
             continue;
         };
         for to in b.list(d, "dependsOn") {
-            if let Some(to) = to.as_str().and_then(|r| refs.get(r)) {
+            if let Some(&to) = to.as_str().and_then(|r| refs.get(r)) {
                 b.edge(from, to);
             }
         }
@@ -795,8 +841,8 @@ fn cyclonedx(b: &mut Builder, bom: &Value) -> FactKind {
             let Some(r) = text(a, "ref") else {
                 continue;
             };
-            if let Some(k) = cdx_ref(b, &refs, r) {
-                b.vuln(id, &k, status);
+            if let Some(node) = cdx_ref(b, &refs, r) {
+                b.vuln(id, node, status);
             }
         }
     }
@@ -829,13 +875,13 @@ fn cdx_node(c: &Value) -> Option<Node> {
 
 /// A vulnerability's `affects[].ref`: a bom-ref here, a BOM-Link (`urn:cdx:…#bom-ref`) whose
 /// fragment is one, or a purl.
-fn cdx_ref(b: &mut Builder, refs: &HashMap<&str, String>, r: &str) -> Option<String> {
-    if let Some(k) = refs.get(r) {
-        return Some(k.clone());
+fn cdx_ref(b: &mut Builder, refs: &HashMap<&str, Id>, r: &str) -> Option<Id> {
+    if let Some(&id) = refs.get(r) {
+        return Some(id);
     }
     let fragment = r.rsplit_once('#').map_or(r, |(_, f)| f);
-    if let Some(k) = refs.get(fragment) {
-        return Some(k.clone());
+    if let Some(&id) = refs.get(fragment) {
+        return Some(id);
     }
     let node = is_purl(fragment).then(|| Node::new(Some(fragment), None, None, None))??;
     Some(b.add(node))
@@ -859,51 +905,43 @@ impl<'v> Elements<'v> {
         }
     }
 
-    fn contains(&self, id: &str) -> bool {
-        self.by_id.contains_key(id)
-    }
-
-    /// Places every element (the described ones first, see [`Builder::attach_roots`]);
-    /// returns the keys standing for each id.
-    fn place(self, b: &mut Builder, described: &[&'v str]) -> HashMap<&'v str, Vec<String>> {
-        let mut described: Vec<&str> = described
-            .iter()
-            .copied()
-            .filter(|id| self.contains(id))
-            .collect();
-        let mut seen = HashSet::new();
-        described.retain(|id| seen.insert(*id));
-        let mut keys: HashMap<&str, Vec<String>> = HashMap::with_capacity(self.order.len());
-        let mut roots = Vec::with_capacity(described.len());
-        let mut rest = Vec::with_capacity(self.order.len());
-        for (id, node) in self.order {
-            if seen.contains(id) {
-                roots.push((id, node));
-            } else {
-                rest.push((id, node));
+    /// Places every element (the described ones first, in the order the document describes
+    /// them, see [`Builder::attach_roots`]); returns the nodes standing for each SPDX id.
+    fn place(self, b: &mut Builder, described: &[&'v str]) -> HashMap<&'v str, Vec<Id>> {
+        let Elements { order, by_id } = self;
+        let mut slots: Vec<Option<(&'v str, Node)>> = order.into_iter().map(Some).collect();
+        let mut root_ids = Vec::new();
+        let mut root_nodes = Vec::new();
+        for id in described {
+            // Taking the element out of its slot also skips repeated descriptions.
+            if let Some((id, node)) = by_id
+                .get(id)
+                .and_then(|&i| slots.get_mut(i))
+                .and_then(Option::take)
+            {
+                root_ids.push(id);
+                root_nodes.push(node);
             }
         }
-        // Roots in the order the document describes them.
-        roots.sort_by_key(|(id, _)| described.iter().position(|d| d == id));
-        let (root_ids, root_nodes): (Vec<&str>, Vec<Node>) = roots.into_iter().unzip();
+        let mut keys: HashMap<&str, Vec<Id>> = HashMap::with_capacity(slots.len());
         if root_nodes.is_empty() {
             b.subjects();
         } else {
-            for (id, k) in root_ids.into_iter().zip(b.attach_roots(root_nodes)) {
-                keys.insert(id, k);
+            for (id, ids) in root_ids.into_iter().zip(b.attach_roots(root_nodes)) {
+                keys.insert(id, ids);
             }
         }
-        for (id, node) in rest {
+        for (id, node) in slots.into_iter().flatten() {
             keys.insert(id, vec![b.add(node)]);
         }
         keys
     }
 }
 
-fn link(b: &mut Builder, keys: &HashMap<&str, Vec<String>>, parent: &str, child: &str) {
+fn link(b: &mut Builder, keys: &HashMap<&str, Vec<Id>>, parent: &str, child: &str) {
     if let (Some(ps), Some(cs)) = (keys.get(parent), keys.get(child)) {
-        for p in ps {
-            for c in cs {
+        for &p in ps {
+            for &c in cs {
                 b.edge(p, c);
             }
         }
@@ -917,12 +955,14 @@ fn spdx2(b: &mut Builder, doc: &Value) -> FactKind {
     }
     let doc_id = text(doc, "SPDXID").unwrap_or("SPDXRef-DOCUMENT");
     let mut elements = Elements::default();
+    let mut has_files: Vec<(&str, &str)> = Vec::new();
     for (list, name_field) in [("packages", "name"), ("files", "fileName")] {
         for e in b.list(doc, list) {
             let Some(id) = text(e, "SPDXID") else {
                 b.skip(format!("an element of `{list}` has no SPDXID"));
                 continue;
             };
+            has_files.extend(texts(e.get("hasFiles")).into_iter().map(|f| (id, f)));
             let purl = e
                 .get("externalRefs")
                 .and_then(Value::as_array)
@@ -964,12 +1004,8 @@ fn spdx2(b: &mut Builder, doc: &Value) -> FactKind {
     }
     let keys = elements.place(b, &described);
 
-    for p in b.list(doc, "packages") {
-        if let Some(id) = text(p, "SPDXID") {
-            for f in texts(p.get("hasFiles")) {
-                link(b, &keys, id, f);
-            }
-        }
+    for (package, file) in has_files {
+        link(b, &keys, package, file);
     }
     for r in relationships {
         let (Some(a), Some(t), Some(x)) = (
@@ -982,9 +1018,15 @@ fn spdx2(b: &mut Builder, doc: &Value) -> FactKind {
             }
             continue;
         };
+        // What an artifact is made of: its contents, its dependencies, and what it was
+        // generated from (SBOMit SITs record the supply chain's materials that way).
         match t {
-            "CONTAINS" | "DEPENDS_ON" | "STATIC_LINK" | "DYNAMIC_LINK" => link(b, &keys, a, x),
-            "CONTAINED_BY" | "DEPENDENCY_OF" | "RUNTIME_DEPENDENCY_OF" => link(b, &keys, x, a),
+            "CONTAINS" | "DEPENDS_ON" | "STATIC_LINK" | "DYNAMIC_LINK" | "GENERATED_FROM" => {
+                link(b, &keys, a, x)
+            }
+            "CONTAINED_BY" | "DEPENDENCY_OF" | "RUNTIME_DEPENDENCY_OF" | "GENERATES" => {
+                link(b, &keys, x, a)
+            }
             _ => {}
         }
     }
@@ -1068,13 +1110,30 @@ fn spdx3(b: &mut Builder, doc: &Value) -> FactKind {
     // `rootElement`s name the described packages directly or through an Sbom; only those
     // that are packages or files are placed as roots.
     let keys = elements.place(b, &described);
+    // A build's outputs are made of its inputs (SBOMit SITs record each supply-chain step as
+    // a Build with `hasInput` / `hasOutput`).
+    let mut builds: HashMap<&str, (Vec<&str>, Vec<&str>)> = HashMap::new();
     for (from, t, to) in relationships {
-        if matches!(
-            t,
-            "contains" | "dependsOn" | "hasStaticLink" | "hasDynamicLink"
-        ) {
-            for x in to {
-                link(b, &keys, from, x);
+        match t {
+            "contains" | "dependsOn" | "hasStaticLink" | "hasDynamicLink" => {
+                for x in to {
+                    link(b, &keys, from, x);
+                }
+            }
+            "generates" => {
+                for x in to {
+                    link(b, &keys, x, from);
+                }
+            }
+            "hasInput" => builds.entry(from).or_default().0.extend(to),
+            "hasOutput" => builds.entry(from).or_default().1.extend(to),
+            _ => {}
+        }
+    }
+    for (inputs, outputs) in builds.into_values() {
+        for output in &outputs {
+            for input in &inputs {
+                link(b, &keys, output, input);
             }
         }
     }
@@ -1114,7 +1173,7 @@ fn in_toto_vulns(b: &mut Builder, predicate: &Value) -> FactKind {
     }
     let subjects = b.subjects();
     for id in ids {
-        for s in &subjects {
+        for &s in &subjects {
             b.vuln(id, s, VulnStatus::Affected);
         }
     }
@@ -1163,8 +1222,8 @@ fn osv(b: &mut Builder, record: &Value) -> FactKind {
             }
         };
         if let Some(node) = Node::new(Some(&purl), name, None, None) {
-            let k = b.add(node);
-            b.vuln(id, &k, VulnStatus::Affected);
+            let node = b.add(node);
+            b.vuln(id, node, VulnStatus::Affected);
         }
     }
     FactKind::Vulnerabilities
@@ -1217,20 +1276,20 @@ fn openvex(b: &mut Builder, doc: &Value) -> FactKind {
         };
         let products = b.list(s, "products");
         // A statement without products is about what the envelope is about.
-        let keys: Vec<String> = if products.is_empty() {
+        let nodes: Vec<Id> = if products.is_empty() {
             b.subjects()
         } else {
-            let mut keys = Vec::with_capacity(products.len());
+            let mut nodes = Vec::with_capacity(products.len());
             for p in products {
                 match vex_product(p) {
-                    Some(node) => keys.push(b.add(node)),
+                    Some(node) => nodes.push(b.add(node)),
                     None => b.skip(format!("a product of the VEX statement on {id} has no id")),
                 }
             }
-            keys
+            nodes
         };
-        for k in keys {
-            b.vuln(id, &k, status);
+        for node in nodes {
+            b.vuln(id, node, status);
         }
     }
     FactKind::Vex
@@ -1335,16 +1394,35 @@ mod tests {
     fn builder_merges_nodes_and_drops_self_edges() {
         let mut b = Builder::default();
         let k = b.add(Node::new(Some("pkg:a/b@1"), None, None, None).unwrap());
-        b.add(Node::new(Some("pkg:a/b@1"), Some("b"), Some("1"), None).unwrap());
-        b.edge(&k, &k);
-        b.vuln("V", &k, VulnStatus::Affected);
-        b.vuln("V", &k, VulnStatus::Fixed);
+        assert_eq!(
+            b.add(Node::new(Some("pkg:a/b@1"), Some("b"), Some("1"), None).unwrap()),
+            k
+        );
+        b.edge(k, k);
+        b.vuln("V", k, VulnStatus::Affected);
+        b.vuln("V", k, VulnStatus::Fixed);
         let f = b.finish(FactKind::Other);
         assert_eq!(f.nodes.len(), 1);
         assert_eq!(f.nodes[0].name.as_deref(), Some("b"));
         assert!(f.edges.is_empty());
         assert_eq!(f.vulns.len(), 1);
         assert_eq!(f.vulns[0].status, VulnStatus::Fixed);
+    }
+
+    #[test]
+    fn facts_are_bounded() {
+        let mut b = Builder::default();
+        let a = b.add(Node::from_identifier("a").unwrap());
+        let c = b.add(Node::from_identifier("c").unwrap());
+        for _ in 0..MAX_FACTS + 10 {
+            b.edge(a, c);
+        }
+        b.vuln("V", a, VulnStatus::Affected);
+        assert_eq!(b.edges.len(), MAX_FACTS);
+        let f = b.finish(FactKind::Sbom);
+        assert_eq!(f.edges.len(), 1);
+        assert!(f.vulns.is_empty());
+        assert!(f.unparsed.unwrap().starts_with("more than 2000000 edges"));
     }
 
     fn big_bom(n: usize) -> Value {

@@ -455,6 +455,58 @@ fn sit_examples_index_alike_in_every_format() {
     }
 }
 
+/// SITs as `sbomit sit generate --signing-key` writes them (the demo's supply chain: the
+/// product hello.tar.gz, packaged from dist/hello, built from src/hello.sh): the DSSE envelope
+/// bytes as registered. Each format states the chain its own way (CycloneDX lists the files
+/// as components, SPDX 2.3 says GENERATED_FROM, SPDX 3 has Builds with inputs and outputs);
+/// all give the same nodes and the same reachable components.
+#[test]
+fn signed_sits_from_sbomit_sit_generate() {
+    let product = "sha256:54e45d4be9f0f45dd4a9971ef9ebbc5173db9bd783ee4b45f0a68ddd3747dee5";
+    let binary = "sha256:2da0f201a3aff3d97a1b85a33bf8af64a1992b278e6e114ceba0513e5b2a666a";
+    let source = "sha256:e073d29cef1e0a10a6d81bba2b327b9871bcf8dd4ec7aee0bbc39eade504692a";
+    let chained = pairs([(product, binary), (binary, source)]);
+    for (file, t, expected) in [
+        (
+            "sbomit-sit-cyclonedx-1.6.intoto.json",
+            "https://cyclonedx.org/bom",
+            pairs([(product, binary), (product, source)]),
+        ),
+        (
+            "sbomit-sit-spdx-2.3.intoto.json",
+            "https://spdx.dev/Document/v2.3",
+            chained.clone(),
+        ),
+        (
+            "sbomit-sit-spdx-3.0.1.intoto.json",
+            "https://spdx.dev/Document/v3",
+            chained.clone(),
+        ),
+    ] {
+        let path = format!("{}/tests/fixtures/graph/{file}", env!("CARGO_MANIFEST_DIR"));
+        let f = extract(EntryKind::Dsse, t, &std::fs::read(path).unwrap());
+        well_formed(&f);
+        assert_eq!(
+            (f.kind, f.unparsed.as_deref()),
+            (FactKind::Sbom, None),
+            "{file}"
+        );
+        assert_eq!(subject_keys(&f), vec![product.to_string()], "{file}");
+        assert_eq!(
+            f.subjects[0].name.as_deref(),
+            Some("hello.tar.gz"),
+            "{file}"
+        );
+        assert_eq!(node_keys(&f), set([product, binary, source]), "{file}");
+        assert_eq!(edges(&f), expected, "{file}");
+        assert_eq!(
+            node(&f, source).name.as_deref(),
+            Some("src/hello.sh"),
+            "{file}"
+        );
+    }
+}
+
 #[test]
 fn upstream_examples_index() {
     let f = dsse(
@@ -491,6 +543,8 @@ fn upstream_examples_index() {
             (glibc, "name:./src/org/spdx/parser/DOAPProject.java"),
             (glibc, "name:Saxon@8.8"),
             ("name:./lib-source/jena-2.6.3-sources.jar", glibc),
+            // foo.c GENERATED_FROM Jena.
+            (foo_c, jena),
         ])
     );
 
@@ -832,8 +886,9 @@ fn kind_names() {
 
 // --- Large SBOMs ---
 
-/// Whole path (envelope, JSON, extraction) on a large SBOM: linear, well under a second for
-/// 100,000 components in release (the debug build checks 20,000 for speed).
+/// Whole path (envelope, JSON, extraction) on a large SBOM: linear (the debug build checks
+/// 20,000 components for speed, release 100,000; the extraction proper is timed by the unit
+/// test `graph::tests::large_sbom_is_linear`).
 #[test]
 fn large_sbom_in_a_dsse_envelope() {
     let n = if cfg!(debug_assertions) {
@@ -872,8 +927,10 @@ fn large_sbom_in_a_dsse_envelope() {
     assert_eq!(subject_keys(&f), vec![sha('a')]);
     assert_eq!(f.subjects[0].name.as_deref(), Some("dist/app-1.0.tar.gz"));
     eprintln!("{n} components in {} bytes: {took:?}", bytes.len());
+    // Typically 0.3-0.8 s on two busy shared cores, a quarter of it the envelope's JSON; the
+    // bound leaves room for a loaded CI machine but not for quadratic work (minutes).
     if !cfg!(debug_assertions) {
-        assert!(took.as_millis() < 1000, "{n} components took {took:?}");
+        assert!(took.as_millis() < 3000, "{n} components took {took:?}");
     }
 }
 
