@@ -26,6 +26,7 @@
 // amended once per run, so the size of the `Err` variant does not matter.
 #![allow(clippy::result_large_err)]
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -421,18 +422,23 @@ impl Document {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DocumentError> {
         let v: Value =
             serde_json::from_slice(bytes).map_err(|e| DocumentError::Json(e.to_string()))?;
-        Self::from_value(&v)
+        Self::from_owned_value(v)
     }
 
     /// Reads a document; every envelope must parse (signatures are checked by `verify`).
     pub fn from_value(v: &Value) -> Result<Self, DocumentError> {
+        Self::from_owned_value(v.clone())
+    }
+
+    /// [`Document::from_value`] taking the value: the envelopes are moved, not copied.
+    pub fn from_owned_value(v: Value) -> Result<Self, DocumentError> {
         let shape = |field: &str, reason: &str| DocumentError::Shape {
             field: field.to_owned(),
             reason: reason.to_owned(),
         };
-        let obj = v
-            .as_object()
-            .ok_or_else(|| shape("", "a document is a JSON object"))?;
+        let Value::Object(mut obj) = v else {
+            return Err(shape("", "a document is a JSON object"));
+        };
         match obj.get("_type").and_then(Value::as_str) {
             Some(DOCUMENT_TYPE) => {}
             other => {
@@ -442,29 +448,28 @@ impl Document {
             }
         }
         let layout = obj
-            .get("layout")
-            .cloned()
+            .remove("layout")
             .ok_or_else(|| shape("layout", "missing"))?;
         parse_envelope("layout", &layout)?;
         let mut metadata = BTreeMap::new();
-        match obj.get("metadata") {
+        match obj.remove("metadata") {
             None => {}
             Some(Value::Object(m)) => {
                 for (name, value) in m {
-                    check_name(name)?;
-                    parse_envelope(name, value)?;
-                    metadata.insert(name.clone(), value.clone());
+                    check_name(&name)?;
+                    parse_envelope(&name, &value)?;
+                    metadata.insert(name, value);
                 }
             }
             Some(_) => return Err(shape("metadata", "not an object")),
         }
         let mut attestations = Vec::new();
-        match obj.get("attestations") {
+        match obj.remove("attestations") {
             None => {}
             Some(Value::Array(a)) => {
-                for (i, value) in a.iter().enumerate() {
-                    parse_envelope(&format!("attestations[{i}]"), value)?;
-                    attestations.push(value.clone());
+                for (i, value) in a.into_iter().enumerate() {
+                    parse_envelope(&format!("attestations[{i}]"), &value)?;
+                    attestations.push(value);
                 }
             }
             Some(_) => return Err(shape("attestations", "not an array")),
@@ -535,8 +540,14 @@ impl Document {
 
     /// The document as amended: the base with every addendum applied in order (the result
     /// has no addenda of its own).
-    pub fn current(&self) -> Result<Document, DocumentError> {
-        self.apply_addenda(self.addenda.len())
+    ///
+    /// Borrowed when there are no addenda: documents with 100,000 artifacts are tens of
+    /// megabytes, and every command asks for the current document several times.
+    pub fn current(&self) -> Result<Cow<'_, Document>, DocumentError> {
+        if self.addenda.is_empty() {
+            return Ok(Cow::Borrowed(self));
+        }
+        Ok(Cow::Owned(self.apply_addenda(self.addenda.len())?))
     }
 
     /// Applies an addendum patch to a document without addenda. Patches see the document
@@ -609,6 +620,9 @@ impl Document {
     /// verify` passes the project owner's layout keys (the keys that must have signed the
     /// layout) plus any `--addendum-keys`.
     pub fn verify_addenda(&self, trusted: &[PublicKey]) -> Result<(), DocumentError> {
+        if self.addenda.is_empty() {
+            return Ok(());
+        }
         let mut state = {
             let mut base = self.clone();
             base.addenda.clear();

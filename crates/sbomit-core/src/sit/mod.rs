@@ -572,8 +572,9 @@ pub fn derive(
 #[derive(Clone, Debug)]
 pub struct Sit {
     pub format: Format,
-    /// The SBOM before the mutation (what regeneration compares against).
-    pub base: serde_json::Value,
+    /// The SBOM before the mutation, when a mutation applied (kept only then: for 100,000
+    /// components a copy costs hundreds of megabytes).
+    pub base: Option<serde_json::Value>,
     /// The SBOM after the mutation.
     pub value: serde_json::Value,
     /// Mutation operations that change in-toto-derived content.
@@ -614,15 +615,16 @@ pub fn generate(
     let patch = current
         .mutation(format.name())
         .or_else(|| current.mutation(format.family()));
-    let (value, warnings) = match patch {
+    let (base, value, warnings) = match patch {
         Some(p) => {
             let value = p.apply(&base).map_err(|source| SitError::Mutation {
                 format: format.name(),
                 source,
             })?;
-            (value, mutation::check(format, &base, p))
+            let warnings = mutation::check(format, &base, p);
+            (Some(base), value, warnings)
         }
-        None => (base.clone(), Vec::new()),
+        None => (None, base, Vec::new()),
     };
     Ok(Sit {
         format,

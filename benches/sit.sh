@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Times `sbomit sit generate` on a document with 100,000 artifacts, per format, and prints a
+# Markdown table for docs/BENCHMARKS.md (wall seconds, peak RSS, output size, RSS / output).
+#
+#   benches/sit.sh            100,000 files
+#   benches/sit.sh --quick    10,000 files: a smoke test that the harness works
+#
+# The chain: `write-code` creates N small files under src/ (its products), `build` reads them
+# all (materials) and packs them into app.tar (the one final product). The document embeds
+# both links; each SIT has N + 1 components, and generating it includes verifying the
+# document (signatures, rules over N artifacts). Targets (issue 3): < 2 s per format on a
+# 2-core machine, peak RSS < 10 x the output size.
+#
+# Needs: GNU time, python3 (to write the files), tar. Runs in a scratch directory that is
+# removed at the end.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+N=100000
+if [ "${1:-}" = "--quick" ]; then N=10000; fi
+
+cargo build --release --locked -q -p sbomit-cli --manifest-path "$ROOT/Cargo.toml"
+SB=${CARGO_TARGET_DIR:-$ROOT/target}/release/sbomit
+W=$(mktemp -d "${TMPDIR:-/tmp}/sbomit-sit-bench.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+cd "$W"
+
+# Runs a command, prints "wall_seconds peak_rss_kib"; fails the bench if the command fails.
+measure() {
+  /usr/bin/time -f "%e %M" -o "$W/.time" "$@" >"$W/.out" 2>&1 || { cat "$W/.out" >&2; echo "failed: $*" >&2; exit 1; }
+  cat "$W/.time"
+}
+
+for k in owner dev; do "$SB" key generate --type ed25519 --out "$k" >/dev/null 2>&1; done
+cat > layout.toml <<'EOF'
+expires = "2099-01-01T00:00:00Z"
+[keys]
+dev = "dev.pub"
+[[steps]]
+name = "write-code"
+functionaries = ["dev"]
+expected_products = ["CREATE src/*", "DISALLOW *"]
+[[steps]]
+name = "build"
+functionaries = ["dev"]
+expected_command = ["tar", "cf", "app.tar", "src"]
+expected_materials = ["MATCH src/* WITH PRODUCTS FROM write-code", "DISALLOW *"]
+expected_products = ["CREATE app.tar", "DISALLOW *"]
+EOF
+"$SB" -q layout create --from layout.toml --out root.layout --signing-key owner
+mkdir -p work links
+# N files of a few bytes each, 1,000 per directory.
+python3 - "$N" <<'EOF'
+import os, sys
+n = int(sys.argv[1])
+for i in range(n):
+    d = f"work/src/d{i // 1000:03d}"
+    if i % 1000 == 0:
+        os.makedirs(d, exist_ok=True)
+    with open(f"{d}/f{i:06d}.c", "w") as f:
+        f.write(f"int f{i}(void) {{ return {i}; }}\n")
+EOF
+(cd work && "$SB" -q run -n write-code --signing-key ../dev -d ../links -p src -x)
+(cd work && "$SB" -q run -n build --signing-key ../dev -d ../links -m src -p app.tar -- tar cf app.tar src)
+doc=$(measure "$SB" -q document create --layout root.layout --link-dir links --out doc.json)
+verify=$(measure "$SB" -q document verify --document doc.json --layout-keys owner.pub)
+
+echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); date $(date -u +%F); $N artifacts"
+echo "Document: $(stat -c %s doc.json | awk '{printf "%.1f MiB", $1/1048576}'), created in ${doc% *} s, verified in ${verify% *} s ($(( ${verify#* } / 1024 )) MiB peak)"
+echo
+echo "| format | wall | peak RSS | output | peak RSS / output |"
+echo "|---|---|---|---|---|"
+for f in cyclonedx-1.6 spdx-2.3 spdx-3.0.1; do
+  r=($(SOURCE_DATE_EPOCH=1700000000 measure "$SB" -q sit generate --document doc.json --format "$f" --layout-keys owner.pub --out "sit.$f.json"))
+  size=$(stat -c %s "sit.$f.json")
+  awk -v f="$f" -v s="${r[0]}" -v k="${r[1]}" -v b="$size" 'BEGIN {
+    printf "| %s | %s s | %.0f MiB | %.1f MiB | %.1f× |\n", f, s, k / 1024, b / 1048576, k * 1024 / b }'
+done
