@@ -248,7 +248,8 @@ pub struct Facts {
 }
 
 /// The graph facts of a registered statement: `statement` as stored, `statement_type` its
-/// predicate type (DSSE) or content type (COSE). Never panics, whatever the bytes.
+/// predicate type (DSSE) or content type (COSE), used when the statement itself cannot be read
+/// (the types the statement states win otherwise). Never panics, whatever the bytes.
 pub fn extract(kind: EntryKind, statement_type: &str, statement: &[u8]) -> Facts {
     let mut b = Builder::default();
     let kind = match kind {
@@ -714,10 +715,7 @@ fn in_toto(b: &mut Builder, value: &Value, statement_type: &str) -> FactKind {
         }
         _ => None,
     };
-    let format = match format {
-        Format::InToto | Format::Sniff => Format::Other,
-        f => f,
-    };
+    // (A predicate type never names an in-toto Statement or plain JSON: no recursion here.)
     index(b, format, embedded.as_ref().unwrap_or(predicate))
 }
 
