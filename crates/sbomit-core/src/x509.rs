@@ -233,6 +233,8 @@ pub fn certificate_der(bytes: &[u8]) -> Result<Vec<u8>, X509Error> {
 }
 
 #[cfg(test)]
+// Chains written as literals read better than `slice::from_ref` in these tests.
+#[allow(clippy::cloned_ref_to_slice_refs)]
 mod tests {
     use super::*;
     use rcgen::{BasicConstraints as Bc, CertificateParams, IsCa, KeyPair};

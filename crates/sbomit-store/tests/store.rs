@@ -513,13 +513,25 @@ fn issuers_registered_by_trust_anchor_sign_with_their_certificate_chain() {
             store.entry(reg.index).unwrap().unwrap().statement_type,
             sbomit_store::IDENTITY_CHANGE_TYPE
         );
-        let good = x5chain_statement(&leaf_key, "https://vendor.example", &[leaf.clone()]);
+        let good = x5chain_statement(
+            &leaf_key,
+            "https://vendor.example",
+            std::slice::from_ref(&leaf),
+        );
         store.register(EntryKind::Cose, &good).unwrap();
         let before = size(&store);
         // A chain to another anchor, a leaf key that does not match its certificate, no chain.
         for bad in [
-            x5chain_statement(&other_key, "https://vendor.example", &[other_leaf.clone()]),
-            x5chain_statement(&other_key, "https://vendor.example", &[leaf.clone()]),
+            x5chain_statement(
+                &other_key,
+                "https://vendor.example",
+                std::slice::from_ref(&other_leaf),
+            ),
+            x5chain_statement(
+                &other_key,
+                "https://vendor.example",
+                std::slice::from_ref(&leaf),
+            ),
             cose_statement(
                 &leaf_key,
                 "https://vendor.example",

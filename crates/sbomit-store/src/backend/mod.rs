@@ -42,6 +42,9 @@ pub struct EntryRecord {
     pub registered_ms: i64,
 }
 
+/// A published service key: `(kid, COSE_Key)`.
+pub type ServiceKeyRecord = (Vec<u8>, Vec<u8>);
+
 /// A signed checkpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckpointRecord {
@@ -157,7 +160,7 @@ pub trait Backend: Send + Sync {
     /// Publishes a service key (a COSE_Key); kept after retirement.
     fn add_service_key(&self, kid: &[u8], cose_key: &[u8], now_ms: i64) -> Result<(), StoreError>;
     /// Every published service key `(kid, COSE_Key)`, oldest first.
-    fn service_keys(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn service_keys(&self) -> Result<Vec<ServiceKeyRecord>, StoreError>;
     /// Bytes the log occupies (database file or relations).
     fn storage_bytes(&self) -> Result<u64, StoreError>;
 

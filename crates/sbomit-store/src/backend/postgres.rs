@@ -14,7 +14,7 @@ use sbomit_core::merkle::{Hash, NodeId};
 use super::{
     clean, frontier, graph_schema, hash_from, kind_from, plan_batch, role_from, Appended, Backend,
     CheckpointRecord, EntryRecord, EvidenceFilter, EvidenceSelector, IssuerRecord, NodeField,
-    Scope, Seal, SCHEMA_VERSION,
+    Scope, Seal, ServiceKeyRecord, SCHEMA_VERSION,
 };
 use crate::admission::NewEntry;
 use crate::graph::{Facts, Node, VulnStatus};
@@ -579,7 +579,7 @@ impl Backend for PostgresBackend {
         })
     }
 
-    fn service_keys(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn service_keys(&self) -> Result<Vec<ServiceKeyRecord>, StoreError> {
         self.with(|c| {
             c.query(
                 "SELECT kid, cose_key FROM service_keys ORDER BY created_ms, kid",
@@ -624,7 +624,7 @@ impl Backend for PostgresBackend {
     }
 
     fn graph_cursor(&self) -> Result<u64, StoreError> {
-        self.with(|c| graph_cursor_on(c))
+        self.with(graph_cursor_on)
     }
 
     fn index_facts(&self, from: u64, facts: &[(u64, Facts)]) -> Result<bool, StoreError> {

@@ -12,7 +12,7 @@ use sbomit_core::merkle::{Hash, NodeId};
 use super::{
     clean, frontier, graph_schema, hash_from, kind_from, plan_batch, role_from, Appended, Backend,
     CheckpointRecord, EntryRecord, EvidenceFilter, EvidenceSelector, IssuerRecord, NodeField,
-    Scope, Seal, SCHEMA_VERSION,
+    Scope, Seal, ServiceKeyRecord, SCHEMA_VERSION,
 };
 use crate::admission::NewEntry;
 use crate::graph::{Facts, Node, VulnStatus};
@@ -598,7 +598,7 @@ impl Backend for SqliteBackend {
         Ok(())
     }
 
-    fn service_keys(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn service_keys(&self) -> Result<Vec<ServiceKeyRecord>, StoreError> {
         self.read(|c| {
             let mut st = c.prepare_cached(
                 "SELECT kid, cose_key FROM service_keys ORDER BY created_ms, kid",
@@ -628,7 +628,7 @@ impl Backend for SqliteBackend {
     }
 
     fn graph_cursor(&self) -> Result<u64, StoreError> {
-        self.read(|c| graph_cursor_on(c))
+        self.read(graph_cursor_on)
     }
 
     fn index_facts(&self, from: u64, facts: &[(u64, Facts)]) -> Result<bool, StoreError> {
