@@ -262,10 +262,11 @@ pub fn extract(kind: EntryKind, statement_type: &str, statement: &[u8]) -> Facts
 // ---------------------------------------------------------------------------------------
 // Collecting facts
 
-/// At most this many edges and vulnerability facts from one statement. Nodes are bounded by
-/// the statement's size, but edges multiply (every subject × every top-level component, every
-/// finding × every subject): the bound keeps a small statement from costing gigabytes. Real
-/// SBOMs, even of 100,000 components with their dependencies, stay far below it.
+/// At most this many edges and vulnerability facts stated by one statement (repeats
+/// included). Nodes are bounded by the statement's size, but edges multiply (every subject ×
+/// every top-level component, every finding × every subject): the bound keeps a small
+/// statement from costing gigabytes. Real SBOMs, even of 100,000 components with their
+/// dependencies, stay far below it.
 const MAX_FACTS: usize = 2_000_000;
 
 /// A node's index in [`Builder::nodes`]: edges and references hold these, not key strings,
@@ -283,6 +284,8 @@ struct Builder {
     pending_subjects: Vec<Node>,
     /// The subjects, once placed.
     subject_ids: Option<Vec<Id>>,
+    /// Edges and vulnerability facts stated so far (repeats included).
+    stated: usize,
     fatal: Option<String>,
     skipped: usize,
     first_skip: Option<String>,
@@ -307,9 +310,11 @@ impl Builder {
         }
     }
 
-    /// Whether another fact fits in [`MAX_FACTS`] (noted once when not).
+    /// Counts one more stated fact; `false` (noted once) past [`MAX_FACTS`]. Loops over
+    /// products of lists stop at the first `false`, so their work stays bounded too.
     fn room(&mut self) -> bool {
-        if self.edges.len() + self.vulns.len() < MAX_FACTS {
+        self.stated += 1;
+        if self.stated <= MAX_FACTS {
             return true;
         }
         self.fail(format!(
@@ -318,22 +323,33 @@ impl Builder {
         false
     }
 
-    fn edge(&mut self, parent: Id, child: Id) {
-        if parent != child && self.room() {
+    /// Records `parent → child`; `false` once the bound is reached.
+    fn edge(&mut self, parent: Id, child: Id) -> bool {
+        if !self.room() {
+            return false;
+        }
+        if parent != child {
             self.edges.push((parent, child));
         }
+        true
     }
 
-    fn vuln(&mut self, vuln_id: &str, node: Id, status: VulnStatus) {
+    /// Records a vulnerability fact (a later one on the same pair wins); `false` once the
+    /// bound is reached.
+    fn vuln(&mut self, vuln_id: &str, node: Id, status: VulnStatus) -> bool {
+        if !self.room() {
+            return false;
+        }
         let pair = (vuln_id.to_owned(), node);
         if let Some(&i) = self.vuln_index.get(&pair) {
             if let Some(fact) = self.vulns.get_mut(i) {
                 fact.2 = status;
             }
-        } else if self.room() {
+        } else {
             self.vuln_index.insert(pair, self.vulns.len());
             self.vulns.push((vuln_id.to_owned(), node, status));
         }
+        true
     }
 
     /// The content cannot be indexed (what was collected so far stays).
@@ -377,36 +393,27 @@ impl Builder {
 
     /// Places the artifacts a document describes: each merges into the subject it is (same
     /// sha256; or the only subject, for the only root, when nothing contradicts it), else
-    /// becomes a node below every subject. Returns, per root, the nodes standing for it.
-    fn attach_roots(&mut self, roots: Vec<Node>) -> Vec<Vec<Id>> {
-        if self.subject_ids.is_some() {
-            let subjects = self.subjects();
-            return roots
-                .into_iter()
-                .map(|r| {
-                    let id = self.add(r);
-                    for &s in &subjects {
-                        self.edge(s, id);
-                    }
-                    vec![id]
-                })
-                .collect();
-        }
+    /// becomes a node below every subject. Returns, per root, the node standing for it.
+    fn attach_roots(&mut self, roots: Vec<Node>) -> Vec<Id> {
         let mut subjects = std::mem::take(&mut self.pending_subjects);
+        if self.subject_ids.is_some() {
+            subjects.clear();
+        }
         let only_one = subjects.len() == 1 && roots.len() == 1;
-        let mut by_sha: HashMap<&str, Vec<usize>> = HashMap::new();
+        // Subjects with the same sha256 are one node: the first stands for them.
+        let mut by_sha: HashMap<&str, usize> = HashMap::new();
         for (i, s) in subjects.iter().enumerate() {
             if let Some(sha) = &s.sha256 {
-                by_sha.entry(sha).or_default().push(i);
+                by_sha.entry(sha).or_insert(i);
             }
         }
-        let placements: Vec<Option<Vec<usize>>> = roots
+        let placements: Vec<Option<usize>> = roots
             .iter()
             .map(|r| {
-                if let Some(same) = r.sha256.as_deref().and_then(|sha| by_sha.get(sha)) {
-                    Some(same.clone())
+                if let Some(&i) = r.sha256.as_deref().and_then(|sha| by_sha.get(sha)) {
+                    Some(i)
                 } else if only_one && subjects.first().is_some_and(|s| s.may_be(r)) {
-                    Some(vec![0])
+                    Some(0)
                 } else {
                     None
                 }
@@ -414,36 +421,40 @@ impl Builder {
             .collect();
         drop(by_sha);
         for (r, placed) in roots.iter().zip(&placements) {
-            for &i in placed.iter().flatten() {
-                if let Some(s) = subjects.get_mut(i) {
-                    s.fill_from(r);
-                    if let Some(k) = s.computed_key() {
-                        s.key = k;
-                    }
+            if let Some(s) = placed.and_then(|i| subjects.get_mut(i)) {
+                s.fill_from(r);
+                if let Some(k) = s.computed_key() {
+                    s.key = k;
                 }
             }
         }
-        let all: Vec<Id> = subjects.into_iter().map(|s| self.add(s)).collect();
-        let mut subject_ids = all.clone();
-        dedup_in_order(&mut subject_ids);
-        self.subject_ids = Some(subject_ids.clone());
+        let placed_subjects: Vec<Id> = subjects.into_iter().map(|s| self.add(s)).collect();
+        let subject_ids = match &self.subject_ids {
+            Some(ids) => ids.clone(),
+            None => {
+                let mut ids = placed_subjects.clone();
+                dedup_in_order(&mut ids);
+                self.subject_ids = Some(ids.clone());
+                ids
+            }
+        };
         roots
             .into_iter()
             .zip(placements)
-            .map(|(r, placed)| match placed {
-                Some(ix) => {
-                    let mut ids: Vec<Id> = ix.iter().filter_map(|&i| all.get(i).copied()).collect();
-                    dedup_in_order(&mut ids);
-                    ids
-                }
-                None => {
-                    let id = self.add(r);
-                    for &s in &subject_ids {
-                        self.edge(s, id);
+            .map(
+                |(r, placed)| match placed.and_then(|i| placed_subjects.get(i)) {
+                    Some(&id) => id,
+                    None => {
+                        let id = self.add(r);
+                        for &s in &subject_ids {
+                            if !self.edge(s, id) {
+                                break;
+                            }
+                        }
+                        id
                     }
-                    vec![id]
-                }
-            })
+                },
+            )
             .collect()
     }
 
@@ -757,11 +768,7 @@ fn cyclonedx(b: &mut Builder, bom: &Value) -> FactKind {
         .and_then(|m| m.get("component"))
         .filter(|c| c.is_object());
     let roots = match root.and_then(cdx_node) {
-        Some(node) => b
-            .attach_roots(vec![node])
-            .into_iter()
-            .next()
-            .unwrap_or_default(),
+        Some(node) => b.attach_roots(vec![node]),
         None => b.subjects(),
     };
     if let (Some(c), Some(&first)) = (root, roots.first()) {
@@ -788,10 +795,14 @@ fn cyclonedx(b: &mut Builder, bom: &Value) -> FactKind {
             Some(node) => {
                 let id = b.add(node);
                 match parent {
-                    Some(p) => b.edge(p, id),
+                    Some(p) => {
+                        b.edge(p, id);
+                    }
                     None => {
                         for &r in &roots {
-                            b.edge(r, id);
+                            if !b.edge(r, id) {
+                                break;
+                            }
                         }
                     }
                 }
@@ -817,7 +828,9 @@ fn cyclonedx(b: &mut Builder, bom: &Value) -> FactKind {
         };
         for to in b.list(d, "dependsOn") {
             if let Some(&to) = to.as_str().and_then(|r| refs.get(r)) {
-                b.edge(from, to);
+                if !b.edge(from, to) {
+                    break;
+                }
             }
         }
     }
@@ -904,8 +917,8 @@ impl<'v> Elements<'v> {
     }
 
     /// Places every element (the described ones first, in the order the document describes
-    /// them, see [`Builder::attach_roots`]); returns the nodes standing for each SPDX id.
-    fn place(self, b: &mut Builder, described: &[&'v str]) -> HashMap<&'v str, Vec<Id>> {
+    /// them, see [`Builder::attach_roots`]); returns the node standing for each SPDX id.
+    fn place(self, b: &mut Builder, described: &[&'v str]) -> HashMap<&'v str, Id> {
         let Elements { order, by_id } = self;
         let mut slots: Vec<Option<(&'v str, Node)>> = order.into_iter().map(Some).collect();
         let mut root_ids = Vec::new();
@@ -921,28 +934,25 @@ impl<'v> Elements<'v> {
                 root_nodes.push(node);
             }
         }
-        let mut keys: HashMap<&str, Vec<Id>> = HashMap::with_capacity(slots.len());
+        let mut keys: HashMap<&str, Id> = HashMap::with_capacity(slots.len());
         if root_nodes.is_empty() {
             b.subjects();
         } else {
-            for (id, ids) in root_ids.into_iter().zip(b.attach_roots(root_nodes)) {
-                keys.insert(id, ids);
-            }
+            keys.extend(root_ids.into_iter().zip(b.attach_roots(root_nodes)));
         }
         for (id, node) in slots.into_iter().flatten() {
-            keys.insert(id, vec![b.add(node)]);
+            keys.insert(id, b.add(node));
         }
         keys
     }
 }
 
-fn link(b: &mut Builder, keys: &HashMap<&str, Vec<Id>>, parent: &str, child: &str) {
-    if let (Some(ps), Some(cs)) = (keys.get(parent), keys.get(child)) {
-        for &p in ps {
-            for &c in cs {
-                b.edge(p, c);
-            }
-        }
+/// An edge between two SPDX ids (none when either is not an element here); `false` once the
+/// bound is reached, which an unresolved link counts towards too.
+fn link(b: &mut Builder, keys: &HashMap<&str, Id>, parent: &str, child: &str) -> bool {
+    match (keys.get(parent), keys.get(child)) {
+        (Some(&p), Some(&c)) => b.edge(p, c),
+        _ => b.room(),
     }
 }
 
@@ -1020,10 +1030,10 @@ fn spdx2(b: &mut Builder, doc: &Value) -> FactKind {
         // generated from (SBOMit SITs record the supply chain's materials that way).
         match t {
             "CONTAINS" | "DEPENDS_ON" | "STATIC_LINK" | "DYNAMIC_LINK" | "GENERATED_FROM" => {
-                link(b, &keys, a, x)
+                link(b, &keys, a, x);
             }
             "CONTAINED_BY" | "DEPENDENCY_OF" | "RUNTIME_DEPENDENCY_OF" | "GENERATES" => {
-                link(b, &keys, x, a)
+                link(b, &keys, x, a);
             }
             _ => {}
         }
@@ -1131,7 +1141,9 @@ fn spdx3(b: &mut Builder, doc: &Value) -> FactKind {
     for (inputs, outputs) in builds.into_values() {
         for output in &outputs {
             for input in &inputs {
-                link(b, &keys, output, input);
+                if !link(b, &keys, output, input) {
+                    break;
+                }
             }
         }
     }
@@ -1172,7 +1184,9 @@ fn in_toto_vulns(b: &mut Builder, predicate: &Value) -> FactKind {
     let subjects = b.subjects();
     for id in ids {
         for &s in &subjects {
-            b.vuln(id, s, VulnStatus::Affected);
+            if !b.vuln(id, s, VulnStatus::Affected) {
+                break;
+            }
         }
     }
     FactKind::Vulnerabilities
@@ -1257,6 +1271,7 @@ fn openvex(b: &mut Builder, doc: &Value) -> FactKind {
         b.fail("the OpenVEX document is not a JSON object");
         return FactKind::Vex;
     }
+    let subjects = b.subjects();
     for s in b.list(doc, "statements") {
         let vulnerability = s.get("vulnerability");
         let id = match vulnerability {
@@ -1273,21 +1288,22 @@ fn openvex(b: &mut Builder, doc: &Value) -> FactKind {
             continue;
         };
         let products = b.list(s, "products");
-        // A statement without products is about what the envelope is about.
-        let nodes: Vec<Id> = if products.is_empty() {
-            b.subjects()
-        } else {
-            let mut nodes = Vec::with_capacity(products.len());
-            for p in products {
-                match vex_product(p) {
-                    Some(node) => nodes.push(b.add(node)),
-                    None => b.skip(format!("a product of the VEX statement on {id} has no id")),
+        if products.is_empty() {
+            // A statement without products is about what the envelope is about.
+            for &node in &subjects {
+                if !b.vuln(id, node, status) {
+                    break;
                 }
             }
-            nodes
-        };
-        for node in nodes {
-            b.vuln(id, node, status);
+        }
+        for p in products {
+            match vex_product(p) {
+                Some(node) => {
+                    let node = b.add(node);
+                    b.vuln(id, node, status);
+                }
+                None => b.skip(format!("a product of the VEX statement on {id} has no id")),
+            }
         }
     }
     FactKind::Vex
