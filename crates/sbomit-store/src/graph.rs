@@ -1099,7 +1099,7 @@ fn spdx3(b: &mut Builder, doc: &Value) -> FactKind {
                     None => b.skip(format!("{id} has no name, purl or sha256")),
                 }
             }
-            ("Relationship", _) => {
+            ("Relationship" | "LifecycleScopedRelationship", _) => {
                 let (Some(from), Some(t)) = (text(e, "from"), text(e, "relationshipType")) else {
                     b.skip("a relationship has no `from` or `relationshipType`");
                     continue;
