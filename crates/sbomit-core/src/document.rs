@@ -208,6 +208,53 @@ pub struct Document {
     supplement: Supplement,
     mutations: BTreeMap<String, Patch>,
     addenda: Vec<Addendum>,
+    parsed: EnvelopeCache,
+}
+
+/// The layout (key `""`) and metadata envelopes already parsed, by name: reading,
+/// verifying and deriving a SIT would otherwise parse (and canonicalise) each envelope, up
+/// to tens of megabytes for 100,000 artifacts, three times. Not part of the document's
+/// value: a clone starts empty and equality ignores it.
+#[derive(Default)]
+struct EnvelopeCache(std::sync::Mutex<BTreeMap<String, Envelope>>);
+
+impl EnvelopeCache {
+    fn get_or_parse(&self, name: &str, value: &Value) -> Result<Envelope, DocumentError> {
+        let what = if name.is_empty() { "layout" } else { name };
+        let Ok(mut cache) = self.0.lock() else {
+            return parse_envelope(what, value);
+        };
+        if let Some(e) = cache.get(name) {
+            return Ok(e.clone());
+        }
+        let e = parse_envelope(what, value)?;
+        cache.insert(name.to_owned(), e.clone());
+        Ok(e)
+    }
+
+    fn forget(&self, name: &str) {
+        if let Ok(mut cache) = self.0.lock() {
+            cache.remove(name);
+        }
+    }
+}
+
+impl Clone for EnvelopeCache {
+    fn clone(&self) -> Self {
+        EnvelopeCache::default()
+    }
+}
+
+impl PartialEq for EnvelopeCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for EnvelopeCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EnvelopeCache")
+    }
 }
 
 /// A metadata name is a relative, `/`-separated path made of plain components, ending in
@@ -260,6 +307,7 @@ impl Document {
             supplement: Supplement::default(),
             mutations: BTreeMap::new(),
             addenda: Vec::new(),
+            parsed: EnvelopeCache::default(),
         })
     }
 
@@ -269,6 +317,7 @@ impl Document {
     pub fn add_metadata(&mut self, name: &str, bytes: &[u8]) -> Result<(), DocumentError> {
         check_name(name)?;
         let value = envelope_value(name, bytes)?;
+        self.parsed.forget(name);
         self.metadata.insert(name.to_owned(), value);
         Ok(())
     }
@@ -335,7 +384,7 @@ impl Document {
 
     /// The layout envelope, parsed for verification.
     pub fn layout_envelope(&self) -> Result<Envelope, DocumentError> {
-        parse_envelope("layout", &self.layout)
+        self.parsed.get_or_parse("", &self.layout)
     }
 
     /// Links and sublayouts by name.
@@ -344,7 +393,9 @@ impl Document {
     }
 
     pub fn metadata_envelope(&self, name: &str) -> Option<Result<Envelope, DocumentError>> {
-        self.metadata.get(name).map(|v| parse_envelope(name, v))
+        self.metadata
+            .get(name)
+            .map(|v| self.parsed.get_or_parse(name, v))
     }
 
     pub fn attestations(&self) -> &[Value] {
@@ -450,14 +501,15 @@ impl Document {
         let layout = obj
             .remove("layout")
             .ok_or_else(|| shape("layout", "missing"))?;
-        parse_envelope("layout", &layout)?;
+        let parsed = EnvelopeCache::default();
+        parsed.get_or_parse("", &layout)?;
         let mut metadata = BTreeMap::new();
         match obj.remove("metadata") {
             None => {}
             Some(Value::Object(m)) => {
                 for (name, value) in m {
                     check_name(&name)?;
-                    parse_envelope(&name, &value)?;
+                    parsed.get_or_parse(&name, &value)?;
                     metadata.insert(name, value);
                 }
             }
@@ -509,6 +561,7 @@ impl Document {
             supplement,
             mutations,
             addenda,
+            parsed,
         })
     }
 
@@ -737,7 +790,7 @@ impl LinkSource for EmbeddedLinks<'_> {
     fn load(&self, step: &str, keyid: &KeyId) -> Result<Option<Envelope>, SourceError> {
         let name = self.name(step, keyid);
         if let Some(v) = self.doc.metadata.get(&name) {
-            return Ok(Some(parse_envelope(&name, v)?));
+            return Ok(Some(self.doc.parsed.get_or_parse(&name, v)?));
         }
         if !self.prefix.is_empty() {
             return Ok(None);

@@ -252,7 +252,7 @@ fn generate(args: GenerateArgs, out: &Output) -> Result<Outcome> {
     }
     let mut value = generated.value;
     let Some(key) = signing_key else {
-        sbomit_fs::io::write_atomic(&args.out, &sit::sign::sit_bytes(&value), None)?;
+        write_sit(&args.out, &value)?;
         t.lap("write");
         out.info(format!(
             "wrote {} ({}, {} components)",
@@ -292,7 +292,7 @@ fn generate(args: GenerateArgs, out: &Output) -> Result<Outcome> {
     let envelope =
         sit::sign::sign(args.format, &value, &subjects, &key).context("signing the SIT")?;
     let env_path = envelope_path(&args.out);
-    sbomit_fs::io::write_atomic(&args.out, &sit::sign::sit_bytes(&value), None)?;
+    write_sit(&args.out, &value)?;
     sbomit_fs::io::write_atomic(&env_path, &envelope.to_file_bytes(), None)?;
     out.info(format!(
         "wrote {} ({}, {} components{}) and its signature {} (key {keyid})",
@@ -304,6 +304,39 @@ fn generate(args: GenerateArgs, out: &Output) -> Result<Outcome> {
     ));
     exiting((doc, report, inventory, value, envelope));
     Ok(Outcome::Ok)
+}
+
+/// Writes a SIT file atomically (a temporary file beside it, synced, then renamed),
+/// streaming the same bytes as `sit::sign::sit_bytes`: a 100,000-component SIT is hundreds
+/// of megabytes, which need not be held in memory a second time.
+fn write_sit(path: &Path, value: &serde_json::Value) -> Result<()> {
+    use std::io::Write as _;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .with_context(|| format!("{}: not a file name", path.display()))?
+        .to_string_lossy()
+        .into_owned();
+    let tmp = dir.join(format!(".{name}.sbomit-{}.tmp", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+        serde_json::to_writer_pretty(&mut w, value)?;
+        w.write_all(b"\n")?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Hands the command's large structures to process exit instead of freeing them: the
