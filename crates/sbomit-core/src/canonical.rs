@@ -89,11 +89,243 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
+/// Canonical JSON written while `serde_json` parses the text: no `Value` tree is built, so a
+/// link of 100,000 artifacts costs one pass and one output buffer. The parser is serde_json's
+/// own (same string, number and depth rules as `serde_json::from_slice::<Value>`), so the
+/// result is byte-identical to [`encode`] of the parsed value; `text_matches_value_encoding`
+/// checks that.
+#[derive(Default)]
+pub struct Canonicalizer {
+    out: Vec<u8>,
+    /// Raw (unescaped) keys of the objects being written, to order them.
+    keys: Vec<u8>,
+    /// Members of the objects being written: key range in `keys`, member range in `out`.
+    members: Vec<Member>,
+    /// The first float seen: canonical JSON refuses it, but only after the whole text has
+    /// parsed, as [`encode`] after `from_slice` would.
+    float: Option<CanonicalError>,
+}
+
+struct Member {
+    key: (usize, usize),
+    span: (usize, usize),
+}
+
+impl Canonicalizer {
+    pub fn with_capacity(bytes: usize) -> Self {
+        Canonicalizer {
+            out: Vec::with_capacity(bytes),
+            ..Canonicalizer::default()
+        }
+    }
+
+    /// A seed that parses one JSON value and appends its canonical form.
+    pub fn seed(&mut self) -> CanonSeed<'_> {
+        CanonSeed(self)
+    }
+
+    /// The canonical bytes written so far, or the float that makes them invalid.
+    pub fn finish(self) -> Result<Vec<u8>, CanonicalError> {
+        match self.float {
+            Some(e) => Err(e),
+            None => Ok(self.out),
+        }
+    }
+}
+
+/// Canonical JSON of the JSON text `json` (as [`encode`] of `serde_json::from_slice`).
+pub fn encode_text(json: &[u8]) -> Result<Result<Vec<u8>, CanonicalError>, serde_json::Error> {
+    let mut c = Canonicalizer::with_capacity(json.len());
+    let mut de = serde_json::Deserializer::from_slice(json);
+    serde::de::DeserializeSeed::deserialize(c.seed(), &mut de)?;
+    de.end()?;
+    Ok(c.finish())
+}
+
+/// See [`Canonicalizer::seed`].
+pub struct CanonSeed<'c>(&'c mut Canonicalizer);
+
+impl<'de> serde::de::DeserializeSeed<'de> for CanonSeed<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for CanonSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
+        self.0
+            .out
+            .extend_from_slice(if v { b"true" } else { b"false" });
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+        use std::io::Write as _;
+        let _ = write!(self.0.out, "{v}");
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+        use std::io::Write as _;
+        let _ = write!(self.0.out, "{v}");
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<(), E> {
+        if self.0.float.is_none() {
+            let text =
+                serde_json::Number::from_f64(v).map_or_else(|| v.to_string(), |n| n.to_string());
+            self.0.float = Some(CanonicalError::Float(text));
+        }
+        Ok(())
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        write_string(v, &mut self.0.out);
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.0.out.extend_from_slice(b"null");
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let c = self.0;
+        c.out.push(b'[');
+        let mut first = true;
+        loop {
+            let at = c.out.len();
+            if !first {
+                c.out.push(b',');
+            }
+            if seq.next_element_seed(CanonSeed(&mut *c))?.is_none() {
+                c.out.truncate(at);
+                break;
+            }
+            first = false;
+        }
+        c.out.push(b']');
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let c = self.0;
+        let body = c.out.len() + 1;
+        c.out.push(b'{');
+        let base = c.members.len();
+        let key_base = c.keys.len();
+        let mut ordered = true;
+        loop {
+            let k0 = c.keys.len();
+            if map.next_key_seed(KeySeed(&mut c.keys))?.is_none() {
+                break;
+            }
+            let k1 = c.keys.len();
+            if c.members.len() > base {
+                c.out.push(b',');
+                if let Some(prev) = c.members.last() {
+                    if c.keys[prev.key.0..prev.key.1] >= c.keys[k0..k1] {
+                        ordered = false;
+                    }
+                }
+            }
+            let s0 = c.out.len();
+            let key = std::str::from_utf8(&c.keys[k0..k1]).unwrap_or_default();
+            write_string(key, &mut c.out);
+            c.out.push(b':');
+            map.next_value_seed(CanonSeed(&mut *c))?;
+            let s1 = c.out.len();
+            c.members.push(Member {
+                key: (k0, k1),
+                span: (s0, s1),
+            });
+        }
+        if !ordered {
+            // Rare (files are written with sorted keys): sort the members by raw key, keeping
+            // the last of a repeated key as Python's json and serde_json's Map do.
+            let written = c.out[body..].to_vec();
+            let members = &mut c.members[base..];
+            members.sort_by(|a, b| c.keys[a.key.0..a.key.1].cmp(&c.keys[b.key.0..b.key.1]));
+            c.out.truncate(body);
+            let mut i = 0;
+            let mut first = true;
+            while i < members.len() {
+                let mut j = i;
+                while j + 1 < members.len()
+                    && c.keys[members[j + 1].key.0..members[j + 1].key.1]
+                        == c.keys[members[i].key.0..members[i].key.1]
+                {
+                    j += 1;
+                }
+                if !first {
+                    c.out.push(b',');
+                }
+                first = false;
+                let (s0, s1) = members[j].span;
+                c.out.extend_from_slice(&written[s0 - body..s1 - body]);
+                i = j + 1;
+            }
+        }
+        c.out.push(b'}');
+        c.members.truncate(base);
+        c.keys.truncate(key_base);
+        Ok(())
+    }
+}
+
+/// Appends a map key's (unescaped) text to the key buffer.
+struct KeySeed<'k>(&'k mut Vec<u8>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for KeySeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a string key")
+    }
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        self.0.extend_from_slice(v.as_bytes());
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<u64>().prop_map(|n| json!(n)),
+            "\\PC{0,6}".prop_map(Value::String),
+            "[\\x00-\\x7f\"\\\\]{0,4}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-c\"\\\\é]{0,3}", inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
 
     #[test]
     fn escapes_only_quote_and_backslash() {
@@ -132,7 +364,43 @@ mod tests {
         );
     }
 
+    fn assert_text_matches(text: &str) {
+        let via_value = serde_json::from_str::<Value>(text).map(|v| encode(&v));
+        let streamed = encode_text(text.as_bytes());
+        match (via_value, streamed) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{text}"),
+            (Err(_), Err(_)) => {}
+            (a, b) => panic!("{text}: {a:?} vs {b:?}"),
+        }
+    }
+
+    #[test]
+    fn text_matches_value_encoding() {
+        for text in [
+            r#"{"b": 1, "a": [true, false, null, -3, 18446744073709551615], "c": {}}"#,
+            r#"{"a": 1, "a": 2, "b": {"y": "\u00e9\"", "x": []}}"#,
+            r#"{"z": {"b": 1, "a": 2}, "a": "x\u0001\\"}"#,
+            r##"{"\"": 1, "#": 2, "\\": 3}"##,
+            r#"[1.5]"#,
+            r#"{"a": 1e3}"#,
+            r#"{"a": "\ud800"}"#,
+            r#"{"a": 1,}"#,
+            r#"{"é": 1, "z": 2, "Z": 3, "\ud800\udc00": 4, "\uffff": 5}"#,
+            r#"{"a": -0}"#,
+            r#"{"a": 123456789012345678901234567890}"#,
+        ] {
+            assert_text_matches(text);
+        }
+    }
+
     proptest::proptest! {
+        #[test]
+        fn streamed_matches_value(v in json_value()) {
+            let text = serde_json::to_string(&v).unwrap();
+            let via_value = encode(&serde_json::from_str::<Value>(&text).unwrap());
+            proptest::prop_assert_eq!(encode_text(text.as_bytes()).unwrap(), via_value);
+        }
+
         #[test]
         fn canonical_round_trips(s in "\\PC*", k in "\\PC*", n in proptest::num::i64::ANY) {
             let v = json!({k.clone(): [s.clone(), n]});

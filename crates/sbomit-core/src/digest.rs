@@ -96,3 +96,208 @@ impl From<&str> for ArtifactPath {
 
 /// A link's materials or products.
 pub type Artifacts = BTreeMap<ArtifactPath, DigestSet>;
+
+/// A digest set in the form the rule engine compares: a lone lowercase `sha256` (what every
+/// link we and the reference write holds) as 32 bytes, anything else as sorted string pairs.
+/// Two digest sets are equal exactly when their string maps are (the reference compares the
+/// dicts), because the `Sha256` form is only used when the map is `{"sha256": lowercase hex}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CompactDigest {
+    Sha256(Sha256),
+    Other(Box<[(Box<str>, Box<str>)]>),
+}
+
+impl CompactDigest {
+    /// From `(algorithm, hex)` pairs in any order; a repeated algorithm keeps its last value,
+    /// as a JSON object read by Python does.
+    pub fn from_pairs(mut pairs: Vec<(Box<str>, Box<str>)>) -> Self {
+        if let [(alg, hex)] = pairs.as_slice() {
+            if &**alg == "sha256" && is_lower_hex64(hex) {
+                if let Some(d) = Sha256::from_hex(hex) {
+                    return CompactDigest::Sha256(d);
+                }
+            }
+        }
+        // Stable sort, then keep the last of equal algorithms.
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out: Vec<(Box<str>, Box<str>)> = Vec::with_capacity(pairs.len());
+        for p in pairs {
+            match out.last_mut() {
+                Some(last) if last.0 == p.0 => *last = p,
+                _ => out.push(p),
+            }
+        }
+        if let [(alg, hex)] = out.as_slice() {
+            if &**alg == "sha256" && is_lower_hex64(hex) {
+                if let Some(d) = Sha256::from_hex(hex) {
+                    return CompactDigest::Sha256(d);
+                }
+            }
+        }
+        CompactDigest::Other(out.into_boxed_slice())
+    }
+
+    pub fn from_set(set: &DigestSet) -> Self {
+        Self::from_pairs(
+            set.0
+                .iter()
+                .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+                .collect(),
+        )
+    }
+
+    pub fn to_set(&self) -> DigestSet {
+        match self {
+            CompactDigest::Sha256(d) => DigestSet::sha256(*d),
+            CompactDigest::Other(pairs) => DigestSet(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+fn is_lower_hex64(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// A link's materials or products for verification: every path in one string buffer and
+/// the entries sorted by path bytes (the order Python sorts `str` in), so that 100,000
+/// artifacts are two allocations instead of 300,000 and lookups are binary searches.
+#[derive(Clone, Debug, Default)]
+pub struct ArtifactTable {
+    names: String,
+    entries: Vec<TableEntry>,
+}
+
+#[derive(Clone, Debug)]
+struct TableEntry {
+    start: usize,
+    end: usize,
+    digest: CompactDigest,
+}
+
+/// Builds an [`ArtifactTable`] from entries in any order.
+#[derive(Default)]
+pub struct ArtifactTableBuilder {
+    table: ArtifactTable,
+    /// Whether the entries so far came strictly sorted (the usual case: files are written
+    /// with sorted keys), so that `finish` has nothing to do.
+    sorted: bool,
+}
+
+impl ArtifactTableBuilder {
+    pub fn with_capacity(entries: usize, name_bytes: usize) -> Self {
+        ArtifactTableBuilder {
+            table: ArtifactTable {
+                names: String::with_capacity(name_bytes),
+                entries: Vec::with_capacity(entries),
+            },
+            sorted: true,
+        }
+    }
+
+    pub fn push(&mut self, path: &str, digest: CompactDigest) {
+        let start = self.table.names.len();
+        self.table.names.push_str(path);
+        let end = self.table.names.len();
+        if self.sorted {
+            if let Some(last) = self.table.entries.last() {
+                if self.table.names.as_bytes()[last.start..last.end] >= *path.as_bytes() {
+                    self.sorted = false;
+                }
+            }
+        }
+        self.table.entries.push(TableEntry { start, end, digest });
+    }
+
+    /// The table, sorted by path; of entries with the same path the last one pushed wins
+    /// (a JSON object with a repeated key, read by Python, keeps the last value).
+    pub fn finish(self) -> ArtifactTable {
+        let mut table = self.table;
+        if !self.sorted {
+            let names = table.names.as_bytes();
+            // Stable: equal paths stay in push order, so the last of them is kept below.
+            table
+                .entries
+                .sort_by(|a, b| names[a.start..a.end].cmp(&names[b.start..b.end]));
+            let mut out: Vec<TableEntry> = Vec::with_capacity(table.entries.len());
+            for e in table.entries {
+                match out.last_mut() {
+                    Some(last) if names[last.start..last.end] == names[e.start..e.end] => *last = e,
+                    _ => out.push(e),
+                }
+            }
+            table.entries = out;
+        }
+        table
+    }
+}
+
+impl ArtifactTable {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The path of entry `i` (entries are sorted by path).
+    pub fn name(&self, i: usize) -> &str {
+        let e = &self.entries[i];
+        &self.names[e.start..e.end]
+    }
+
+    pub fn digest(&self, i: usize) -> &CompactDigest {
+        &self.entries[i].digest
+    }
+
+    /// The index of `path`, if present.
+    pub fn find(&self, path: &str) -> Option<usize> {
+        let names = self.names.as_bytes();
+        self.entries
+            .binary_search_by(|e| names[e.start..e.end].cmp(path.as_bytes()))
+            .ok()
+    }
+
+    pub fn get(&self, path: &str) -> Option<&CompactDigest> {
+        self.find(path).map(|i| &self.entries[i].digest)
+    }
+
+    pub fn contains(&self, path: &str) -> bool {
+        self.find(path).is_some()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &CompactDigest)> + '_ {
+        self.entries
+            .iter()
+            .map(|e| (&self.names[e.start..e.end], &e.digest))
+    }
+
+    pub fn from_artifacts(artifacts: &Artifacts) -> Self {
+        let bytes = artifacts.keys().map(|k| k.0.len()).sum();
+        let mut b = ArtifactTableBuilder::with_capacity(artifacts.len(), bytes);
+        for (path, set) in artifacts {
+            b.push(path.as_str(), CompactDigest::from_set(set));
+        }
+        b.finish()
+    }
+
+    pub fn to_artifacts(&self) -> Artifacts {
+        self.iter()
+            .map(|(p, d)| (ArtifactPath(p.to_owned()), d.to_set()))
+            .collect()
+    }
+}
+
+/// Equal when they hold the same paths with equal digests (however the buffer is laid out).
+impl PartialEq for ArtifactTable {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for ArtifactTable {}

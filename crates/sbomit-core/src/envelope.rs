@@ -4,9 +4,12 @@
 //! exactly as parsed (unknown fields included), or DSSE's PAE over the exact payload bytes.
 
 use base64::Engine as _;
+use std::sync::OnceLock;
+
 use serde_json::{Map, Value};
 
 use crate::crypto::{KeyId, PrivateKey, PublicKey, SignatureError};
+use crate::model::CompactLink;
 
 /// The payload type in-toto uses for layouts and links in DSSE.
 pub const INTOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
@@ -43,8 +46,12 @@ pub enum EnvelopeError {
 #[derive(Clone, Debug)]
 pub struct Envelope {
     kind: EnvelopeKind,
-    /// The `signed` object, or the DSSE payload parsed as JSON.
-    payload: Value,
+    /// The `signed` object, or the DSSE payload parsed as JSON. Built on first use from
+    /// `file` (classic) or `payload_bytes` (DSSE), which parsing has already validated:
+    /// verification reads links straight into [`CompactLink`]s and never needs the tree.
+    payload: OnceLock<Value>,
+    /// Classic envelopes read from a file: the file as received (empty otherwise).
+    file: Vec<u8>,
     payload_type: Option<String>,
     /// DSSE: the exact payload bytes (empty for classic).
     payload_bytes: Vec<u8>,
@@ -55,6 +62,8 @@ pub struct Envelope {
     /// Classic signature objects we cannot use (GPG `{keyid, signature, other_headers}`), kept
     /// so that writing the file back does not drop them.
     foreign: Vec<Value>,
+    /// The payload read as a link, when it is one (see [`Envelope::compact_link`]).
+    link: OnceLock<Option<CompactLink>>,
 }
 
 /// URL-safe or standard base64, padded or not (DSSE allows either).
@@ -76,8 +85,18 @@ fn b64_encode(bytes: &[u8]) -> String {
 impl Envelope {
     /// Parses a metadata file's bytes (either envelope, detected by shape).
     pub fn parse(bytes: &[u8]) -> Result<Self, EnvelopeError> {
+        Self::parse_owned(bytes.to_vec())
+    }
+
+    /// [`Envelope::parse`] keeping `bytes` (a classic envelope holds on to its file).
+    pub fn parse_owned(bytes: Vec<u8>) -> Result<Self, EnvelopeError> {
+        if let Some(env) = Self::parse_classic_text(&bytes) {
+            let mut env = env?;
+            env.file = bytes;
+            return Ok(env);
+        }
         let value: Value =
-            serde_json::from_slice(bytes).map_err(|e| EnvelopeError::Json(e.to_string()))?;
+            serde_json::from_slice(&bytes).map_err(|e| EnvelopeError::Json(e.to_string()))?;
         let Value::Object(mut obj) = value else {
             return Err(EnvelopeError::Shape(
                 "the document is not a JSON object".into(),
@@ -86,7 +105,14 @@ impl Envelope {
         if obj.contains_key("payload") {
             Self::parse_dsse(&mut obj)
         } else if obj.contains_key("signed") {
-            Self::parse_classic(&mut obj)
+            let signed = match obj.remove("signed") {
+                Some(v @ Value::Object(_)) => v,
+                _ => return Err(EnvelopeError::Shape("\"signed\" is not an object".into())),
+            };
+            let signed_bytes = crate::canonical::encode(&signed)?;
+            let env = Self::parse_classic(&mut obj, signed_bytes)?;
+            env.payload.get_or_init(|| signed);
+            Ok(env)
         } else {
             Err(EnvelopeError::Shape(
                 "no \"signed\" or \"payload\" field".into(),
@@ -94,6 +120,19 @@ impl Envelope {
         }
     }
 
+    /// The fast path for classic files: canonical bytes of `signed` written while parsing,
+    /// no `Value` tree. `None` for anything else (DSSE, a malformed or unusual file, a float
+    /// in `signed`): the general path above then gives the answer, and its error.
+    fn parse_classic_text(bytes: &[u8]) -> Option<Result<Self, EnvelopeError>> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let top = serde::Deserializer::deserialize_map(&mut de, TopVisitor(bytes.len())).ok()?;
+        de.end().ok()?;
+        let mut obj = Map::new();
+        if let Some(sigs) = top.signatures {
+            obj.insert("signatures".into(), sigs);
+        }
+        Some(Self::parse_classic(&mut obj, top.signed))
+    }
     fn parse_dsse(obj: &mut Map<String, Value>) -> Result<Self, EnvelopeError> {
         let payload_b64 = obj
             .get("payload")
@@ -150,25 +189,28 @@ impl Envelope {
             });
             extra.push(sig);
         }
-        let payload: Value = serde_json::from_slice(&payload_bytes)
+        // Validated now (the tree is built only if asked for): the streaming canonicaliser
+        // runs serde_json's full parser; floats are fine in a DSSE payload.
+        let _floats_allowed = crate::canonical::encode_text(&payload_bytes)
             .map_err(|e| EnvelopeError::Json(format!("DSSE payload: {e}")))?;
         Ok(Envelope {
             kind: EnvelopeKind::Dsse,
-            payload,
+            payload: OnceLock::new(),
+            file: Vec::new(),
             signed_bytes: pae(&payload_type, &payload_bytes),
             payload_type: Some(payload_type),
             payload_bytes,
             signatures,
             extra,
             foreign: Vec::new(),
+            link: OnceLock::new(),
         })
     }
 
-    fn parse_classic(obj: &mut Map<String, Value>) -> Result<Self, EnvelopeError> {
-        let signed = match obj.remove("signed") {
-            Some(v @ Value::Object(_)) => v,
-            _ => return Err(EnvelopeError::Shape("\"signed\" is not an object".into())),
-        };
+    fn parse_classic(
+        obj: &mut Map<String, Value>,
+        signed_bytes: Vec<u8>,
+    ) -> Result<Self, EnvelopeError> {
         let sigs = match obj.remove("signatures") {
             None => Vec::new(),
             Some(Value::Array(a)) => a,
@@ -217,16 +259,17 @@ impl Envelope {
             });
             extra.push(sig);
         }
-        let signed_bytes = crate::canonical::encode(&signed)?;
         Ok(Envelope {
             kind: EnvelopeKind::Classic,
-            payload: signed,
+            payload: OnceLock::new(),
+            file: Vec::new(),
             payload_type: None,
             payload_bytes: Vec::new(),
             signed_bytes,
             signatures,
             extra,
             foreign,
+            link: OnceLock::new(),
         })
     }
 
@@ -252,12 +295,14 @@ impl Envelope {
             EnvelopeKind::Classic => Ok(Envelope {
                 kind,
                 signed_bytes: crate::canonical::encode(&payload)?,
-                payload,
+                payload: OnceLock::from(payload),
+                file: Vec::new(),
                 payload_type: None,
                 payload_bytes: Vec::new(),
                 signatures: Vec::new(),
                 extra: Vec::new(),
                 foreign: Vec::new(),
+                link: OnceLock::new(),
             }),
             EnvelopeKind::Dsse => {
                 // Same rule as canonical JSON: floats are refused, so both envelopes accept the
@@ -266,13 +311,15 @@ impl Envelope {
                 let payload_bytes = pyjson::dumps(&payload, None).into_bytes();
                 Ok(Envelope {
                     kind,
-                    payload,
+                    payload: OnceLock::from(payload),
+                    file: Vec::new(),
                     signed_bytes: pae(INTOTO_PAYLOAD_TYPE, &payload_bytes),
                     payload_type: Some(INTOTO_PAYLOAD_TYPE.to_string()),
                     payload_bytes,
                     signatures: Vec::new(),
                     extra: Vec::new(),
                     foreign: Vec::new(),
+                    link: OnceLock::new(),
                 })
             }
         }
@@ -284,7 +331,36 @@ impl Envelope {
 
     /// The metadata itself: the `signed` object, or the DSSE payload parsed as JSON.
     pub fn payload(&self) -> &serde_json::Value {
-        &self.payload
+        self.payload.get_or_init(|| {
+            // Both sources were parsed successfully when the envelope was read, by the same
+            // parser, so the `Null` fallbacks are unreachable.
+            match self.kind {
+                EnvelopeKind::Classic => serde_json::from_slice::<Value>(&self.file)
+                    .ok()
+                    .and_then(|mut v| v.get_mut("signed").map(Value::take))
+                    .unwrap_or(Value::Null),
+                EnvelopeKind::Dsse => {
+                    serde_json::from_slice(&self.payload_bytes).unwrap_or(Value::Null)
+                }
+            }
+        })
+    }
+
+    /// The payload read as a link without building a JSON tree, computed once (the
+    /// filesystem link source warms it on all cores). `None` when the payload is not a plain
+    /// link, or the envelope was not read from bytes: read [`Envelope::payload`] then.
+    pub fn compact_link(&self) -> Option<&CompactLink> {
+        self.link
+            .get_or_init(|| match self.kind {
+                EnvelopeKind::Classic if !self.file.is_empty() => {
+                    CompactLink::from_metablock_text(&self.file)
+                }
+                EnvelopeKind::Dsse if !self.payload_bytes.is_empty() => {
+                    CompactLink::from_payload_text(&self.payload_bytes)
+                }
+                _ => None,
+            })
+            .as_ref()
     }
 
     /// DSSE payload type (`None` for classic).
@@ -395,7 +471,7 @@ impl Envelope {
                     .unwrap_or(Value::Array(Vec::new()));
                 pyjson::write(&sigs, Some(1), 1, &mut out);
                 out.push_str(",\n \"signed\": ");
-                pyjson::write(&self.payload, Some(1), 1, &mut out);
+                pyjson::write(self.payload(), Some(1), 1, &mut out);
                 out.push_str("\n}");
                 out.into_bytes()
             }
@@ -415,6 +491,56 @@ impl Envelope {
                 pyjson::dumps(&Value::Object(file), None).into_bytes()
             }
         }
+    }
+}
+
+/// What the classic fast path takes from a file's top-level object.
+struct Top {
+    signed: Vec<u8>,
+    signatures: Option<Value>,
+}
+
+/// Reads a classic file's top level: `signed` is canonicalised as it is parsed, `signatures`
+/// read as JSON, anything else parsed (so the whole file is validated) and dropped. Any
+/// surprise (no object, DSSE fields, a repeated key, `signed` not an object or holding a
+/// float) is an error that sends the caller down the general path.
+struct TopVisitor(usize);
+
+impl<'de> serde::de::Visitor<'de> for TopVisitor {
+    type Value = Top;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a metablock")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
+        use serde::de::Error as _;
+        let mut signed = None;
+        let mut signatures = None;
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(A::Error::custom("repeated key"));
+            }
+            match key.as_str() {
+                "signed" => {
+                    let mut c = crate::canonical::Canonicalizer::with_capacity(self.0);
+                    map.next_value_seed(c.seed())?;
+                    let bytes = c.finish().map_err(A::Error::custom)?;
+                    if bytes.first() != Some(&b'{') {
+                        return Err(A::Error::custom("`signed` is not an object"));
+                    }
+                    signed = Some(bytes);
+                }
+                "signatures" => signatures = Some(map.next_value::<Value>()?),
+                "payload" | "payloadType" => return Err(A::Error::custom("DSSE")),
+                _ => {
+                    map.next_value::<Value>()?;
+                }
+            }
+        }
+        Ok(Top {
+            signed: signed.ok_or_else(|| A::Error::custom("no `signed`"))?,
+            signatures,
+        })
     }
 }
 

@@ -11,7 +11,9 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::crypto::{KeyError, KeyId, PublicKey};
-use crate::digest::{ArtifactPath, Artifacts, DigestSet};
+use crate::digest::{
+    ArtifactPath, ArtifactTable, ArtifactTableBuilder, Artifacts, CompactDigest, DigestSet, Sha256,
+};
 use crate::rules::{ArtifactRule, RuleError};
 
 /// The layout expiry format the reference accepts and writes.
@@ -718,6 +720,243 @@ pub enum MetadataError {
     Statement(#[from] crate::statement::StatementError),
 }
 
+/// A link as verification uses it: artifacts in [`ArtifactTable`]s (one buffer of paths,
+/// 32-byte digests) instead of maps of owned strings, which for links of 100,000 artifacts
+/// were most of a verification's time and memory.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CompactLink {
+    pub name: String,
+    pub command: Vec<String>,
+    pub materials: ArtifactTable,
+    pub products: ArtifactTable,
+    pub byproducts: Map<String, Value>,
+    pub environment: Map<String, Value>,
+}
+
+impl CompactLink {
+    pub fn from_link(link: &Link) -> Self {
+        CompactLink {
+            name: link.name.clone(),
+            command: link.command.clone(),
+            materials: ArtifactTable::from_artifacts(&link.materials),
+            products: ArtifactTable::from_artifacts(&link.products),
+            byproducts: link.byproducts.clone(),
+            environment: link.environment.clone(),
+        }
+    }
+
+    pub fn to_link(&self) -> Link {
+        Link {
+            name: self.name.clone(),
+            command: self.command.clone(),
+            materials: self.materials.to_artifacts(),
+            products: self.products.to_artifacts(),
+            byproducts: self.byproducts.clone(),
+            environment: self.environment.clone(),
+        }
+    }
+
+    /// Reads a link payload (JSON text) straight into the compact form. `None` when the text
+    /// is anything but a plain, valid link (another `_type`, a repeated field, a malformed
+    /// value): the caller then reads it through [`Metadata::from_payload`], which gives the
+    /// reference's answer and error for every case. When this succeeds, the result equals
+    /// `CompactLink::from_link(&Link::from_value(..))` of the same text.
+    pub fn from_payload_text(json: &[u8]) -> Option<Self> {
+        let mut de = serde_json::Deserializer::from_slice(json);
+        let link = serde::Deserializer::deserialize_map(&mut de, CompactLinkVisitor).ok()?;
+        de.end().ok()?;
+        Some(link)
+    }
+
+    /// [`CompactLink::from_payload_text`] for the `signed` member of a classic metablock file.
+    pub fn from_metablock_text(file: &[u8]) -> Option<Self> {
+        let mut de = serde_json::Deserializer::from_slice(file);
+        let link = serde::Deserializer::deserialize_map(&mut de, MetablockVisitor).ok()?;
+        de.end().ok()?;
+        Some(link)
+    }
+}
+
+struct MetablockVisitor;
+
+impl<'de> serde::de::Visitor<'de> for MetablockVisitor {
+    type Value = CompactLink;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a metablock")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<CompactLink, A::Error> {
+        use serde::de::Error as _;
+        let mut signed = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == "signed" {
+                if signed.is_some() {
+                    return Err(A::Error::custom("repeated `signed`"));
+                }
+                signed = Some(map.next_value_seed(LinkSeed)?);
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        signed.ok_or_else(|| A::Error::custom("no `signed`"))
+    }
+}
+
+struct LinkSeed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for LinkSeed {
+    type Value = CompactLink;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<CompactLink, D::Error> {
+        d.deserialize_map(CompactLinkVisitor)
+    }
+}
+
+struct CompactLinkVisitor;
+
+impl<'de> serde::de::Visitor<'de> for CompactLinkVisitor {
+    type Value = CompactLink;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a link")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<CompactLink, A::Error> {
+        use serde::de::Error as _;
+        let mut link = CompactLink::default();
+        let mut seen = [false; 7];
+        let fields = [
+            "_type",
+            "name",
+            "command",
+            "materials",
+            "products",
+            "byproducts",
+            "environment",
+        ];
+        while let Some(key) = map.next_key::<StrKey<'de>>()? {
+            let Some(i) = fields.iter().position(|f| *f == key.0) else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                continue;
+            };
+            if std::mem::replace(&mut seen[i], true) {
+                return Err(A::Error::custom("repeated field"));
+            }
+            match i {
+                0 => {
+                    if map.next_value::<StrKey<'de>>()?.0 != "link" {
+                        return Err(A::Error::custom("not a link"));
+                    }
+                }
+                1 => link.name = map.next_value()?,
+                2 => link.command = map.next_value()?,
+                3 => link.materials = map.next_value_seed(TableSeed)?,
+                4 => link.products = map.next_value_seed(TableSeed)?,
+                5 => link.byproducts = map.next_value()?,
+                _ => link.environment = map.next_value()?,
+            }
+        }
+        if !seen[0] {
+            return Err(A::Error::custom("no `_type`"));
+        }
+        Ok(link)
+    }
+}
+
+/// A string, borrowed from the input when it has no escapes.
+struct StrKey<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for StrKey<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = StrKey<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<StrKey<'de>, E> {
+                Ok(StrKey(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<StrKey<'de>, E> {
+                Ok(StrKey(std::borrow::Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+struct TableSeed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for TableSeed {
+    type Value = ArtifactTable;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<ArtifactTable, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for TableSeed {
+    type Value = ArtifactTable;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object of digest objects")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> Result<ArtifactTable, A::Error> {
+        let n = map.size_hint().unwrap_or(0);
+        let mut table = ArtifactTableBuilder::with_capacity(n, n * 24);
+        while let Some(path) = map.next_key::<StrKey<'de>>()? {
+            let digest = map.next_value_seed(DigestSeed)?;
+            table.push(&path.0, digest);
+        }
+        Ok(table.finish())
+    }
+}
+
+struct DigestSeed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for DigestSeed {
+    type Value = CompactDigest;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<CompactDigest, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for DigestSeed {
+    type Value = CompactDigest;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a digest object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> Result<CompactDigest, A::Error> {
+        use serde::de::Error as _;
+        // The usual single `sha256` entry is decoded without allocating.
+        let mut first: Option<(StrKey<'de>, StrKey<'de>)> = None;
+        let mut rest: Vec<(Box<str>, Box<str>)> = Vec::new();
+        while let Some(alg) = map.next_key::<StrKey<'de>>()? {
+            let hex = map.next_value::<StrKey<'de>>()?;
+            if !is_hex(&hex.0) {
+                return Err(A::Error::custom("not hex"));
+            }
+            if first.is_none() && rest.is_empty() {
+                first = Some((alg, hex));
+            } else {
+                if let Some((a, h)) = first.take() {
+                    rest.push((a.0.into(), h.0.into()));
+                }
+                rest.push((alg.0.into(), hex.0.into()));
+            }
+        }
+        Ok(match first {
+            Some((alg, hex)) => match (&*alg.0, Sha256::from_hex(&hex.0)) {
+                ("sha256", Some(d)) if hex.0.bytes().all(|b| !b.is_ascii_uppercase()) => {
+                    CompactDigest::Sha256(d)
+                }
+                _ => CompactDigest::from_pairs(vec![(alg.0.into(), hex.0.into())]),
+            },
+            None => CompactDigest::from_pairs(rest),
+        })
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -861,6 +1100,50 @@ mod tests {
                 name: "UP".into(),
                 text: "{UP}".into()
             })
+        );
+    }
+
+    #[test]
+    fn compact_link_text_reads_as_the_value_path() {
+        let h = "ab".repeat(32);
+        let texts = [
+            format!(
+                r#"{{"_type": "link", "name": "x", "materials": {{"b": {{"sha256": "{h}"}}, "a": {{"sha256": "{h}"}}}}}}"#
+            ),
+            format!(
+                r#"{{"_type": "link", "products": {{"a": {{"sha256": "{h}"}}, "a": {{"sha512": "00"}}}}, "extra": [1.5]}}"#
+            ),
+            format!(
+                r#"{{"_type": "link", "products": {{"p\u00e9\"": {{"sha256": "{}", "md5": "0A"}}}}}}"#,
+                h.to_uppercase()
+            ),
+            format!(
+                r#"{{"_type": "link", "products": {{"x": {{"sha256": "{}"}}}}}}"#,
+                h.to_uppercase()
+            ),
+            r#"{"_type": "link", "name": "a", "name": "b"}"#.to_owned(),
+            r#"{"_type": "layout"}"#.to_owned(),
+            r#"{"_type": "link", "byproducts": null}"#.to_owned(),
+            r#"{"_type": "link", "products": {"f": {"sha256": "xyz"}}}"#.to_owned(),
+            r#"{"_type": "link", "command": ["a", 1]}"#.to_owned(),
+            r#"{"_type": "link", "products": {"f": {}}, "byproducts": {"return-value": 0}}"#
+                .to_owned(),
+        ];
+        for text in &texts {
+            let value: Value = serde_json::from_str(text).unwrap();
+            let slow = Link::from_value(&value).map(|l| CompactLink::from_link(&l));
+            match CompactLink::from_payload_text(text.as_bytes()) {
+                Some(fast) => assert_eq!(Ok(fast), slow, "{text}"),
+                None => assert!(
+                    slow.is_err() || text.contains("\"name\": \"a\", \"name\""),
+                    "{text}"
+                ),
+            }
+        }
+        let wrapped = format!(r#"{{"signatures": [], "signed": {}}}"#, texts[0]);
+        assert_eq!(
+            CompactLink::from_metablock_text(wrapped.as_bytes()),
+            CompactLink::from_payload_text(texts[0].as_bytes())
         );
     }
 }

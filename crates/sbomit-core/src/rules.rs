@@ -5,14 +5,14 @@
 //! rules consume from it in order, and only DISALLOW (something left matches) and REQUIRE (a
 //! literal path is not in the queue) fail. Whatever is left at the end is allowed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde_json::Value;
 
-use crate::digest::{ArtifactPath, Artifacts, DigestSet};
+use crate::digest::{ArtifactPath, ArtifactTable, Artifacts, DigestSet};
 use crate::fnmatch::Pattern;
-use crate::model::Link;
+use crate::model::{CompactLink, Link};
 
 /// Which artifacts of a link a rule looks at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -32,6 +32,14 @@ impl ArtifactType {
 
     /// The artifacts of this type in `link`.
     pub fn of(self, link: &Link) -> &Artifacts {
+        match self {
+            ArtifactType::Materials => &link.materials,
+            ArtifactType::Products => &link.products,
+        }
+    }
+
+    /// The artifacts of this type in `link`.
+    pub fn of_compact(self, link: &CompactLink) -> &ArtifactTable {
         match self {
             ArtifactType::Materials => &link.materials,
             ArtifactType::Products => &link.products,
@@ -318,21 +326,6 @@ impl fmt::Display for RuleViolation {
     }
 }
 
-/// The queued artifacts that match `pattern` and satisfy `keep`.
-fn consume(
-    queue: &BTreeSet<&str>,
-    pattern: &str,
-    keep: impl Fn(&ArtifactPath) -> bool,
-) -> BTreeSet<String> {
-    let pat = Pattern::new(pattern);
-    queue
-        .iter()
-        .filter(|a| pat.matches(a))
-        .filter(|a| keep(&ArtifactPath((**a).to_owned())))
-        .map(|a| (*a).to_owned())
-        .collect()
-}
-
 /// `posixpath.join(a, b)` for two components.
 fn posix_join(a: &str, b: &str) -> String {
     if b.starts_with('/') {
@@ -341,6 +334,43 @@ fn posix_join(a: &str, b: &str) -> String {
         format!("{a}{b}")
     } else {
         format!("{a}/{b}")
+    }
+}
+
+/// A pattern compiled for the common shapes first: rules are run over every artifact of a
+/// link, and most patterns are `*`, a literal, or a literal directory followed by `*`.
+enum Matcher {
+    Any,
+    Literal(String),
+    Prefix(String),
+    Suffix(String),
+    Glob(Pattern),
+}
+
+impl Matcher {
+    fn new(pattern: &str) -> Self {
+        let special = |s: &str| s.contains(['*', '?', '[']);
+        if pattern.chars().all(|c| c == '*') && !pattern.is_empty() {
+            Matcher::Any
+        } else if !special(pattern) {
+            Matcher::Literal(pattern.to_owned())
+        } else if let Some(p) = pattern.strip_suffix('*').filter(|p| !special(p)) {
+            Matcher::Prefix(p.to_owned())
+        } else if let Some(p) = pattern.strip_prefix('*').filter(|p| !special(p)) {
+            Matcher::Suffix(p.to_owned())
+        } else {
+            Matcher::Glob(Pattern::new(pattern))
+        }
+    }
+
+    fn matches(&self, name: &str) -> bool {
+        match self {
+            Matcher::Any => true,
+            Matcher::Literal(l) => name == l,
+            Matcher::Prefix(p) => name.starts_with(p.as_str()),
+            Matcher::Suffix(p) => name.ends_with(p.as_str()),
+            Matcher::Glob(p) => p.matches(name),
+        }
     }
 }
 
@@ -365,7 +395,24 @@ pub fn verify_item_rules(
     rules: &[ArtifactRule],
     links: &BTreeMap<&str, &Link>,
 ) -> Result<(), RuleViolation> {
-    let empty = Artifacts::new();
+    let compact: Vec<(&str, CompactLink)> = links
+        .iter()
+        .map(|(name, link)| (*name, CompactLink::from_link(link)))
+        .collect();
+    let refs: BTreeMap<&str, &CompactLink> = compact.iter().map(|(n, l)| (*n, l)).collect();
+    verify_compact_item_rules(source_name, source_type, rules, &refs)
+}
+
+/// [`verify_item_rules`] over [`CompactLink`]s, what verification uses. The queue is a flag
+/// per artifact of the source table (sorted by path, the order the reference reports in).
+#[allow(clippy::result_large_err)]
+pub fn verify_compact_item_rules(
+    source_name: &str,
+    source_type: ArtifactType,
+    rules: &[ArtifactRule],
+    links: &BTreeMap<&str, &CompactLink>,
+) -> Result<(), RuleViolation> {
+    let empty = ArtifactTable::default();
     let source = links.get(source_name);
     let materials = source.map_or(&empty, |l| &l.materials);
     let products = source.map_or(&empty, |l| &l.products);
@@ -373,11 +420,12 @@ pub fn verify_item_rules(
         ArtifactType::Materials => materials,
         ArtifactType::Products => products,
     };
-    let mut queue: BTreeSet<&str> = artifacts.keys().map(ArtifactPath::as_str).collect();
-    let mut misses: BTreeMap<String, MatchMiss> = BTreeMap::new();
+    let mut queued = vec![true; artifacts.len()];
+    // Keyed by the index of the source artifact.
+    let mut misses: BTreeMap<usize, MatchMiss> = BTreeMap::new();
 
     for rule in rules {
-        let consumed: BTreeSet<String> = match rule {
+        match rule {
             ArtifactRule::Match {
                 pattern,
                 source_prefix,
@@ -389,78 +437,117 @@ pub fn verify_item_rules(
                 let Some(dest) = links.get(dest_name.as_str()) else {
                     continue;
                 };
-                let dest_artifacts = dest_type.of(dest);
-                let pat = Pattern::new(pattern);
+                let dest_artifacts = dest_type.of_compact(dest);
+                let matcher = Matcher::new(pattern);
                 // Strip the source prefix before globbing so the prefix is never a glob.
-                let candidates: Vec<&str> = if source_prefix.is_empty() {
-                    queue.iter().copied().collect()
-                } else {
-                    let norm = posix_join(source_prefix, "").replace('\\', "/");
-                    queue
-                        .iter()
-                        .filter_map(|p| p.strip_prefix(norm.as_str()))
-                        .collect()
-                };
-                let mut consumed = BTreeSet::new();
-                for path in candidates.into_iter().filter(|p| pat.matches(p)) {
-                    let full_source = if source_prefix.is_empty() {
-                        path.to_owned()
+                let norm = (!source_prefix.is_empty())
+                    .then(|| posix_join(source_prefix, "").replace('\\', "/"));
+                let mut consumed = Vec::new();
+                for i in (0..artifacts.len()).filter(|&i| queued[i]) {
+                    let name = artifacts.name(i);
+                    let path = match &norm {
+                        None => name,
+                        Some(n) => match name.strip_prefix(n.as_str()) {
+                            Some(p) => p,
+                            None => continue,
+                        },
+                    };
+                    if !matcher.matches(path) {
+                        continue;
+                    }
+                    let source_index = if norm.is_none() {
+                        i
                     } else {
-                        posix_join(source_prefix, path).replace('\\', "/")
+                        let full = posix_join(source_prefix, path).replace('\\', "/");
+                        match artifacts.find(&full) {
+                            Some(j) => j,
+                            None => {
+                                return Err(RuleViolation::MatchSourceUnresolvable {
+                                    rule: rule.clone(),
+                                    artifact: ArtifactPath(full),
+                                })
+                            }
+                        }
                     };
-                    let full_dest = if dest_prefix.is_empty() {
-                        path.to_owned()
+                    let full_dest;
+                    let dest_path = if dest_prefix.is_empty() {
+                        path
                     } else {
-                        posix_join(dest_prefix, path).replace('\\', "/")
+                        full_dest = posix_join(dest_prefix, path).replace('\\', "/");
+                        full_dest.as_str()
                     };
-                    let Some(source_digest) = artifacts.get(&ArtifactPath(full_source.clone()))
-                    else {
-                        return Err(RuleViolation::MatchSourceUnresolvable {
-                            rule: rule.clone(),
-                            artifact: ArtifactPath(full_source),
-                        });
-                    };
-                    let Some(dest_digest) = dest_artifacts.get(&ArtifactPath(full_dest.clone()))
-                    else {
+                    let Some(dest_digest) = dest_artifacts.get(dest_path) else {
                         continue;
                     };
+                    let source_digest = artifacts.digest(source_index);
                     if source_digest != dest_digest {
-                        misses.entry(full_source).or_insert_with(|| MatchMiss {
+                        misses.entry(source_index).or_insert_with(|| MatchMiss {
                             rule: rule.clone(),
-                            digest: source_digest.clone(),
+                            digest: source_digest.to_set(),
                             dest_name: dest_name.clone(),
-                            dest_path: ArtifactPath(full_dest),
-                            dest_digest: dest_digest.clone(),
+                            dest_path: ArtifactPath(dest_path.to_owned()),
+                            dest_digest: dest_digest.to_set(),
                         });
                         continue;
                     }
-                    consumed.insert(full_source);
+                    consumed.push(source_index);
                 }
-                consumed
+                for j in consumed {
+                    queued[j] = false;
+                }
             }
             // CREATE, DELETE, MODIFY and ALLOW consume the queued artifacts their pattern
             // matches, when the artifact was created, deleted, modified or (ALLOW) at all.
-            ArtifactRule::Create(p) => consume(&queue, p, |k| {
-                products.contains_key(k) && !materials.contains_key(k)
-            }),
-            ArtifactRule::Delete(p) => consume(&queue, p, |k| {
-                materials.contains_key(k) && !products.contains_key(k)
-            }),
-            ArtifactRule::Modify(p) => consume(
-                &queue,
-                p,
-                |k| matches!((materials.get(k), products.get(k)), (Some(m), Some(p)) if m != p),
-            ),
-            ArtifactRule::Allow(p) => consume(&queue, p, |_| true),
+            ArtifactRule::Create(p)
+            | ArtifactRule::Delete(p)
+            | ArtifactRule::Modify(p)
+            | ArtifactRule::Allow(p) => {
+                let matcher = Matcher::new(p);
+                for (i, q) in queued.iter_mut().enumerate() {
+                    if !*q {
+                        continue;
+                    }
+                    let name = artifacts.name(i);
+                    if !matcher.matches(name) {
+                        continue;
+                    }
+                    // The source table answers for its own type without a search.
+                    let in_materials = || match source_type {
+                        ArtifactType::Materials => Some(artifacts.digest(i)),
+                        ArtifactType::Products => materials.get(name),
+                    };
+                    let in_products = || match source_type {
+                        ArtifactType::Products => Some(artifacts.digest(i)),
+                        ArtifactType::Materials => products.get(name),
+                    };
+                    let consume = match rule {
+                        ArtifactRule::Create(_) => {
+                            in_products().is_some() && in_materials().is_none()
+                        }
+                        ArtifactRule::Delete(_) => {
+                            in_materials().is_some() && in_products().is_none()
+                        }
+                        ArtifactRule::Modify(_) => {
+                            matches!((in_materials(), in_products()), (Some(m), Some(p)) if m != p)
+                        }
+                        _ => true,
+                    };
+                    if consume {
+                        *q = false;
+                    }
+                }
+            }
             ArtifactRule::Disallow(p) => {
-                let pat = Pattern::new(p);
-                let hits: Vec<&str> = queue.iter().copied().filter(|a| pat.matches(a)).collect();
-                if let Some(first) = hits.first() {
-                    if let Some(miss) = misses.remove(*first) {
+                let matcher = Matcher::new(p);
+                let hits: Vec<usize> = (0..artifacts.len())
+                    .filter(|&i| queued[i] && matcher.matches(artifacts.name(i)))
+                    .collect();
+                if let Some(&first) = hits.first() {
+                    if let Some(miss) = misses.remove(&first) {
                         return Err(RuleViolation::MatchHashMismatch {
                             match_rule: miss.rule,
                             disallow_rule: rule.clone(),
-                            artifact: ArtifactPath((*first).to_owned()),
+                            artifact: ArtifactPath(artifacts.name(first).to_owned()),
                             digest: miss.digest,
                             dest_name: miss.dest_name,
                             dest_path: miss.dest_path,
@@ -469,22 +556,22 @@ pub fn verify_item_rules(
                     }
                     return Err(RuleViolation::Disallowed {
                         rule: rule.clone(),
-                        artifacts: hits.into_iter().map(ArtifactPath::from).collect(),
+                        artifacts: hits
+                            .into_iter()
+                            .map(|i| ArtifactPath::from(artifacts.name(i)))
+                            .collect(),
                     });
                 }
-                BTreeSet::new()
             }
             ArtifactRule::Require(path) => {
-                if !queue.contains(path.as_str()) {
+                if !artifacts.find(path).is_some_and(|i| queued[i]) {
                     return Err(RuleViolation::RequireMissing {
                         rule: rule.clone(),
                         artifact: ArtifactPath(path.clone()),
                     });
                 }
-                BTreeSet::new()
             }
-        };
-        queue.retain(|a| !consumed.contains(*a));
+        }
     }
     // Implicit `ALLOW *`: whatever is left passes.
     Ok(())

@@ -24,8 +24,12 @@ use serde_json::Value;
 
 use crate::crypto::{KeyError, KeyId, PublicKey};
 use crate::envelope::Envelope;
-use crate::model::{Inspection, Layout, Link, Metadata, MetadataError, SubstitutionError};
-use crate::rules::{verify_item_rules, ArtifactRule, ArtifactType, RuleViolation};
+use std::borrow::Cow;
+
+use crate::model::{
+    CompactLink, Inspection, Layout, Link, Metadata, MetadataError, SubstitutionError,
+};
+use crate::rules::{verify_compact_item_rules, ArtifactRule, ArtifactType, RuleViolation};
 
 /// Errors from the IO side (link files, inspection commands), passed through.
 pub type SourceError = Box<dyn std::error::Error + Send + Sync>;
@@ -66,6 +70,9 @@ pub struct VerifyOptions {
     /// `sbomit-sit`, which only names who may sign SITs): they are left out of link loading,
     /// thresholds, rules and the summary. The layout's signatures still cover them.
     pub skip_steps: BTreeSet<String>,
+    /// Whether the report carries the summary link (building it copies the last step's
+    /// products; the CLI, which does not print it, turns it off).
+    pub summary: bool,
 }
 
 impl VerifyOptions {
@@ -75,6 +82,7 @@ impl VerifyOptions {
             parameters: None,
             max_depth: DEFAULT_MAX_DEPTH,
             skip_steps: BTreeSet::new(),
+            summary: true,
         }
     }
 }
@@ -414,7 +422,7 @@ pub fn verify(
         Ok(summary) => VerificationReport {
             failure: None,
             warnings,
-            summary: Some(summary),
+            summary: options.summary.then(|| summary.to_link()),
         },
         Err(failure) => VerificationReport {
             failure: Some(failure),
@@ -430,7 +438,7 @@ struct Ctx<'a> {
 }
 
 /// The result of one layout's verification: the summary link, or why it failed.
-type Outcome = Result<Link, Failure>;
+type Outcome = Result<CompactLink, Failure>;
 
 /// A loaded, authorized and validly signed piece of metadata for a step.
 struct Verified {
@@ -615,16 +623,23 @@ impl Ctx<'_> {
         }
 
         // 6. Sublayouts, replaced by their summary links; other payloads read as links.
-        let mut chain: Vec<Vec<(KeyId, Link)>> = Vec::with_capacity(layout.steps.len());
-        for (step, good) in layout.steps.iter().zip(verified) {
+        let mut chain: Vec<Vec<(KeyId, Cow<'_, CompactLink>)>> =
+            Vec::with_capacity(layout.steps.len());
+        for (step, good) in layout.steps.iter().zip(&verified) {
             let mut per_step = Vec::with_capacity(good.len());
             for v in good {
+                // Plain links are read without a JSON tree; anything else (sublayouts,
+                // Statements, malformed links and their errors) through the payload.
+                if let Some(link) = v.envelope.compact_link() {
+                    per_step.push((v.keyid.clone(), Cow::Borrowed(link)));
+                    continue;
+                }
                 let link = match Metadata::from_payload(v.envelope.payload()) {
-                    Ok(Metadata::Link(l)) => l,
+                    Ok(Metadata::Link(l)) => CompactLink::from_link(&l),
                     Err(source) => {
                         return Err(VerifyError::Link {
                             step: step.name.clone(),
-                            keyid: v.keyid,
+                            keyid: v.keyid.clone(),
                             source,
                         })
                     }
@@ -670,14 +685,14 @@ impl Ctx<'_> {
                             Err(failure) => {
                                 return Ok(Err(Failure::Sublayout {
                                     step: step.name.clone(),
-                                    keyid: v.keyid,
+                                    keyid: v.keyid.clone(),
                                     failure: Box::new(failure),
                                 }))
                             }
                         }
                     }
                 };
-                per_step.push((v.keyid, link));
+                per_step.push((v.keyid.clone(), Cow::Owned(link)));
             }
             chain.push(per_step);
         }
@@ -722,11 +737,15 @@ impl Ctx<'_> {
                 }
             }
         }
-        let reduced: BTreeMap<&str, &Link> = layout
+        let reduced: BTreeMap<&str, &CompactLink> = layout
             .steps
             .iter()
             .zip(&chain)
-            .filter_map(|(step, per_step)| per_step.first().map(|(_, l)| (step.name.as_str(), l)))
+            .filter_map(|(step, per_step)| {
+                per_step
+                    .first()
+                    .map(|(_, l)| (step.name.as_str(), l.as_ref()))
+            })
             .collect();
 
         // 9. Step rules (before inspections run, so they never run on compromised files).
@@ -743,7 +762,8 @@ impl Ctx<'_> {
         }
 
         // 10. Inspections, each checked for a zero return value as soon as it ran.
-        let mut inspection_links: Vec<(&str, Link)> = Vec::with_capacity(layout.inspect.len());
+        let mut inspection_links: Vec<(&str, CompactLink)> =
+            Vec::with_capacity(layout.inspect.len());
         for inspection in &layout.inspect {
             let link = self
                 .runner
@@ -758,7 +778,7 @@ impl Ctx<'_> {
                     return_value: link.return_value().cloned(),
                 }));
             }
-            inspection_links.push((inspection.name.as_str(), link));
+            inspection_links.push((inspection.name.as_str(), CompactLink::from_link(&link)));
         }
 
         // 11. Inspection rules, over step and inspection links.
@@ -837,13 +857,13 @@ fn item_rules(
     kind: ItemKind,
     materials: &[ArtifactRule],
     products: &[ArtifactRule],
-    links: &BTreeMap<&str, &Link>,
+    links: &BTreeMap<&str, &CompactLink>,
 ) -> Result<(), Failure> {
     for (source_type, rules) in [
         (ArtifactType::Materials, materials),
         (ArtifactType::Products, products),
     ] {
-        verify_item_rules(name, source_type, rules, links).map_err(|violation| {
+        verify_compact_item_rules(name, source_type, rules, links).map_err(|violation| {
             Failure::ArtifactRule {
                 item: name.to_owned(),
                 kind,
@@ -857,8 +877,12 @@ fn item_rules(
 
 /// `get_summary_link`: materials of the first step, products, byproducts and command of the
 /// last, named after the step the (sub)layout stands for.
-fn summary_link(layout: &Layout, reduced: &BTreeMap<&str, &Link>, name: &str) -> Link {
-    let mut summary = Link::default();
+fn summary_link(
+    layout: &Layout,
+    reduced: &BTreeMap<&str, &CompactLink>,
+    name: &str,
+) -> CompactLink {
+    let mut summary = CompactLink::default();
     let first = layout
         .steps
         .first()

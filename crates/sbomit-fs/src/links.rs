@@ -42,13 +42,17 @@ impl DirLinkSource {
 
     /// Reads and parses the links of the `wanted` (step, functionary) pairs on all cores, so
     /// that verification, which asks for them one at a time, finds them ready: parsing large
-    /// links is most of a verification's time.
+    /// links is most of a verification's time. Each link's compact model is built here too.
     pub fn prefetch(&self, wanted: &[(String, KeyId)]) {
         let loaded: Vec<(String, Loaded)> = wanted
             .par_iter()
             .filter_map(|(step, keyid)| {
                 let name = link_file_name(step, keyid).ok()?;
                 let result = self.read(&name);
+                if let Ok(Some(env)) = &result {
+                    // Warm the cached model, so verification finds it built.
+                    let _ = env.compact_link();
+                }
                 Some((name, result))
             })
             .collect();
@@ -64,8 +68,8 @@ impl DirLinkSource {
             return Ok(None);
         }
         let bytes = read_file(&path)?;
-        let envelope =
-            Envelope::parse(&bytes).map_err(|source| LinkFileError::Envelope { path, source })?;
+        let envelope = Envelope::parse_owned(bytes)
+            .map_err(|source| LinkFileError::Envelope { path, source })?;
         Ok(Some(envelope))
     }
 }

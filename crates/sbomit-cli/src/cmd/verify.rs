@@ -65,13 +65,15 @@ pub fn run(args: VerifyArgs, out: &Output) -> Result<Outcome> {
     };
     let what = args.layout.display().to_string();
     let bytes = sbomit_fs::io::read_file(&args.layout)?;
-    let layout = Envelope::parse(&bytes).with_context(|| what.clone())?;
+    let layout = Envelope::parse_owned(bytes).with_context(|| what.clone())?;
     let keys = args
         .verification_keys
         .iter()
         .map(|p| keys::load_public(p))
         .collect::<Result<Vec<_>>>()?;
     let mut options = VerifyOptions::at(now);
+    // The summary link is not printed.
+    options.summary = false;
     if !args.params.is_empty() {
         options.parameters = Some(args.params.iter().cloned().collect::<BTreeMap<_, _>>());
     }
