@@ -190,6 +190,9 @@ fn a_client_that_reconnects_with_last_event_id_gets_exactly_the_missed_events() 
         let header = format!("1.{}", missed[3]);
         let mut both = Sse::open(&srv, "after=0", Some(&header));
         assert_eq!(both.until(live[1]), expected[4..].to_vec());
+        // `from=0`: every entry from the very first (0 is the issuer's logged registration).
+        let mut everything = Sse::open(&srv, "from=0", None);
+        assert_eq!(everything.until(live[1]), (0..=live[1]).collect::<Vec<_>>());
     });
 }
 
