@@ -1125,4 +1125,28 @@ proptest! {
         let f = dsse("https://cyclonedx.org/bom", &app_subject(), bom);
         well_formed(&f);
     }
+
+    #[test]
+    fn arbitrary_entries_inside_spdx_and_vex_never_panic(a in arb_json(), b in arb_json()) {
+        for (t, doc) in [
+            ("https://spdx.dev/Document", json!({
+                "spdxVersion": "SPDX-2.3",
+                "documentDescribes": ["SPDXRef-a"],
+                "packages": [{"SPDXID": "SPDXRef-a", "name": "a"}, a.clone()],
+                "relationships": [b.clone()],
+            })),
+            ("https://spdx.dev/Document/v3", json!({"@graph": [
+                {"type": "software_Sbom", "spdxId": "s", "rootElement": ["p"]},
+                {"type": "software_Package", "spdxId": "p", "name": "p"},
+                a.clone(),
+                b.clone(),
+            ]})),
+            ("https://openvex.dev/ns", json!({"statements": [a.clone(), b.clone()]})),
+            ("https://ossf.github.io/osv-schema/v1.6.0", json!({"id": "X", "affected": [a.clone(), b.clone()]})),
+        ] {
+            let f = dsse(t, &app_subject(), doc);
+            well_formed(&f);
+            prop_assert_eq!(subject_keys(&f).first().cloned(), Some(sha('a')));
+        }
+    }
 }
