@@ -1,6 +1,7 @@
 //! Issue 5 over HTTP: graph queries on a fixture of real SBOMs (the SBOMit SIT examples in
-//! CycloneDX, SPDX 2.3 and SPDX 3, the CycloneDX upstream examples registered as COSE
-//! statements) and generated SBOMs nested three levels deep. Each question is one HTTP
+//! CycloneDX, SPDX 2.3 and SPDX 3, SITs emitted by our own SIT code in the three formats, the
+//! CycloneDX upstream examples registered as COSE statements) and generated SBOMs nested
+//! three levels deep. Each question is one HTTP
 //! request whatever the depth, its database round trips stay bounded, and every answer names
 //! the log entries it rests on. Runs on SQLite and, when `SBOMIT_TEST_POSTGRES` is set,
 //! PostgreSQL.
@@ -766,6 +767,121 @@ fn bad_query_parameters_are_problem_details_and_reads_follow_the_token_rules() {
             "/v1/entries",
         ] {
             assert!(doc["paths"].get(p).is_some(), "{p}");
+        }
+    });
+}
+
+/// A SIT inventory as `sbomit sit generate` derives it from a verified document: the final
+/// product `target/app`, built from `Cargo.lock`, which pins serde.
+fn sit_inventory() -> sbomit_core::sit::Inventory {
+    use sbomit_core::digest::Sha256;
+    use sbomit_core::sit::lockfile::{Hash, HashAlg};
+    use sbomit_core::sit::{BuildStep, Component, ComponentKind, Evidence, Inventory};
+    let hash = |name: &str| Hash {
+        alg: HashAlg::Sha256,
+        hex: sha(name),
+    };
+    let evidence = |name: &str, step: &str| Evidence {
+        name: name.into(),
+        step: step.into(),
+        bytes: b"{}".to_vec(),
+        sha256: Sha256::digest(b"{}"),
+    };
+    let app = format!("file:target/app@sha256:{}", sha("target/app"));
+    let lock = format!("file:Cargo.lock@sha256:{}", sha("Cargo.lock"));
+    let serde = "pkg:cargo/serde@1.0.210".to_owned();
+    Inventory {
+        document_sha256: Sha256::digest(b"document"),
+        name: "app".into(),
+        version: Some("1.2.3".into()),
+        supplier: None,
+        authors: Vec::new(),
+        contacts: Vec::new(),
+        license: Some("Apache-2.0".into()),
+        timestamp: chrono::DateTime::from_timestamp(1_750_000_000, 0).unwrap(),
+        layout: evidence("root.layout", ""),
+        attestations: vec![evidence("build.0123abcd.link", "build")],
+        primary: vec![app.clone()],
+        components: vec![
+            Component {
+                id: app.clone(),
+                kind: ComponentKind::Application,
+                name: "target/app".into(),
+                version: None,
+                purl: None,
+                hashes: vec![hash("target/app")],
+                evidence: vec![0],
+                from_lockfile: None,
+            },
+            Component {
+                id: lock.clone(),
+                kind: ComponentKind::File,
+                name: "Cargo.lock".into(),
+                version: None,
+                purl: None,
+                hashes: vec![hash("Cargo.lock")],
+                evidence: vec![0],
+                from_lockfile: None,
+            },
+            Component {
+                id: serde.clone(),
+                kind: ComponentKind::Library,
+                name: "serde".into(),
+                version: Some("1.0.210".into()),
+                purl: Some(serde),
+                hashes: vec![hash("serde")],
+                evidence: vec![0],
+                from_lockfile: Some(lock.clone()),
+            },
+        ],
+        steps: vec![BuildStep {
+            name: "build".into(),
+            command: vec!["cargo".into(), "build".into()],
+            links: vec![0],
+            materials: vec![lock],
+            products: vec![app],
+        }],
+    }
+}
+
+#[test]
+fn sits_from_the_sit_generator_answer_the_same_components_in_every_format() {
+    use sbomit_core::sit::{self, Format, SitOptions};
+    each_backend(|b| {
+        let inv = sit_inventory();
+        let options = SitOptions::at(inv.timestamp);
+        for format in [Format::CycloneDx16, Format::Spdx23, Format::Spdx301] {
+            // One log per format, so each answer rests on that format alone.
+            let srv = TestServer::start(b, config());
+            let client = Client::new(&srv);
+            let ci = key(KeyKind::Ed25519);
+            srv.add_issuer(CI, Role::Attester, &ci);
+            // As `sbomit sit generate --signing-key` signs it: about the final product.
+            let index = client.register_dsse(&dsse(
+                &ci,
+                "target/app",
+                format.predicate_type(),
+                sit::emit(&inv, format, &options),
+            ));
+            let a = client.query("/v1/query/components", &[("digest", &sha("target/app"))]);
+            let name = format.name();
+            assert_eq!(
+                keys(&a),
+                set(&[&key_of("Cargo.lock"), &key_of("serde")]),
+                "{name}: {a}"
+            );
+            for r in a["results"].as_array().unwrap() {
+                assert_eq!(r["depth"], 1, "{name}: {r}");
+                assert_eq!(r["path"][0], key_of("target/app"), "{name}: {r}");
+                assert_eq!(indexes(&r["evidence"]), vec![index], "{name}: {r}");
+            }
+            assert_eq!(
+                result(&a, &key_of("serde"))["node"]["purl"],
+                "pkg:cargo/serde@1.0.210",
+                "{name}"
+            );
+            let d = client.query("/v1/query/dependents", &[("purl", "pkg:cargo/serde")]);
+            assert_eq!(keys(&d), set(&[&key_of("target/app")]), "{name}: {d}");
         }
     });
 }
