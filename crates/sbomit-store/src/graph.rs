@@ -1493,9 +1493,8 @@ mod tests {
                 .count(),
             n / 2
         );
-        if !cfg!(debug_assertions) {
-            assert!(took.as_millis() < 1000, "{n} components took {took:?}");
-        }
+        // No time bound here (timings belong in benchmarks); the counts above would not
+        // change if the work went quadratic, the printed time would.
         eprintln!("{n} components: {took:?}");
     }
 }

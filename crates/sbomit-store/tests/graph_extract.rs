@@ -927,11 +927,8 @@ fn large_sbom_in_a_dsse_envelope() {
     assert_eq!(subject_keys(&f), vec![sha('a')]);
     assert_eq!(f.subjects[0].name.as_deref(), Some("dist/app-1.0.tar.gz"));
     eprintln!("{n} components in {} bytes: {took:?}", bytes.len());
-    // Typically 0.3-0.8 s on two busy shared cores, a quarter of it the envelope's JSON; the
-    // bound leaves room for a loaded CI machine but not for quadratic work (minutes).
-    if !cfg!(debug_assertions) {
-        assert!(took.as_millis() < 3000, "{n} components took {took:?}");
-    }
+    // Typically 0.3-0.8 s on two busy shared cores, a quarter of it the envelope's JSON;
+    // timed by the graph benchmark (crates/sbomit-store/examples/graph_bench.rs), not here.
 }
 
 // --- Never a panic ---
