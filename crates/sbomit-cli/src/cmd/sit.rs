@@ -241,6 +241,24 @@ fn generate(args: GenerateArgs, out: &Output) -> Result<Outcome> {
     let inventory =
         sit::derive(&doc, &report, &lockfiles, &options).with_context(|| what.clone())?;
     t.lap("derive the inventory");
+    let Some(key) = signing_key else {
+        // Unsigned: stream what can be streamed, nothing needs the whole SBOM in memory.
+        let stream = sit::generate_stream(&doc, &inventory, args.format, &options)
+            .with_context(|| what.clone())?;
+        for w in stream.warnings() {
+            eprintln!("warning: {w}");
+        }
+        write_atomic_with(&args.out, |w| stream.write_to(w))?;
+        t.lap("emit, mutate and write");
+        out.info(format!(
+            "wrote {} ({}, {} components)",
+            args.out.display(),
+            args.format.name(),
+            inventory.components.len()
+        ));
+        exiting((doc, report, inventory));
+        return Ok(Outcome::Ok);
+    };
     let generated =
         sit::generate(&doc, &inventory, args.format, &options).with_context(|| what.clone())?;
     t.lap("emit and mutate");
@@ -251,18 +269,6 @@ fn generate(args: GenerateArgs, out: &Output) -> Result<Outcome> {
         bail!("the SIT is empty");
     }
     let mut value = generated.value;
-    let Some(key) = signing_key else {
-        write_sit(&args.out, &value)?;
-        t.lap("write");
-        out.info(format!(
-            "wrote {} ({}, {} components)",
-            args.out.display(),
-            args.format.name(),
-            inventory.components.len()
-        ));
-        exiting((doc, report, inventory, value));
-        return Ok(Outcome::Ok);
-    };
 
     // Tell the signer now if verifiers going by the layout will not accept the signature.
     let layout = document_layout(&doc, &what)?;
@@ -292,7 +298,10 @@ fn generate(args: GenerateArgs, out: &Output) -> Result<Outcome> {
     let envelope =
         sit::sign::sign(args.format, &value, &subjects, &key).context("signing the SIT")?;
     let env_path = envelope_path(&args.out);
-    write_sit(&args.out, &value)?;
+    write_atomic_with(&args.out, |w| {
+        serde_json::to_writer_pretty(&mut *w, &value)?;
+        w.write_all(b"\n")
+    })?;
     sbomit_fs::io::write_atomic(&env_path, &envelope.to_file_bytes(), None)?;
     out.info(format!(
         "wrote {} ({}, {} components{}) and its signature {} (key {keyid})",
@@ -306,11 +315,13 @@ fn generate(args: GenerateArgs, out: &Output) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// Writes a SIT file atomically (a temporary file beside it, synced, then renamed),
-/// streaming the same bytes as `sit::sign::sit_bytes`: a 100,000-component SIT is hundreds
-/// of megabytes, which need not be held in memory a second time.
-fn write_sit(path: &Path, value: &serde_json::Value) -> Result<()> {
-    use std::io::Write as _;
+/// Writes a file atomically (a temporary file beside it, synced, then renamed) through a
+/// buffered writer: a 100,000-component SIT is hundreds of megabytes, which need not be
+/// held in memory as bytes too.
+fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
         _ => PathBuf::from("."),
@@ -327,8 +338,7 @@ fn write_sit(path: &Path, value: &serde_json::Value) -> Result<()> {
             .create_new(true)
             .open(&tmp)?;
         let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-        serde_json::to_writer_pretty(&mut w, value)?;
-        w.write_all(b"\n")?;
+        write(&mut w)?;
         let file = w.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)

@@ -163,6 +163,18 @@ fn formulation(inv: &Inventory) -> Value {
 
 /// The SBOM for `spec_version` (`1.5`, `1.6`, `1.7`).
 pub fn emit(inv: &Inventory, spec_version: &str, options: &SitOptions) -> Value {
+    let (mut bom, components) = emit_parts(inv, spec_version, options);
+    bom["components"] = Value::Array(components.collect());
+    bom
+}
+
+/// The SBOM with an empty `components` array, and its components one by one: a writer can
+/// stream them instead of holding 100,000 of them at once ([`super::SitStream`]).
+pub fn emit_parts<'a>(
+    inv: &'a Inventory,
+    spec_version: &str,
+    options: &'a SitOptions,
+) -> (Value, impl Iterator<Item = Value> + 'a) {
     let mut metadata = Map::new();
     metadata.insert("timestamp".into(), json!(timestamp(inv)));
     metadata.insert(
@@ -170,15 +182,22 @@ pub fn emit(inv: &Inventory, spec_version: &str, options: &SitOptions) -> Value 
         json!({"components": [{"type": "application", "name": options.tool_name,
                                "version": options.tool_version}]}),
     );
-    let mut components = Vec::with_capacity(inv.components.len());
-    for (i, c) in inv.components.iter().enumerate() {
-        let v = component(inv, c, options);
-        if i == 0 && c.kind == ComponentKind::Application {
-            metadata.insert("component".into(), v);
-        } else {
-            components.push(v);
+    // The first component is the metadata component when it is the final product.
+    let first_is_primary = inv
+        .components
+        .first()
+        .is_some_and(|c| c.kind == ComponentKind::Application);
+    if first_is_primary {
+        if let Some(c) = inv.components.first() {
+            metadata.insert("component".into(), component(inv, c, options));
         }
     }
+    let skip = usize::from(first_is_primary);
+    let components = inv
+        .components
+        .iter()
+        .skip(skip)
+        .map(move |c| component(inv, c, options));
     if let Some(s) = &inv.supplier {
         metadata.insert("supplier".into(), supplier(s, &inv.contacts));
     }
@@ -234,8 +253,8 @@ pub fn emit(inv: &Inventory, spec_version: &str, options: &SitOptions) -> Value 
     );
     bom.insert("version".into(), json!(1));
     bom.insert("metadata".into(), Value::Object(metadata));
-    bom.insert("components".into(), Value::Array(components));
+    bom.insert("components".into(), Value::Array(Vec::new()));
     bom.insert("dependencies".into(), Value::Array(dependencies));
     bom.insert("formulation".into(), formulation(inv));
-    Value::Object(bom)
+    (Value::Object(bom), components)
 }

@@ -634,6 +634,140 @@ pub fn generate(
     })
 }
 
+/// A SIT ready to be written: whole, or streamed (CycloneDX without a mutation: the
+/// components are made one at a time while writing, so a 100,000-component SIT is never
+/// held in memory at once).
+pub enum SitStream<'a> {
+    Whole(Sit),
+    Streamed {
+        /// The SBOM with an empty top-level array `key`.
+        skeleton: serde_json::Value,
+        key: &'static str,
+        items: Box<dyn Iterator<Item = serde_json::Value> + 'a>,
+    },
+}
+
+impl SitStream<'_> {
+    /// Mutation warnings (a streamed SIT has no mutation).
+    pub fn warnings(&self) -> &[MutationWarning] {
+        match self {
+            SitStream::Whole(s) => &s.warnings,
+            SitStream::Streamed { .. } => &[],
+        }
+    }
+
+    /// Writes the SIT file's bytes (the same as [`sign::sit_bytes`] of the whole SBOM).
+    pub fn write_to(self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match self {
+            SitStream::Whole(s) => {
+                serde_json::to_writer_pretty(&mut *w, &s.value)?;
+                w.write_all(b"\n")
+            }
+            SitStream::Streamed {
+                skeleton,
+                key,
+                items,
+            } => write_spliced(w, skeleton, key, items),
+        }
+    }
+}
+
+/// Like [`generate`], but streams what can be streamed (see [`SitStream`]).
+pub fn generate_stream<'a>(
+    doc: &Document,
+    inv: &'a Inventory,
+    format: Format,
+    options: &'a SitOptions,
+) -> Result<SitStream<'a>, SitError> {
+    let current = doc.current()?;
+    let mutated =
+        current.mutation(format.name()).is_some() || current.mutation(format.family()).is_some();
+    let version = match format {
+        Format::CycloneDx15 => "1.5",
+        Format::CycloneDx16 => "1.6",
+        Format::CycloneDx17 => "1.7",
+        Format::Spdx23 | Format::Spdx301 => "",
+    };
+    if mutated || version.is_empty() {
+        return Ok(SitStream::Whole(generate(doc, inv, format, options)?));
+    }
+    let (skeleton, items) = cyclonedx::emit_parts(inv, version, options);
+    Ok(SitStream::Streamed {
+        skeleton,
+        key: "components",
+        items: Box::new(items),
+    })
+}
+
+/// Stands in for a streamed array in the pretty-printed skeleton (a NUL never occurs in
+/// generated strings).
+const SPLICE_MARKER: &str = "\u{0}sbomit:splice";
+
+/// Writes `skeleton` pretty-printed with its top-level array `key` holding `items`,
+/// byte-for-byte as `serde_json::to_writer_pretty` writes the whole value, plus a newline.
+fn write_spliced(
+    w: &mut dyn std::io::Write,
+    mut skeleton: serde_json::Value,
+    key: &str,
+    mut items: Box<dyn Iterator<Item = serde_json::Value> + '_>,
+) -> std::io::Result<()> {
+    use std::io::{Error, ErrorKind};
+    skeleton[key] = serde_json::Value::Array(vec![SPLICE_MARKER.into()]);
+    let text = serde_json::to_vec_pretty(&skeleton)?;
+    drop(skeleton);
+    let marker = serde_json::to_vec(SPLICE_MARKER)?;
+    let bad = || Error::new(ErrorKind::InvalidData, "splice marker not found");
+    let at = text
+        .windows(marker.len())
+        .position(|x| x == marker.as_slice())
+        .ok_or_else(bad)?;
+    let line_start = text[..at]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .ok_or_else(bad)?
+        + 1;
+    let indent = &text[line_start..at];
+    let after = at + marker.len();
+    match items.next() {
+        None => {
+            // `[` ends the line before the marker's; `]` follows it: an empty array is `[]`.
+            let open = line_start - 1;
+            let close = after
+                + text[after..]
+                    .iter()
+                    .position(|b| *b == b']')
+                    .ok_or_else(bad)?;
+            w.write_all(&text[..open])?;
+            w.write_all(&text[close..])?;
+        }
+        Some(first) => {
+            w.write_all(&text[..line_start])?;
+            let mut buf = Vec::new();
+            let mut item = Some(first);
+            let mut n = 0usize;
+            while let Some(v) = item {
+                if n > 0 {
+                    w.write_all(b",\n")?;
+                }
+                buf.clear();
+                serde_json::to_writer_pretty(&mut buf, &v)?;
+                w.write_all(indent)?;
+                // Strings never hold a raw newline: each one starts a line to indent.
+                for line in buf.split_inclusive(|b| *b == b'\n') {
+                    w.write_all(line)?;
+                    if line.ends_with(b"\n") {
+                        w.write_all(indent)?;
+                    }
+                }
+                n += 1;
+                item = items.next();
+            }
+            w.write_all(&text[after..])?;
+        }
+    }
+    w.write_all(b"\n")
+}
+
 // ---- helpers shared by the emitters
 
 fn b64(bytes: &[u8]) -> String {
@@ -733,4 +867,40 @@ fn derived_uuid(inv: &Inventory, label: &str) -> String {
 
 fn timestamp(inv: &Inventory) -> String {
     inv.timestamp.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod stream_tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Streaming writes exactly the bytes of the whole value, for empty and nested arrays.
+    #[test]
+    fn spliced_output_is_the_pretty_output() {
+        let items = [
+            json!({"name": "a", "hashes": [{"alg": "SHA-256", "content": "00"}], "e": {}}),
+            json!("x"),
+            json!({"nested": {"deep": [1, 2, []]}}),
+        ];
+        for n in [0, 1, 3] {
+            let mut whole = json!({"a": 1, "components": items[..n], "z": {"k": [true]}});
+            let mut expected = serde_json::to_vec_pretty(&whole).unwrap();
+            expected.push(b'\n');
+            whole["components"] = json!([]);
+            let mut out = Vec::new();
+            write_spliced(
+                &mut out,
+                whole,
+                "components",
+                Box::new(items[..n].iter().cloned()),
+            )
+            .unwrap();
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                String::from_utf8(expected).unwrap(),
+                "{n} items"
+            );
+        }
+    }
 }
