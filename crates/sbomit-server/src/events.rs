@@ -38,30 +38,99 @@ const BUFFER: usize = 64;
 /// How long a failing read waits before it is tried again.
 const RETRY: Duration = Duration::from_millis(500);
 
-/// Tells the event streams that the server is shutting down. Graceful shutdown waits for
-/// every connection to end, and an event stream never ends on its own: without this, a
-/// server with a subscriber would never stop.
+/// Broadcast capacity: entries a stream may fall behind the hub before it reads the
+/// difference from the database instead.
+const HUB_CAPACITY: usize = 4096;
+
+/// One reader of the log per served router: it follows the committed size and broadcasts
+/// each new entry to every stream, so a thousand subscribers cost one database read per
+/// batch rather than a thousand. Streams still read the database themselves to catch up (a
+/// resume point in the past) and to fill any gap (a stream that fell more than
+/// [`HUB_CAPACITY`] behind). It also tells the streams that the server is shutting down:
+/// graceful shutdown waits for every connection to end, and an event stream never ends on
+/// its own.
 #[derive(Clone)]
-pub struct Closing(std::sync::Arc<tokio::sync::watch::Sender<bool>>);
+pub struct Hub {
+    closing: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+    entries: tokio::sync::broadcast::Sender<std::sync::Arc<EntryRecord>>,
+}
 
-impl Closing {
-    pub fn new() -> Self {
-        Closing(std::sync::Arc::new(tokio::sync::watch::channel(false).0))
+impl Hub {
+    /// Starts the hub's reader on the current runtime.
+    pub fn start(store: Store) -> Hub {
+        let hub = Hub {
+            closing: std::sync::Arc::new(tokio::sync::watch::channel(false).0),
+            entries: tokio::sync::broadcast::channel(HUB_CAPACITY).0,
+        };
+        tokio::spawn(follow(
+            store,
+            hub.entries.clone(),
+            Some(hub.closing.subscribe()),
+        ));
+        hub
     }
 
-    /// Ends every stream (they end at their next wait; a client resumes elsewhere).
+    /// Ends every stream (they end at their next wait; a client resumes elsewhere) and the
+    /// hub's reader.
     pub fn close(&self) {
-        self.0.send_replace(true);
+        self.closing.send_replace(true);
     }
 }
 
-impl Default for Closing {
-    fn default() -> Self {
-        Self::new()
+/// The hub's reader: broadcasts every entry from the log's size at start onwards, in order.
+async fn follow(
+    store: Store,
+    entries: tokio::sync::broadcast::Sender<std::sync::Arc<EntryRecord>>,
+    mut closing: Option<tokio::sync::watch::Receiver<bool>>,
+) {
+    let mut sizes = store.watch_size();
+    let start = loop {
+        let s = store.clone();
+        match tokio::task::spawn_blocking(move || s.checkpoint()).await {
+            Ok(Ok(c)) => break c.map_or(0, |c| c.size),
+            Ok(Err(e)) => eprintln!("sbomit-server: events: reading the log's size: {e}"),
+            Err(e) => eprintln!("sbomit-server: events: reading the log's size: {e}"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(RETRY) => {}
+            () = closed(&mut closing) => return,
+        }
+    };
+    let mut next = start;
+    loop {
+        let size = *sizes.borrow_and_update();
+        while next < size {
+            let page = match read_page(&store, next).await {
+                Ok(page) => page,
+                Err(e) => {
+                    eprintln!("sbomit-server: events: reading entries from {next}: {e}");
+                    tokio::select! {
+                        () = tokio::time::sleep(RETRY) => continue,
+                        () = closed(&mut closing) => return,
+                    }
+                }
+            };
+            let before = next;
+            for e in page {
+                if e.index != next {
+                    break;
+                }
+                next += 1;
+                // No subscriber is not an error: the entry is in the log for later ones.
+                let _ = entries.send(std::sync::Arc::new(e));
+            }
+            if next == before {
+                break;
+            }
+        }
+        tokio::select! {
+            changed = sizes.changed() => if changed.is_err() { return },
+            () = closed(&mut closing) => return,
+        }
     }
 }
 
-/// Resolves when the server closes (never, for a router served without [`Closing`]).
+/// Resolves when the server closes (never, for a router served without a [`Hub`]).
 async fn closed(rx: &mut Option<tokio::sync::watch::Receiver<bool>>) {
     match rx {
         // A dropped sender means the server is gone too.
@@ -174,7 +243,7 @@ fn event(e: &EntryRecord, subjects: Value) -> Bytes {
 /// stream starts at the entries registered after it was opened.
 pub async fn get_events(
     State(state): State<AppState>,
-    closing: Option<Extension<Closing>>,
+    hub: Option<Extension<Hub>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, JsonProblem> {
@@ -219,11 +288,12 @@ pub async fn get_events(
             .map_or(0, |c| c.size),
     };
     let (tx, body) = Channel::<Bytes>::new(BUFFER);
-    let closing = closing.map(|Extension(c)| c.0.subscribe());
+    // Subscribed to the hub before catching up, so nothing falls between the two.
     let feed = Feed {
         store: state.store.clone(),
         sizes,
-        closing,
+        closing: hub.as_ref().map(|Extension(h)| h.closing.subscribe()),
+        live: hub.as_ref().map(|Extension(h)| h.entries.subscribe()),
         tx,
         filter,
         heartbeat,
@@ -263,6 +333,9 @@ struct Feed {
     store: Store,
     sizes: tokio::sync::watch::Receiver<u64>,
     closing: Option<tokio::sync::watch::Receiver<bool>>,
+    /// The hub's broadcast, when the router is served with one; else the stream tails the
+    /// log itself.
+    live: Option<tokio::sync::broadcast::Receiver<std::sync::Arc<EntryRecord>>>,
     tx: Sender<Bytes>,
     filter: Filter,
     heartbeat: Duration,
@@ -283,6 +356,9 @@ impl Feed {
             return;
         }
         let mut next = next;
+        if let Some(live) = self.live.take() {
+            return self.run_live(next, live).await;
+        }
         loop {
             next = match self.catch_up(next).await {
                 Some(n) => n,
@@ -308,12 +384,80 @@ impl Feed {
         }
     }
 
+    /// Follows the hub: entries it broadcasts below the cursor were sent already (from the
+    /// database) and are skipped; a gap before one (the stream fell behind) is read from the
+    /// database first, so every entry goes out once, in order.
+    async fn run_live(
+        mut self,
+        next: u64,
+        mut live: tokio::sync::broadcast::Receiver<std::sync::Arc<EntryRecord>>,
+    ) {
+        let Some(mut next) = self.catch_up(next).await else {
+            return;
+        };
+        loop {
+            let received = tokio::select! {
+                r = tokio::time::timeout(self.heartbeat, live.recv()) => r,
+                () = closed(&mut self.closing) => return,
+            };
+            let e = match received {
+                Ok(Ok(e)) => e,
+                // Too far behind: the next entry received shows the gap, filled from the
+                // database.
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return,
+                Err(_) => {
+                    let beat = Bytes::from_static(b": heartbeat\n\n");
+                    if self.tx.send_data(beat).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            if e.index < next {
+                continue;
+            }
+            // Entries before this one are committed (the hub read them first): retry
+            // until they are read, never skip them.
+            while next < e.index {
+                next = match self.send_range(next, e.index).await {
+                    Some(n) => n,
+                    None => return,
+                };
+                if next < e.index {
+                    tokio::select! {
+                        () = tokio::time::sleep(RETRY) => {}
+                        () = closed(&mut self.closing) => return,
+                    }
+                }
+            }
+            // The fill reads whole pages: it may have sent this entry already.
+            if e.index < next {
+                continue;
+            }
+            let subjects: Value = serde_json::from_str(&e.subjects).unwrap_or(Value::Null);
+            if self.filter.matches(&e, &subjects)
+                && self.tx.send_data(event(&e, subjects)).await.is_err()
+            {
+                return;
+            }
+            next = e.index + 1;
+        }
+    }
+
     /// Sends the entries from `next` up to the committed size (and past it, when entries
     /// committed a moment ago are already readable). Returns the new cursor, or `None` when
     /// the client is gone or the server closes.
-    async fn catch_up(&mut self, mut next: u64) -> Option<u64> {
+    async fn catch_up(&mut self, next: u64) -> Option<u64> {
         let size = *self.sizes.borrow_and_update();
-        while next < size {
+        self.send_range(next, size).await
+    }
+
+    /// Sends the entries from `next` while the cursor is below `until` (whole pages: an
+    /// entry past `until` that is already readable goes out too). Returns the new cursor, or
+    /// `None` when the client is gone or the server closes.
+    async fn send_range(&mut self, mut next: u64, until: u64) -> Option<u64> {
+        while next < until {
             let entries = match read_page(&self.store, next).await {
                 Ok(entries) => entries,
                 Err(e) => {

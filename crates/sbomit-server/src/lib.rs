@@ -105,13 +105,14 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Event streams never end on their own: they are told to when shutdown begins.
-    let closing = events::Closing::new();
-    let app = router(store, &config).layer(axum::Extension(closing.clone()));
+    // One reader of the log feeds every event stream; streams never end on their own, so
+    // they are told to when shutdown begins.
+    let hub = events::Hub::start(store.clone());
+    let app = router(store, &config).layer(axum::Extension(hub.clone()));
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
-            closing.close();
+            hub.close();
         })
         .await
 }

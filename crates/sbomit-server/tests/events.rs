@@ -370,3 +370,45 @@ fn a_server_with_subscribers_still_shuts_down() {
         assert!(ended);
     });
 }
+
+#[test]
+fn many_subscribers_each_receive_every_entry_once_under_concurrent_registrations() {
+    each_backend(|b| {
+        let srv = TestServer::start(b, config());
+        let k = issuer(&srv);
+        let early = register(&srv, &dsse_statement(&k, "early", SLSA));
+        // Live subscribers, and subscribers resuming from the past (they catch up from the
+        // database while the live entries are broadcast).
+        let mut streams: Vec<Sse> = (0..6).map(|_| Sse::open(&srv, "", None)).collect();
+        let resume = (early - 1).to_string();
+        streams.extend((0..4).map(|_| Sse::open(&srv, "", Some(&resume))));
+        let registered: Vec<u64> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..4)
+                .map(|w| {
+                    let (srv, k) = (&srv, &k);
+                    s.spawn(move || {
+                        (0..12)
+                            .map(|i| register(srv, &dsse_statement(k, &format!("w{w}-{i}"), SLSA)))
+                            .collect::<Vec<u64>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap())
+                .collect()
+        });
+        let mut all = registered.clone();
+        all.sort_unstable();
+        let last = *all.last().unwrap();
+        for (i, sse) in streams.iter_mut().enumerate() {
+            let expected: Vec<u64> = if i < 6 {
+                all.clone()
+            } else {
+                std::iter::once(early).chain(all.iter().copied()).collect()
+            };
+            assert_eq!(sse.until(last), expected, "stream {i}");
+            assert!(sse.next_within(Duration::from_millis(200)).is_none());
+        }
+    });
+}
