@@ -1,13 +1,15 @@
 //! `GET /v1/events`: the log as Server-Sent Events, one `entry` event per registered entry,
 //! keyed by its log index.
 //!
-//! Every stream tails the log itself: it reads committed entries in index order
-//! (`Store::entries_from`) and then waits on the committed tree size (`Store::watch_size`),
-//! which follows this process's commits at once and other processes' commits (PostgreSQL)
-//! within the store's poll interval. So any `serve` process delivers every entry, whichever
-//! process registered it, and a client resuming with `Last-Event-ID: N` gets every entry
-//! after N exactly once: the stream's cursor only ever moves to the index after the entry it
-//! has just read, and entries are read in order with no index skipped.
+//! Each process tails the log itself: one reader per served router (the [`Hub`]) reads
+//! committed entries in index order (`Store::entries_from`) as the committed tree size
+//! (`Store::watch_size`) grows, which follows this process's commits at once and other
+//! processes' commits (PostgreSQL) within the store's poll interval, and broadcasts them to
+//! the streams. So any `serve` process delivers every entry, whichever process registered
+//! it. A stream catches up from the database from its resume point, then follows the
+//! broadcast, skipping what it already sent and reading any gap from the database; its
+//! cursor only ever moves to the index after the entry it has just handled, so a client
+//! resuming with `Last-Event-ID: N` gets every entry after N exactly once.
 
 use std::time::Duration;
 
