@@ -9,12 +9,12 @@
 # On SQLite always, and on PostgreSQL unless SBOMIT_BENCH_POSTGRES is set to "" (default
 # postgres://postgres@127.0.0.1:5432/test, in a schema of its own that is dropped afterwards).
 #
-#   benches/store.sh            N=20,000 submissions over C=32 connections, FILL=1,000,000
+#   benches/store.sh            N=20,000 submissions over C=512 connections, FILL=1,000,000
 #   benches/store.sh --quick    N=5,000, FILL=100,000: a smoke test that the harness works
 # N, C, FILL and SAMPLES can also be set in the environment.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-N=${N:-20000}; C=${C:-32}; FILL=${FILL:-1000000}; SAMPLES=${SAMPLES:-2000}
+N=${N:-20000}; C=${C:-512}; FILL=${FILL:-1000000}; SAMPLES=${SAMPLES:-2000}
 if [ "${1:-}" = "--quick" ]; then N=5000; FILL=100000; SAMPLES=500; fi
 PG=${SBOMIT_BENCH_POSTGRES-postgres://postgres@127.0.0.1:5432/test}
 PG_SCHEMA=sbomit_bench_$$
