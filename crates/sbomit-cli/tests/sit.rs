@@ -803,3 +803,17 @@ fn a_layout_without_a_sit_step_authorizes_no_sit_signer() {
     // Light verification with the verifier's own choice of key still works.
     ok(light_of(&c.dir, "sit.json", "demo/work/owner.pub"));
 }
+
+/// Unsigned SITs are streamed while written, signed ones built whole: the bytes agree.
+#[test]
+fn streamed_and_whole_sits_are_byte_identical() {
+    let d = tempdir();
+    let c = npm(d.path());
+    for format in ["cyclonedx-1.6", "cyclonedx-1.5", "spdx-2.3", "spdx-3.0.1"] {
+        ok(c.generate(format, "streamed.json", &[]));
+        ok(c.generate(format, "whole.json", &["--signing-key", "signer"]));
+        let a = std::fs::read(c.dir.join("streamed.json")).unwrap();
+        let b = std::fs::read(c.dir.join("whole.json")).unwrap();
+        assert!(a == b, "{format}: streamed and whole SITs differ");
+    }
+}

@@ -634,9 +634,9 @@ pub fn generate(
     })
 }
 
-/// A SIT ready to be written: whole, or streamed (CycloneDX without a mutation: the
-/// components are made one at a time while writing, so a 100,000-component SIT is never
-/// held in memory at once).
+/// A SIT ready to be written: whole, or streamed (CycloneDX and SPDX 2.3 without a
+/// mutation: the components are made one at a time while writing, so a 100,000-component
+/// SIT is never held in memory at once).
 pub enum SitStream<'a> {
     Whole(Sit),
     Streamed {
@@ -682,20 +682,27 @@ pub fn generate_stream<'a>(
     let current = doc.current()?;
     let mutated =
         current.mutation(format.name()).is_some() || current.mutation(format.family()).is_some();
-    let version = match format {
-        Format::CycloneDx15 => "1.5",
-        Format::CycloneDx16 => "1.6",
-        Format::CycloneDx17 => "1.7",
-        Format::Spdx23 | Format::Spdx301 => "",
+    let cdx = |version| {
+        let (skeleton, items) = cyclonedx::emit_parts(inv, version, options);
+        let items: Box<dyn Iterator<Item = serde_json::Value> + 'a> = Box::new(items);
+        (skeleton, "components", items)
     };
-    if mutated || version.is_empty() {
-        return Ok(SitStream::Whole(generate(doc, inv, format, options)?));
-    }
-    let (skeleton, items) = cyclonedx::emit_parts(inv, version, options);
+    let (skeleton, key, items) = match format {
+        _ if mutated => return Ok(SitStream::Whole(generate(doc, inv, format, options)?)),
+        Format::CycloneDx15 => cdx("1.5"),
+        Format::CycloneDx16 => cdx("1.6"),
+        Format::CycloneDx17 => cdx("1.7"),
+        Format::Spdx23 => {
+            let (skeleton, items) = spdx2::emit_parts(inv, options);
+            let items: Box<dyn Iterator<Item = serde_json::Value> + 'a> = Box::new(items);
+            (skeleton, "packages", items)
+        }
+        Format::Spdx301 => return Ok(SitStream::Whole(generate(doc, inv, format, options)?)),
+    };
     Ok(SitStream::Streamed {
         skeleton,
-        key: "components",
-        items: Box::new(items),
+        key,
+        items,
     })
 }
 

@@ -147,16 +147,23 @@ fn rel(from: &str, kind: &str, to: &str) -> Value {
 }
 
 pub fn emit(inv: &Inventory, options: &SitOptions) -> Value {
+    let (mut doc, packages) = emit_parts(inv, options);
+    doc["packages"] = Value::Array(packages.collect());
+    doc
+}
+
+/// The document with an empty `packages` array, and its packages one by one: a writer can
+/// stream them instead of holding 100,000 of them at once ([`super::SitStream`]).
+pub fn emit_parts<'a>(
+    inv: &'a Inventory,
+    options: &'a SitOptions,
+) -> (Value, impl Iterator<Item = Value> + 'a) {
     let ids: BTreeMap<&str, String> = inv
         .components
         .iter()
         .map(|c| (c.id.as_str(), spdx_id(c)))
         .collect();
-    let packages: Vec<Value> = inv
-        .components
-        .iter()
-        .map(|c| package(inv, c, options))
-        .collect();
+    let packages = inv.components.iter().map(move |c| package(inv, c, options));
 
     let mut relationships = Vec::new();
     for p in &inv.primary {
@@ -213,7 +220,7 @@ pub fn emit(inv: &Inventory, options: &SitOptions) -> Value {
     creators.extend(inv.authors.iter().map(|a| party("Person", a)));
     let uuid = derived_uuid(inv, "spdx-2.3");
     let doc_ref = format!("sbomit:document:sha256={}", inv.document_sha256.to_hex());
-    json!({
+    let doc = json!({
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
         "SPDXID": "SPDXRef-DOCUMENT",
@@ -225,7 +232,8 @@ pub fn emit(inv: &Inventory, options: &SitOptions) -> Value {
             "creators": creators,
             "comment": doc_ref,
         },
-        "packages": packages,
+        "packages": [],
         "relationships": relationships,
-    })
+    });
+    (doc, packages)
 }
