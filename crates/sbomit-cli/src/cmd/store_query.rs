@@ -106,6 +106,7 @@ pub struct WalkArgs {
     page: PageArgs,
     #[command(flatten)]
     remote: RemoteArgs,
+    /// How to print the answer.
     #[arg(long, value_enum, default_value_t)]
     output: Format,
 }
@@ -119,6 +120,7 @@ pub struct AffectedArgs {
     page: PageArgs,
     #[command(flatten)]
     remote: RemoteArgs,
+    /// How to print the answer.
     #[arg(long, value_enum, default_value_t)]
     output: Format,
 }
@@ -167,6 +169,7 @@ pub struct EvidenceArgs {
     status: bool,
     #[command(flatten)]
     remote: RemoteArgs,
+    /// How to print the answer.
     #[arg(long, value_enum, default_value_t)]
     output: Format,
 }
@@ -191,6 +194,7 @@ pub struct WatchArgs {
     /// Stop after this many events.
     #[arg(long)]
     count: Option<u64>,
+    /// How to print the answer.
     #[arg(long, value_enum, default_value_t)]
     output: Format,
 }
