@@ -60,9 +60,13 @@ pub struct Hub {
 impl Hub {
     /// Starts the hub's reader on the current runtime.
     pub fn start(store: Store) -> Hub {
+        Self::with_capacity(store, HUB_CAPACITY)
+    }
+
+    fn with_capacity(store: Store, capacity: usize) -> Hub {
         let hub = Hub {
             closing: std::sync::Arc::new(tokio::sync::watch::channel(false).0),
-            entries: tokio::sync::broadcast::channel(HUB_CAPACITY).0,
+            entries: tokio::sync::broadcast::channel(capacity).0,
         };
         tokio::spawn(follow(
             store,
@@ -498,6 +502,87 @@ impl Feed {
 mod tests {
     use super::*;
     use sbomit_store::admission::EntryKind;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stream_that_falls_behind_the_hub_fills_the_gap_from_the_database() {
+        use http_body_util::BodyExt;
+        use sbomit_core::crypto::{KeyKind, PrivateKey};
+        use sbomit_core::envelope::{Envelope, EnvelopeKind};
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = sbomit_store::StoreConfig::new(
+            format!("sqlite://{}", dir.path().join("log.db").display()),
+            dir.path().join("service.pem"),
+        );
+        config.batch.interval = Duration::from_millis(1);
+        let (store, _) = Store::open(&config).expect("store");
+        let key = PrivateKey::generate(KeyKind::Ed25519).expect("key");
+        let s = store.clone();
+        let k = key.public_key().clone();
+        tokio::task::spawn_blocking(move || {
+            s.add_issuer(
+                "https://ci.example",
+                sbomit_store::policy::Role::Attester,
+                &k,
+            )
+        })
+        .await
+        .expect("join")
+        .expect("issuer");
+        // A hub that keeps two entries: the stream below, whose client does not read, falls
+        // far behind it.
+        let hub = Hub::with_capacity(store.clone(), 2);
+        let (tx, mut body) = Channel::<Bytes>::new(BUFFER);
+        let feed = Feed {
+            store: store.clone(),
+            sizes: store.watch_size(),
+            closing: Some(hub.closing.subscribe()),
+            live: Some(hub.entries.subscribe()),
+            tx,
+            filter: Filter::default(),
+            heartbeat: Duration::from_secs(60),
+        };
+        tokio::spawn(feed.run(1));
+        let n = 3 * BUFFER as u64;
+        let s = store.clone();
+        tokio::task::spawn_blocking(move || {
+            for i in 0..n {
+                let statement = serde_json::json!({
+                    "_type": "https://in-toto.io/Statement/v1",
+                    "subject": [{"name": format!("a{i}"), "digest": {"sha256": "00".repeat(32)}}],
+                    "predicateType": "https://example.com/t",
+                    "predicate": {"i": i},
+                });
+                let mut env = Envelope::from_value(EnvelopeKind::Dsse, statement).expect("env");
+                env.sign(&key).expect("sign");
+                s.register(EntryKind::Dsse, &env.to_file_bytes())
+                    .expect("register");
+            }
+        })
+        .await
+        .expect("join");
+        // Now the client reads: every entry once, in order, the lost broadcasts read back.
+        let mut ids = Vec::new();
+        while ids.last() != Some(&n) {
+            let frame = tokio::time::timeout(Duration::from_secs(20), body.frame())
+                .await
+                .expect("an event in time")
+                .expect("a frame")
+                .expect("no error");
+            let data = frame.into_data().unwrap_or_default();
+            let text = String::from_utf8_lossy(&data);
+            if text.contains("event: entry") {
+                let id = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("id: "))
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .expect("an id");
+                ids.push(id);
+            }
+        }
+        assert_eq!(ids, (1..=n).collect::<Vec<u64>>());
+        hub.close();
+    }
 
     fn entry(sub: &str, subjects: &str, t: &str) -> EntryRecord {
         EntryRecord {
