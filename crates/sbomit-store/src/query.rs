@@ -137,8 +137,8 @@ impl Counted<'_> {
         match target {
             Target::Digest(d) => {
                 let hex = d.strip_prefix("sha256:").unwrap_or(d).to_ascii_lowercase();
+                // A node with a known sha256 is keyed by it (graph.rs), so no lookup is needed.
                 keys.insert(format!("sha256:{hex}"));
-                keys.extend(self.trip().node_keys(NodeField::Sha256, &hex)?);
             }
             Target::Purl(p) => {
                 keys.insert(format!("purl:{p}"));

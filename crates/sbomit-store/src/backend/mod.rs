@@ -201,7 +201,6 @@ pub trait Backend: Send + Sync {
 pub enum NodeField {
     Purl,
     PurlBase,
-    Sha256,
     Name,
 }
 
@@ -210,7 +209,6 @@ impl NodeField {
         match self {
             NodeField::Purl => "purl",
             NodeField::PurlBase => "purl_base",
-            NodeField::Sha256 => "sha256",
             NodeField::Name => "name",
         }
     }
@@ -268,36 +266,46 @@ pub(crate) fn hash_from(bytes: &[u8], what: &str) -> Result<Hash, StoreError> {
         .map_err(|_| StoreError::corrupt(format!("{what}: {} bytes, not 32", bytes.len())))
 }
 
-/// The graph tables, shared by both backends (`ID` is the integer key type's DDL). Nodes are
-/// interned: edges, subjects and facts hold 8-byte ids, not 70-byte keys.
-pub(crate) fn graph_schema(id: &str, int: &str, blob: &str) -> String {
+/// Trust anchors, in both backends' schemas.
+pub(crate) fn trust_anchors_schema(int: &str, blob: &str) -> String {
     format!(
         "
 CREATE TABLE IF NOT EXISTS trust_anchors (
   iss TEXT NOT NULL, role TEXT NOT NULL, cert {blob} NOT NULL, added_ms {int} NOT NULL,
   PRIMARY KEY (iss, cert, role)
 );
-CREATE TABLE IF NOT EXISTS graph_nodes (
+"
+    )
+}
+
+/// The graph tables, shared by both backends (`id`: the interned key's DDL; `db`: the schema
+/// they live in, `g.` for SQLite's separate graph file). Nodes are interned: edges, subjects
+/// and facts hold 8-byte ids, not 70-byte keys. `graph_meta` holds the cursor, committed with
+/// the facts it covers.
+pub(crate) fn graph_schema(id: &str, int: &str, db: &str) -> String {
+    format!(
+        "
+CREATE TABLE IF NOT EXISTS {db}graph_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS {db}graph_nodes (
   id {id}, key TEXT NOT NULL UNIQUE, purl TEXT, purl_base TEXT, name TEXT, version TEXT,
   sha256 TEXT
 );
-CREATE INDEX IF NOT EXISTS graph_nodes_purl ON graph_nodes (purl);
-CREATE INDEX IF NOT EXISTS graph_nodes_purl_base ON graph_nodes (purl_base);
-CREATE INDEX IF NOT EXISTS graph_nodes_sha256 ON graph_nodes (sha256);
-CREATE INDEX IF NOT EXISTS graph_nodes_name ON graph_nodes (name);
-CREATE TABLE IF NOT EXISTS graph_subjects (
+CREATE INDEX IF NOT EXISTS {db}graph_nodes_purl ON graph_nodes (purl);
+CREATE INDEX IF NOT EXISTS {db}graph_nodes_purl_base ON graph_nodes (purl_base);
+CREATE INDEX IF NOT EXISTS {db}graph_nodes_name ON graph_nodes (name);
+CREATE TABLE IF NOT EXISTS {db}graph_subjects (
   node {int} NOT NULL, entry {int} NOT NULL, PRIMARY KEY (node, entry)
 );
-CREATE TABLE IF NOT EXISTS graph_edges (
+CREATE TABLE IF NOT EXISTS {db}graph_edges (
   parent {int} NOT NULL, child {int} NOT NULL, entry {int} NOT NULL,
   PRIMARY KEY (parent, child, entry)
 );
-CREATE INDEX IF NOT EXISTS graph_edges_child ON graph_edges (child, parent);
-CREATE TABLE IF NOT EXISTS graph_vulns (
+CREATE INDEX IF NOT EXISTS {db}graph_edges_child ON graph_edges (child, parent);
+CREATE TABLE IF NOT EXISTS {db}graph_vulns (
   vuln_id TEXT NOT NULL, node {int} NOT NULL, entry {int} NOT NULL, status TEXT NOT NULL,
   PRIMARY KEY (vuln_id, node, entry)
 );
-CREATE TABLE IF NOT EXISTS graph_entries (
+CREATE TABLE IF NOT EXISTS {db}graph_entries (
   entry {int} PRIMARY KEY, kind TEXT NOT NULL, unparsed TEXT
 );
 "

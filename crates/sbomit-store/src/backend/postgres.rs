@@ -12,9 +12,9 @@ use postgres::{Client, NoTls};
 use sbomit_core::merkle::{Hash, NodeId};
 
 use super::{
-    clean, frontier, graph_schema, hash_from, kind_from, plan_batch, role_from, Appended, Backend,
-    CheckpointRecord, EntryRecord, EvidenceFilter, EvidenceSelector, IssuerRecord, NodeField,
-    Scope, Seal, ServiceKeyRecord, SCHEMA_VERSION,
+    clean, frontier, graph_schema, hash_from, kind_from, plan_batch, role_from,
+    trust_anchors_schema, Appended, Backend, CheckpointRecord, EntryRecord, EvidenceFilter,
+    EvidenceSelector, IssuerRecord, NodeField, Scope, Seal, ServiceKeyRecord, SCHEMA_VERSION,
 };
 use crate::admission::NewEntry;
 use crate::graph::{Facts, Node, VulnStatus};
@@ -150,7 +150,10 @@ fn bare_node(key: &str) -> Node {
 
 fn graph_cursor_on(c: &mut impl postgres::GenericClient) -> Result<u64, StoreError> {
     let v: Option<String> = c
-        .query_opt("SELECT value FROM meta WHERE key = 'graph_cursor'", &[])?
+        .query_opt(
+            "SELECT value FROM graph_meta WHERE key = 'graph_cursor'",
+            &[],
+        )?
         .map(|r| r.try_get(0))
         .transpose()?;
     v.map_or(Ok(0), |v| {
@@ -217,7 +220,8 @@ impl Backend for PostgresBackend {
             // Two processes starting together must not race on CREATE TABLE.
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SEQUENCER_LOCK])?;
             tx.batch_execute(SCHEMA)?;
-            tx.batch_execute(&graph_schema("BIGSERIAL PRIMARY KEY", "BIGINT", "BYTEA"))?;
+            tx.batch_execute(&trust_anchors_schema("BIGINT", "BYTEA"))?;
+            tx.batch_execute(&graph_schema("BIGSERIAL PRIMARY KEY", "BIGINT", ""))?;
             let version = tx
                 .query_opt("SELECT value FROM meta WHERE key = 'schema'", &[])?
                 .map(|r| r.try_get::<_, String>(0))
@@ -599,7 +603,8 @@ impl Backend for PostgresBackend {
                      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                      WHERE c.relkind = 'r' AND n.nspname = current_schema() \
                      AND c.relname IN ('meta','blobs','entries','nodes','checkpoints',\
-                     'issuers','tokens','policies','service_keys')",
+                     'issuers','tokens','policies','service_keys','trust_anchors','graph_meta',\
+                     'graph_nodes','graph_subjects','graph_edges','graph_vulns','graph_entries')",
                     &[],
                 )?
                 .try_get(0)?;
@@ -741,7 +746,7 @@ impl Backend for PostgresBackend {
                 &[&g_entry, &g_kind, &g_unparsed],
             )?;
             tx.execute(
-                "INSERT INTO meta (key, value) VALUES ('graph_cursor', $1) \
+                "INSERT INTO graph_meta (key, value) VALUES ('graph_cursor', $1) \
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 &[&(last + 1).to_string()],
             )?;

@@ -10,9 +10,9 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use sbomit_core::merkle::{Hash, NodeId};
 
 use super::{
-    clean, frontier, graph_schema, hash_from, kind_from, plan_batch, role_from, Appended, Backend,
-    CheckpointRecord, EntryRecord, EvidenceFilter, EvidenceSelector, IssuerRecord, NodeField,
-    Scope, Seal, ServiceKeyRecord, SCHEMA_VERSION,
+    clean, frontier, graph_schema, hash_from, kind_from, plan_batch, role_from,
+    trust_anchors_schema, Appended, Backend, CheckpointRecord, EntryRecord, EvidenceFilter,
+    EvidenceSelector, IssuerRecord, NodeField, Scope, Seal, ServiceKeyRecord, SCHEMA_VERSION,
 };
 use crate::admission::NewEntry;
 use crate::graph::{Facts, Node, VulnStatus};
@@ -60,10 +60,30 @@ CREATE TABLE IF NOT EXISTS service_keys (
 /// How many idle reader connections are kept.
 const MAX_IDLE_READERS: usize = 8;
 
+/// The log (`PATH`) and its graph index (`PATH.graph`) are separate files: the index is
+/// derived data, rebuilt from the log if lost, so it commits without fsync
+/// (`synchronous = NORMAL`) and — being another file, with its own write lock — its
+/// transactions never wait for, or hold up, the sequencer's. The sequencer's connection does
+/// not attach the index at all (`BEGIN IMMEDIATE` would lock every attached file); readers
+/// and the indexer attach it as schema `g`.
 pub struct SqliteBackend {
     path: PathBuf,
+    graph_path: PathBuf,
     writer: Mutex<Connection>,
+    graph_writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+}
+
+fn connect_with_graph(path: &Path, graph: &Path) -> Result<Connection, StoreError> {
+    let conn = connect(path)?;
+    conn.execute(
+        "ATTACH DATABASE ?1 AS g",
+        params![graph.to_string_lossy().as_ref()],
+    )?;
+    conn.pragma_update(Some("g"), "journal_mode", "WAL")?;
+    conn.pragma_update(Some("g"), "synchronous", "NORMAL")?;
+    conn.pragma_update(Some("g"), "cache_size", -65536)?;
+    Ok(conn)
 }
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {
@@ -80,8 +100,11 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // Upserts with RETURNING use a statement journal; on disk that is a write per page.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
-    // 64 MiB of page cache (negative = KiB): the graph's indexes are hot during ingestion.
+    // 64 MiB of page cache (negative = KiB): hash-keyed indexes touch pages everywhere.
     conn.pragma_update(None, "cache_size", -65536)?;
+    // Checkpoint the WAL into the database less often than every 1,000 pages, which made
+    // nearly every batch commit run a checkpoint.
+    conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
     Ok(conn)
 }
 
@@ -190,7 +213,7 @@ fn bare_node(key: &str) -> Node {
 
 fn graph_cursor_on(c: &Connection) -> Result<u64, StoreError> {
     let v: Option<String> = c
-        .prepare_cached("SELECT value FROM meta WHERE key = 'graph_cursor'")?
+        .prepare_cached("SELECT value FROM graph_meta WHERE key = 'graph_cursor'")?
         .query_row([], |r| r.get(0))
         .optional()?;
     v.map_or(Ok(0), |v| {
@@ -237,12 +260,22 @@ impl SqliteBackend {
                 source,
             })?;
         }
+        let mut graph_path = path.as_os_str().to_owned();
+        graph_path.push(".graph");
+        let graph_path = PathBuf::from(graph_path);
         let writer = connect(path)?;
+        let graph_writer = connect_with_graph(path, &graph_path)?;
         Ok(SqliteBackend {
             path: path.to_owned(),
+            graph_path,
             writer: Mutex::new(writer),
+            graph_writer: Mutex::new(graph_writer),
             readers: Mutex::new(Vec::new()),
         })
+    }
+
+    fn graph_writer(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.graph_writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn writer(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -258,7 +291,7 @@ impl SqliteBackend {
         let conn = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let conn = match conn {
             Some(c) => c,
-            None => connect(&self.path)?,
+            None => connect_with_graph(&self.path, &self.graph_path)?,
         };
         let out = f(&conn);
         let mut idle = self.readers.lock().unwrap_or_else(|p| p.into_inner());
@@ -278,7 +311,7 @@ impl Backend for SqliteBackend {
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute_batch(SCHEMA)?;
-        tx.execute_batch(&graph_schema("INTEGER PRIMARY KEY", "INTEGER", "BLOB"))?;
+        tx.execute_batch(&trust_anchors_schema("INTEGER", "BLOB"))?;
         let version: Option<String> = tx
             .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
                 r.get(0)
@@ -316,6 +349,9 @@ impl Backend for SqliteBackend {
             )?;
         }
         tx.commit()?;
+        drop(conn);
+        self.graph_writer()
+            .execute_batch(&graph_schema("INTEGER PRIMARY KEY", "INTEGER", "g."))?;
         Ok(stored)
     }
 
@@ -612,7 +648,12 @@ impl Backend for SqliteBackend {
         let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
         let mut wal = self.path.clone().into_os_string();
         wal.push("-wal");
-        Ok(size(&self.path) + size(Path::new(&wal)))
+        let mut graph_wal = self.graph_path.clone().into_os_string();
+        graph_wal.push("-wal");
+        Ok(size(&self.path)
+            + size(Path::new(&wal))
+            + size(&self.graph_path)
+            + size(Path::new(&graph_wal)))
     }
 
     fn entries_from(&self, from: u64, limit: usize) -> Result<Vec<EntryRecord>, StoreError> {
@@ -632,8 +673,9 @@ impl Backend for SqliteBackend {
     }
 
     fn index_facts(&self, from: u64, facts: &[(u64, Facts)]) -> Result<bool, StoreError> {
-        let mut conn = self.writer();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut conn = self.graph_writer();
+        // Deferred: only the graph file is written, so only it gets locked.
+        let tx = conn.transaction()?;
         if graph_cursor_on(&tx)? != from {
             return Ok(false);
         }
@@ -707,7 +749,7 @@ impl Backend for SqliteBackend {
                 entry_kind.execute(params![entry, f.kind.name(), f.unparsed])?;
             }
             tx.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('graph_cursor', ?1)",
+                "INSERT OR REPLACE INTO graph_meta (key, value) VALUES ('graph_cursor', ?1)",
                 params![(last + 1).to_string()],
             )?;
         }
