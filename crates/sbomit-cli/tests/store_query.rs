@@ -315,6 +315,24 @@ fn store_query_prints_tables_with_paths_and_evidence_and_json() {
             |v| v["total"] == 3,
         );
         assert!(v["dbRoundTrips"].as_u64().unwrap() <= 10 + 4);
+        let (table, _) = query(
+            &d,
+            &[
+                "store",
+                "query",
+                "dependents",
+                "--purl",
+                "pkg:npm/lib-e",
+                "--url",
+                url,
+            ],
+        );
+        let want = format!(
+            "app > {} > {} > pkg:npm/lib-e",
+            purl("lib-b"),
+            purl("lib-d")
+        );
+        assert!(table.lines().any(|l| l.ends_with(&want)), "{table}");
         let affected = ["store", "query", "affected", "--vuln", CVE, "--url", url];
         let v = query_json_until(&d, &affected, |v| v["total"] == 4);
         assert!(v["evidence"].as_array().unwrap().contains(&json!(scan)));

@@ -338,13 +338,20 @@ fn short_key(key: &str) -> String {
     }
 }
 
-fn print_graph(answer: &Value, out: &Output) -> Result<()> {
+/// `target`: how the user named what the walk starts from (a purl, a name), which labels
+/// the root keys better than a shortened digest.
+fn print_graph(answer: &Value, target: Option<&str>, out: &Output) -> Result<()> {
     let results = answer["results"].as_array().cloned().unwrap_or_default();
     // Path elements are node keys; the answer's own nodes give them readable labels.
-    let labels: std::collections::HashMap<&str, String> = results
+    let mut labels: std::collections::HashMap<&str, String> = results
         .iter()
         .filter_map(|r| Some((r["node"]["key"].as_str()?, label(&r["node"]))))
         .collect();
+    if let (Some(t), Some(roots)) = (target, answer["roots"].as_array()) {
+        for root in roots.iter().filter_map(Value::as_str) {
+            labels.entry(root).or_insert_with(|| t.to_owned());
+        }
+    }
     let rows: Vec<Vec<String>> = results
         .iter()
         .map(|r| {
@@ -463,9 +470,11 @@ fn walk(path: &str, args: WalkArgs, out: &Output) -> Result<Outcome> {
     let mut params = vec![(field, value.to_owned())];
     args.page.params(&mut params);
     let answer = get_json(&args.remote, path, &params)?;
+    // A digest is clearer shortened, as the other keys are.
+    let target = (field == "purl" || field == "name").then_some(value);
     match args.output {
         Format::Json => print_json(&answer)?,
-        Format::Table => print_graph(&answer, out)?,
+        Format::Table => print_graph(&answer, target, out)?,
     }
     Ok(Outcome::Ok)
 }
@@ -476,7 +485,7 @@ fn affected(args: AffectedArgs, out: &Output) -> Result<Outcome> {
     let answer = get_json(&args.remote, "/v1/query/affected", &params)?;
     match args.output {
         Format::Json => print_json(&answer)?,
-        Format::Table => print_graph(&answer, out)?,
+        Format::Table => print_graph(&answer, None, out)?,
     }
     Ok(Outcome::Ok)
 }
