@@ -568,13 +568,64 @@ impl Document {
     /// sha256 of the canonical JSON of the whole document: its identity, referenced from
     /// SITs and chained by addenda. Independent of how the file is formatted.
     pub fn digest(&self) -> Result<Sha256, DocumentError> {
-        Ok(Sha256::digest(&crate::canonical::encode(&self.to_value())?))
+        self.digest_with(self.addenda.len())
     }
 
+    /// The digest of the document with its first `n` addenda: the canonical JSON of
+    /// [`Document::to_value_with`], written member by member from the fields instead of
+    /// from a copy of the (possibly tens of megabytes of) document.
     fn digest_with(&self, n: usize) -> Result<Sha256, DocumentError> {
-        Ok(Sha256::digest(&crate::canonical::encode(
-            &self.to_value_with(n),
-        )?))
+        use crate::canonical::encode;
+        let key = |out: &mut Vec<u8>, first: bool, k: &str| -> Result<(), DocumentError> {
+            if !first {
+                out.push(b',');
+            }
+            out.extend_from_slice(&encode(&Value::String(k.to_owned()))?);
+            out.push(b':');
+            Ok(())
+        };
+        // Members in canonical (byte) order of their names.
+        let mut out = Vec::new();
+        out.push(b'{');
+        key(&mut out, true, "_type")?;
+        out.extend_from_slice(&encode(&Value::String(DOCUMENT_TYPE.into()))?);
+        key(&mut out, false, "addenda")?;
+        out.extend_from_slice(&encode(&Value::Array(
+            self.addenda[..n].iter().map(Addendum::to_value).collect(),
+        ))?);
+        key(&mut out, false, "attestations")?;
+        out.push(b'[');
+        for (i, a) in self.attestations.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(&encode(a)?);
+        }
+        out.push(b']');
+        key(&mut out, false, "layout")?;
+        out.extend_from_slice(&encode(&self.layout)?);
+        key(&mut out, false, "metadata")?;
+        out.push(b'{');
+        // A BTreeMap<String, _> iterates in byte order, canonical JSON's key order.
+        for (i, (name, v)) in self.metadata.iter().enumerate() {
+            key(&mut out, i == 0, name)?;
+            out.extend_from_slice(&encode(v)?);
+        }
+        out.push(b'}');
+        key(&mut out, false, "mutations")?;
+        out.extend_from_slice(&encode(&Value::Object(
+            self.mutations
+                .iter()
+                .map(|(k, p)| (k.clone(), p.to_value()))
+                .collect(),
+        ))?);
+        key(&mut out, false, "supplement")?;
+        out.extend_from_slice(&encode(
+            // A struct of strings and vectors of structs always serialises.
+            &serde_json::to_value(&self.supplement).unwrap_or(Value::Null),
+        )?);
+        out.push(b'}');
+        Ok(Sha256::digest(&out))
     }
 
     // ---- addenda
@@ -873,6 +924,40 @@ mod tests {
             .unwrap()
             .verify(owner.public_key())
             .unwrap();
+    }
+
+    /// The digest written member by member is the digest of the whole value.
+    #[test]
+    fn digest_is_the_canonical_json_of_the_whole_document() {
+        let owner = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        let mut d = doc(&owner);
+        let bytes = layout_bytes(&owner);
+        d.add_metadata("b.12345678.link", &bytes).unwrap();
+        d.add_metadata("a.12345678.link", &bytes).unwrap();
+        let st = json!({"_type": "https://in-toto.io/Statement/v1",
+                        "subject": [{"name": "a", "digest": {"sha256": "00"}}],
+                        "predicateType": "https://example.com/p", "predicate": {}});
+        let mut e = Envelope::new(EnvelopeKind::Dsse, &st).unwrap();
+        e.sign(&owner).unwrap();
+        d.add_attestation(&e.to_file_bytes()).unwrap();
+        d.add_attestation(&e.to_file_bytes()).unwrap();
+        d.set_supplement(Supplement {
+            name: Some("n\"ame".into()),
+            ..Supplement::default()
+        });
+        d.set_mutation("cyclonedx", supplier_patch("x"));
+        d.amend(supplier_patch("A"), &owner, "2025-01-01T00:00:00Z")
+            .unwrap();
+        d.amend(supplier_patch("B"), &owner, "2025-01-02T00:00:00Z")
+            .unwrap();
+        for n in 0..=2 {
+            let whole = crate::canonical::encode(&d.to_value_with(n)).unwrap();
+            assert_eq!(d.digest_with(n).unwrap(), Sha256::digest(&whole), "{n}");
+        }
+        assert_eq!(
+            d.digest().unwrap(),
+            Sha256::digest(&crate::canonical::encode(&d.to_value()).unwrap())
+        );
     }
 
     #[test]
