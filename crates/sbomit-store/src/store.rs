@@ -381,12 +381,12 @@ impl Store {
         let Some(entry) = self.entry(index)? else {
             return Ok(None);
         };
-        let blob = self
+        let statement = self
             .inner
             .backend
-            .blob(&entry.statement_hash)?
-            .ok_or_else(|| StoreError::corrupt(format!("no blob for entry {index}")))?;
-        Ok(Some((entry, blob)))
+            .statement(index)?
+            .ok_or_else(|| StoreError::corrupt(format!("no statement for entry {index}")))?;
+        Ok(Some((entry, statement)))
     }
 
     pub fn checkpoint(&self) -> Result<Option<CheckpointRecord>, StoreError> {

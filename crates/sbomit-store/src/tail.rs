@@ -62,7 +62,7 @@ fn round(backend: &dyn Backend, size_tx: &watch::Sender<u64>) -> Result<bool, St
         return Ok(false);
     }
     let entries = backend.entries_from(cursor, ENTRIES_PER_ROUND)?;
-    let mut batch: Vec<(u64, Facts)> = Vec::new();
+    let mut batch: Vec<(crate::backend::EntryRecord, Facts)> = Vec::new();
     let mut from = cursor;
     let mut weight = 0;
     for e in entries {
@@ -74,11 +74,11 @@ fn round(backend: &dyn Backend, size_tx: &watch::Sender<u64>) -> Result<bool, St
             )));
         }
         let bytes = backend
-            .blob(&e.statement_hash)?
-            .ok_or_else(|| StoreError::corrupt(format!("no blob for entry {}", e.index)))?;
+            .statement(e.index)?
+            .ok_or_else(|| StoreError::corrupt(format!("no statement for entry {}", e.index)))?;
         let facts = graph::extract(e.kind, &e.statement_type, &bytes);
         weight += size_of(&facts);
-        batch.push((e.index, facts));
+        batch.push((e, facts));
         if weight >= FACTS_PER_TRANSACTION {
             if !backend.index_facts(from, &batch)? {
                 return Ok(true);
@@ -117,7 +117,8 @@ pub(crate) fn spawn(
                         if failures == 1 || failures % 100 == 0 {
                             eprintln!("sbomit store: indexing: {e}");
                         }
-                        bell.wait(POLL * failures.min(50));
+                        // Short: the same loop publishes the tree size that event streams wait on.
+                        bell.wait(POLL * failures.min(5));
                     }
                 }
             }

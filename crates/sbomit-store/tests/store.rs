@@ -556,3 +556,41 @@ fn issuers_registered_by_trust_anchor_sign_with_their_certificate_chain() {
         let _ = other_ca;
     });
 }
+
+#[test]
+fn statements_are_found_by_hash_and_read_back_small_and_large() {
+    each_backend(|db| {
+        let store = db.open();
+        let issuer = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        store
+            .add_issuer("iss", Role::Attester, issuer.public_key())
+            .unwrap();
+        // Small statements live in their entry's row, large ones in the blob store.
+        let small = cose_statement(&issuer, "iss", "s", "application/json", b"{}");
+        let large = cose_statement(
+            &issuer,
+            "iss",
+            "l",
+            "application/json",
+            &vec![b' '; 200_000],
+        );
+        for bytes in [&small, &large] {
+            let reg = store.register(EntryKind::Cose, bytes).unwrap();
+            // Found by statement hash at once (before the indexer) and after it.
+            let hash = *sbomit_core::digest::Sha256::digest(bytes).as_bytes();
+            assert_eq!(
+                store.entry_by_statement(&hash).unwrap().unwrap().index,
+                reg.index
+            );
+            assert!(store
+                .wait_indexed(reg.index + 1, std::time::Duration::from_secs(20))
+                .unwrap());
+            assert_eq!(
+                store.entry_by_statement(&hash).unwrap().unwrap().index,
+                reg.index
+            );
+            assert_eq!(&store.statement(reg.index).unwrap().unwrap().1, bytes);
+        }
+        assert!(store.entry_by_statement(&[7u8; 32]).unwrap().is_none());
+    });
+}

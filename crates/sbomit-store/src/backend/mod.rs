@@ -1,7 +1,8 @@
 //! Persistence of the log. Two backends with one schema: SQLite (embedded default, one
 //! process) and PostgreSQL (several `serve` processes on one database).
 //!
-//! Tables: `entries` (one row per leaf, `idx` = leaf index), `blobs` (statements by SHA-256),
+//! Tables: `entries` (one row per leaf, `idx` = leaf index, small statements inline),
+//! `blobs` (large statements by SHA-256),
 //! `nodes` (perfect-subtree hashes of level ≥ 1; leaves are `entries.leaf_hash`),
 //! `checkpoints` (one signed note per batch), `issuers`, `tokens` (SHA-256 of the token only),
 //! `policies` (every registration policy version), `service_keys` (public, retired kept),
@@ -129,7 +130,8 @@ pub trait Backend: Send + Sync {
     fn entry(&self, index: u64) -> Result<Option<EntryRecord>, StoreError>;
     fn entry_by_leaf(&self, leaf_hash: &Hash) -> Result<Option<EntryRecord>, StoreError>;
     fn entry_by_statement(&self, statement_hash: &Hash) -> Result<Option<EntryRecord>, StoreError>;
-    fn blob(&self, hash: &Hash) -> Result<Option<Vec<u8>>, StoreError>;
+    /// The statement of entry `index`, as registered (inline, or from the blob store).
+    fn statement(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
     /// Stored hashes of complete subtrees, in the order asked.
     fn read_hashes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError>;
     fn latest_checkpoint(&self) -> Result<Option<CheckpointRecord>, StoreError>;
@@ -173,7 +175,7 @@ pub trait Backend: Send + Sync {
     /// Indexes the facts of entries `from..` (in order, contiguous) and advances the cursor,
     /// in one transaction; false (and nothing written) when the cursor is no longer `from`
     /// because another process indexed them first.
-    fn index_facts(&self, from: u64, facts: &[(u64, Facts)]) -> Result<bool, StoreError>;
+    fn index_facts(&self, from: u64, facts: &[(EntryRecord, Facts)]) -> Result<bool, StoreError>;
     /// Edges whose parent is one of `parents`: `(parent, child, entry)`.
     fn edges_from(&self, parents: &[String]) -> Result<Vec<(String, String, u64)>, StoreError>;
     /// Edges whose child is one of `children`: `(parent, child, entry)`.
@@ -266,6 +268,11 @@ pub(crate) fn hash_from(bytes: &[u8], what: &str) -> Result<Hash, StoreError> {
         .map_err(|_| StoreError::corrupt(format!("{what}: {} bytes, not 32", bytes.len())))
 }
 
+/// Statements up to this size are kept in their entry's row, appended in log order; larger
+/// ones go to the content-addressed blob store. Keeping small statements inline spares each
+/// registration a write at a random place of a hash-keyed B-tree.
+pub(crate) const INLINE_STATEMENT_MAX: usize = 64 << 10;
+
 /// Trust anchors, in both backends' schemas.
 pub(crate) fn trust_anchors_schema(int: &str, blob: &str) -> String {
     format!(
@@ -282,7 +289,7 @@ CREATE TABLE IF NOT EXISTS trust_anchors (
 /// they live in, `g.` for SQLite's separate graph file). Nodes are interned: edges, subjects
 /// and facts hold 8-byte ids, not 70-byte keys. `graph_meta` holds the cursor, committed with
 /// the facts it covers.
-pub(crate) fn graph_schema(id: &str, int: &str, db: &str) -> String {
+pub(crate) fn graph_schema(id: &str, int: &str, blob: &str, db: &str) -> String {
     format!(
         "
 CREATE TABLE IF NOT EXISTS {db}graph_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -306,8 +313,11 @@ CREATE TABLE IF NOT EXISTS {db}graph_vulns (
   PRIMARY KEY (vuln_id, node, entry)
 );
 CREATE TABLE IF NOT EXISTS {db}graph_entries (
-  entry {int} PRIMARY KEY, kind TEXT NOT NULL, unparsed TEXT
+  entry {int} PRIMARY KEY, kind TEXT NOT NULL, unparsed TEXT,
+  iss TEXT NOT NULL, sub TEXT NOT NULL, statement_hash {blob} NOT NULL
 );
+CREATE INDEX IF NOT EXISTS {db}graph_entries_issuer ON graph_entries (iss, sub, entry);
+CREATE INDEX IF NOT EXISTS {db}graph_entries_statement ON graph_entries (statement_hash);
 "
     )
 }

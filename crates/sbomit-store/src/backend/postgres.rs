@@ -14,7 +14,8 @@ use sbomit_core::merkle::{Hash, NodeId};
 use super::{
     clean, frontier, graph_schema, hash_from, kind_from, plan_batch, role_from,
     trust_anchors_schema, Appended, Backend, CheckpointRecord, EntryRecord, EvidenceFilter,
-    EvidenceSelector, IssuerRecord, NodeField, Scope, Seal, ServiceKeyRecord, SCHEMA_VERSION,
+    EvidenceSelector, IssuerRecord, NodeField, Scope, Seal, ServiceKeyRecord, INLINE_STATEMENT_MAX,
+    SCHEMA_VERSION,
 };
 use crate::admission::NewEntry;
 use crate::graph::{Facts, Node, VulnStatus};
@@ -35,11 +36,10 @@ CREATE TABLE IF NOT EXISTS entries (
   sub TEXT NOT NULL,
   statement_type TEXT NOT NULL,
   subjects TEXT NOT NULL,
+  statement BYTEA,
   policy_version BIGINT NOT NULL,
   registered_ms BIGINT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS entries_statement ON entries (statement_hash);
-CREATE INDEX IF NOT EXISTS entries_issuer ON entries (iss, sub);
 CREATE TABLE IF NOT EXISTS nodes (
   level INTEGER NOT NULL, idx BIGINT NOT NULL, hash BYTEA NOT NULL,
   PRIMARY KEY (level, idx)
@@ -221,7 +221,12 @@ impl Backend for PostgresBackend {
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SEQUENCER_LOCK])?;
             tx.batch_execute(SCHEMA)?;
             tx.batch_execute(&trust_anchors_schema("BIGINT", "BYTEA"))?;
-            tx.batch_execute(&graph_schema("BIGSERIAL PRIMARY KEY", "BIGINT", ""))?;
+            tx.batch_execute(&graph_schema(
+                "BIGSERIAL PRIMARY KEY",
+                "BIGINT",
+                "BYTEA",
+                "",
+            ))?;
             let version = tx
                 .query_opt("SELECT value FROM meta WHERE key = 'schema'", &[])?
                 .map(|r| r.try_get::<_, String>(0))
@@ -269,7 +274,10 @@ impl Backend for PostgresBackend {
             let mut tx = c.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SEQUENCER_LOCK])?;
             let size: i64 = tx
-                .query_one("SELECT coalesce(max(size), 0)::bigint FROM checkpoints", &[])?
+                .query_one(
+                    "SELECT coalesce(max(size), 0)::bigint FROM checkpoints",
+                    &[],
+                )?
                 .try_get(0)?;
             let size =
                 u64::try_from(size).map_err(|_| StoreError::corrupt("negative tree size"))?;
@@ -311,17 +319,36 @@ impl Backend for PostgresBackend {
                 .map(|&(i, _)| batch[i].policy_version)
                 .collect();
             let statement_hashes = pick(&|e| e.statement_hash.to_vec());
-            tx.execute(
-                "INSERT INTO blobs (hash, data) SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
-                 ON CONFLICT DO NOTHING",
-                &[&statement_hashes, &pick(&|e| e.statement.clone())],
-            )?;
+            let large: Vec<&NewEntry> = plan
+                .inserts
+                .iter()
+                .map(|&(i, _)| &batch[i])
+                .filter(|e| e.statement.len() > INLINE_STATEMENT_MAX)
+                .collect();
+            if !large.is_empty() {
+                let hashes: Vec<&[u8]> = large.iter().map(|e| &e.statement_hash[..]).collect();
+                let data: Vec<&[u8]> = large.iter().map(|e| &e.statement[..]).collect();
+                tx.execute(
+                    "INSERT INTO blobs (hash, data) SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
+                     ON CONFLICT DO NOTHING",
+                    &[&hashes, &data],
+                )?;
+            }
+            let inline: Vec<Option<&[u8]>> = plan
+                .inserts
+                .iter()
+                .map(|&(i, _)| {
+                    let st = &batch[i].statement;
+                    (st.len() <= INLINE_STATEMENT_MAX).then_some(&st[..])
+                })
+                .collect();
             tx.execute(
                 "INSERT INTO entries (idx, kind, leaf_hash, statement_hash, iss, sub, \
-                 statement_type, subjects, policy_version, registered_ms) \
-                 SELECT i, k, l, s, iss, sub, t, subj, p, $10 FROM \
+                 statement_type, subjects, policy_version, registered_ms, statement) \
+                 SELECT i, k, l, s, iss, sub, t, subj, p, $10, st FROM \
                  unnest($1::bigint[], $2::int[], $3::bytea[], $4::bytea[], $5::text[], \
-                 $6::text[], $7::text[], $8::text[], $9::bigint[]) AS u(i, k, l, s, iss, sub, t, subj, p)",
+                 $6::text[], $7::text[], $8::text[], $9::bigint[], $11::bytea[]) \
+                 AS u(i, k, l, s, iss, sub, t, subj, p, st)",
                 &[
                     &idx,
                     &kinds,
@@ -333,10 +360,15 @@ impl Backend for PostgresBackend {
                     &text(&|e| e.subjects.clone()),
                     &policy,
                     &now_ms,
+                    &inline,
                 ],
             )?;
             if !plan.nodes.is_empty() {
-                let levels: Vec<i32> = plan.nodes.iter().map(|(id, _)| i32::from(id.level)).collect();
+                let levels: Vec<i32> = plan
+                    .nodes
+                    .iter()
+                    .map(|(id, _)| i32::from(id.level))
+                    .collect();
                 let nidx: Vec<i64> = plan
                     .nodes
                     .iter()
@@ -383,26 +415,44 @@ impl Backend for PostgresBackend {
     }
 
     fn entry_by_statement(&self, hash: &Hash) -> Result<Option<EntryRecord>, StoreError> {
+        // Indexed by the graph tables; the entries the indexer has not reached yet are
+        // scanned in log order.
         self.with(|c| {
-            c.query_opt(
+            let indexed = c.query_opt(
                 &format!(
-                    "SELECT {ENTRY_COLUMNS} FROM entries WHERE statement_hash = $1 \
-                     ORDER BY idx LIMIT 1"
+                    "SELECT {ENTRY_COLUMNS} FROM entries WHERE idx = \
+                     (SELECT min(entry) FROM graph_entries WHERE statement_hash = $1)"
                 ),
                 &[&&hash[..]],
-            )?
-            .map(|r| entry_from(&r))
-            .transpose()
+            )?;
+            let row = match indexed {
+                Some(r) => Some(r),
+                None => {
+                    let cursor = as_i64(graph_cursor_on(c)?)?;
+                    c.query_opt(
+                        &format!(
+                            "SELECT {ENTRY_COLUMNS} FROM entries WHERE idx >= $1 \
+                             AND statement_hash = $2 ORDER BY idx LIMIT 1"
+                        ),
+                        &[&cursor, &&hash[..]],
+                    )?
+                }
+            };
+            row.map(|r| entry_from(&r)).transpose()
         })
     }
 
-    fn blob(&self, hash: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
+    fn statement(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let index = as_i64(index)?;
         self.with(|c| {
-            Ok(
-                c.query_opt("SELECT data FROM blobs WHERE hash = $1", &[&&hash[..]])?
-                    .map(|r| r.try_get(0))
-                    .transpose()?,
-            )
+            Ok(c.query_opt(
+                "SELECT coalesce(e.statement, b.data) FROM entries e LEFT JOIN blobs b \
+                 ON e.statement IS NULL AND b.hash = e.statement_hash WHERE e.idx = $1",
+                &[&index],
+            )?
+            .map(|r| r.try_get::<_, Option<Vec<u8>>>(0))
+            .transpose()?
+            .flatten())
         })
     }
 
@@ -632,8 +682,8 @@ impl Backend for PostgresBackend {
         self.with(graph_cursor_on)
     }
 
-    fn index_facts(&self, from: u64, facts: &[(u64, Facts)]) -> Result<bool, StoreError> {
-        let Some(last) = facts.last().map(|(i, _)| *i) else {
+    fn index_facts(&self, from: u64, facts: &[(EntryRecord, Facts)]) -> Result<bool, StoreError> {
+        let Some(last) = facts.last().map(|(e, _)| e.index) else {
             return Ok(true);
         };
         self.with(|c| {
@@ -703,8 +753,12 @@ impl Backend for PostgresBackend {
             let (mut v_id, mut v_node, mut v_entry, mut v_status) =
                 (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             let (mut g_entry, mut g_kind, mut g_unparsed) = (Vec::new(), Vec::new(), Vec::new());
-            for (index, f) in facts {
-                let entry = as_i64(*index)?;
+            let (mut g_iss, mut g_sub, mut g_hash) = (Vec::new(), Vec::new(), Vec::new());
+            for (record, f) in facts {
+                let entry = as_i64(record.index)?;
+                g_iss.push(clean(&record.iss));
+                g_sub.push(clean(&record.sub));
+                g_hash.push(&record.statement_hash[..]);
                 for n in &f.subjects {
                     s_node.push(id(&n.key)?);
                     s_entry.push(entry);
@@ -740,10 +794,11 @@ impl Backend for PostgresBackend {
                 &[&v_id, &v_node, &v_entry, &v_status],
             )?;
             tx.execute(
-                "INSERT INTO graph_entries (entry, kind, unparsed) \
-                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[]) \
+                "INSERT INTO graph_entries (entry, kind, unparsed, iss, sub, statement_hash) \
+                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], \
+                 $5::text[], $6::bytea[]) \
                  ON CONFLICT (entry) DO UPDATE SET kind = excluded.kind, unparsed = excluded.unparsed",
-                &[&g_entry, &g_kind, &g_unparsed],
+                &[&g_entry, &g_kind, &g_unparsed, &g_iss, &g_sub, &g_hash],
             )?;
             tx.execute(
                 "INSERT INTO graph_meta (key, value) VALUES ('graph_cursor', $1) \
@@ -867,8 +922,8 @@ impl Backend for PostgresBackend {
                 }
                 EvidenceSelector::Issuer { iss, sub } => {
                     let sql = format!(
-                        "SELECT {columns} FROM entries e WHERE e.iss = $1 \
-                         AND ($2::text IS NULL OR e.sub = $2) {}",
+                        "SELECT {columns} FROM entries e WHERE e.idx IN (SELECT entry \
+                         FROM graph_entries WHERE iss = $1 AND ($2::text IS NULL OR sub = $2)) {}",
                         filters(3)
                     );
                     let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![iss, sub];

@@ -12,7 +12,8 @@ use sbomit_core::merkle::{Hash, NodeId};
 use super::{
     clean, frontier, graph_schema, hash_from, kind_from, plan_batch, role_from,
     trust_anchors_schema, Appended, Backend, CheckpointRecord, EntryRecord, EvidenceFilter,
-    EvidenceSelector, IssuerRecord, NodeField, Scope, Seal, ServiceKeyRecord, SCHEMA_VERSION,
+    EvidenceSelector, IssuerRecord, NodeField, Scope, Seal, ServiceKeyRecord, INLINE_STATEMENT_MAX,
+    SCHEMA_VERSION,
 };
 use crate::admission::NewEntry;
 use crate::graph::{Facts, Node, VulnStatus};
@@ -30,11 +31,10 @@ CREATE TABLE IF NOT EXISTS entries (
   sub TEXT NOT NULL,
   statement_type TEXT NOT NULL,
   subjects TEXT NOT NULL,
+  statement BLOB,
   policy_version INTEGER NOT NULL,
   registered_ms INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS entries_statement ON entries (statement_hash);
-CREATE INDEX IF NOT EXISTS entries_issuer ON entries (iss, sub);
 CREATE TABLE IF NOT EXISTS nodes (
   level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
   PRIMARY KEY (level, idx)
@@ -350,8 +350,12 @@ impl Backend for SqliteBackend {
         }
         tx.commit()?;
         drop(conn);
-        self.graph_writer()
-            .execute_batch(&graph_schema("INTEGER PRIMARY KEY", "INTEGER", "g."))?;
+        self.graph_writer().execute_batch(&graph_schema(
+            "INTEGER PRIMARY KEY",
+            "INTEGER",
+            "BLOB",
+            "g.",
+        ))?;
         Ok(stored)
     }
 
@@ -387,12 +391,15 @@ impl Backend for SqliteBackend {
                 tx.prepare_cached("INSERT OR IGNORE INTO blobs (hash, data) VALUES (?1, ?2)")?;
             let mut entry = tx.prepare_cached(
                 "INSERT INTO entries (idx, kind, leaf_hash, statement_hash, iss, sub, \
-                 statement_type, subjects, policy_version, registered_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 statement_type, subjects, policy_version, registered_ms, statement) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
             for &(i, index) in &plan.inserts {
                 let e = &batch[i];
-                blob.execute(params![&e.statement_hash[..], &e.statement])?;
+                let inline = e.statement.len() <= INLINE_STATEMENT_MAX;
+                if !inline {
+                    blob.execute(params![&e.statement_hash[..], &e.statement])?;
+                }
                 entry.execute(params![
                     as_i64(index)?,
                     e.kind.code(),
@@ -403,7 +410,8 @@ impl Backend for SqliteBackend {
                     e.statement_type,
                     e.subjects,
                     e.policy_version,
-                    now_ms
+                    now_ms,
+                    inline.then_some(&e.statement[..])
                 ])?;
             }
             let mut node =
@@ -447,22 +455,42 @@ impl Backend for SqliteBackend {
     }
 
     fn entry_by_statement(&self, hash: &Hash) -> Result<Option<EntryRecord>, StoreError> {
+        // The lookup by statement hash is derived data (the graph file); entries the indexer
+        // has not reached yet (a few milliseconds' worth) are scanned in log order.
         self.read(|c| {
-            c.prepare_cached(&format!(
-                "SELECT {ENTRY_COLUMNS} FROM entries WHERE statement_hash = ?1 ORDER BY idx LIMIT 1"
-            ))?
-            .query_row(params![&hash[..]], entry_row)
-            .optional()?
-            .map(RawEntry::into_record)
-            .transpose()
+            let indexed = c
+                .prepare_cached(&format!(
+                    "SELECT {ENTRY_COLUMNS} FROM entries WHERE idx = \
+                     (SELECT min(entry) FROM graph_entries WHERE statement_hash = ?1)"
+                ))?
+                .query_row(params![&hash[..]], entry_row)
+                .optional()?;
+            let found = match indexed {
+                Some(e) => Some(e),
+                None => {
+                    let cursor = as_i64(graph_cursor_on(c)?)?;
+                    c.prepare_cached(&format!(
+                        "SELECT {ENTRY_COLUMNS} FROM entries WHERE idx >= ?1 \
+                         AND statement_hash = ?2 ORDER BY idx LIMIT 1"
+                    ))?
+                    .query_row(params![cursor, &hash[..]], entry_row)
+                    .optional()?
+                }
+            };
+            found.map(RawEntry::into_record).transpose()
         })
     }
 
-    fn blob(&self, hash: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
+    fn statement(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let index = as_i64(index)?;
         self.read(|c| {
-            Ok(c.prepare_cached("SELECT data FROM blobs WHERE hash = ?1")?
-                .query_row(params![&hash[..]], |r| r.get(0))
-                .optional()?)
+            Ok(c.prepare_cached(
+                "SELECT coalesce(e.statement, b.data) FROM entries e LEFT JOIN blobs b \
+                 ON e.statement IS NULL AND b.hash = e.statement_hash WHERE e.idx = ?1",
+            )?
+            .query_row(params![index], |r| r.get::<_, Option<Vec<u8>>>(0))
+            .optional()?
+            .flatten())
         })
     }
 
@@ -672,14 +700,14 @@ impl Backend for SqliteBackend {
         self.read(graph_cursor_on)
     }
 
-    fn index_facts(&self, from: u64, facts: &[(u64, Facts)]) -> Result<bool, StoreError> {
+    fn index_facts(&self, from: u64, facts: &[(EntryRecord, Facts)]) -> Result<bool, StoreError> {
         let mut conn = self.graph_writer();
         // Deferred: only the graph file is written, so only it gets locked.
         let tx = conn.transaction()?;
         if graph_cursor_on(&tx)? != from {
             return Ok(false);
         }
-        let Some(last) = facts.last().map(|(i, _)| *i) else {
+        let Some(last) = facts.last().map(|(e, _)| e.index) else {
             return Ok(true);
         };
         {
@@ -703,10 +731,11 @@ impl Backend for SqliteBackend {
                  VALUES (?1, ?2, ?3, ?4)",
             )?;
             let mut entry_kind = tx.prepare_cached(
-                "INSERT OR REPLACE INTO graph_entries (entry, kind, unparsed) VALUES (?1, ?2, ?3)",
+                "INSERT OR REPLACE INTO graph_entries (entry, kind, unparsed, iss, sub, statement_hash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
-            for (index, f) in facts {
-                let entry = as_i64(*index)?;
+            for (record, f) in facts {
+                let entry = as_i64(record.index)?;
                 let mut ids: std::collections::HashMap<String, i64> =
                     std::collections::HashMap::new();
                 let mut intern = |n: &Node| -> Result<i64, StoreError> {
@@ -746,7 +775,14 @@ impl Backend for SqliteBackend {
                         v.status.name()
                     ])?;
                 }
-                entry_kind.execute(params![entry, f.kind.name(), f.unparsed])?;
+                entry_kind.execute(params![
+                    entry,
+                    f.kind.name(),
+                    f.unparsed,
+                    clean(&record.iss),
+                    clean(&record.sub),
+                    &record.statement_hash[..]
+                ])?;
             }
             tx.execute(
                 "INSERT OR REPLACE INTO graph_meta (key, value) VALUES ('graph_cursor', ?1)",
@@ -823,7 +859,8 @@ impl Backend for SqliteBackend {
                 None,
             ),
             EvidenceSelector::Issuer { iss, sub } => (
-                "e.iss = ?1 AND (?2 IS NULL OR e.sub = ?2)",
+                "e.idx IN (SELECT entry FROM graph_entries WHERE iss = ?1 \
+                 AND (?2 IS NULL OR sub = ?2))",
                 iss.clone(),
                 sub.clone(),
             ),
