@@ -929,29 +929,32 @@ impl<'de> serde::de::Visitor<'de> for DigestSeed {
     ) -> Result<CompactDigest, A::Error> {
         use serde::de::Error as _;
         // The usual single `sha256` entry is decoded without allocating.
-        let mut first: Option<(StrKey<'de>, StrKey<'de>)> = None;
+        let mut first: Option<(StrKey<'de>, StrKey<'de>, Option<Sha256>)> = None;
         let mut rest: Vec<(Box<str>, Box<str>)> = Vec::new();
         while let Some(alg) = map.next_key::<StrKey<'de>>()? {
             let hex = map.next_value::<StrKey<'de>>()?;
-            if !is_hex(&hex.0) {
-                return Err(A::Error::custom("not hex"));
-            }
             if first.is_none() && rest.is_empty() {
-                first = Some((alg, hex));
+                // A lowercase sha256 decodes only if it is hex: no separate check needed.
+                let quick = (alg.0 == "sha256")
+                    .then(|| Sha256::from_lower_hex(&hex.0))
+                    .flatten();
+                if quick.is_none() && !is_hex(&hex.0) {
+                    return Err(A::Error::custom("not hex"));
+                }
+                first = Some((alg, hex, quick));
             } else {
-                if let Some((a, h)) = first.take() {
+                if !is_hex(&hex.0) {
+                    return Err(A::Error::custom("not hex"));
+                }
+                if let Some((a, h, _)) = first.take() {
                     rest.push((a.0.into(), h.0.into()));
                 }
                 rest.push((alg.0.into(), hex.0.into()));
             }
         }
         Ok(match first {
-            Some((alg, hex)) => match (&*alg.0, Sha256::from_hex(&hex.0)) {
-                ("sha256", Some(d)) if hex.0.bytes().all(|b| !b.is_ascii_uppercase()) => {
-                    CompactDigest::Sha256(d)
-                }
-                _ => CompactDigest::from_pairs(vec![(alg.0.into(), hex.0.into())]),
-            },
+            Some((_, _, Some(d))) => CompactDigest::Sha256(d),
+            Some((alg, hex, None)) => CompactDigest::from_pairs(vec![(alg.0.into(), hex.0.into())]),
             None => CompactDigest::from_pairs(rest),
         })
     }

@@ -443,6 +443,7 @@ pub fn verify_compact_item_rules(
                 let norm = (!source_prefix.is_empty())
                     .then(|| posix_join(source_prefix, "").replace('\\', "/"));
                 let mut consumed = Vec::new();
+                let mut dest_cursor = 0;
                 for i in (0..artifacts.len()).filter(|&i| queued[i]) {
                     let name = artifacts.name(i);
                     let path = match &norm {
@@ -476,9 +477,17 @@ pub fn verify_compact_item_rules(
                         full_dest = posix_join(dest_prefix, path).replace('\\', "/");
                         full_dest.as_str()
                     };
-                    let Some(dest_digest) = dest_artifacts.get(dest_path) else {
+                    // Paths come in sorted order, so (without prefixes) their destinations do
+                    // too: search on from the last one.
+                    let found = dest_artifacts.find_from(dest_path, dest_cursor);
+                    let Ok(d) = found else {
+                        if let Err(at) = found {
+                            dest_cursor = at;
+                        }
                         continue;
                     };
+                    dest_cursor = d + 1;
+                    let dest_digest = dest_artifacts.digest(d);
                     let source_digest = artifacts.digest(source_index);
                     if source_digest != dest_digest {
                         misses.entry(source_index).or_insert_with(|| MatchMiss {
