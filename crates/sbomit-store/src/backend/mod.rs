@@ -273,13 +273,49 @@ pub(crate) fn hash_from(bytes: &[u8], what: &str) -> Result<Hash, StoreError> {
 /// registration a write at a random place of a hash-keyed B-tree.
 pub(crate) const INLINE_STATEMENT_MAX: usize = 64 << 10;
 
-/// Trust anchors, in both backends' schemas.
-pub(crate) fn trust_anchors_schema(int: &str, blob: &str) -> String {
+/// The log's tables, one text for both backends: `int` is the 64-bit integer type, `blob`
+/// the byte string type, `without_rowid` SQLite's clause for tables keyed by something else.
+pub(crate) fn log_schema(int: &str, blob: &str, without_rowid: &str) -> String {
     format!(
         "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS blobs (hash {blob} PRIMARY KEY, data {blob} NOT NULL){without_rowid};
+CREATE TABLE IF NOT EXISTS entries (
+  idx {int} PRIMARY KEY,
+  kind INTEGER NOT NULL,
+  leaf_hash {blob} NOT NULL UNIQUE,
+  statement_hash {blob} NOT NULL,
+  iss TEXT NOT NULL,
+  sub TEXT NOT NULL,
+  statement_type TEXT NOT NULL,
+  subjects TEXT NOT NULL,
+  statement {blob},
+  policy_version {int} NOT NULL,
+  registered_ms {int} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS nodes (
+  level INTEGER NOT NULL, idx {int} NOT NULL, hash {blob} NOT NULL,
+  PRIMARY KEY (level, idx)
+){without_rowid};
+CREATE TABLE IF NOT EXISTS checkpoints (
+  size {int} PRIMARY KEY, root {blob} NOT NULL, note TEXT NOT NULL, created_ms {int} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS issuers (
+  iss TEXT NOT NULL, role TEXT NOT NULL, spki {blob} NOT NULL, added_ms {int} NOT NULL,
+  PRIMARY KEY (iss, spki, role)
+);
 CREATE TABLE IF NOT EXISTS trust_anchors (
   iss TEXT NOT NULL, role TEXT NOT NULL, cert {blob} NOT NULL, added_ms {int} NOT NULL,
   PRIMARY KEY (iss, cert, role)
+);
+CREATE TABLE IF NOT EXISTS tokens (
+  hash {blob} PRIMARY KEY, scope TEXT NOT NULL, label TEXT NOT NULL, created_ms {int} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS policies (
+  version {int} PRIMARY KEY, document TEXT NOT NULL, created_ms {int} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS service_keys (
+  kid {blob} PRIMARY KEY, cose_key {blob} NOT NULL, created_ms {int} NOT NULL
 );
 "
     )

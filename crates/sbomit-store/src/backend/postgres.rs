@@ -12,10 +12,9 @@ use postgres::{Client, NoTls};
 use sbomit_core::merkle::{Hash, NodeId};
 
 use super::{
-    clean, frontier, graph_schema, hash_from, kind_from, plan_batch, role_from,
-    trust_anchors_schema, Appended, Backend, CheckpointRecord, EntryRecord, EvidenceFilter,
-    EvidenceSelector, IssuerRecord, NodeField, Scope, Seal, ServiceKeyRecord, INLINE_STATEMENT_MAX,
-    SCHEMA_VERSION,
+    clean, frontier, graph_schema, hash_from, kind_from, log_schema, plan_batch, role_from,
+    Appended, Backend, CheckpointRecord, EntryRecord, EvidenceFilter, EvidenceSelector,
+    IssuerRecord, NodeField, Scope, Seal, ServiceKeyRecord, INLINE_STATEMENT_MAX, SCHEMA_VERSION,
 };
 use crate::admission::NewEntry;
 use crate::graph::{Facts, Node, VulnStatus};
@@ -23,44 +22,6 @@ use crate::StoreError;
 
 /// The advisory lock key of the sequencer (and of schema creation): "sbomit" in ASCII.
 const SEQUENCER_LOCK: i64 = 0x73626f6d6974;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS blobs (hash BYTEA PRIMARY KEY, data BYTEA NOT NULL);
-CREATE TABLE IF NOT EXISTS entries (
-  idx BIGINT PRIMARY KEY,
-  kind INTEGER NOT NULL,
-  leaf_hash BYTEA NOT NULL UNIQUE,
-  statement_hash BYTEA NOT NULL,
-  iss TEXT NOT NULL,
-  sub TEXT NOT NULL,
-  statement_type TEXT NOT NULL,
-  subjects TEXT NOT NULL,
-  statement BYTEA,
-  policy_version BIGINT NOT NULL,
-  registered_ms BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS nodes (
-  level INTEGER NOT NULL, idx BIGINT NOT NULL, hash BYTEA NOT NULL,
-  PRIMARY KEY (level, idx)
-);
-CREATE TABLE IF NOT EXISTS checkpoints (
-  size BIGINT PRIMARY KEY, root BYTEA NOT NULL, note TEXT NOT NULL, created_ms BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS issuers (
-  iss TEXT NOT NULL, role TEXT NOT NULL, spki BYTEA NOT NULL, added_ms BIGINT NOT NULL,
-  PRIMARY KEY (iss, spki, role)
-);
-CREATE TABLE IF NOT EXISTS tokens (
-  hash BYTEA PRIMARY KEY, scope TEXT NOT NULL, label TEXT NOT NULL, created_ms BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS policies (
-  version BIGINT PRIMARY KEY, document TEXT NOT NULL, created_ms BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS service_keys (
-  kid BYTEA PRIMARY KEY, cose_key BYTEA NOT NULL, created_ms BIGINT NOT NULL
-);
-";
 
 const ENTRY_COLUMNS: &str = "idx, kind, leaf_hash, statement_hash, iss, sub, statement_type, \
                              subjects, policy_version, registered_ms";
@@ -219,8 +180,7 @@ impl Backend for PostgresBackend {
             let mut tx = c.transaction()?;
             // Two processes starting together must not race on CREATE TABLE.
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SEQUENCER_LOCK])?;
-            tx.batch_execute(SCHEMA)?;
-            tx.batch_execute(&trust_anchors_schema("BIGINT", "BYTEA"))?;
+            tx.batch_execute(&log_schema("BIGINT", "BYTEA", ""))?;
             tx.batch_execute(&graph_schema(
                 "BIGSERIAL PRIMARY KEY",
                 "BIGINT",

@@ -10,52 +10,13 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use sbomit_core::merkle::{Hash, NodeId};
 
 use super::{
-    clean, frontier, graph_schema, hash_from, kind_from, plan_batch, role_from,
-    trust_anchors_schema, Appended, Backend, CheckpointRecord, EntryRecord, EvidenceFilter,
-    EvidenceSelector, IssuerRecord, NodeField, Scope, Seal, ServiceKeyRecord, INLINE_STATEMENT_MAX,
-    SCHEMA_VERSION,
+    clean, frontier, graph_schema, hash_from, kind_from, log_schema, plan_batch, role_from,
+    Appended, Backend, CheckpointRecord, EntryRecord, EvidenceFilter, EvidenceSelector,
+    IssuerRecord, NodeField, Scope, Seal, ServiceKeyRecord, INLINE_STATEMENT_MAX, SCHEMA_VERSION,
 };
 use crate::admission::NewEntry;
 use crate::graph::{Facts, Node, VulnStatus};
 use crate::StoreError;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS blobs (hash BLOB PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS entries (
-  idx INTEGER PRIMARY KEY,
-  kind INTEGER NOT NULL,
-  leaf_hash BLOB NOT NULL UNIQUE,
-  statement_hash BLOB NOT NULL,
-  iss TEXT NOT NULL,
-  sub TEXT NOT NULL,
-  statement_type TEXT NOT NULL,
-  subjects TEXT NOT NULL,
-  statement BLOB,
-  policy_version INTEGER NOT NULL,
-  registered_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS nodes (
-  level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
-  PRIMARY KEY (level, idx)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS checkpoints (
-  size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL, created_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS issuers (
-  iss TEXT NOT NULL, role TEXT NOT NULL, spki BLOB NOT NULL, added_ms INTEGER NOT NULL,
-  PRIMARY KEY (iss, spki, role)
-);
-CREATE TABLE IF NOT EXISTS tokens (
-  hash BLOB PRIMARY KEY, scope TEXT NOT NULL, label TEXT NOT NULL, created_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS policies (
-  version INTEGER PRIMARY KEY, document TEXT NOT NULL, created_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS service_keys (
-  kid BLOB PRIMARY KEY, cose_key BLOB NOT NULL, created_ms INTEGER NOT NULL
-);
-";
 
 /// How many idle reader connections are kept.
 const MAX_IDLE_READERS: usize = 8;
@@ -310,8 +271,7 @@ impl Backend for SqliteBackend {
     fn init(&self, origin: &str, default_policy: &str) -> Result<String, StoreError> {
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute_batch(SCHEMA)?;
-        tx.execute_batch(&trust_anchors_schema("INTEGER", "BLOB"))?;
+        tx.execute_batch(&log_schema("INTEGER", "BLOB", " WITHOUT ROWID"))?;
         let version: Option<String> = tx
             .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
                 r.get(0)
