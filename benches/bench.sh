@@ -4,6 +4,7 @@
 #
 #   benches/bench.sh            full sizes (100,000 files, 1 GiB, 500 steps)
 #   benches/bench.sh --quick    a tenth of the sizes: a smoke test that the harness works
+#   RUNS=5 benches/bench.sh     verification cases: fastest of 5 runs per side (default 3)
 #
 # Needs: the in-toto reference (../shared/tools/intoto_reference.sh installs it), sha256sum,
 # GNU time. Everything happens in a scratch directory that is removed at the end.
@@ -20,11 +21,25 @@ trap 'rm -rf "$W"' EXIT
 cd "$W"
 
 # Runs a command, prints "wall_seconds peak_rss_kib"; fails the bench if the command fails.
+# Wall time to the millisecond from bash's clock (GNU time's %e has only two decimals, too
+# coarse for a 20 ms verification); peak RSS from GNU time.
 measure() {
-  /usr/bin/time -f "%e %M" -o "$W/.time" "$@" >"$W/.out" 2>&1 || { cat "$W/.out" >&2; echo "failed: $*" >&2; exit 1; }
-  cat "$W/.time"
+  local t0=$EPOCHREALTIME
+  /usr/bin/time -f "%M" -o "$W/.time" "$@" >"$W/.out" 2>&1 || { cat "$W/.out" >&2; echo "failed: $*" >&2; exit 1; }
+  local t1=$EPOCHREALTIME
+  echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') $(cat "$W/.time")"
 }
-# Same, but the command is expected to exit with status $1 (for verification runs whose exit code we check).
+# The fastest of $RUNS runs (verification cases, which change nothing on disk): on a shared
+# machine the minimum is the figure least disturbed by other work. Same for both sides.
+RUNS=${RUNS:-3}
+best() {
+  local best="" m
+  for _ in $(seq "$RUNS"); do
+    m=$(measure "$@")
+    if [ -z "$best" ] || awk -v a="${m% *}" -v b="${best% *}" 'BEGIN { exit !(a < b) }'; then best=$m; fi
+  done
+  echo "$best"
+}
 row() { # name, ours "secs kib", peer "secs kib"
   local name=$1 o=($2) p=($3)
   local ratio; ratio=$(awk -v a="${p[0]}" -v b="${o[0]}" 'BEGIN { if (b == 0) b = 0.01; printf "%.1f", a / b }')
@@ -80,8 +95,8 @@ expected_materials = ["MATCH tree/* WITH PRODUCTS FROM build", "DISALLOW *"]
 expected_products = ["MATCH tree/* WITH PRODUCTS FROM build", "DISALLOW *"]
 TOML
 "$SB" layout create --from layout2.toml --out chain2/root.layout --signing-key key >/dev/null 2>&1
-ours=$(measure "$SB" verify --layout chain2/root.layout --verification-keys key.pub --link-dir chain2)
-peer=$(measure "$REF/in-toto-verify" --layout chain2/root.layout --verification-keys key.pub --link-dir chain2)
+ours=$(best "$SB" verify --layout chain2/root.layout --verification-keys key.pub --link-dir chain2)
+peer=$(best "$REF/in-toto-verify" --layout chain2/root.layout --verification-keys key.pub --link-dir chain2)
 row "verify, 2 steps × $N artifacts (peer: in-toto-verify)" "$ours" "$peer"
 
 # 4. verify a chain of STEPS steps, each matching the previous one's product.
@@ -103,6 +118,6 @@ for i in $(seq 0 $((STEPS - 1))); do
   "$SB" run -q -n "s$i" --signing-key key -m a.txt -p a.txt -d chainN -x
 done
 "$SB" layout create --from layoutN.toml --out chainN/root.layout --signing-key key >/dev/null 2>&1
-ours=$(measure "$SB" verify --layout chainN/root.layout --verification-keys key.pub --link-dir chainN)
-peer=$(measure "$REF/in-toto-verify" --layout chainN/root.layout --verification-keys key.pub --link-dir chainN)
+ours=$(best "$SB" verify --layout chainN/root.layout --verification-keys key.pub --link-dir chainN)
+peer=$(best "$REF/in-toto-verify" --layout chainN/root.layout --verification-keys key.pub --link-dir chainN)
 row "verify, $STEPS-step chain (peer: in-toto-verify)" "$ours" "$peer"
