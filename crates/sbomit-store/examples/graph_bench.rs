@@ -93,7 +93,10 @@ fn main() {
             .collect();
         let children = std::iter::once(format!("artifact-{}", k + 1)).chain(libs);
         let bytes = sbom(&key, &format!("artifact-{k}"), children);
-        last = store.register(EntryKind::Dsse, &bytes).expect("register").index;
+        last = store
+            .register(EntryKind::Dsse, &bytes)
+            .expect("register")
+            .index;
     }
     store
         .wait_indexed(last + 1, Duration::from_secs(3600))
@@ -132,7 +135,9 @@ fn main() {
     for _ in 0..queries {
         let lib = format!("pkg:generic/lib-{}@1.0.0", rng.next(pool));
         let t = Instant::now();
-        let a = store.dependents(&Target::Purl(lib), &walk).expect("dependents");
+        let a = store
+            .dependents(&Target::Purl(lib), &walk)
+            .expect("dependents");
         times.push(t.elapsed());
         found += a.total;
     }
@@ -145,7 +150,10 @@ fn main() {
     let children = (0..big).map(|i| format!("big-{i}"));
     let bytes = sbom(&key, "big-artifact", children);
     let t = Instant::now();
-    let index = store.register(EntryKind::Dsse, &bytes).expect("register big").index;
+    let index = store
+        .register(EntryKind::Dsse, &bytes)
+        .expect("register big")
+        .index;
     let acked = t.elapsed();
     store
         .wait_indexed(index + 1, Duration::from_secs(600))
