@@ -94,50 +94,72 @@ pub enum RuleError {
 impl ArtifactRule {
     /// Parses a rule array as `rulelib.unpack_rule` does (keywords case-insensitive).
     pub fn parse<S: AsRef<str>>(rule: &[S]) -> Result<Self, RuleError> {
-        let raw: Vec<String> = rule.iter().map(|s| s.as_ref().to_owned()).collect();
-        let lower: Vec<String> = raw.iter().map(|s| s.to_lowercase()).collect();
-        let kw = |i: usize| lower[i].as_str();
-        if raw.len() < 2 {
-            return Err(RuleError::UnknownRule { rule: raw });
-        }
-        let pattern = raw[1].clone();
-        let generic = match kw(0) {
-            "create" => Some(ArtifactRule::Create as fn(String) -> ArtifactRule),
-            "delete" => Some(ArtifactRule::Delete as fn(String) -> ArtifactRule),
-            "modify" => Some(ArtifactRule::Modify as fn(String) -> ArtifactRule),
-            "allow" => Some(ArtifactRule::Allow as fn(String) -> ArtifactRule),
-            "disallow" => Some(ArtifactRule::Disallow as fn(String) -> ArtifactRule),
-            "require" => Some(ArtifactRule::Require as fn(String) -> ArtifactRule),
-            "match" => None,
-            _ => return Err(RuleError::UnknownRule { rule: raw }),
+        // Words are compared to keywords without allocating (a 500-step layout has thousands
+        // of them); the owned copy is made only for an error.
+        let word = |i: usize| rule[i].as_ref();
+        let raw = || -> Vec<String> { rule.iter().map(|s| s.as_ref().to_owned()).collect() };
+        // `word.lower() == keyword` as Python has it: for ASCII that is a case-insensitive
+        // comparison; anything else goes through full Unicode lowercasing.
+        let kw = |i: usize, keyword: &str| {
+            let w = word(i);
+            if w.is_ascii() {
+                w.eq_ignore_ascii_case(keyword)
+            } else {
+                w.to_lowercase() == keyword
+            }
         };
+        if rule.len() < 2 {
+            return Err(RuleError::UnknownRule { rule: raw() });
+        }
+        let generic: Option<fn(String) -> ArtifactRule> = if kw(0, "create") {
+            Some(ArtifactRule::Create)
+        } else if kw(0, "delete") {
+            Some(ArtifactRule::Delete)
+        } else if kw(0, "modify") {
+            Some(ArtifactRule::Modify)
+        } else if kw(0, "allow") {
+            Some(ArtifactRule::Allow)
+        } else if kw(0, "disallow") {
+            Some(ArtifactRule::Disallow)
+        } else if kw(0, "require") {
+            Some(ArtifactRule::Require)
+        } else if kw(0, "match") {
+            None
+        } else {
+            return Err(RuleError::UnknownRule { rule: raw() });
+        };
+        let pattern = word(1).to_owned();
         if let Some(make) = generic {
-            if raw.len() != 2 {
-                let keyword = raw[0].clone();
-                return Err(RuleError::GenericArity { rule: raw, keyword });
+            if rule.len() != 2 {
+                let keyword = word(0).to_owned();
+                return Err(RuleError::GenericArity {
+                    rule: raw(),
+                    keyword,
+                });
             }
             return Ok(make(pattern));
         }
-        let n = raw.len();
+        let n = rule.len();
+        let owned = |i: usize| word(i).to_owned();
         let (source_prefix, dest_type, dest_prefix, dest_name) =
-            if n == 10 && kw(2) == "in" && kw(4) == "with" && kw(6) == "in" && kw(8) == "from" {
-                (raw[3].clone(), 5, raw[7].clone(), raw[9].clone())
-            } else if n == 8 && kw(2) == "in" && kw(4) == "with" && kw(6) == "from" {
-                (raw[3].clone(), 5, String::new(), raw[7].clone())
-            } else if n == 8 && kw(2) == "with" && kw(4) == "in" && kw(6) == "from" {
-                (String::new(), 3, raw[5].clone(), raw[7].clone())
-            } else if n == 6 && kw(2) == "with" && kw(4) == "from" {
-                (String::new(), 3, String::new(), raw[5].clone())
+            if n == 10 && kw(2, "in") && kw(4, "with") && kw(6, "in") && kw(8, "from") {
+                (owned(3), 5, owned(7), owned(9))
+            } else if n == 8 && kw(2, "in") && kw(4, "with") && kw(6, "from") {
+                (owned(3), 5, String::new(), owned(7))
+            } else if n == 8 && kw(2, "with") && kw(4, "in") && kw(6, "from") {
+                (String::new(), 3, owned(5), owned(7))
+            } else if n == 6 && kw(2, "with") && kw(4, "from") {
+                (String::new(), 3, String::new(), owned(5))
             } else {
-                return Err(RuleError::MatchSyntax { rule: raw });
+                return Err(RuleError::MatchSyntax { rule: raw() });
             };
-        let dest_type = match kw(dest_type) {
-            "materials" => ArtifactType::Materials,
-            "products" => ArtifactType::Products,
-            _ => {
-                let got = raw[dest_type].clone();
-                return Err(RuleError::MatchDestination { rule: raw, got });
-            }
+        let dest_type = if kw(dest_type, "materials") {
+            ArtifactType::Materials
+        } else if kw(dest_type, "products") {
+            ArtifactType::Products
+        } else {
+            let got = owned(dest_type);
+            return Err(RuleError::MatchDestination { rule: raw(), got });
         };
         Ok(ArtifactRule::Match {
             pattern,

@@ -79,15 +79,27 @@ pub fn run(args: VerifyArgs, out: &Output) -> Result<Outcome> {
     }
     let links = sbomit_fs::links::DirLinkSource::new(&args.link_dir);
     // Read the links the layout names in parallel; verification then takes them in order.
-    // (A layout that does not parse is reported by verify itself.)
-    if let Ok(l) = sbomit_core::model::Layout::from_value(layout.payload()) {
-        let wanted: Vec<_> = l
-            .steps
-            .iter()
-            .flat_map(|s| s.pubkeys.iter().map(|k| (s.name.clone(), k.clone())))
-            .collect();
-        links.prefetch(&wanted);
-    }
+    // Only step names and key ids are needed here, so they are read from the JSON instead of
+    // building the layout model twice (verify builds it, and reports a malformed layout).
+    let wanted: Vec<_> = layout
+        .payload()
+        .get("steps")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|step| {
+            let name = step.get("name")?.as_str()?;
+            let keys = step.get("pubkeys")?.as_array()?;
+            Some(keys.iter().filter_map(move |k| {
+                Some((
+                    name.to_owned(),
+                    sbomit_core::crypto::KeyId(k.as_str()?.to_owned()),
+                ))
+            }))
+        })
+        .flatten()
+        .collect();
+    links.prefetch(&wanted);
     let inspections = sbomit_fs::inspect::CommandInspectionRunner::new(
         args.inspection_timeout.map(Duration::from_secs),
     );
