@@ -2,7 +2,8 @@
 //! small npm `package-lock.json` and a source file, and a `build` step turning them into
 //! `target/app`, all signed with fresh ed25519 keys and bundled into an SBOMit document.
 //!
-//! * every format's SIT passes `validate_sbom.sh` when `SBOMIT_VALIDATE_SBOM` names it;
+//! * every format's SIT but SPDX 3 (validated by the CLI's SIT tests) passes
+//!   `validate_sbom.sh` when `SBOMIT_VALIDATE_SBOM` names it;
 //! * every component hash in every SIT is a digest a link or an attested lockfile records;
 //! * a mutation replacing a component hash or removing a component is flagged, naming the
 //!   operation; one adding supplier and license data is not;
@@ -364,13 +365,13 @@ fn sit_validates_with_third_party_validators() {
     std::fs::create_dir_all(&dir).unwrap();
     let mut jobs = Vec::new();
     for format in Format::ALL {
-        // The URL variant changes only properties; SPDX 3's SHACL check is slow (minutes), so
-        // it validates the embedded-contents variant only.
-        let url_bases: &[Option<&str>] = if format == Format::Spdx301 {
-            &[None]
-        } else {
-            &[None, Some("https://attestations.example/app/1.2.3")]
-        };
+        // SPDX 3's SHACL check takes minutes per SIT; the CLI's SIT tests (crates/sbomit-cli/
+        // tests/sit.rs) run it on four chains (this repository's Cargo.lock and an npm
+        // lockfile among them), so CI pays for it there only.
+        if format == Format::Spdx301 {
+            continue;
+        }
+        let url_bases: &[Option<&str>] = &[None, Some("https://attestations.example/app/1.2.3")];
         for url_base in url_bases {
             let mut opts = options();
             opts.attestation_url_base = url_base.map(str::to_owned);
