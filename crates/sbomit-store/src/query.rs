@@ -271,41 +271,15 @@ pub fn components(
     let mut c = Counted { backend, trips: 0 };
     let roots = c.resolve(target)?;
     let (order, prev) = c.walk(&roots, true, walk.max_depth, &HashSet::new())?;
-    let (page_items, total, next_offset) = page(order, walk);
-    let keys: Vec<String> = page_items.iter().map(|(k, _)| k.clone()).collect();
-    let artifacts: HashSet<String> = if keys.is_empty() {
-        HashSet::new()
-    } else {
-        c.trip()
-            .subject_entries(&keys)?
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect()
-    };
-    let views = views(&mut c, &keys)?;
-    let mut evidence = BTreeSet::new();
-    let results = page_items
-        .into_iter()
-        .map(|(key, depth)| {
-            let (path, entries) = chain(&key, &prev);
-            evidence.extend(entries.iter().copied());
-            Reached {
-                node: view_or_key(&views, &key),
-                depth,
-                path,
-                evidence: entries,
-                artifact: artifacts.contains(&key),
-            }
-        })
-        .collect();
-    Ok(GraphAnswer {
+    answer(
+        c,
         roots,
-        results,
-        evidence: evidence.into_iter().collect(),
-        total,
-        next_offset,
-        db_round_trips: c.trips,
-    })
+        order,
+        prev,
+        walk,
+        BTreeSet::new(),
+        Direction::Down,
+    )
 }
 
 /// Which artifacts contain `target`, transitively; each path runs from the artifact down to
@@ -318,43 +292,67 @@ pub fn dependents(
     let mut c = Counted { backend, trips: 0 };
     let roots = c.resolve(target)?;
     let (order, prev) = c.walk(&roots, false, walk.max_depth, &HashSet::new())?;
-    up_answer(c, roots, order, prev, walk, &BTreeSet::new(), true)
+    answer(c, roots, order, prev, walk, BTreeSet::new(), Direction::Up)
 }
 
-/// Shapes an upward walk: only artifacts when `artifacts_only`, paths reversed so they run
-/// from the artifact down.
-fn up_answer(
+/// Which way a walk went.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    /// From an artifact to its components: every node reached is an answer.
+    Down,
+    /// From components to what contains them: only artifacts are answers, and paths are
+    /// turned to run from the artifact down.
+    Up,
+}
+
+/// Shapes a walk into a page of answers with paths, evidence and node details.
+fn answer(
     mut c: Counted<'_>,
     roots: Vec<String>,
     order: Vec<(String, u32)>,
     prev: HashMap<String, (String, u64)>,
     walk: &Walk,
-    extra_evidence: &BTreeSet<u64>,
-    artifacts_only: bool,
+    mut evidence: BTreeSet<u64>,
+    direction: Direction,
 ) -> Result<GraphAnswer, StoreError> {
-    let keys: Vec<String> = order.iter().map(|(k, _)| k.clone()).collect();
-    let artifacts: HashSet<String> = if keys.is_empty() {
-        HashSet::new()
-    } else {
-        c.trip()
-            .subject_entries(&keys)?
+    let subjects = |c: &mut Counted<'_>, keys: &[String]| -> Result<HashSet<String>, StoreError> {
+        if keys.is_empty() {
+            return Ok(HashSet::new());
+        }
+        Ok(c.trip()
+            .subject_entries(keys)?
             .into_iter()
             .map(|(k, _)| k)
-            .collect()
+            .collect())
     };
-    let kept: Vec<(String, u32)> = order
-        .into_iter()
-        .filter(|(k, _)| !artifacts_only || artifacts.contains(k))
-        .collect();
-    let (page_items, total, next_offset) = page(kept, walk);
-    let page_keys: Vec<String> = page_items.iter().map(|(k, _)| k.clone()).collect();
-    let views = views(&mut c, &page_keys)?;
-    let mut evidence: BTreeSet<u64> = extra_evidence.clone();
+    let keys_of =
+        |items: &[(String, u32)]| -> Vec<String> { items.iter().map(|(k, _)| k.clone()).collect() };
+    // Going up, only artifacts are kept, so they must be known before paging; going down,
+    // the page's nodes are enough.
+    let (page_items, total, next_offset, artifacts) = match direction {
+        Direction::Up => {
+            let artifacts = subjects(&mut c, &keys_of(&order))?;
+            let kept: Vec<(String, u32)> = order
+                .into_iter()
+                .filter(|(k, _)| artifacts.contains(k))
+                .collect();
+            let (items, total, next) = page(kept, walk);
+            (items, total, next, artifacts)
+        }
+        Direction::Down => {
+            let (items, total, next) = page(order, walk);
+            let artifacts = subjects(&mut c, &keys_of(&items))?;
+            (items, total, next, artifacts)
+        }
+    };
+    let views = views(&mut c, &keys_of(&page_items))?;
     let results = page_items
         .into_iter()
         .map(|(key, depth)| {
             let (mut path, entries) = chain(&key, &prev);
-            path.reverse();
+            if direction == Direction::Up {
+                path.reverse();
+            }
             evidence.extend(entries.iter().copied());
             Reached {
                 node: view_or_key(&views, &key),
@@ -410,7 +408,7 @@ pub fn affected(
     let (mut order, prev) = c.walk(&vulnerable, false, walk.max_depth, &blocked)?;
     // A vulnerable component that is an artifact itself is affected at depth 0.
     order.splice(0..0, vulnerable.iter().map(|k| (k.clone(), 0)));
-    up_answer(c, vulnerable, order, prev, walk, &evidence, true)
+    answer(c, vulnerable, order, prev, walk, evidence, Direction::Up)
 }
 
 /// Evidence about a target (or by an issuer), filtered and paged by log index.

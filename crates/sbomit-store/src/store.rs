@@ -517,10 +517,7 @@ impl Store {
         let leaf = st
             .leaf_entry()
             .map_err(|e| StoreError::Signing(e.to_string()))?;
-        let (_, policy_version) = {
-            let r = self.registry(false)?;
-            ((), r.policy_version)
-        };
+        let policy_version = self.registry(false)?.policy_version;
         let entry = NewEntry {
             kind: EntryKind::Cose,
             leaf_hash: merkle::leaf_hash(&leaf),

@@ -358,6 +358,20 @@ CREATE INDEX IF NOT EXISTS {db}graph_entries_statement ON graph_entries (stateme
     )
 }
 
+/// Checks a stored schema version; `true` when none is stored yet (a new database, to be
+/// stamped with [`SCHEMA_VERSION`]).
+pub(crate) fn check_schema(stored: Option<String>) -> Result<bool, StoreError> {
+    match stored.map(|v| v.parse::<i64>()) {
+        None => Ok(true),
+        Some(Ok(v)) if v <= SCHEMA_VERSION => Ok(false),
+        Some(Ok(v)) => Err(StoreError::Schema {
+            found: v,
+            known: SCHEMA_VERSION,
+        }),
+        Some(Err(_)) => Err(StoreError::corrupt("schema version")),
+    }
+}
+
 pub(crate) fn kind_from(code: i64) -> Result<EntryKind, StoreError> {
     EntryKind::from_code(code).ok_or_else(|| StoreError::corrupt(format!("entry kind {code}")))
 }

@@ -12,8 +12,8 @@ use postgres::{Client, NoTls};
 use sbomit_core::merkle::{Hash, NodeId};
 
 use super::{
-    clean, frontier, graph_schema, hash_from, kind_from, log_schema, plan_batch, role_from,
-    Appended, Backend, CheckpointRecord, EntryRecord, EvidenceFilter, EvidenceSelector,
+    check_schema, clean, frontier, graph_schema, hash_from, kind_from, log_schema, plan_batch,
+    role_from, Appended, Backend, CheckpointRecord, EntryRecord, EvidenceFilter, EvidenceSelector,
     IssuerRecord, NodeField, Scope, Seal, ServiceKeyRecord, INLINE_STATEMENT_MAX, SCHEMA_VERSION,
 };
 use crate::admission::NewEntry;
@@ -124,6 +124,24 @@ fn graph_cursor_on(c: &mut impl postgres::GenericClient) -> Result<u64, StoreErr
 }
 
 impl PostgresBackend {
+    /// Issuer keys or trust anchors: `(iss, role, key or certificate, added_ms)` rows.
+    fn identity_rows(&self, sql: &str) -> Result<Vec<IssuerRecord>, StoreError> {
+        self.with(|c| {
+            c.query(sql, &[])?
+                .iter()
+                .map(|r| {
+                    let role: String = r.try_get(1)?;
+                    Ok(IssuerRecord {
+                        iss: r.try_get(0)?,
+                        role: role_from(&role)?,
+                        spki: r.try_get(2)?,
+                        added_ms: r.try_get(3)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
     fn edges(&self, keys: &[String], sql: &str) -> Result<Vec<(String, String, u64)>, StoreError> {
         self.with(|c| {
             c.query(sql, &[&keys])?
@@ -191,21 +209,11 @@ impl Backend for PostgresBackend {
                 .query_opt("SELECT value FROM meta WHERE key = 'schema'", &[])?
                 .map(|r| r.try_get::<_, String>(0))
                 .transpose()?;
-            match version.map(|v| v.parse::<i64>()) {
-                None => {
-                    tx.execute(
-                        "INSERT INTO meta (key, value) VALUES ('schema', $1)",
-                        &[&SCHEMA_VERSION.to_string()],
-                    )?;
-                }
-                Some(Ok(v)) if v <= SCHEMA_VERSION => {}
-                Some(Ok(v)) => {
-                    return Err(StoreError::Schema {
-                        found: v,
-                        known: SCHEMA_VERSION,
-                    })
-                }
-                Some(Err(_)) => return Err(StoreError::corrupt("schema version")),
+            if check_schema(version)? {
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema', $1)",
+                    &[&SCHEMA_VERSION.to_string()],
+                )?;
             }
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES ('origin', $1) ON CONFLICT DO NOTHING",
@@ -445,23 +453,7 @@ impl Backend for PostgresBackend {
     }
 
     fn issuers(&self) -> Result<Vec<IssuerRecord>, StoreError> {
-        self.with(|c| {
-            c.query(
-                "SELECT iss, role, spki, added_ms FROM issuers ORDER BY added_ms",
-                &[],
-            )?
-            .iter()
-            .map(|r| {
-                let role: String = r.try_get(1)?;
-                Ok(IssuerRecord {
-                    iss: r.try_get(0)?,
-                    role: role_from(&role)?,
-                    spki: r.try_get(2)?,
-                    added_ms: r.try_get(3)?,
-                })
-            })
-            .collect()
-        })
+        self.identity_rows("SELECT iss, role, spki, added_ms FROM issuers ORDER BY added_ms")
     }
 
     fn add_issuer(&self, issuer: &IssuerRecord) -> Result<bool, StoreError> {
@@ -497,23 +489,7 @@ impl Backend for PostgresBackend {
     }
 
     fn trust_anchors(&self) -> Result<Vec<IssuerRecord>, StoreError> {
-        self.with(|c| {
-            c.query(
-                "SELECT iss, role, cert, added_ms FROM trust_anchors ORDER BY added_ms",
-                &[],
-            )?
-            .iter()
-            .map(|r| {
-                let role: String = r.try_get(1)?;
-                Ok(IssuerRecord {
-                    iss: r.try_get(0)?,
-                    role: role_from(&role)?,
-                    spki: r.try_get(2)?,
-                    added_ms: r.try_get(3)?,
-                })
-            })
-            .collect()
-        })
+        self.identity_rows("SELECT iss, role, cert, added_ms FROM trust_anchors ORDER BY added_ms")
     }
 
     fn add_token(

@@ -10,8 +10,8 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use sbomit_core::merkle::{Hash, NodeId};
 
 use super::{
-    clean, frontier, graph_schema, hash_from, kind_from, log_schema, plan_batch, role_from,
-    Appended, Backend, CheckpointRecord, EntryRecord, EvidenceFilter, EvidenceSelector,
+    check_schema, clean, frontier, graph_schema, hash_from, kind_from, log_schema, plan_batch,
+    role_from, Appended, Backend, CheckpointRecord, EntryRecord, EvidenceFilter, EvidenceSelector,
     IssuerRecord, NodeField, Scope, Seal, ServiceKeyRecord, INLINE_STATEMENT_MAX, SCHEMA_VERSION,
 };
 use crate::admission::NewEntry;
@@ -184,6 +184,31 @@ fn graph_cursor_on(c: &Connection) -> Result<u64, StoreError> {
 }
 
 impl SqliteBackend {
+    /// Issuer keys or trust anchors: `(iss, role, key or certificate, added_ms)` rows.
+    fn identity_rows(&self, sql: &str) -> Result<Vec<IssuerRecord>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(sql)?;
+            let rows = st.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })?;
+            rows.map(|row| {
+                let (iss, role, spki, added_ms) = row?;
+                Ok(IssuerRecord {
+                    iss,
+                    role: role_from(&role)?,
+                    spki,
+                    added_ms,
+                })
+            })
+            .collect()
+        })
+    }
+
     fn edges(
         &self,
         keys: &[String],
@@ -277,21 +302,11 @@ impl Backend for SqliteBackend {
                 r.get(0)
             })
             .optional()?;
-        match version.map(|v| v.parse::<i64>()) {
-            None => {
-                tx.execute(
-                    "INSERT INTO meta (key, value) VALUES ('schema', ?1)",
-                    params![SCHEMA_VERSION.to_string()],
-                )?;
-            }
-            Some(Ok(v)) if v <= SCHEMA_VERSION => {}
-            Some(Ok(v)) => {
-                return Err(StoreError::Schema {
-                    found: v,
-                    known: SCHEMA_VERSION,
-                })
-            }
-            Some(Err(_)) => return Err(StoreError::corrupt("schema version")),
+        if check_schema(version)? {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema', ?1)",
+                params![SCHEMA_VERSION.to_string()],
+            )?;
         }
         tx.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('origin', ?1)",
@@ -485,29 +500,7 @@ impl Backend for SqliteBackend {
     }
 
     fn issuers(&self) -> Result<Vec<IssuerRecord>, StoreError> {
-        self.read(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT iss, role, spki, added_ms FROM issuers ORDER BY added_ms",
-            )?;
-            let rows = st.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Vec<u8>>(2)?,
-                    r.get::<_, i64>(3)?,
-                ))
-            })?;
-            rows.map(|row| {
-                let (iss, role, spki, added_ms) = row?;
-                Ok(IssuerRecord {
-                    iss,
-                    role: role_from(&role)?,
-                    spki,
-                    added_ms,
-                })
-            })
-            .collect()
-        })
+        self.identity_rows("SELECT iss, role, spki, added_ms FROM issuers ORDER BY added_ms")
     }
 
     fn add_issuer(&self, issuer: &IssuerRecord) -> Result<bool, StoreError> {
@@ -527,29 +520,7 @@ impl Backend for SqliteBackend {
     }
 
     fn trust_anchors(&self) -> Result<Vec<IssuerRecord>, StoreError> {
-        self.read(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT iss, role, cert, added_ms FROM trust_anchors ORDER BY added_ms",
-            )?;
-            let rows = st.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Vec<u8>>(2)?,
-                    r.get::<_, i64>(3)?,
-                ))
-            })?;
-            rows.map(|row| {
-                let (iss, role, spki, added_ms) = row?;
-                Ok(IssuerRecord {
-                    iss,
-                    role: role_from(&role)?,
-                    spki,
-                    added_ms,
-                })
-            })
-            .collect()
-        })
+        self.identity_rows("SELECT iss, role, cert, added_ms FROM trust_anchors ORDER BY added_ms")
     }
 
     fn add_token(
