@@ -275,6 +275,19 @@ struct NewIssuer {
     trust_anchor_pem: Option<String>,
 }
 
+/// The JSON body of an admin call, after the admin token and the content type are checked.
+async fn admin_json_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<axum::body::Bytes, JsonProblem> {
+    state.require(headers, Scope::Admin).await?;
+    if !content_type_is(headers, &["application/json"]) {
+        return Err(ApiError::unsupported_media_type("application/json").into());
+    }
+    Ok(state.read_body(headers, body, MAX_ADMIN_BODY).await?)
+}
+
 /// `POST /v1/admin/issuers`: registers an issuer key (or trust anchor) with a role; the
 /// change is logged.
 pub async fn post_issuer(
@@ -282,11 +295,7 @@ pub async fn post_issuer(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
-    state.require(&headers, Scope::Admin).await?;
-    if !content_type_is(&headers, &["application/json"]) {
-        return Err(ApiError::unsupported_media_type("application/json").into());
-    }
-    let bytes = state.read_body(&headers, body, MAX_ADMIN_BODY).await?;
+    let bytes = admin_json_body(&state, &headers, body).await?;
     let req: NewIssuer = parse_json(&bytes)?;
     let role = Role::parse(&req.role).ok_or_else(|| {
         ApiError::bad_request(format!(
@@ -371,11 +380,7 @@ pub async fn put_policy(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
-    state.require(&headers, Scope::Admin).await?;
-    if !content_type_is(&headers, &["application/json"]) {
-        return Err(ApiError::unsupported_media_type("application/json").into());
-    }
-    let bytes = state.read_body(&headers, body, MAX_ADMIN_BODY).await?;
+    let bytes = admin_json_body(&state, &headers, body).await?;
     let (version, reg) = state
         .blocking("setting the registration policy", move |s| {
             s.set_registration_policy(&bytes)
@@ -434,11 +439,7 @@ pub async fn post_token(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
-    state.require(&headers, Scope::Admin).await?;
-    if !content_type_is(&headers, &["application/json"]) {
-        return Err(ApiError::unsupported_media_type("application/json").into());
-    }
-    let bytes = state.read_body(&headers, body, MAX_ADMIN_BODY).await?;
+    let bytes = admin_json_body(&state, &headers, body).await?;
     let req: NewToken = parse_json(&bytes)?;
     let scope = Scope::parse(&req.scope).ok_or_else(|| {
         ApiError::bad_request(format!(
