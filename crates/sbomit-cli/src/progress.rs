@@ -70,8 +70,16 @@ impl Timings {
     pub fn lap(&self, what: &str) {
         if self.on {
             let now = std::time::Instant::now();
+            // The peak RSS so far (Linux): where memory goes matters as much as time here.
+            let peak = std::fs::read_to_string("/proc/self/status")
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix("VmHWM:").map(|v| v.trim().to_owned()))
+                })
+                .unwrap_or_default();
             eprintln!(
-                "timing: {what}: {:.3} s",
+                "timing: {what}: {:.3} s (peak RSS {peak})",
                 (now - self.last.get()).as_secs_f64()
             );
             self.last.set(now);

@@ -8,6 +8,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::stream::{Arrays, Lazy};
 use super::{
     derived_uuid, evidence_url, sbomit_properties, timestamp, Component, ComponentKind, HashAlg,
     Inventory, SitOptions,
@@ -105,7 +106,7 @@ fn component(inv: &Inventory, c: &Component, options: &SitOptions) -> Value {
     Value::Object(m)
 }
 
-fn formulation(inv: &Inventory) -> Value {
+fn formulation<'a>(inv: &'a Inventory, arrays: &mut Arrays<'a>) -> Value {
     let tasks: Vec<Value> = inv
         .steps
         .iter()
@@ -121,16 +122,15 @@ fn formulation(inv: &Inventory) -> Value {
                     json!([{"name": s.name, "commands": [{"executed": s.command.join(" ")}]}]),
                 );
             }
-            let resources = |ids: &[String]| -> Vec<Value> {
-                ids.iter()
-                    .map(|id| json!({"resource": {"ref": id}}))
-                    .collect()
+            // A build step of 100,000 files has 100,000 inputs: made while writing.
+            let mut resources = |ids: &'a [String]| {
+                arrays.array(ids.len(), move |i| json!({"resource": {"ref": ids[i]}}))
             };
             if !s.materials.is_empty() {
-                t.insert("inputs".into(), Value::Array(resources(&s.materials)));
+                t.insert("inputs".into(), resources(&s.materials));
             }
             if !s.products.is_empty() {
-                t.insert("outputs".into(), Value::Array(resources(&s.products)));
+                t.insert("outputs".into(), resources(&s.products));
             }
             let names: Vec<&str> = s
                 .links
@@ -161,20 +161,10 @@ fn formulation(inv: &Inventory) -> Value {
     json!([{"bom-ref": "formula:in-toto", "workflows": [Value::Object(workflow)]}])
 }
 
-/// The SBOM for `spec_version` (`1.5`, `1.6`, `1.7`).
-pub fn emit(inv: &Inventory, spec_version: &str, options: &SitOptions) -> Value {
-    let (mut bom, components) = emit_parts(inv, spec_version, options);
-    bom["components"] = Value::Array(components.collect());
-    bom
-}
-
-/// The SBOM with an empty `components` array, and its components one by one: a writer can
-/// stream them instead of holding 100,000 of them at once ([`super::SitStream`]).
-pub fn emit_parts<'a>(
-    inv: &'a Inventory,
-    spec_version: &str,
-    options: &'a SitOptions,
-) -> (Value, impl Iterator<Item = Value> + 'a) {
+/// The SBOM for `spec_version` (`1.5`, `1.6`, `1.7`), its components and formulation
+/// resources made while writing ([`super::stream`]).
+pub fn emit_lazy<'a>(inv: &'a Inventory, spec_version: &str, options: &'a SitOptions) -> Lazy<'a> {
+    let mut arrays = Arrays::default();
     let mut metadata = Map::new();
     metadata.insert("timestamp".into(), json!(timestamp(inv)));
     metadata.insert(
@@ -192,12 +182,8 @@ pub fn emit_parts<'a>(
             metadata.insert("component".into(), component(inv, c, options));
         }
     }
-    let skip = usize::from(first_is_primary);
-    let components = inv
-        .components
-        .iter()
-        .skip(skip)
-        .map(move |c| component(inv, c, options));
+    let rest = &inv.components[usize::from(first_is_primary)..];
+    let components = arrays.array(rest.len(), move |i| component(inv, &rest[i], options));
     if let Some(s) = &inv.supplier {
         metadata.insert("supplier".into(), supplier(s, &inv.contacts));
     }
@@ -253,8 +239,8 @@ pub fn emit_parts<'a>(
     );
     bom.insert("version".into(), json!(1));
     bom.insert("metadata".into(), Value::Object(metadata));
-    bom.insert("components".into(), Value::Array(Vec::new()));
+    bom.insert("components".into(), components);
     bom.insert("dependencies".into(), Value::Array(dependencies));
-    bom.insert("formulation".into(), formulation(inv));
-    (Value::Object(bom), components)
+    bom.insert("formulation".into(), formulation(inv, &mut arrays));
+    arrays.finish(Value::Object(bom))
 }

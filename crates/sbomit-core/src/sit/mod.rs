@@ -23,6 +23,7 @@ pub mod mutation;
 pub mod sign;
 pub mod spdx2;
 pub mod spdx3;
+pub mod stream;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -30,15 +31,16 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 
 use crate::crypto::KeyId;
-use crate::digest::{DigestSet, Sha256};
+use crate::digest::{CompactDigest, Sha256};
 use crate::document::{Document, DocumentError, Party};
 use crate::envelope::Envelope;
 use crate::jsonpatch::PatchError;
-use crate::model::{Layout, Metadata};
+use crate::model::{CompactLink, Layout, Metadata};
 use crate::verify::{LinkSource, VerificationReport};
 
 pub use lockfile::{Hash, HashAlg, LockfileKind, Package};
 pub use mutation::MutationWarning;
+pub use stream::Lazy;
 
 /// The SIT formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -263,18 +265,37 @@ impl SitOptions {
 /// The file name under which the layout is published next to the links with `--attestation-url-base`.
 pub const LAYOUT_FILE_NAME: &str = "root.layout";
 
-fn hashes_of(d: &DigestSet) -> Vec<Hash> {
-    let mut out: Vec<Hash> =
-        d.0.iter()
-            .filter_map(|(alg, hex)| Hash::new(HashAlg::from_intoto_name(alg)?, hex))
-            .collect();
-    out.sort();
-    out
+fn hashes_of(d: &CompactDigest) -> Vec<Hash> {
+    match d {
+        CompactDigest::Sha256(h) => vec![Hash {
+            alg: HashAlg::Sha256,
+            hex: h.to_hex(),
+        }],
+        CompactDigest::Other(pairs) => {
+            let mut out: Vec<Hash> = pairs
+                .iter()
+                .filter_map(|(alg, hex)| Hash::new(HashAlg::from_intoto_name(alg)?, hex))
+                .collect();
+            out.sort();
+            out
+        }
+    }
 }
 
-fn file_id(path: &str, d: &DigestSet) -> String {
-    match d.get("sha256") {
-        Some(h) => format!("file:{path}@sha256:{}", h.to_ascii_lowercase()),
+/// The link's sha256 of an artifact, lowercase.
+fn sha256_hex(d: &CompactDigest) -> Option<String> {
+    match d {
+        CompactDigest::Sha256(h) => Some(h.to_hex()),
+        CompactDigest::Other(pairs) => pairs
+            .iter()
+            .find(|(alg, _)| &**alg == "sha256")
+            .map(|(_, hex)| hex.to_ascii_lowercase()),
+    }
+}
+
+fn file_id(path: &str, sha256: Option<&str>) -> String {
+    match sha256 {
+        Some(h) => format!("file:{path}@sha256:{h}"),
         None => format!("file:{path}"),
     }
 }
@@ -288,14 +309,15 @@ struct Builder {
 }
 
 impl Builder {
-    fn artifact(&mut self, path: &str, d: &DigestSet, evidence: &[usize]) -> Option<String> {
+    fn artifact(&mut self, path: &str, d: &CompactDigest, evidence: &[usize]) -> Option<String> {
         let hashes = hashes_of(d);
         // Artifacts recorded with no digest we can name are left out: every component's
         // hash must come from a link, and a component without one would prove nothing.
         if hashes.is_empty() {
             return None;
         }
-        let id = file_id(path, d);
+        let sha256 = sha256_hex(d);
+        let id = file_id(path, sha256.as_deref());
         let c = self
             .components
             .entry(id.clone())
@@ -315,11 +337,11 @@ impl Builder {
             }
         }
         if LockfileKind::from_path(path).is_some() {
-            if let Some(sha) = d.get("sha256") {
+            if let Some(sha) = sha256 {
                 let entry = self
                     .lockfile_materials
                     .entry(path.to_owned())
-                    .or_insert_with(|| (sha.to_ascii_lowercase(), id.clone(), Vec::new()));
+                    .or_insert_with(|| (sha, id.clone(), Vec::new()));
                 entry.2.extend_from_slice(evidence);
             }
         }
@@ -342,7 +364,7 @@ impl Builder {
                 continue;
             }
             let mut links = Vec::new();
-            let mut first: Option<crate::model::Link> = None;
+            let mut first: Option<CompactLink> = None;
             for keyid in &step.pubkeys {
                 let name = format!("{name_prefix}{}.{}.link", step.name, keyid.short());
                 let meta_err = |reason: String| SitError::Metadata {
@@ -367,9 +389,17 @@ impl Builder {
                     bytes,
                 });
                 links.push(index);
+                // Plain links are read straight into tables (no JSON tree, no string maps);
+                // anything else (sublayouts, Statements) through the general model.
+                if let Some(l) = env.compact_link() {
+                    if first.is_none() {
+                        first = Some(l.clone());
+                    }
+                    continue;
+                }
                 match Metadata::from_payload(env.payload()) {
                     Ok(Metadata::Link(l)) => {
-                        first.get_or_insert(l);
+                        first.get_or_insert_with(|| CompactLink::from_link(&l));
                     }
                     Ok(Metadata::Layout(sub)) if depth < crate::verify::DEFAULT_MAX_DEPTH => {
                         let inner = source
@@ -387,12 +417,12 @@ impl Builder {
                 let materials = link
                     .materials
                     .iter()
-                    .filter_map(|(p, d)| self.artifact(p.as_str(), d, &links))
+                    .filter_map(|(p, d)| self.artifact(p, d, &links))
                     .collect();
                 let products = link
                     .products
                     .iter()
-                    .filter_map(|(p, d)| self.artifact(p.as_str(), d, &links))
+                    .filter_map(|(p, d)| self.artifact(p, d, &links))
                     .collect();
                 self.steps.push(BuildStep {
                     name: format!("{step_prefix}{}", step.name),
@@ -453,7 +483,7 @@ pub fn derive(
     let all: Vec<usize> = (0..b.attestations.len()).collect();
     let mut primary = Vec::new();
     for (path, d) in &summary.products {
-        if let Some(id) = b.artifact(path.as_str(), d, &all) {
+        if let Some(id) = b.artifact(path.as_str(), &CompactDigest::from_set(d), &all) {
             if let Some(c) = b.components.get_mut(&id) {
                 c.kind = ComponentKind::Application;
                 c.evidence = all.clone();
@@ -590,15 +620,21 @@ impl Sit {
     }
 }
 
+/// Emits the inventory in `format` without any mutation, its large arrays deferred (see
+/// [`stream`]).
+pub fn emit_lazy<'a>(inv: &'a Inventory, format: Format, options: &'a SitOptions) -> Lazy<'a> {
+    match format {
+        Format::CycloneDx15 => cyclonedx::emit_lazy(inv, "1.5", options),
+        Format::CycloneDx16 => cyclonedx::emit_lazy(inv, "1.6", options),
+        Format::CycloneDx17 => cyclonedx::emit_lazy(inv, "1.7", options),
+        Format::Spdx23 => spdx2::emit_lazy(inv, options),
+        Format::Spdx301 => spdx3::emit_lazy(inv, options),
+    }
+}
+
 /// Emits the inventory in `format` without any mutation.
 pub fn emit(inv: &Inventory, format: Format, options: &SitOptions) -> serde_json::Value {
-    match format {
-        Format::CycloneDx15 => cyclonedx::emit(inv, "1.5", options),
-        Format::CycloneDx16 => cyclonedx::emit(inv, "1.6", options),
-        Format::CycloneDx17 => cyclonedx::emit(inv, "1.7", options),
-        Format::Spdx23 => spdx2::emit(inv, options),
-        Format::Spdx301 => spdx3::emit(inv, options),
-    }
+    emit_lazy(inv, format, options).into_value()
 }
 
 /// Emits the inventory in `format`, then applies the document's mutation for it (keyed by
@@ -634,17 +670,12 @@ pub fn generate(
     })
 }
 
-/// A SIT ready to be written: whole, or streamed (CycloneDX and SPDX 2.3 without a
-/// mutation: the components are made one at a time while writing, so a 100,000-component
-/// SIT is never held in memory at once).
+/// A SIT ready to be written: whole, or streamed (without a mutation: the large arrays are
+/// made in parallel chunks while writing, so a 100,000-component SIT is never held in memory
+/// at once).
 pub enum SitStream<'a> {
     Whole(Sit),
-    Streamed {
-        /// The SBOM with an empty top-level array `key`.
-        skeleton: serde_json::Value,
-        key: &'static str,
-        items: Box<dyn Iterator<Item = serde_json::Value> + 'a>,
-    },
+    Streamed(Lazy<'a>),
 }
 
 impl SitStream<'_> {
@@ -652,7 +683,7 @@ impl SitStream<'_> {
     pub fn warnings(&self) -> &[MutationWarning] {
         match self {
             SitStream::Whole(s) => &s.warnings,
-            SitStream::Streamed { .. } => &[],
+            SitStream::Streamed(_) => &[],
         }
     }
 
@@ -663,11 +694,7 @@ impl SitStream<'_> {
                 serde_json::to_writer_pretty(&mut *w, &s.value)?;
                 w.write_all(b"\n")
             }
-            SitStream::Streamed {
-                skeleton,
-                key,
-                items,
-            } => write_spliced(w, skeleton, key, items),
+            SitStream::Streamed(lazy) => lazy.write_to(w),
         }
     }
 }
@@ -682,97 +709,10 @@ pub fn generate_stream<'a>(
     let current = doc.current()?;
     let mutated =
         current.mutation(format.name()).is_some() || current.mutation(format.family()).is_some();
-    let cdx = |version| {
-        let (skeleton, items) = cyclonedx::emit_parts(inv, version, options);
-        let items: Box<dyn Iterator<Item = serde_json::Value> + 'a> = Box::new(items);
-        (skeleton, "components", items)
-    };
-    let (skeleton, key, items) = match format {
-        _ if mutated => return Ok(SitStream::Whole(generate(doc, inv, format, options)?)),
-        Format::CycloneDx15 => cdx("1.5"),
-        Format::CycloneDx16 => cdx("1.6"),
-        Format::CycloneDx17 => cdx("1.7"),
-        Format::Spdx23 => {
-            let (skeleton, items) = spdx2::emit_parts(inv, options);
-            let items: Box<dyn Iterator<Item = serde_json::Value> + 'a> = Box::new(items);
-            (skeleton, "packages", items)
-        }
-        Format::Spdx301 => return Ok(SitStream::Whole(generate(doc, inv, format, options)?)),
-    };
-    Ok(SitStream::Streamed {
-        skeleton,
-        key,
-        items,
-    })
-}
-
-/// Stands in for a streamed array in the pretty-printed skeleton (a NUL never occurs in
-/// generated strings).
-const SPLICE_MARKER: &str = "\u{0}sbomit:splice";
-
-/// Writes `skeleton` pretty-printed with its top-level array `key` holding `items`,
-/// byte-for-byte as `serde_json::to_writer_pretty` writes the whole value, plus a newline.
-fn write_spliced(
-    w: &mut dyn std::io::Write,
-    mut skeleton: serde_json::Value,
-    key: &str,
-    mut items: Box<dyn Iterator<Item = serde_json::Value> + '_>,
-) -> std::io::Result<()> {
-    use std::io::{Error, ErrorKind};
-    skeleton[key] = serde_json::Value::Array(vec![SPLICE_MARKER.into()]);
-    let text = serde_json::to_vec_pretty(&skeleton)?;
-    drop(skeleton);
-    let marker = serde_json::to_vec(SPLICE_MARKER)?;
-    let bad = || Error::new(ErrorKind::InvalidData, "splice marker not found");
-    let at = text
-        .windows(marker.len())
-        .position(|x| x == marker.as_slice())
-        .ok_or_else(bad)?;
-    let line_start = text[..at]
-        .iter()
-        .rposition(|b| *b == b'\n')
-        .ok_or_else(bad)?
-        + 1;
-    let indent = &text[line_start..at];
-    let after = at + marker.len();
-    match items.next() {
-        None => {
-            // `[` ends the line before the marker's; `]` follows it: an empty array is `[]`.
-            let open = line_start - 1;
-            let close = after
-                + text[after..]
-                    .iter()
-                    .position(|b| *b == b']')
-                    .ok_or_else(bad)?;
-            w.write_all(&text[..open])?;
-            w.write_all(&text[close..])?;
-        }
-        Some(first) => {
-            w.write_all(&text[..line_start])?;
-            let mut buf = Vec::new();
-            let mut item = Some(first);
-            let mut n = 0usize;
-            while let Some(v) = item {
-                if n > 0 {
-                    w.write_all(b",\n")?;
-                }
-                buf.clear();
-                serde_json::to_writer_pretty(&mut buf, &v)?;
-                w.write_all(indent)?;
-                // Strings never hold a raw newline: each one starts a line to indent.
-                for line in buf.split_inclusive(|b| *b == b'\n') {
-                    w.write_all(line)?;
-                    if line.ends_with(b"\n") {
-                        w.write_all(indent)?;
-                    }
-                }
-                n += 1;
-                item = items.next();
-            }
-            w.write_all(&text[after..])?;
-        }
+    if mutated {
+        return Ok(SitStream::Whole(generate(doc, inv, format, options)?));
     }
-    w.write_all(b"\n")
+    Ok(SitStream::Streamed(emit_lazy(inv, format, options)))
 }
 
 // ---- helpers shared by the emitters
@@ -804,6 +744,24 @@ fn evidence_url(inv: &Inventory, options: &SitOptions, name: &str) -> String {
             inv.document_sha256,
             url_path(name)
         ),
+    }
+}
+
+/// Whether any of `c`'s evidence indices names a piece of metadata.
+fn has_evidence(inv: &Inventory, c: &Component) -> bool {
+    c.evidence.iter().any(|i| *i < inv.attestations.len())
+}
+
+/// How many pairs [`sbomit_properties`] gives for `c`, without making them (the primary
+/// component's carry megabytes of base64): emitters that number elements ahead of making
+/// them need it.
+fn sbomit_property_count(inv: &Inventory, c: &Component, options: &SitOptions) -> usize {
+    let primary = usize::from(c.kind == ComponentKind::Application);
+    let evidence = usize::from(has_evidence(inv, c));
+    match &options.attestation_url_base {
+        Some(_) => evidence + primary,
+        None if primary == 1 => evidence + 1,
+        None => evidence,
     }
 }
 
@@ -874,40 +832,4 @@ fn derived_uuid(inv: &Inventory, label: &str) -> String {
 
 fn timestamp(inv: &Inventory) -> String {
     inv.timestamp.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod stream_tests {
-    use super::*;
-    use serde_json::json;
-
-    /// Streaming writes exactly the bytes of the whole value, for empty and nested arrays.
-    #[test]
-    fn spliced_output_is_the_pretty_output() {
-        let items = [
-            json!({"name": "a", "hashes": [{"alg": "SHA-256", "content": "00"}], "e": {}}),
-            json!("x"),
-            json!({"nested": {"deep": [1, 2, []]}}),
-        ];
-        for n in [0, 1, 3] {
-            let mut whole = json!({"a": 1, "components": items[..n], "z": {"k": [true]}});
-            let mut expected = serde_json::to_vec_pretty(&whole).unwrap();
-            expected.push(b'\n');
-            whole["components"] = json!([]);
-            let mut out = Vec::new();
-            write_spliced(
-                &mut out,
-                whole,
-                "components",
-                Box::new(items[..n].iter().cloned()),
-            )
-            .unwrap();
-            assert_eq!(
-                String::from_utf8(out).unwrap(),
-                String::from_utf8(expected).unwrap(),
-                "{n} items"
-            );
-        }
-    }
 }

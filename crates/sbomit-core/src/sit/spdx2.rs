@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
+use super::stream::{Arrays, Lazy};
 use super::{
     derived_uuid, sbomit_properties, timestamp, Component, ComponentKind, HashAlg, Inventory,
     SitOptions,
@@ -146,24 +147,18 @@ fn rel(from: &str, kind: &str, to: &str) -> Value {
     json!({"spdxElementId": from, "relationshipType": kind, "relatedSpdxElement": to})
 }
 
-pub fn emit(inv: &Inventory, options: &SitOptions) -> Value {
-    let (mut doc, packages) = emit_parts(inv, options);
-    doc["packages"] = Value::Array(packages.collect());
-    doc
-}
-
-/// The document with an empty `packages` array, and its packages one by one: a writer can
-/// stream them instead of holding 100,000 of them at once ([`super::SitStream`]).
-pub fn emit_parts<'a>(
-    inv: &'a Inventory,
-    options: &'a SitOptions,
-) -> (Value, impl Iterator<Item = Value> + 'a) {
+/// The document, its packages and its step relationships made while writing
+/// ([`super::stream`]).
+pub fn emit_lazy<'a>(inv: &'a Inventory, options: &'a SitOptions) -> Lazy<'a> {
+    let mut arrays = Arrays::default();
     let ids: BTreeMap<&str, String> = inv
         .components
         .iter()
         .map(|c| (c.id.as_str(), spdx_id(c)))
         .collect();
-    let packages = inv.components.iter().map(move |c| package(inv, c, options));
+    let packages = arrays.array(inv.components.len(), move |i| {
+        package(inv, &inv.components[i], options)
+    });
 
     let mut relationships = Vec::new();
     for p in &inv.primary {
@@ -193,6 +188,9 @@ pub fn emit_parts<'a>(
             }
         }
     }
+    // Product × material pairs (100,000 for a step that packs 100,000 files): made while
+    // writing, from (product, material, step) triples.
+    let mut pairs: Vec<(String, String, &str)> = Vec::new();
     for s in &inv.steps {
         if s.products.len().saturating_mul(s.materials.len()) > MAX_STEP_PAIRS {
             continue;
@@ -201,14 +199,23 @@ pub fn emit_parts<'a>(
             for m in &s.materials {
                 if let (Some(pid), Some(mid)) = (ids.get(p.as_str()), ids.get(m.as_str())) {
                     if pid != mid {
-                        let mut r = rel(pid, "GENERATED_FROM", mid);
-                        r["comment"] = json!(format!("in-toto step {}", s.name));
-                        relationships.push(r);
+                        pairs.push((pid.clone(), mid.clone(), s.name.as_str()));
                     }
                 }
             }
         }
     }
+    let fixed = relationships.len();
+    let listed = relationships;
+    let relationships = arrays.array(fixed + pairs.len(), move |i| match listed.get(i) {
+        Some(r) => r.clone(),
+        None => {
+            let (pid, mid, step) = &pairs[i - fixed];
+            let mut r = rel(pid, "GENERATED_FROM", mid);
+            r["comment"] = json!(format!("in-toto step {step}"));
+            r
+        }
+    });
 
     let mut creators = vec![format!(
         "Tool: {}-{}",
@@ -232,8 +239,8 @@ pub fn emit_parts<'a>(
             "creators": creators,
             "comment": doc_ref,
         },
-        "packages": [],
+        "packages": packages,
         "relationships": relationships,
     });
-    (doc, packages)
+    arrays.finish(doc)
 }
