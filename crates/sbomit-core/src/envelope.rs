@@ -471,7 +471,14 @@ impl Envelope {
                     .unwrap_or(Value::Array(Vec::new()));
                 pyjson::write(&sigs, Some(1), 1, &mut out);
                 out.push_str(",\n \"signed\": ");
-                pyjson::write(self.payload(), Some(1), 1, &mut out);
+                let at = out.len();
+                let fast = std::str::from_utf8(&self.signed_bytes)
+                    .ok()
+                    .and_then(|c| pyjson::write_canonical(c, Some(1), 1, &mut out));
+                if fast.is_none() {
+                    out.truncate(at);
+                    pyjson::write(self.payload(), Some(1), 1, &mut out);
+                }
                 out.push_str("\n}");
                 out.into_bytes()
             }
@@ -619,6 +626,100 @@ pub mod pyjson {
                 out.push('}');
             }
         }
+    }
+
+    /// [`write`] of the value whose canonical JSON (securesystemslib's: sorted keys, no
+    /// whitespace, only `"` and `\\` escaped, no floats) is `canonical`, in one pass over the
+    /// text: a classic envelope keeps its payload's canonical bytes for signatures, so its
+    /// file is written without building the payload's tree (tens of megabytes for a link of
+    /// 100,000 artifacts). `None` if `canonical` is not such text.
+    pub(super) fn write_canonical(
+        canonical: &str,
+        indent: Option<usize>,
+        base: usize,
+        out: &mut String,
+    ) -> Option<()> {
+        let mut level = base;
+        let item_sep = if indent.is_some() { "," } else { ", " };
+        let bytes = canonical.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                open @ (b'{' | b'[') => {
+                    let close = if open == b'{' { b'}' } else { b']' };
+                    if bytes.get(i + 1) == Some(&close) {
+                        out.push(open as char);
+                        out.push(close as char);
+                        i += 2;
+                        continue;
+                    }
+                    out.push(open as char);
+                    level += 1;
+                    newline(indent, level, out);
+                }
+                close @ (b'}' | b']') => {
+                    if level == base {
+                        return None;
+                    }
+                    level -= 1;
+                    newline(indent, level, out);
+                    out.push(close as char);
+                }
+                b',' => {
+                    out.push_str(item_sep);
+                    newline(indent, level, out);
+                }
+                b':' => out.push_str(": "),
+                b'"' => {
+                    // The string's text up to the closing quote; canonical JSON escapes only
+                    // `"` and `\\`.
+                    let start = i + 1;
+                    let mut j = start;
+                    let mut plain = true;
+                    loop {
+                        match *bytes.get(j)? {
+                            b'"' => break,
+                            b'\\' => {
+                                j += 2;
+                                continue;
+                            }
+                            b' '..=b'~' => {}
+                            _ => plain = false,
+                        }
+                        j += 1;
+                    }
+                    let text = canonical.get(start..j)?;
+                    if plain {
+                        // Printable ASCII: Python writes the same escapes for `"` and `\\`.
+                        out.push('"');
+                        out.push_str(text);
+                        out.push('"');
+                    } else {
+                        let mut unescaped = String::with_capacity(text.len());
+                        let mut chars = text.chars();
+                        while let Some(c) = chars.next() {
+                            unescaped.push(if c == '\\' { chars.next()? } else { c });
+                        }
+                        write_str(&unescaped, out);
+                    }
+                    i = j + 1;
+                    continue;
+                }
+                b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
+                    // Integers and literals are written alike.
+                    let end = bytes[i..]
+                        .iter()
+                        .position(|b| matches!(b, b',' | b'}' | b']' | b':'))
+                        .map_or(bytes.len(), |k| i + k);
+                    out.push_str(canonical.get(i..end)?);
+                    i = end;
+                    continue;
+                }
+                _ => return None,
+            }
+            i += 1;
+        }
+        (level == base).then_some(())
     }
 
     fn write_str(s: &str, out: &mut String) {
@@ -852,7 +953,48 @@ mod tests {
         }
     }
 
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<u64>().prop_map(|n| json!(n)),
+            "\\PC{0,6}".prop_map(Value::String),
+            "[\\x00-\\x7f\"\\\\é😀]{0,5}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-c\"\\\\é,:{}]{0,3}", inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
     proptest::proptest! {
+        /// The one-pass writer from canonical bytes gives what writing the parsed value gives,
+        /// at any nesting level and in both layouts (it writes every classic link file).
+        #[test]
+        fn pyjson_from_canonical_text_equals_pyjson_of_the_value(
+            v in json_value(),
+            level in 0usize..3,
+            indent in proptest::option::of(0usize..3),
+        ) {
+            let canonical = String::from_utf8(crate::canonical::encode(&v).unwrap()).unwrap();
+            let mut fast = String::new();
+            pyjson::write_canonical(&canonical, indent, level, &mut fast).unwrap();
+            let mut slow = String::new();
+            pyjson::write(&v, indent, level, &mut slow);
+            proptest::prop_assert_eq!(fast, slow);
+        }
+
+        #[test]
+        fn pyjson_from_canonical_text_never_panics(text in "[\\[\\]{}\",:a\\\\0-9tfn é-]{0,40}") {
+            let mut out = String::new();
+            let _ = pyjson::write_canonical(&text, Some(1), 1, &mut out);
+        }
+
         #[test]
         fn parse_never_panics_on_bytes(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
             let _ = Envelope::parse(&bytes);

@@ -457,7 +457,6 @@ pub fn derive(
         return Err(SitError::NotVerified);
     }
     let summary = report.summary.as_ref().ok_or(SitError::NotVerified)?;
-    let document_sha256 = doc.digest()?;
     let current = doc.current()?;
     let layout_env = current.layout_envelope()?;
     let layout = match Metadata::from_payload(layout_env.payload()) {
@@ -477,7 +476,11 @@ pub fn derive(
         lockfile_materials: BTreeMap::new(),
     };
     let links = current.links();
-    b.collect(&layout, &links, "", "", 0)?;
+    // The document digest (canonical JSON of tens of megabytes) on the other core.
+    let (document_sha256, collected) =
+        rayon::join(|| doc.digest(), || b.collect(&layout, &links, "", "", 0));
+    let document_sha256 = document_sha256?;
+    collected?;
 
     // Final products: the primary components, evidenced by the whole chain.
     let all: Vec<usize> = (0..b.attestations.len()).collect();
