@@ -26,7 +26,7 @@ const MARKER_JSON_PREFIX: &[u8] = b"\"\\u0000sbomit:splice:";
 /// Items made and rendered per parallel task, and tasks per window: a window's output is the
 /// most that is held in memory at once.
 const CHUNK: usize = 512;
-const WINDOW: usize = 32;
+const WINDOW: usize = 8;
 
 type BlockFn<'a> = dyn Fn(usize) -> Vec<Value> + Sync + 'a;
 
