@@ -77,6 +77,11 @@ pub struct AppState {
     pub store: Store,
     pub settings: Arc<Settings>,
     pub ops: Arc<Operations>,
+    /// Admissions running at once. Admission is CPU work (parsing, a signature check):
+    /// running more at once than there are cores gains nothing, and each one beyond takes a
+    /// blocking-pool thread — 512 connections made ~260 threads, each with its own allocator
+    /// heap faulting in fresh memory, a fifth of the server's CPU.
+    admissions: Arc<tokio::sync::Semaphore>,
 }
 
 /// The outcome of a registration request.
@@ -99,6 +104,9 @@ impl AppState {
                 compat_pyscitt: config.compat_pyscitt,
             }),
             ops: Arc::new(Operations::default()),
+            admissions: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
         }
     }
 
@@ -192,9 +200,15 @@ impl AppState {
     /// Admits and queues a submission, then waits up to the configured time for it to be
     /// durable. The wait continues in the background, so a later poll finds the outcome.
     pub async fn register(&self, kind: EntryKind, bytes: Bytes) -> Result<Registered, ApiError> {
-        let ticket = self
-            .blocking("admitting a submission", move |s| s.submit(kind, &bytes))
-            .await?;
+        let ticket = {
+            let _permit = self
+                .admissions
+                .acquire()
+                .await
+                .map_err(|e| ApiError::internal("admitting a submission", &e))?;
+            self.blocking("admitting a submission", move |s| s.submit(kind, &bytes))
+                .await?
+        };
         let id = ticket.statement_hash;
         self.ops.set(id, OpState::Running);
         let (tx, rx) = tokio::sync::oneshot::channel();
