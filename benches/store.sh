@@ -3,6 +3,8 @@
 # docs/BENCHMARKS.md:
 #   * registration throughput: N pre-signed Ed25519 DSSE statements POSTed over C keep-alive
 #     connections to `sbomit store serve` (release build); every 201 is a durable entry;
+#   * CPU per entry of the server and of the load generator over that run, and the load
+#     average as it ends (the two share this machine's cores, maybe with other work);
 #   * receipt (GET /entries/1.N) and inclusion-proof (GET /v1/proofs/inclusion) latency for
 #     random N once the log holds FILL entries (filled through the Store library directly);
 #   * storage bytes per entry at that size.
