@@ -3,6 +3,8 @@
 # docs/BENCHMARKS.md:
 #   * registration throughput: N pre-signed Ed25519 DSSE statements POSTed over C keep-alive
 #     connections to `sbomit store serve` (release build); every 201 is a durable entry;
+#   * CPU per entry of the server and of the load generator over that run, and the load
+#     average as it ends (the two share this machine's cores, maybe with other work);
 #   * receipt (GET /entries/1.N) and inclusion-proof (GET /v1/proofs/inclusion) latency for
 #     random N once the log holds FILL entries (filled through the Store library directly);
 #   * storage bytes per entry at that size.
@@ -51,14 +53,23 @@ stop_server() {
   kill -TERM "$SERVER"; wait "$SERVER" || true; SERVER=
 }
 
+# CPU seconds (user + system) process $1 has used so far (USER_HZ = 100 ticks a second).
+cpu_of() { awk '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / 100 }' "/proc/$1/stat"; }
+
 val() { awk -F': ' -v k="$1" '$1 == k { print $2 }' "$2"; }
 
 # One backend: throughput on an empty log, then fill, then latency and storage.
 bench() { # name, database URL
   local name=$1 db=$2
   start_server "$db"
+  # The server's CPU over the whole submit run (its pre-signing included, which costs the
+  # server nothing), and the load average as the run ends.
+  local cpu0; cpu0=$(cpu_of "$SERVER")
   "$LOAD" submit --url "$URL" --database "$db" --service-key "$W/service-key.pem" -n "$N" -c "$C" \
     >"$W/submit.txt" 2>"$W/submit.err" || { cat "$W/submit.err" >&2; exit 1; }
+  local load; load=$(cut -d' ' -f1 /proc/loadavg)
+  local server_us; server_us=$(awk -v a="$cpu0" -v b="$(cpu_of "$SERVER")" -v n="$N" \
+    'BEGIN { printf "%.0f", (b - a) * 1e6 / n }')
   stop_server
   "$LOAD" fill --database "$db" --service-key "$W/service-key.pem" --to "$FILL" \
     >"$W/fill.txt" 2>"$W/fill.err" || { cat "$W/fill.err" >&2; exit 1; }
@@ -66,9 +77,10 @@ bench() { # name, database URL
   "$LOAD" latency --url "$URL" --database "$db" --service-key "$W/service-key.pem" --samples "$SAMPLES" \
     >"$W/latency.txt" 2>"$W/latency.err" || { cat "$W/latency.err" >&2; exit 1; }
   stop_server
-  printf '| %s | %s | %s / %s ms | %s | %s | %s / %s ms | %s / %s ms | %s |\n' "$name" \
+  printf '| %s | %s | %s / %s ms | %s / %s µs | %s | %s | %s | %s / %s ms | %s / %s ms | %s |\n' "$name" \
     "$(val entries_per_second "$W/submit.txt")" \
     "$(val submit_p50_ms "$W/submit.txt")" "$(val submit_p99_ms "$W/submit.txt")" \
+    "$server_us" "$(val client_cpu_us_per_entry "$W/submit.txt")" "$load" \
     "$(val fill_entries_per_second "$W/fill.txt")" "$(val size "$W/latency.txt")" \
     "$(val receipt_p50_ms "$W/latency.txt")" "$(val receipt_p99_ms "$W/latency.txt")" \
     "$(val inclusion_p50_ms "$W/latency.txt")" "$(val inclusion_p99_ms "$W/latency.txt")" \
@@ -79,8 +91,8 @@ bench() { # name, database URL
 echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); date $(date -u +%F)"
 echo "Registration: $N statements over $C connections (server and load generator on the same machine)."
 echo
-echo "| backend | entries/s (durable 201) | submit p50 / p99 | fill entries/s (library) | log size | receipt p50 / p99 | inclusion proof p50 / p99 | bytes / entry |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| backend | entries/s (durable 201) | submit p50 / p99 | CPU / entry server / load generator | load avg (1 min) | fill entries/s (library) | log size | receipt p50 / p99 | inclusion proof p50 / p99 | bytes / entry |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 bench SQLite "sqlite://$W/store.db"
 if [ -n "$PG" ]; then
   psql -q "$PG" -c "DROP SCHEMA IF EXISTS $PG_SCHEMA CASCADE; CREATE SCHEMA $PG_SCHEMA" >/dev/null

@@ -319,15 +319,20 @@ impl Store {
         self.inner.max_statement_bytes
     }
 
+    /// The registry snapshot in memory, unless it is older than [`REGISTRY_TTL`].
+    fn cached_registry(&self) -> Option<Arc<Registry>> {
+        let r = self
+            .inner
+            .registry
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        (r.0.elapsed() < REGISTRY_TTL).then(|| Arc::clone(&r.1))
+    }
+
     fn registry(&self, force: bool) -> Result<Arc<Registry>, StoreError> {
-        {
-            let r = self
-                .inner
-                .registry
-                .read()
-                .unwrap_or_else(|p| p.into_inner());
-            if !force && r.0.elapsed() < REGISTRY_TTL {
-                return Ok(Arc::clone(&r.1));
+        if !force {
+            if let Some(r) = self.cached_registry() {
+                return Ok(r);
             }
         }
         let fresh = Arc::new(load_registry(&*self.inner.backend)?);
@@ -351,6 +356,25 @@ impl Store {
             other => other?,
         };
         Ok(self.enqueue(entry))
+    }
+
+    /// [`Store::submit`] without the database: admits with the registry snapshot in memory,
+    /// or returns `None` when the database may be needed — the snapshot is stale, or the
+    /// issuer is unknown to it or its policy refuses (a fresh snapshot might not). The caller
+    /// then uses [`Store::submit`] where blocking is allowed. Never blocks: what it costs is
+    /// parsing the statement and checking its signature, so an async task may call it for a
+    /// small statement.
+    pub fn submit_cached(
+        &self,
+        kind: EntryKind,
+        bytes: &[u8],
+    ) -> Option<Result<Ticket, StoreError>> {
+        let registry = self.cached_registry()?;
+        match admission::admit(kind, bytes, &registry, self.inner.max_statement_bytes) {
+            Ok(entry) => Some(Ok(self.enqueue(entry))),
+            Err(Refusal::UnknownIssuer(_)) | Err(Refusal::NotAllowed(_)) => None,
+            Err(refusal) => Some(Err(refusal.into())),
+        }
     }
 
     fn enqueue(&self, entry: NewEntry) -> Ticket {

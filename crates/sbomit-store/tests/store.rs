@@ -210,6 +210,46 @@ fn refused_submissions_leave_the_log_unchanged() {
     });
 }
 
+/// The server admits small statements on its async threads with `submit_cached`: it must
+/// give the same entries and refusals as `submit`, and defer (`None`) whenever a fresh look
+/// at the database could change the answer.
+#[test]
+fn cached_admission_agrees_with_submit_and_defers_what_the_database_may_change() {
+    each_backend(|db| {
+        let store = db.open();
+        let issuer = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        let stranger = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        store
+            .add_issuer("iss", Role::Attester, issuer.public_key())
+            .unwrap();
+        let dsse = dsse_statement(&issuer, "https://example/test", "cached");
+        // `submit` renews a stale snapshot, so the next call finds a fresh one.
+        store
+            .submit(
+                EntryKind::Dsse,
+                &dsse_statement(&issuer, "https://example/test", "first"),
+            )
+            .unwrap();
+        let cached = store
+            .submit_cached(EntryKind::Dsse, &dsse)
+            .expect("a fresh snapshot")
+            .unwrap()
+            .wait()
+            .unwrap();
+        let again = store.register(EntryKind::Dsse, &dsse).unwrap();
+        assert_eq!(again.index, cached.index);
+        assert!(again.duplicate);
+        // An unknown issuer may have been registered by another process a moment ago.
+        let unknown = dsse_statement(&stranger, "https://example/test", "x");
+        assert!(store.submit_cached(EntryKind::Dsse, &unknown).is_none());
+        // Malformed stays malformed, whatever the database holds.
+        assert!(matches!(
+            store.submit_cached(EntryKind::Dsse, b"{not json"),
+            Some(Err(StoreError::Refused(Refusal::Malformed(_))))
+        ));
+    });
+}
+
 #[test]
 fn registration_policy_versions_are_recorded_and_enforced() {
     each_backend(|db| {
