@@ -320,7 +320,7 @@ fn generate(args: GenerateArgs, out: &Output) -> Result<Outcome> {
 /// held in memory as bytes too.
 fn write_atomic_with(
     path: &Path,
-    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+    write: impl FnOnce(&mut sit::stream::Sink<'_>) -> std::io::Result<()>,
 ) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_owned(),

@@ -691,7 +691,7 @@ impl SitStream<'_> {
     }
 
     /// Writes the SIT file's bytes (the same as [`sign::sit_bytes`] of the whole SBOM).
-    pub fn write_to(self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    pub fn write_to(self, w: &mut stream::Sink<'_>) -> std::io::Result<()> {
         match self {
             SitStream::Whole(s) => {
                 serde_json::to_writer_pretty(&mut *w, &s.value)?;

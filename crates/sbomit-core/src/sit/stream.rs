@@ -30,6 +30,9 @@ const WINDOW: usize = 8;
 
 type BlockFn<'a> = dyn Fn(usize) -> Vec<Value> + Sync + 'a;
 
+/// Where SITs are written: `Send`, so that one window is written while the next is made.
+pub type Sink<'w> = dyn Write + Send + 'w;
+
 /// An array made of `blocks` runs of consecutive items, block `b` being `block(b)`.
 struct LazyArray<'a> {
     blocks: usize,
@@ -87,7 +90,7 @@ impl Lazy<'_> {
 
     /// Writes the SBOM pretty-printed, plus a newline: the bytes of
     /// `serde_json::to_writer_pretty(&self.into_value())` and `\n`.
-    pub fn write_to(self, w: &mut dyn Write) -> std::io::Result<()> {
+    pub fn write_to(self, w: &mut Sink<'_>) -> std::io::Result<()> {
         let text = serde_json::to_vec_pretty(&self.skeleton)?;
         drop(self.skeleton);
         render(w, &text, b"", &self.arrays)?;
@@ -130,7 +133,7 @@ fn invalid(what: &str) -> std::io::Error {
 /// Writes `text` (serde_json pretty output), with `indent` after every newline, expanding
 /// each placeholder array with its items.
 fn render(
-    w: &mut dyn Write,
+    w: &mut Sink<'_>,
     text: &[u8],
     indent: &[u8],
     arrays: &[LazyArray<'_>],
@@ -165,9 +168,8 @@ fn render(
             indent: &item_indent,
             arrays,
             next: 0,
-            ready: Vec::new().into_iter(),
         };
-        match chunks.next_chunk()? {
+        match chunks.first_window()? {
             None => {
                 // An empty array is `[]`: drop the marker's line.
                 let close = after
@@ -178,14 +180,30 @@ fn render(
                 write_indented(w, &text[pos..line_start - 1], indent)?;
                 pos = close;
             }
-            Some(first) => {
+            Some(mut window) => {
                 write_indented(w, &text[pos..line_start], indent)?;
                 w.write_all(&text[line_start..at])?;
-                w.write_all(&first)?;
-                while let Some(chunk) = chunks.next_chunk()? {
-                    w.write_all(b",\n")?;
-                    w.write_all(&item_indent)?;
-                    w.write_all(&chunk)?;
+                let mut first = true;
+                // Each window is written while the next one is made on the other cores.
+                loop {
+                    let (written, next) = rayon::join(
+                        || -> std::io::Result<()> {
+                            for chunk in &window {
+                                if !std::mem::take(&mut first) {
+                                    w.write_all(b",\n")?;
+                                    w.write_all(&item_indent)?;
+                                }
+                                w.write_all(chunk)?;
+                            }
+                            Ok(())
+                        },
+                        || chunks.window(),
+                    );
+                    written?;
+                    match next? {
+                        Some(next) => window = next,
+                        None => break,
+                    }
                 }
                 pos = after;
             }
@@ -195,7 +213,7 @@ fn render(
 }
 
 /// Writes `text` with `indent` after every newline.
-fn write_indented(w: &mut dyn Write, text: &[u8], indent: &[u8]) -> std::io::Result<()> {
+fn write_indented(w: &mut Sink<'_>, text: &[u8], indent: &[u8]) -> std::io::Result<()> {
     if indent.is_empty() {
         return w.write_all(text);
     }
@@ -210,41 +228,45 @@ fn write_indented(w: &mut dyn Write, text: &[u8], indent: &[u8]) -> std::io::Res
 
 /// An array's items rendered in chunks of consecutive blocks: each chunk is its items at
 /// `indent` (the first one's indentation left to the caller) separated by `,` and a newline.
-/// Chunks are made and rendered a window at a time in parallel, and handed out in order;
-/// chunks without items are skipped.
+/// Chunks are made and rendered a window at a time in parallel, in order; chunks without
+/// items are left out.
 struct Chunks<'x, 'a> {
     array: &'x LazyArray<'a>,
     indent: &'x [u8],
     arrays: &'x [LazyArray<'a>],
     /// The first block not yet rendered.
     next: usize,
-    ready: std::vec::IntoIter<Vec<u8>>,
 }
 
 impl Chunks<'_, '_> {
-    fn next_chunk(&mut self) -> std::io::Result<Option<Vec<u8>>> {
-        loop {
-            if let Some(chunk) = self.ready.next() {
-                return Ok(Some(chunk));
+    /// The first window with any items, or `None` if the array is empty.
+    fn first_window(&mut self) -> std::io::Result<Option<Vec<Vec<u8>>>> {
+        while let Some(window) = self.window()? {
+            if !window.is_empty() {
+                return Ok(Some(window));
             }
-            if self.next >= self.array.blocks {
-                return Ok(None);
-            }
-            let first = self.next;
-            let end = (first + CHUNK * WINDOW).min(self.array.blocks);
-            self.next = end;
-            let rendered: Vec<Vec<u8>> = (first..end)
-                .step_by(CHUNK)
-                .collect::<Vec<_>>()
-                .into_par_iter()
-                .map(|start| self.render_chunk(start, (start + CHUNK).min(end)))
-                .collect::<std::io::Result<_>>()?;
-            self.ready = rendered
-                .into_iter()
-                .filter(|c| !c.is_empty())
-                .collect::<Vec<_>>()
-                .into_iter();
         }
+        Ok(None)
+    }
+
+    /// The next window's non-empty chunks (possibly none), or `None` after the last block.
+    fn window(&mut self) -> std::io::Result<Option<Vec<Vec<u8>>>> {
+        if self.next >= self.array.blocks {
+            return Ok(None);
+        }
+        let first = self.next;
+        let end = (first + CHUNK * WINDOW).min(self.array.blocks);
+        self.next = end;
+        let this = &*self;
+        let rendered: Vec<Vec<u8>> = (first..end)
+            .step_by(CHUNK)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|start| this.render_chunk(start, (start + CHUNK).min(end)))
+            .collect::<std::io::Result<_>>()?;
+        Ok(Some(
+            rendered.into_iter().filter(|c| !c.is_empty()).collect(),
+        ))
     }
 
     fn render_chunk(&self, start: usize, end: usize) -> std::io::Result<Vec<u8>> {
