@@ -953,31 +953,12 @@ mod tests {
         }
     }
 
-    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
-        use proptest::prelude::*;
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(|n| json!(n)),
-            any::<u64>().prop_map(|n| json!(n)),
-            "\\PC{0,6}".prop_map(Value::String),
-            "[\\x00-\\x7f\"\\\\é😀]{0,5}".prop_map(Value::String),
-        ];
-        leaf.prop_recursive(4, 32, 6, |inner| {
-            prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-                proptest::collection::btree_map("[a-c\"\\\\é,:{}]{0,3}", inner, 0..5)
-                    .prop_map(|m| Value::Object(m.into_iter().collect())),
-            ]
-        })
-    }
-
     proptest::proptest! {
         /// The one-pass writer from canonical bytes gives what writing the parsed value gives,
         /// at any nesting level and in both layouts (it writes every classic link file).
         #[test]
         fn pyjson_from_canonical_text_equals_pyjson_of_the_value(
-            v in json_value(),
+            v in crate::canonical::tests::json_value(),
             level in 0usize..3,
             indent in proptest::option::of(0usize..3),
         ) {
