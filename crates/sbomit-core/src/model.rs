@@ -218,7 +218,7 @@ fn artifacts(obj: &Obj, what: &str, field: &'static str) -> Result<Artifacts, Mo
         let digests = digests
             .as_object()
             .ok_or_else(|| field_err(what, field, "an object of digest objects"))?;
-        let mut set = BTreeMap::new();
+        let mut set = DigestSet::default();
         for (alg, hex) in digests {
             let hex = hex
                 .as_str()
@@ -231,7 +231,7 @@ fn artifacts(obj: &Obj, what: &str, field: &'static str) -> Result<Artifacts, Mo
             }
             set.insert(alg.clone(), hex.to_owned());
         }
-        out.push((ArtifactPath(path.clone()), DigestSet(set)));
+        out.push((ArtifactPath(path.clone()), set));
     }
     Ok(out.into_iter().collect())
 }
@@ -269,10 +269,10 @@ fn artifacts_into_value(a: Artifacts) -> Value {
     Value::Object(
         a.into_iter()
             .map(|(p, d)| {
-                let digests =
-                    d.0.into_iter()
-                        .map(|(k, v)| (k, Value::String(v)))
-                        .collect();
+                let digests = d
+                    .iter()
+                    .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
+                    .collect();
                 (p.0, Value::Object(digests))
             })
             .collect(),
@@ -283,10 +283,10 @@ fn artifacts_value(a: &Artifacts) -> Value {
     Value::Object(
         a.iter()
             .map(|(p, d)| {
-                let digests =
-                    d.0.iter()
-                        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                        .collect();
+                let digests = d
+                    .iter()
+                    .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
+                    .collect();
                 (p.0.clone(), Value::Object(digests))
             })
             .collect(),

@@ -67,7 +67,7 @@ impl ResourceDescriptor {
         };
         let digest = match obj.remove("digest") {
             None => DigestSet::default(),
-            Some(Value::Object(m)) => DigestSet(
+            Some(Value::Object(m)) => DigestSet::from_iter(
                 m.into_iter()
                     .map(|(k, v)| match v {
                         Value::String(s) => Ok((k, s)),
@@ -75,7 +75,7 @@ impl ResourceDescriptor {
                             "{what}: digest values must be strings"
                         ))),
                     })
-                    .collect::<Result<_, _>>()?,
+                    .collect::<Result<Vec<_>, _>>()?,
             ),
             Some(_) => {
                 return Err(StatementError::Shape(format!(
@@ -97,9 +97,8 @@ impl ResourceDescriptor {
             "digest".into(),
             Value::Object(
                 self.digest
-                    .0
                     .iter()
-                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
                     .collect(),
             ),
         );
@@ -140,9 +139,8 @@ fn artifacts_json(list: &[ResourceDescriptor]) -> Value {
                     d.name.clone(),
                     Value::Object(
                         d.digest
-                            .0
                             .iter()
-                            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                            .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
                             .collect(),
                     ),
                 )

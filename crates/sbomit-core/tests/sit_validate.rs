@@ -222,8 +222,8 @@ fn attested(c: &Chain) -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();
     for l in &c.links {
         for d in l.materials.values().chain(l.products.values()) {
-            for (alg, hex) in &d.0 {
-                out.insert((alg.clone(), hex.clone()));
+            for (alg, hex) in d.iter() {
+                out.insert((alg.to_owned(), hex.to_owned()));
             }
         }
     }

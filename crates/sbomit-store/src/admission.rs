@@ -289,7 +289,7 @@ pub fn admit_dsse(bytes: &[u8], registry: &Registry) -> Result<NewEntry, Refusal
         statement
             .subject
             .iter()
-            .map(|d| json!({ "name": d.name, "digest": d.digest.0 }))
+            .map(|d| json!({ "name": d.name, "digest": d.digest }))
             .collect(),
     )
     .to_string();

@@ -710,10 +710,9 @@ fn in_toto(b: &mut Builder, value: &Value, statement_type: &str) -> FactKind {
     for s in &st.subject {
         let sha = s
             .digest
-            .0
             .iter()
             .find(|(alg, _)| alg.eq_ignore_ascii_case("sha256"))
-            .map(|(_, hex)| hex.as_str());
+            .map(|(_, hex)| hex);
         let purl = is_purl(&s.name).then_some(s.name.as_str());
         b.pending_subjects
             .extend(Node::new(purl, Some(&s.name), None, sha));
