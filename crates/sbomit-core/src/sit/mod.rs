@@ -265,11 +265,13 @@ impl SitOptions {
 /// The file name under which the layout is published next to the links with `--attestation-url-base`.
 pub const LAYOUT_FILE_NAME: &str = "root.layout";
 
-fn hashes_of(d: &CompactDigest) -> Vec<Hash> {
+/// The digests of an artifact under their own algorithms; `sha256` is [`sha256_hex`] of it,
+/// made once by the caller.
+fn hashes_of(d: &CompactDigest, sha256: Option<&str>) -> Vec<Hash> {
     match d {
         CompactDigest::Sha256(h) => vec![Hash {
             alg: HashAlg::Sha256,
-            hex: h.to_hex(),
+            hex: sha256.map_or_else(|| h.to_hex(), str::to_owned),
         }],
         CompactDigest::Other(pairs) => {
             let mut out: Vec<Hash> = pairs
@@ -310,13 +312,13 @@ struct Builder {
 
 impl Builder {
     fn artifact(&mut self, path: &str, d: &CompactDigest, evidence: &[usize]) -> Option<String> {
-        let hashes = hashes_of(d);
+        let sha256 = sha256_hex(d);
+        let hashes = hashes_of(d, sha256.as_deref());
         // Artifacts recorded with no digest we can name are left out: every component's
         // hash must come from a link, and a component without one would prove nothing.
         if hashes.is_empty() {
             return None;
         }
-        let sha256 = sha256_hex(d);
         let id = file_id(path, sha256.as_deref());
         let c = self
             .components

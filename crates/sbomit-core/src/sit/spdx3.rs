@@ -41,11 +41,26 @@ struct Graph {
     next: BTreeMap<&'static str, usize>,
 }
 
+/// The id of the `n`th element of `kind` (counted from 1 in graph order).
+fn numbered_id(base: &str, kind: &str, n: usize) -> String {
+    format!("{base}{kind}/{n}")
+}
+
 impl Graph {
+    /// An empty graph whose numbering continues from `next`.
+    fn new(base: &str, next: BTreeMap<&'static str, usize>) -> Self {
+        Graph {
+            base: base.to_owned(),
+            elements: Vec::new(),
+            ids: Vec::new(),
+            next,
+        }
+    }
+
     fn id(&mut self, kind: &'static str) -> String {
         let n = self.next.entry(kind).or_insert(0);
         *n += 1;
-        format!("{}{kind}/{n}", self.base)
+        numbered_id(&self.base, kind, *n)
     }
 
     fn push(&mut self, id: String, v: Value) {
@@ -184,12 +199,7 @@ pub fn emit_lazy<'a>(inv: &'a Inventory, options: &'a SitOptions) -> Lazy<'a> {
     };
 
     // Agents.
-    let mut head = Graph {
-        base: base.clone(),
-        elements: Vec::new(),
-        ids: Vec::new(),
-        next: BTreeMap::new(),
-    };
+    let mut head = Graph::new(&base, BTreeMap::new());
     let tool = format!("{base}Tool/sbomit");
     head.push(
         tool.clone(),
@@ -251,7 +261,7 @@ pub fn emit_lazy<'a>(inv: &'a Inventory, options: &'a SitOptions) -> Lazy<'a> {
                 .into_iter()
                 .enumerate()
             {
-                let id = format!("{base}Annotation/{}", first[i] + k);
+                let id = numbered_id(&base, "Annotation", first[i] + k);
                 run.push(element(id, annotation(&ids[i], statement)));
             }
             // The numbering above relies on the count being exact (tests run with this on).
@@ -267,19 +277,17 @@ pub fn emit_lazy<'a>(inv: &'a Inventory, options: &'a SitOptions) -> Lazy<'a> {
         );
         move |i: usize| -> Vec<Value> {
             let mut run = vec![json!(ids[i])];
-            run.extend((0..counts[i]).map(|k| json!(format!("{base}Annotation/{}", first[i] + k))));
+            run.extend(
+                (0..counts[i]).map(|k| json!(numbered_id(&base, "Annotation", first[i] + k))),
+            );
             run
         }
     };
 
     // Relationships, builds and the SBOM, numbered after the components' annotations.
-    let mut tail = Graph {
-        base: base.clone(),
-        elements: Vec::new(),
-        ids: Vec::new(),
-        next: head.next.clone(),
-    };
-    tail.next.insert("Annotation", annotations);
+    let mut next = head.next.clone();
+    next.insert("Annotation", annotations);
+    let mut tail = Graph::new(&base, next);
     let primary: Vec<String> = inv
         .primary
         .iter()

@@ -23,6 +23,10 @@ const MARKER_PREFIX: &str = "\u{0}sbomit:splice:";
 /// How the placeholder's prefix looks in serde_json's output (a NUL is written `\u0000`).
 const MARKER_JSON_PREFIX: &[u8] = b"\"\\u0000sbomit:splice:";
 
+/// Built once: `render` runs for every item of every array.
+static MARKER_FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(MARKER_JSON_PREFIX));
+
 /// Items made and rendered per parallel task, and tasks per window: a window's output is the
 /// most that is held in memory at once.
 const CHUNK: usize = 512;
@@ -138,9 +142,8 @@ fn render(
     indent: &[u8],
     arrays: &[LazyArray<'_>],
 ) -> std::io::Result<()> {
-    let finder = memchr::memmem::Finder::new(MARKER_JSON_PREFIX);
     let mut pos = 0;
-    while let Some(rel) = finder.find(&text[pos..]) {
+    while let Some(rel) = MARKER_FINDER.find(&text[pos..]) {
         let at = pos + rel;
         let digits_at = at + MARKER_JSON_PREFIX.len();
         let close_quote = digits_at
