@@ -22,8 +22,8 @@ use base64::Engine;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
-use sbomit_core::crypto::{KeyKind, PrivateKey};
-use sbomit_core::envelope::{pae, INTOTO_PAYLOAD_TYPE};
+use sbomit_crypto::{KeyKind, PrivateKey};
+use sbomit_intoto::envelope::{pae, INTOTO_PAYLOAD_TYPE};
 use sbomit_store::admission::EntryKind;
 use sbomit_store::policy::Role;
 use sbomit_store::sequencer::BatchConfig;
@@ -115,7 +115,7 @@ fn statement(key: &PrivateKey, run: &str, n: u64) -> Result<Vec<u8>> {
         "_type": "https://in-toto.io/Statement/v1",
         "subject": [{
             "name": name,
-            "digest": { "sha256": hex::encode(sbomit_core::crypto::sha256(name.as_bytes())) },
+            "digest": { "sha256": hex::encode(sbomit_crypto::sha256(name.as_bytes())) },
         }],
         "predicateType": "https://slsa.dev/provenance/v1",
         "predicate": {

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use sbomit_core::crypto::{KeyError, PrivateKey, PublicKey};
+use sbomit_crypto::{KeyError, PrivateKey, PublicKey};
 
 /// Environment variable holding the password of an encrypted signing key.
 pub const PASSWORD_ENV: &str = "SBOMIT_KEY_PASSWORD";

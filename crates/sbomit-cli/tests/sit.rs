@@ -704,11 +704,10 @@ fn light_verification_checks_bytes_authorized_keys_and_jsf() {
     let mut bytes = serde_json::to_vec_pretty(&tampered).unwrap();
     bytes.push(b'\n');
     std::fs::write(p.join("sit.json"), &bytes).unwrap();
-    let key =
-        sbomit_core::crypto::PrivateKey::from_pem(&std::fs::read(p.join("signer")).unwrap(), None)
-            .unwrap();
+    let key = sbomit_crypto::PrivateKey::from_pem(&std::fs::read(p.join("signer")).unwrap(), None)
+        .unwrap();
     let env =
-        sbomit_core::sit::sign::sign(sbomit_core::sit::Format::CycloneDx16, &tampered, &[], &key)
+        sbomit_sbom::sit::sign::sign(sbomit_sbom::sit::Format::CycloneDx16, &tampered, &[], &key)
             .unwrap();
     std::fs::write(p.join("sit.json.intoto.json"), env.to_file_bytes()).unwrap();
     fails_with(

@@ -21,12 +21,12 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use sbomit_core::checkpoint::{Checkpoint, NoteVerifier};
-use sbomit_core::cose::{self, CoseKey};
-use sbomit_core::crypto::{KeyKind, PrivateKey};
-use sbomit_core::envelope::{pae, INTOTO_PAYLOAD_TYPE};
-use sbomit_core::merkle::{self, Hash};
-use sbomit_core::receipt;
+use sbomit_crypto::{KeyKind, PrivateKey};
+use sbomit_intoto::envelope::{pae, INTOTO_PAYLOAD_TYPE};
+use sbomit_scitt::cose::{self, CoseKey};
+use sbomit_scitt::receipt;
+use sbomit_tlog::checkpoint::{Checkpoint, NoteVerifier};
+use sbomit_tlog::merkle::{self, Hash};
 
 // ---- a `sbomit store serve` process ----
 
@@ -142,7 +142,7 @@ fn dsse(key: &PrivateKey, n: usize) -> Vec<u8> {
         "_type": "https://in-toto.io/Statement/v1",
         "subject": [{
             "name": format!("artifact-{n}"),
-            "digest": { "sha256": hex::encode(sbomit_core::crypto::sha256(&n.to_be_bytes())) },
+            "digest": { "sha256": hex::encode(sbomit_crypto::sha256(&n.to_be_bytes())) },
         }],
         "predicateType": "https://example.com/test/v1",
         "predicate": { "n": n },
@@ -333,7 +333,7 @@ fn store_commands_register_fetch_and_verify_receipts_end_to_end() {
     assert_eq!(statement["subject"][0]["name"], "app.bin");
     assert_eq!(
         statement["subject"][0]["digest"]["sha256"],
-        hex::encode(sbomit_core::crypto::sha256(b"the artifact"))
+        hex::encode(sbomit_crypto::sha256(b"the artifact"))
     );
     assert_eq!(statement["predicate"]["score"], 9.8);
     run_ok(

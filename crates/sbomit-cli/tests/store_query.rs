@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use sbomit_core::crypto::{KeyKind, PrivateKey};
-use sbomit_core::envelope::{Envelope, EnvelopeKind};
+use sbomit_crypto::{KeyKind, PrivateKey};
+use sbomit_intoto::envelope::{Envelope, EnvelopeKind};
 
 const CVE: &str = "CVE-2026-0001";
 
@@ -126,7 +126,7 @@ impl Drop for Db {
 // ---- evidence files ----
 
 fn sha(name: &str) -> String {
-    hex::encode(sbomit_core::digest::Sha256::digest(name.as_bytes()).as_bytes())
+    hex::encode(sbomit_intoto::digest::Sha256::digest(name.as_bytes()).as_bytes())
 }
 
 fn purl(name: &str) -> String {

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use sbomit_core::model::{Inspection, Link};
-use sbomit_core::verify::{InspectionRunner, SourceError};
+use sbomit_intoto::model::{Inspection, Link};
+use sbomit_intoto::verify::{InspectionRunner, SourceError};
 
 use crate::record::{record_artifacts, NoProgress, RecordOptions};
 use crate::run::{run_command, Streams};

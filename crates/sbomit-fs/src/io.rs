@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use sbomit_core::crypto::KeyId;
+use sbomit_crypto::KeyId;
 
 /// Metadata and key files larger than this are refused rather than read into memory.
 pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rayon::prelude::*;
-use sbomit_core::crypto::KeyId;
-use sbomit_core::envelope::Envelope;
-use sbomit_core::verify::{LinkSource, SourceError};
+use sbomit_crypto::KeyId;
+use sbomit_intoto::envelope::Envelope;
+use sbomit_intoto::verify::{LinkSource, SourceError};
 
 use crate::io::{link_file_name, read_file, sublayout_dir_name};
 
@@ -19,7 +19,7 @@ pub enum LinkFileError {
     #[error("{path}: {source}")]
     Envelope {
         path: PathBuf,
-        source: sbomit_core::envelope::EnvelopeError,
+        source: sbomit_intoto::envelope::EnvelopeError,
     },
 }
 

@@ -32,7 +32,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use sbomit_core::digest::{ArtifactPath, Artifacts, DigestSet, Sha256};
+use sbomit_intoto::digest::{ArtifactPath, Artifacts, DigestSet, Sha256};
 
 use crate::exclude::{ExcludeSpec, PatternError};
 
@@ -637,7 +637,7 @@ pub fn hash_file(path: &Path, normalize: bool) -> Result<(Sha256, u64), RecordEr
         if buf.len() < BUF_SIZE {
             buf.resize(BUF_SIZE, 0);
         }
-        let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        let mut ctx = sbomit_crypto::Sha256Hasher::new();
         let mut total = 0u64;
         let mut pending_cr = false;
         let mut converted = Vec::new();
@@ -667,9 +667,7 @@ pub fn hash_file(path: &Path, normalize: bool) -> Result<(Sha256, u64), RecordEr
                 ctx.update(&buf[..n]);
             }
         }
-        let mut d = [0u8; 32];
-        d.copy_from_slice(ctx.finish().as_ref());
-        Ok((Sha256::from_bytes(d), total))
+        Ok((Sha256::from_bytes(ctx.finish()), total))
     })
 }
 

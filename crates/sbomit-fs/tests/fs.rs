@@ -686,7 +686,7 @@ fn digest_is_sha256_of_contents() {
 }
 
 fn sha256_hex(data: &[u8]) -> String {
-    sbomit_core::digest::Sha256::digest(data).to_hex()
+    sbomit_intoto::digest::Sha256::digest(data).to_hex()
 }
 
 #[cfg(unix)]
@@ -808,7 +808,7 @@ fn output_that_is_not_text_is_an_error() {
 
 #[test]
 fn step_names_that_escape_the_link_directory_are_refused() {
-    use sbomit_core::crypto::KeyId;
+    use sbomit_crypto::KeyId;
     use sbomit_fs::io::{link_file_name, sublayout_dir_name};
     let k = KeyId("0123456789abcdef".into());
     for bad in [
@@ -852,8 +852,8 @@ fn oversized_or_missing_files_are_errors_naming_them() {
 
 #[test]
 fn a_missing_link_is_none() {
-    use sbomit_core::crypto::KeyId;
-    use sbomit_core::verify::LinkSource;
+    use sbomit_crypto::KeyId;
+    use sbomit_intoto::verify::LinkSource;
     let d = tempfile::tempdir().unwrap();
     let src = sbomit_fs::links::DirLinkSource::new(d.path());
     let k = KeyId("0123456789abcdef".into());

@@ -18,15 +18,15 @@ use std::io::{BufRead, BufReader};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use sbomit_core::crypto::{KeyKind, PrivateKey};
-use sbomit_core::envelope::{Envelope, EnvelopeKind};
+use sbomit_crypto::{KeyKind, PrivateKey};
+use sbomit_intoto::envelope::{Envelope, EnvelopeKind};
 use sbomit_server::ServerConfig;
 use sbomit_store::policy::Role;
 use sbomit_store::{Store, StoreConfig};
 
 fn statement(key: &PrivateKey, n: usize) -> Vec<u8> {
     let name = format!("artifact-{n}");
-    let digest = hex::encode(sbomit_core::digest::Sha256::digest(name.as_bytes()).as_bytes());
+    let digest = hex::encode(sbomit_intoto::digest::Sha256::digest(name.as_bytes()).as_bytes());
     let st = serde_json::json!({
         "_type": "https://in-toto.io/Statement/v1",
         "subject": [{"name": name, "digest": {"sha256": digest}}],

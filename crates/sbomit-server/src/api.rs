@@ -11,7 +11,7 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use sbomit_core::crypto::PublicKey;
+use sbomit_crypto::PublicKey;
 use sbomit_store::admission::EntryKind;
 use sbomit_store::backend::{EntryRecord, Scope};
 use sbomit_store::policy::Role;

@@ -506,8 +506,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_stream_that_falls_behind_the_hub_fills_the_gap_from_the_database() {
         use http_body_util::BodyExt;
-        use sbomit_core::crypto::{KeyKind, PrivateKey};
-        use sbomit_core::envelope::{Envelope, EnvelopeKind};
+        use sbomit_crypto::{KeyKind, PrivateKey};
+        use sbomit_intoto::envelope::{Envelope, EnvelopeKind};
 
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = sbomit_store::StoreConfig::new(

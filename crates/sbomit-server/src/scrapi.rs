@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use ciborium::value::Value;
 
-use sbomit_core::cose::CoseSign1;
+use sbomit_scitt::cose::CoseSign1;
 use sbomit_store::admission::EntryKind;
 use sbomit_store::{EntryId, StoreError};
 

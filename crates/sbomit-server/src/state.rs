@@ -10,10 +10,10 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
-use sbomit_core::merkle::Hash;
 use sbomit_store::admission::EntryKind;
 use sbomit_store::backend::Scope;
 use sbomit_store::{Registration, Store, StoreError};
+use sbomit_tlog::merkle::Hash;
 
 use crate::problem::ApiError;
 use crate::ServerConfig;

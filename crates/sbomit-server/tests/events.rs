@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use common::*;
-use sbomit_core::crypto::{KeyKind, PrivateKey};
+use sbomit_crypto::{KeyKind, PrivateKey};
 use sbomit_store::policy::Role;
 
 const CI: &str = "https://ci.example";
@@ -153,7 +153,7 @@ fn a_client_connected_before_a_registration_receives_its_event() {
         assert_eq!(e.data["subjects"][0]["name"], "app.tar.gz");
         assert_eq!(
             e.data["subjects"][0]["digest"]["sha256"],
-            hex::encode(sbomit_core::digest::Sha256::digest(b"app.tar.gz").as_bytes())
+            hex::encode(sbomit_intoto::digest::Sha256::digest(b"app.tar.gz").as_bytes())
         );
     });
 }
@@ -202,7 +202,7 @@ fn events_are_filtered_by_subject_purl_and_type() {
         let srv = TestServer::start(b, config());
         let k = issuer(&srv);
         let sentinel_name = "pkg:npm/sentinel@1";
-        let other_digest = hex::encode(sbomit_core::digest::Sha256::digest(b"other").as_bytes());
+        let other_digest = hex::encode(sbomit_intoto::digest::Sha256::digest(b"other").as_bytes());
         let mut by_name = Sse::open(
             &srv,
             &format!("subject=app.tar.gz&subject={sentinel_name}"),

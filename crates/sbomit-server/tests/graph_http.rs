@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use serde_json::{json, Value};
 
 use common::*;
-use sbomit_core::crypto::{KeyKind, PrivateKey};
-use sbomit_core::envelope::{Envelope, EnvelopeKind};
+use sbomit_crypto::{KeyKind, PrivateKey};
+use sbomit_intoto::envelope::{Envelope, EnvelopeKind};
 use sbomit_store::policy::Role;
 
 const CI: &str = "https://ci.example";
@@ -35,7 +35,7 @@ fn read_json(path: PathBuf) -> Value {
 }
 
 fn sha(name: &str) -> String {
-    hex::encode(sbomit_core::digest::Sha256::digest(name.as_bytes()).as_bytes())
+    hex::encode(sbomit_intoto::digest::Sha256::digest(name.as_bytes()).as_bytes())
 }
 
 fn key_of(name: &str) -> String {
@@ -773,10 +773,10 @@ fn bad_query_parameters_are_problem_details_and_reads_follow_the_token_rules() {
 
 /// A SIT inventory as `sbomit sit generate` derives it from a verified document: the final
 /// product `target/app`, built from `Cargo.lock`, which pins serde.
-fn sit_inventory() -> sbomit_core::sit::Inventory {
-    use sbomit_core::digest::Sha256;
-    use sbomit_core::sit::lockfile::{Hash, HashAlg};
-    use sbomit_core::sit::{BuildStep, Component, ComponentKind, Evidence, Inventory};
+fn sit_inventory() -> sbomit_sbom::sit::Inventory {
+    use sbomit_intoto::digest::Sha256;
+    use sbomit_sbom::sit::lockfile::{Hash, HashAlg};
+    use sbomit_sbom::sit::{BuildStep, Component, ComponentKind, Evidence, Inventory};
     let hash = |name: &str| Hash {
         alg: HashAlg::Sha256,
         hex: sha(name),
@@ -846,7 +846,7 @@ fn sit_inventory() -> sbomit_core::sit::Inventory {
 
 #[test]
 fn sits_from_the_sit_generator_answer_the_same_components_in_every_format() {
-    use sbomit_core::sit::{self, Format, SitOptions};
+    use sbomit_sbom::sit::{self, Format, SitOptions};
     each_backend(|b| {
         let inv = sit_inventory();
         let options = SitOptions::at(inv.timestamp);

@@ -11,17 +11,17 @@ use ciborium::value::Value;
 use serde_json::json;
 
 use common::*;
-use sbomit_core::cose::{decode_key_set, CoseSign1};
-use sbomit_core::crypto::KeyKind;
-use sbomit_core::merkle::{self, Hash};
-use sbomit_core::receipt::{verify_receipt_for_leaf, verify_receipt_with_keys};
+use sbomit_crypto::KeyKind;
+use sbomit_scitt::cose::{decode_key_set, CoseSign1};
+use sbomit_scitt::receipt::{verify_receipt_for_leaf, verify_receipt_with_keys};
 use sbomit_server::ServerConfig;
 use sbomit_store::policy::Role;
 use sbomit_store::IDENTITY_CHANGE_TYPE;
+use sbomit_tlog::merkle::{self, Hash};
 
 const ACCEPT_COSE: (&str, &str) = ("Accept", "application/cose");
 
-fn service_keys(srv: &TestServer) -> (Vec<u8>, Vec<sbomit_core::cose::CoseKey>) {
+fn service_keys(srv: &TestServer) -> (Vec<u8>, Vec<sbomit_scitt::cose::CoseKey>) {
     let r = get(
         &srv.url("/.well-known/scitt-keys"),
         &[("Accept", "application/cbor")],
@@ -95,7 +95,7 @@ fn scrapi_registration_answers_201_with_a_receipt_that_verifies() {
         let one = get(&srv.url(&format!("/.well-known/scitt-keys/{kid}")), &[]);
         assert_eq!(one.status, 200);
         assert_eq!(
-            sbomit_core::cose::CoseKey::decode(&one.body).unwrap(),
+            sbomit_scitt::cose::CoseKey::decode(&one.body).unwrap(),
             keys[0]
         );
         let none = get(&srv.url("/.well-known/scitt-keys/00ff"), &[]);
@@ -161,7 +161,7 @@ fn slow_registration_answers_303_and_the_operation_resolves_to_the_entry() {
                 op,
                 format!(
                     "/operations/{}",
-                    hex::encode(sbomit_core::digest::Sha256::digest(&stmt).as_bytes())
+                    hex::encode(sbomit_intoto::digest::Sha256::digest(&stmt).as_bytes())
                 )
             );
             // Poll as a CBOR client until it succeeds, then as a COSE client.
@@ -1087,7 +1087,7 @@ fn pyscitt_client_submits_a_statement_and_gets_it_back_transparent() {
             .output()
             .unwrap();
         assert!(out.status.success(), "{out:?}");
-        let op = hex::encode(sbomit_core::digest::Sha256::digest(&stmt).as_bytes());
+        let op = hex::encode(sbomit_intoto::digest::Sha256::digest(&stmt).as_bytes());
         assert!(String::from_utf8_lossy(&out.stdout).contains(&op));
     });
 }

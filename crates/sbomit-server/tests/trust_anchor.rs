@@ -6,8 +6,8 @@ mod common;
 
 use ciborium::value::Value;
 use common::*;
-use sbomit_core::cose::{CoseSign1, CwtClaims, HeaderMap};
-use sbomit_core::crypto::PrivateKey;
+use sbomit_crypto::PrivateKey;
+use sbomit_scitt::cose::{CoseSign1, CwtClaims, HeaderMap};
 use serde_json::json;
 
 fn pki() -> (String, Vec<u8>, PrivateKey) {

@@ -12,8 +12,8 @@
 
 use std::time::{Duration, Instant};
 
-use sbomit_core::crypto::{KeyKind, PrivateKey};
-use sbomit_core::envelope::{Envelope, EnvelopeKind};
+use sbomit_crypto::{KeyKind, PrivateKey};
+use sbomit_intoto::envelope::{Envelope, EnvelopeKind};
 use sbomit_store::admission::EntryKind;
 use sbomit_store::policy::Role;
 use sbomit_store::query::{Target, Walk};
@@ -29,7 +29,7 @@ fn arg(name: &str, default: &str) -> String {
 }
 
 fn sha(name: &str) -> String {
-    hex::encode(sbomit_core::digest::Sha256::digest(name.as_bytes()).as_bytes())
+    hex::encode(sbomit_intoto::digest::Sha256::digest(name.as_bytes()).as_bytes())
 }
 
 fn sbom(key: &PrivateKey, subject: &str, children: impl Iterator<Item = String>) -> Vec<u8> {

@@ -3,12 +3,12 @@
 
 use serde_json::{json, Value};
 
-use sbomit_core::cose::{ContentType, SignedStatement};
-use sbomit_core::crypto::PublicKey;
-use sbomit_core::digest::Sha256;
-use sbomit_core::envelope::{Envelope, EnvelopeKind, INTOTO_PAYLOAD_TYPE};
-use sbomit_core::merkle::{self, Hash};
-use sbomit_core::statement::Statement;
+use sbomit_crypto::PublicKey;
+use sbomit_intoto::digest::Sha256;
+use sbomit_intoto::envelope::{Envelope, EnvelopeKind, INTOTO_PAYLOAD_TYPE};
+use sbomit_intoto::statement::Statement;
+use sbomit_scitt::cose::{ContentType, SignedStatement};
+use sbomit_tlog::merkle::{self, Hash};
 
 use crate::policy::{RegistrationPolicy, Role};
 
@@ -152,7 +152,7 @@ pub fn admit_cose(bytes: &[u8], registry: &Registry) -> Result<NewEntry, Refusal
     match chain {
         // An issuer registered by trust anchor signs with the key its certificate names.
         Some(chain) if !anchors.is_empty() => {
-            let leaf = sbomit_core::x509::validate_chain(&chain, &anchors, registry.now)
+            let leaf = sbomit_scitt::x509::validate_chain(&chain, &anchors, registry.now)
                 .map_err(|e| Refusal::BadSignature(format!("{iss}: x5chain: {e}")))?;
             if st.verify(&leaf).is_err() {
                 return Err(Refusal::BadSignature(iss));

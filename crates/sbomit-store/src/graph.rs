@@ -37,9 +37,9 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-use sbomit_core::cose::{ContentType, SignedStatement};
-use sbomit_core::envelope::Envelope;
-use sbomit_core::statement::{is_statement_type, Statement};
+use sbomit_intoto::envelope::Envelope;
+use sbomit_intoto::statement::{is_statement_type, Statement};
+use sbomit_scitt::cose::{ContentType, SignedStatement};
 
 use crate::admission::EntryKind;
 

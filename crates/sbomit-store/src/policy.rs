@@ -18,7 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use sbomit_core::fnmatch::fnmatch;
+use sbomit_intoto::fnmatch::fnmatch;
 
 /// The statement type of a registration policy or an SBOMit policy document: in-toto
 /// predicate types under this prefix…

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use sbomit_core::merkle::Hash;
+use sbomit_tlog::merkle::Hash;
 
 use crate::admission::NewEntry;
 use crate::backend::Backend;

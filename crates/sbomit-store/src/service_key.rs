@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use sbomit_core::cose::CoseKey;
-use sbomit_core::crypto::{KeyKind, PrivateKey};
-use sbomit_core::digest::Sha256;
+use sbomit_crypto::{KeyKind, PrivateKey};
+use sbomit_intoto::digest::Sha256;
+use sbomit_scitt::cose::CoseKey;
 
 use crate::StoreError;
 

@@ -9,12 +9,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use tokio::sync::oneshot;
 
-use sbomit_core::checkpoint::Checkpoint;
-use sbomit_core::cose::{self, CoseKey, SignedStatement, StatementHeader};
-use sbomit_core::crypto::PublicKey;
-use sbomit_core::digest::Sha256;
-use sbomit_core::merkle::{self, Hash, HashReader, NodeId};
-use sbomit_core::receipt::{build_receipt_for_leaf, InclusionProof, ReceiptHeader};
+use sbomit_crypto::PublicKey;
+use sbomit_intoto::digest::Sha256;
+use sbomit_scitt::cose::{self, CoseKey, SignedStatement, StatementHeader};
+use sbomit_scitt::receipt::{build_receipt_for_leaf, InclusionProof, ReceiptHeader};
+use sbomit_tlog::checkpoint::Checkpoint;
+use sbomit_tlog::merkle::{self, Hash, HashReader, NodeId};
 
 use crate::admission::{self, EntryKind, IssuerKey, NewEntry, Refusal, Registry, TrustAnchor};
 use crate::backend::{self, Backend, CheckpointRecord, EntryRecord, IssuerRecord, Scope};
@@ -603,7 +603,7 @@ impl Store {
         if iss.is_empty() {
             return Err(StoreError::BadRequest("the issuer (iss) is empty".into()));
         }
-        let der = sbomit_core::x509::certificate_der(certificate_der)
+        let der = sbomit_scitt::x509::certificate_der(certificate_der)
             .map_err(|e| StoreError::BadRequest(e.to_string()))?;
         let record = IssuerRecord {
             iss: iss.to_owned(),
@@ -671,7 +671,8 @@ impl Store {
     /// Creates an API token; only its SHA-256 is stored. The token is returned once.
     pub fn create_token(&self, scope: Scope, label: &str) -> Result<String, StoreError> {
         let mut raw = [0u8; 32];
-        aws_lc_rs::rand::fill(&mut raw).map_err(|_| StoreError::Signing("no randomness".into()))?;
+        sbomit_crypto::random_bytes(&mut raw)
+            .map_err(|_| StoreError::Signing("no randomness".into()))?;
         let token = format!("sbomit_{}", hex::encode(raw));
         self.inner.backend.add_token(
             Sha256::digest(token.as_bytes()).as_bytes(),

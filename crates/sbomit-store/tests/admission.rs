@@ -3,9 +3,9 @@
 #![allow(clippy::unwrap_used)]
 
 use proptest::prelude::*;
-use sbomit_core::cose::{SignedStatement, StatementHeader};
-use sbomit_core::crypto::{KeyKind, PrivateKey};
-use sbomit_core::envelope::{Envelope, EnvelopeKind};
+use sbomit_crypto::{KeyKind, PrivateKey};
+use sbomit_intoto::envelope::{Envelope, EnvelopeKind};
+use sbomit_scitt::cose::{SignedStatement, StatementHeader};
 use sbomit_store::admission::{admit, EntryKind, IssuerKey, Refusal, Registry};
 use sbomit_store::policy::{RegistrationPolicy, Role};
 use serde_json::json;

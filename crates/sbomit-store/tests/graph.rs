@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::each_backend;
-use sbomit_core::crypto::{KeyKind, PrivateKey};
-use sbomit_core::envelope::{Envelope, EnvelopeKind};
+use sbomit_crypto::{KeyKind, PrivateKey};
+use sbomit_intoto::envelope::{Envelope, EnvelopeKind};
 use sbomit_store::admission::EntryKind;
 use sbomit_store::backend::EvidenceFilter;
 use sbomit_store::policy::Role;
@@ -21,7 +21,7 @@ use sbomit_store::Store;
 use serde_json::{json, Value};
 
 fn sha(name: &str) -> String {
-    hex::encode(sbomit_core::digest::Sha256::digest(name.as_bytes()).as_bytes())
+    hex::encode(sbomit_intoto::digest::Sha256::digest(name.as_bytes()).as_bytes())
 }
 
 fn purl(name: &str) -> String {

@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
-use sbomit_core::cose::{SignedStatement, StatementHeader};
-use sbomit_core::crypto::{KeyKind, PrivateKey};
-use sbomit_core::envelope::{Envelope, EnvelopeKind};
+use sbomit_crypto::{KeyKind, PrivateKey};
+use sbomit_intoto::envelope::{Envelope, EnvelopeKind};
+use sbomit_scitt::cose::{SignedStatement, StatementHeader};
 use sbomit_store::admission::EntryKind;
 use sbomit_store::graph::{extract, FactKind, Facts, Node, VulnStatus};
 use serde_json::{json, Value};

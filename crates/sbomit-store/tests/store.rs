@@ -4,14 +4,14 @@
 
 use std::sync::Arc;
 
-use sbomit_core::cose::{SignedStatement, StatementHeader};
-use sbomit_core::crypto::{KeyKind, PrivateKey};
-use sbomit_core::envelope::{Envelope, EnvelopeKind};
-use sbomit_core::merkle;
-use sbomit_core::receipt::{verify_receipt_for_leaf, verify_receipt_with_keys};
+use sbomit_crypto::{KeyKind, PrivateKey};
+use sbomit_intoto::envelope::{Envelope, EnvelopeKind};
+use sbomit_scitt::cose::{SignedStatement, StatementHeader};
+use sbomit_scitt::receipt::{verify_receipt_for_leaf, verify_receipt_with_keys};
 use sbomit_store::admission::{EntryKind, Refusal};
 use sbomit_store::policy::Role;
 use sbomit_store::{Store, StoreError};
+use sbomit_tlog::merkle;
 use serde_json::json;
 
 mod common;
@@ -34,7 +34,7 @@ fn cose_statement(key: &PrivateKey, iss: &str, sub: &str, ct: &str, payload: &[u
 fn dsse_statement(key: &PrivateKey, predicate_type: &str, name: &str) -> Vec<u8> {
     let statement = json!({
         "_type": "https://in-toto.io/Statement/v1",
-        "subject": [{"name": name, "digest": {"sha256": hex::encode(sbomit_core::digest::Sha256::digest(name.as_bytes()).as_bytes())}}],
+        "subject": [{"name": name, "digest": {"sha256": hex::encode(sbomit_intoto::digest::Sha256::digest(name.as_bytes()).as_bytes())}}],
         "predicateType": predicate_type,
         "predicate": {"note": name},
     });
@@ -388,12 +388,12 @@ fn proofs_hold_across_batches_and_restarts() {
             .collect();
         assert_eq!(merkle::root_from_leaf_hashes(&leaves), head.root);
         // Checkpoints are signed notes the service key opens.
-        let verifier = sbomit_core::checkpoint::NoteVerifier::new(
+        let verifier = sbomit_tlog::checkpoint::NoteVerifier::new(
             store.origin(),
             store.service_key().private.public_key().clone(),
         )
         .unwrap();
-        let (cp, _) = sbomit_core::checkpoint::Checkpoint::open(
+        let (cp, _) = sbomit_tlog::checkpoint::Checkpoint::open(
             &head.note,
             &[verifier],
             Some(store.origin()),
@@ -520,7 +520,7 @@ fn pki() -> (Vec<u8>, Vec<u8>, PrivateKey) {
 
 fn x5chain_statement(key: &PrivateKey, iss: &str, chain: &[Vec<u8>]) -> Vec<u8> {
     use ciborium::value::Value;
-    use sbomit_core::cose::{CoseSign1, CwtClaims, HeaderMap};
+    use sbomit_scitt::cose::{CoseSign1, CwtClaims, HeaderMap};
     let mut protected = HeaderMap::new();
     protected.insert(3, Value::Text("application/json".into()));
     protected.insert(
@@ -617,7 +617,7 @@ fn statements_are_found_by_hash_and_read_back_small_and_large() {
         for bytes in [&small, &large] {
             let reg = store.register(EntryKind::Cose, bytes).unwrap();
             // Found by statement hash at once (before the indexer) and after it.
-            let hash = *sbomit_core::digest::Sha256::digest(bytes).as_bytes();
+            let hash = *sbomit_intoto::digest::Sha256::digest(bytes).as_bytes();
             assert_eq!(
                 store.entry_by_statement(&hash).unwrap().unwrap().index,
                 reg.index

@@ -10,11 +10,11 @@ use base64::Engine;
 use clap::Args;
 use serde_json::{json, Value};
 
-use sbomit_core::cose::{SignedStatement, StatementHeader};
-use sbomit_core::crypto::PrivateKey;
-use sbomit_core::digest::Sha256;
-use sbomit_core::envelope::{pae, Envelope, INTOTO_PAYLOAD_TYPE};
-use sbomit_core::statement::STATEMENT_V1;
+use sbomit_crypto::PrivateKey;
+use sbomit_intoto::digest::Sha256;
+use sbomit_intoto::envelope::{pae, Envelope, INTOTO_PAYLOAD_TYPE};
+use sbomit_intoto::statement::STATEMENT_V1;
+use sbomit_scitt::cose::{SignedStatement, StatementHeader};
 
 use super::Output;
 use crate::keys::{self, PasswordSource};

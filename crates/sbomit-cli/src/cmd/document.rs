@@ -12,13 +12,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use sbomit_core::crypto::PublicKey;
-use sbomit_core::document::{Document, DocumentError, Supplement};
-use sbomit_core::jsonpatch::Patch;
-use sbomit_core::model::{Inspection, Link, Metadata};
-use sbomit_core::verify::{
+use sbomit_crypto::PublicKey;
+use sbomit_intoto::model::{Inspection, Link, Metadata};
+use sbomit_intoto::verify::{
     InspectionRunner, SourceError, VerificationReport, VerifyError, VerifyOptions,
 };
+use sbomit_sbom::document::{Document, DocumentError, Supplement};
+use sbomit_sbom::jsonpatch::Patch;
 
 use super::Output;
 use crate::keys::{self, PasswordSource};
@@ -118,7 +118,7 @@ fn parse_mutation(s: &str) -> Result<(String, PathBuf), String> {
     let key = if f.eq_ignore_ascii_case("cyclonedx") {
         "cyclonedx".to_owned()
     } else {
-        match sbomit_core::sit::Format::parse(f) {
+        match sbomit_sbom::sit::Format::parse(f) {
             Some(fmt) => fmt.name().to_owned(),
             None => return Err(format!("unknown SIT format {f:?}")),
         }
@@ -435,7 +435,7 @@ pub(crate) fn verify_document(
     trust: &TrustArgs,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Verdict> {
-    use sbomit_core::document::DocumentVerifyError as E;
+    use sbomit_sbom::document::DocumentVerifyError as E;
     let layout_keys = load_keys(&trust.layout_keys)?;
     let addendum_keys = load_keys(&trust.addendum_keys)?;
     let options = VerifyOptions::at(now);

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Subcommand, ValueEnum};
-use sbomit_core::crypto::{KeyKind, PrivateKey};
+use sbomit_crypto::{KeyKind, PrivateKey};
 
 use super::Output;
 use crate::keys::{self, PASSWORD_ENV};
@@ -82,7 +82,7 @@ pub fn run(cmd: KeyCommand, out: &Output) -> Result<Outcome> {
         }
         KeyCommand::Id { file } => {
             let bytes = sbomit_fs::io::read_file(&file)?;
-            let id = match sbomit_core::crypto::PublicKey::from_pem(&bytes, None) {
+            let id = match sbomit_crypto::PublicKey::from_pem(&bytes, None) {
                 Ok(k) => k.keyid().clone(),
                 Err(_) => keys::load_private(&file, &keys::PasswordSource::Auto)?
                     .public_key()

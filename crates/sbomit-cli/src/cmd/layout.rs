@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
-use sbomit_core::envelope::{Envelope, EnvelopeKind};
+use sbomit_intoto::envelope::{Envelope, EnvelopeKind};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -263,14 +263,15 @@ pub fn layout_from_source(path: &Path) -> Result<Value> {
         "inspect": inspect,
     });
     // Same validation as when reading a layout: names, thresholds, rules, expiry format.
-    sbomit_core::model::Layout::from_value(&layout).with_context(|| path.display().to_string())?;
+    sbomit_intoto::model::Layout::from_value(&layout)
+        .with_context(|| path.display().to_string())?;
     Ok(layout)
 }
 
 /// The review text of `layout show`.
 fn describe(envelope: &Envelope) -> Result<String> {
     use std::fmt::Write;
-    let layout = sbomit_core::model::Layout::from_value(envelope.payload())?;
+    let layout = sbomit_intoto::model::Layout::from_value(envelope.payload())?;
     let mut s = String::new();
     let kind = match envelope.kind() {
         EnvelopeKind::Classic => "classic",

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use sbomit_core::crypto::PrivateKey;
-use sbomit_core::digest::Artifacts;
-use sbomit_core::envelope::{Envelope, EnvelopeKind};
-use sbomit_core::model::Link;
-use sbomit_core::statement::Statement;
+use sbomit_crypto::PrivateKey;
 use sbomit_fs::record::{record_artifacts, RecordOptions};
+use sbomit_intoto::digest::Artifacts;
+use sbomit_intoto::envelope::{Envelope, EnvelopeKind};
+use sbomit_intoto::model::Link;
+use sbomit_intoto::statement::Statement;
 
 use super::Output;
 use crate::keys::{self, PasswordSource};

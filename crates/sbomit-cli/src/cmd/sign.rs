@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use sbomit_core::envelope::Envelope;
+use sbomit_intoto::envelope::Envelope;
 
 use super::Output;
 use crate::keys::{self, PasswordSource};

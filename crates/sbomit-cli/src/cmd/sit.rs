@@ -15,12 +15,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{ArgGroup, Args, Subcommand};
-use sbomit_core::digest::Sha256;
-use sbomit_core::document::{Document, SIT_SIGNING_STEP};
-use sbomit_core::envelope::Envelope;
-use sbomit_core::model::Metadata;
-use sbomit_core::sit::sign::Authorized;
-use sbomit_core::sit::{self, check, jsf, Format, LockfileKind, SitOptions};
+use sbomit_intoto::digest::Sha256;
+use sbomit_intoto::envelope::Envelope;
+use sbomit_intoto::model::Metadata;
+use sbomit_sbom::document::{Document, SIT_SIGNING_STEP};
+use sbomit_sbom::sit::sign::Authorized;
+use sbomit_sbom::sit::{self, check, jsf, Format, LockfileKind, SitOptions};
 
 use super::document::{
     load_keys, print_verdict, read_document, verify_document, TrustArgs, Verdict,
@@ -188,7 +188,7 @@ fn password_source(p: Option<String>) -> PasswordSource {
 }
 
 /// The layout of a document (whose signatures the caller has verified).
-fn document_layout(doc: &Document, what: &str) -> Result<sbomit_core::model::Layout> {
+fn document_layout(doc: &Document, what: &str) -> Result<sbomit_intoto::model::Layout> {
     let env = doc
         .current()
         .with_context(|| what.to_owned())?

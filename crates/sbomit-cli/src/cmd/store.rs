@@ -12,15 +12,16 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 
-use sbomit_core::checkpoint::{Checkpoint, NoteVerifier};
-use sbomit_core::cose::{self, CoseKey};
-use sbomit_core::crypto::{PrivateKey, PublicKey};
-use sbomit_core::digest::Sha256;
-use sbomit_core::{merkle, receipt};
+use sbomit_crypto::{PrivateKey, PublicKey};
+use sbomit_intoto::digest::Sha256;
+use sbomit_scitt::cose::{self, CoseKey};
+use sbomit_scitt::receipt;
 use sbomit_server::ServerConfig;
 use sbomit_store::backend::Scope;
 use sbomit_store::policy::Role;
 use sbomit_store::{Store, StoreConfig};
+use sbomit_tlog::checkpoint::{Checkpoint, NoteVerifier};
+use sbomit_tlog::merkle;
 
 use super::Output;
 use crate::keys;

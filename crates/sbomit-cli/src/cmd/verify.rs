@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use sbomit_core::envelope::Envelope;
-use sbomit_core::rules::RuleViolation;
-use sbomit_core::verify::{self, Failure, VerificationReport, VerifyOptions};
+use sbomit_intoto::envelope::Envelope;
+use sbomit_intoto::rules::RuleViolation;
+use sbomit_intoto::verify::{self, Failure, VerificationReport, VerifyOptions};
 use serde_json::{json, Value};
 
 use super::Output;
@@ -93,7 +93,7 @@ pub fn run(args: VerifyArgs, out: &Output) -> Result<Outcome> {
             Some(keys.iter().filter_map(move |k| {
                 Some((
                     name.to_owned(),
-                    sbomit_core::crypto::KeyId(k.as_str()?.to_owned()),
+                    sbomit_crypto::KeyId(k.as_str()?.to_owned()),
                 ))
             }))
         })

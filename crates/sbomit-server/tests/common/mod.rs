@@ -6,9 +6,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sbomit_core::cose::{SignedStatement, StatementHeader};
-use sbomit_core::crypto::{KeyKind, PrivateKey};
-use sbomit_core::envelope::{Envelope, EnvelopeKind};
+use sbomit_crypto::{KeyKind, PrivateKey};
+use sbomit_intoto::envelope::{Envelope, EnvelopeKind};
+use sbomit_scitt::cose::{SignedStatement, StatementHeader};
 use sbomit_server::ServerConfig;
 use sbomit_store::backend::Scope;
 use sbomit_store::policy::Role;
@@ -363,7 +363,7 @@ pub fn cose_statement(key: &PrivateKey, iss: &str, sub: &str, ct: &str, payload:
 
 /// A DSSE envelope of an in-toto Statement v1 about one artifact, signed by `key`.
 pub fn dsse_statement(key: &PrivateKey, name: &str, predicate_type: &str) -> Vec<u8> {
-    let digest = hex::encode(sbomit_core::digest::Sha256::digest(name.as_bytes()).as_bytes());
+    let digest = hex::encode(sbomit_intoto::digest::Sha256::digest(name.as_bytes()).as_bytes());
     let statement = serde_json::json!({
         "_type": "https://in-toto.io/Statement/v1",
         "subject": [{ "name": name, "digest": { "sha256": digest } }],

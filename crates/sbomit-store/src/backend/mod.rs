@@ -15,7 +15,7 @@
 //! hashes, and stores the checkpoint the caller signs over the new head. Nothing is
 //! acknowledged before that transaction commits.
 
-use sbomit_core::merkle::{Hash, NodeId};
+use sbomit_tlog::merkle::{Hash, NodeId};
 
 use crate::admission::{EntryKind, NewEntry};
 use crate::graph::{Facts, Node, VulnStatus};
@@ -394,7 +394,7 @@ pub(crate) struct BatchPlan {
 
 pub(crate) fn plan_batch(
     batch: &[NewEntry],
-    mut frontier: sbomit_core::merkle::CompactRange,
+    mut frontier: sbomit_tlog::merkle::CompactRange,
     mut existing: impl FnMut(&Hash) -> Result<Option<u64>, StoreError>,
 ) -> Result<BatchPlan, StoreError> {
     use std::collections::HashMap;
@@ -445,10 +445,10 @@ pub(crate) fn plan_batch(
 pub(crate) fn frontier(
     size: u64,
     read: impl FnMut(&[NodeId]) -> Result<Vec<Hash>, StoreError>,
-) -> Result<sbomit_core::merkle::CompactRange, StoreError> {
+) -> Result<sbomit_tlog::merkle::CompactRange, StoreError> {
     // HashReader reads through `&self`; the transaction it reads from needs `&mut`.
     struct R<F>(std::cell::RefCell<F>);
-    impl<F: FnMut(&[NodeId]) -> Result<Vec<Hash>, StoreError>> sbomit_core::merkle::HashReader
+    impl<F: FnMut(&[NodeId]) -> Result<Vec<Hash>, StoreError>> sbomit_tlog::merkle::HashReader
         for R<F>
     {
         type Error = StoreError;
@@ -456,9 +456,9 @@ pub(crate) fn frontier(
             (self.0.borrow_mut())(ids)
         }
     }
-    sbomit_core::merkle::CompactRange::from_reader(&R(std::cell::RefCell::new(read)), size).map_err(
+    sbomit_tlog::merkle::CompactRange::from_reader(&R(std::cell::RefCell::new(read)), size).map_err(
         |e| match e {
-            sbomit_core::merkle::ProofError::Read(e) => e,
+            sbomit_tlog::merkle::ProofError::Read(e) => e,
             other => StoreError::corrupt(other.to_string()),
         },
     )

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
-use sbomit_core::merkle::{Hash, NodeId};
+use sbomit_tlog::merkle::{Hash, NodeId};
 
 use super::{
     check_schema, clean, frontier, graph_schema, hash_from, kind_from, log_schema, plan_batch,

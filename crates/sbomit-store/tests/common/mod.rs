@@ -56,7 +56,7 @@ impl Drop for Db {
 
 fn rand_bytes() -> [u8; 6] {
     let mut b = [0u8; 6];
-    aws_lc_rs::rand::fill(&mut b).unwrap();
+    sbomit_crypto::random_bytes(&mut b).unwrap();
     b
 }
 

@@ -1,0 +1,2 @@
+//! Integration tests of sbomit-crypto, one binary (faster linking on small machines).
+mod crypto_interop;

@@ -1,0 +1,1021 @@
+//! Signature envelopes: classic in-toto `{signed, signatures}` and DSSE.
+//!
+//! Signatures are checked over what was received: the canonical JSON of the `signed` object
+//! exactly as parsed (unknown fields included), or DSSE's PAE over the exact payload bytes.
+
+use base64::Engine as _;
+use std::sync::OnceLock;
+
+use serde_json::{Map, Value};
+
+use crate::model::CompactLink;
+use sbomit_crypto::{KeyId, PrivateKey, PublicKey, SignatureError};
+
+/// The payload type in-toto uses for layouts and links in DSSE.
+pub const INTOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+
+/// One signature as found in an envelope (raw bytes, decoded from hex or base64).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signature {
+    pub keyid: KeyId,
+    pub sig: Vec<u8>,
+}
+
+/// Which envelope a piece of metadata came in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnvelopeKind {
+    Classic,
+    Dsse,
+}
+
+/// Why an envelope could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnvelopeError {
+    #[error("not JSON: {0}")]
+    Json(String),
+    #[error("neither an in-toto metablock nor a DSSE envelope: {0}")]
+    Shape(String),
+    #[error("bad encoding: {0}")]
+    Encoding(String),
+    #[error(transparent)]
+    Canonical(#[from] crate::canonical::CanonicalError),
+}
+
+/// A signed piece of metadata in either envelope.
+#[derive(Clone, Debug)]
+pub struct Envelope {
+    kind: EnvelopeKind,
+    /// The `signed` object, or the DSSE payload parsed as JSON. Built on first use from
+    /// `file` (classic) or `payload_bytes` (DSSE), which parsing has already validated:
+    /// verification reads links straight into [`CompactLink`]s and never needs the tree.
+    payload: OnceLock<Value>,
+    /// Classic envelopes read from a file: the file as received (empty otherwise).
+    file: Vec<u8>,
+    payload_type: Option<String>,
+    /// DSSE: the exact payload bytes (empty for classic).
+    payload_bytes: Vec<u8>,
+    signed_bytes: Vec<u8>,
+    signatures: Vec<Signature>,
+    /// Fields of each signature object other than `keyid` and `sig`, kept for writing back.
+    extra: Vec<Map<String, Value>>,
+    /// Classic signature objects we cannot use (GPG `{keyid, signature, other_headers}`), kept
+    /// so that writing the file back does not drop them.
+    foreign: Vec<Value>,
+    /// The payload read as a link, when it is one (see [`Envelope::compact_link`]).
+    link: OnceLock<Option<CompactLink>>,
+}
+
+/// URL-safe or standard base64, padded or not (DSSE allows either).
+fn b64_decode(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    let config =
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    let standard = GeneralPurpose::new(&base64::alphabet::STANDARD, config);
+    let url_safe = GeneralPurpose::new(&base64::alphabet::URL_SAFE, config);
+    standard
+        .decode(s)
+        .or_else(|e| url_safe.decode(s).map_err(|_| e))
+}
+
+fn b64_encode(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+impl Envelope {
+    /// Parses a metadata file's bytes (either envelope, detected by shape).
+    pub fn parse(bytes: &[u8]) -> Result<Self, EnvelopeError> {
+        Self::parse_owned(bytes.to_vec())
+    }
+
+    /// [`Envelope::parse`] keeping `bytes` (a classic envelope holds on to its file).
+    pub fn parse_owned(bytes: Vec<u8>) -> Result<Self, EnvelopeError> {
+        if let Some(env) = Self::parse_classic_text(&bytes) {
+            let mut env = env?;
+            env.file = bytes;
+            return Ok(env);
+        }
+        let value: Value =
+            serde_json::from_slice(&bytes).map_err(|e| EnvelopeError::Json(e.to_string()))?;
+        let Value::Object(mut obj) = value else {
+            return Err(EnvelopeError::Shape(
+                "the document is not a JSON object".into(),
+            ));
+        };
+        if obj.contains_key("payload") {
+            Self::parse_dsse(&mut obj)
+        } else if obj.contains_key("signed") {
+            let signed = match obj.remove("signed") {
+                Some(v @ Value::Object(_)) => v,
+                _ => return Err(EnvelopeError::Shape("\"signed\" is not an object".into())),
+            };
+            let signed_bytes = crate::canonical::encode(&signed)?;
+            let env = Self::parse_classic(&mut obj, signed_bytes)?;
+            env.payload.get_or_init(|| signed);
+            Ok(env)
+        } else {
+            Err(EnvelopeError::Shape(
+                "no \"signed\" or \"payload\" field".into(),
+            ))
+        }
+    }
+
+    /// The fast path for classic files: canonical bytes of `signed` written while parsing,
+    /// no `Value` tree. `None` for anything else (DSSE, a malformed or unusual file, a float
+    /// in `signed`): the general path above then gives the answer, and its error.
+    fn parse_classic_text(bytes: &[u8]) -> Option<Result<Self, EnvelopeError>> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let top = serde::Deserializer::deserialize_map(&mut de, TopVisitor(bytes.len())).ok()?;
+        de.end().ok()?;
+        let mut obj = Map::new();
+        if let Some(sigs) = top.signatures {
+            obj.insert("signatures".into(), sigs);
+        }
+        Some(Self::parse_classic(&mut obj, top.signed))
+    }
+    fn parse_dsse(obj: &mut Map<String, Value>) -> Result<Self, EnvelopeError> {
+        let payload_b64 = obj
+            .get("payload")
+            .and_then(Value::as_str)
+            .ok_or_else(|| EnvelopeError::Shape("DSSE \"payload\" is not a string".into()))?;
+        let payload_bytes = b64_decode(payload_b64)
+            .map_err(|e| EnvelopeError::Encoding(format!("DSSE payload base64: {e}")))?;
+        let payload_type = obj
+            .get("payloadType")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                EnvelopeError::Shape("DSSE \"payloadType\" missing or not a string".into())
+            })?
+            .to_string();
+        let sigs = match obj.remove("signatures") {
+            Some(Value::Array(a)) => a,
+            _ => {
+                return Err(EnvelopeError::Shape(
+                    "DSSE \"signatures\" missing or not an array".into(),
+                ))
+            }
+        };
+        let mut signatures = Vec::with_capacity(sigs.len());
+        let mut extra = Vec::with_capacity(sigs.len());
+        for (i, sig) in sigs.into_iter().enumerate() {
+            let Value::Object(mut sig) = sig else {
+                return Err(EnvelopeError::Shape(format!(
+                    "DSSE signature {i} is not an object"
+                )));
+            };
+            // The DSSE spec makes keyid optional; a missing one is the empty id.
+            let keyid = match sig.remove("keyid") {
+                None | Some(Value::Null) => String::new(),
+                Some(Value::String(s)) => s,
+                Some(_) => {
+                    return Err(EnvelopeError::Shape(format!(
+                        "DSSE signature {i}: \"keyid\" is not a string"
+                    )))
+                }
+            };
+            let sig_bytes = match sig.remove("sig") {
+                Some(Value::String(s)) => b64_decode(&s).map_err(|e| {
+                    EnvelopeError::Encoding(format!("DSSE signature {i} base64: {e}"))
+                })?,
+                _ => {
+                    return Err(EnvelopeError::Shape(format!(
+                        "DSSE signature {i}: \"sig\" missing or not a string"
+                    )))
+                }
+            };
+            signatures.push(Signature {
+                keyid: KeyId(keyid),
+                sig: sig_bytes,
+            });
+            extra.push(sig);
+        }
+        // Validated now (the tree is built only if asked for): the streaming canonicaliser
+        // runs serde_json's full parser; floats are fine in a DSSE payload.
+        let _floats_allowed = crate::canonical::encode_text(&payload_bytes)
+            .map_err(|e| EnvelopeError::Json(format!("DSSE payload: {e}")))?;
+        Ok(Envelope {
+            kind: EnvelopeKind::Dsse,
+            payload: OnceLock::new(),
+            file: Vec::new(),
+            signed_bytes: pae(&payload_type, &payload_bytes),
+            payload_type: Some(payload_type),
+            payload_bytes,
+            signatures,
+            extra,
+            foreign: Vec::new(),
+            link: OnceLock::new(),
+        })
+    }
+
+    fn parse_classic(
+        obj: &mut Map<String, Value>,
+        signed_bytes: Vec<u8>,
+    ) -> Result<Self, EnvelopeError> {
+        let sigs = match obj.remove("signatures") {
+            None => Vec::new(),
+            Some(Value::Array(a)) => a,
+            Some(_) => {
+                return Err(EnvelopeError::Shape(
+                    "\"signatures\" is not an array".into(),
+                ))
+            }
+        };
+        let mut signatures = Vec::with_capacity(sigs.len());
+        let mut extra = Vec::with_capacity(sigs.len());
+        let mut foreign = Vec::new();
+        for (i, sig) in sigs.into_iter().enumerate() {
+            let Value::Object(mut sig) = sig else {
+                return Err(EnvelopeError::Shape(format!(
+                    "signature {i} is not an object"
+                )));
+            };
+            if !sig.contains_key("sig")
+                && sig.contains_key("signature")
+                && sig.contains_key("other_headers")
+            {
+                foreign.push(Value::Object(sig));
+                continue;
+            }
+            let keyid = match sig.remove("keyid") {
+                Some(Value::String(s)) => s,
+                _ => {
+                    return Err(EnvelopeError::Shape(format!(
+                        "signature {i}: \"keyid\" missing or not a string"
+                    )))
+                }
+            };
+            let sig_bytes = match sig.remove("sig") {
+                Some(Value::String(s)) => hex::decode(&s)
+                    .map_err(|e| EnvelopeError::Encoding(format!("signature {i} hex: {e}")))?,
+                _ => {
+                    return Err(EnvelopeError::Shape(format!(
+                        "signature {i}: \"sig\" missing or not a string"
+                    )))
+                }
+            };
+            signatures.push(Signature {
+                keyid: KeyId(keyid),
+                sig: sig_bytes,
+            });
+            extra.push(sig);
+        }
+        Ok(Envelope {
+            kind: EnvelopeKind::Classic,
+            payload: OnceLock::new(),
+            file: Vec::new(),
+            payload_type: None,
+            payload_bytes: Vec::new(),
+            signed_bytes,
+            signatures,
+            extra,
+            foreign,
+            link: OnceLock::new(),
+        })
+    }
+
+    /// Wraps unsigned metadata (a JSON object) in a new, unsigned envelope.
+    ///
+    /// A DSSE payload is serialised as in-toto 3.x does (`json.dumps(..., sort_keys=True)`:
+    /// `", "`/`": "` separators, non-ASCII escaped), not as canonical JSON.
+    pub fn new(kind: EnvelopeKind, payload: &serde_json::Value) -> Result<Self, EnvelopeError> {
+        Self::from_value(kind, payload.clone())
+    }
+
+    /// [`Envelope::new`] taking the payload by value: no copy of a large link.
+    pub fn from_value(
+        kind: EnvelopeKind,
+        payload: serde_json::Value,
+    ) -> Result<Self, EnvelopeError> {
+        if !payload.is_object() {
+            return Err(EnvelopeError::Shape(
+                "metadata must be a JSON object".into(),
+            ));
+        }
+        match kind {
+            EnvelopeKind::Classic => Ok(Envelope {
+                kind,
+                signed_bytes: crate::canonical::encode(&payload)?,
+                payload: OnceLock::from(payload),
+                file: Vec::new(),
+                payload_type: None,
+                payload_bytes: Vec::new(),
+                signatures: Vec::new(),
+                extra: Vec::new(),
+                foreign: Vec::new(),
+                link: OnceLock::new(),
+            }),
+            EnvelopeKind::Dsse => {
+                // Same rule as canonical JSON: floats are refused, so both envelopes accept the
+                // same metadata.
+                crate::canonical::encode(&payload)?;
+                let payload_bytes = pyjson::dumps(&payload, None).into_bytes();
+                Ok(Envelope {
+                    kind,
+                    payload: OnceLock::from(payload),
+                    file: Vec::new(),
+                    signed_bytes: pae(INTOTO_PAYLOAD_TYPE, &payload_bytes),
+                    payload_type: Some(INTOTO_PAYLOAD_TYPE.to_string()),
+                    payload_bytes,
+                    signatures: Vec::new(),
+                    extra: Vec::new(),
+                    foreign: Vec::new(),
+                    link: OnceLock::new(),
+                })
+            }
+        }
+    }
+
+    pub fn kind(&self) -> EnvelopeKind {
+        self.kind
+    }
+
+    /// The metadata itself: the `signed` object, or the DSSE payload parsed as JSON.
+    pub fn payload(&self) -> &serde_json::Value {
+        self.payload.get_or_init(|| {
+            // Both sources were parsed successfully when the envelope was read, by the same
+            // parser, so the `Null` fallbacks are unreachable.
+            match self.kind {
+                EnvelopeKind::Classic => serde_json::from_slice::<Value>(&self.file)
+                    .ok()
+                    .and_then(|mut v| v.get_mut("signed").map(Value::take))
+                    .unwrap_or(Value::Null),
+                EnvelopeKind::Dsse => {
+                    serde_json::from_slice(&self.payload_bytes).unwrap_or(Value::Null)
+                }
+            }
+        })
+    }
+
+    /// The payload read as a link without building a JSON tree, computed once (the
+    /// filesystem link source warms it on all cores). `None` when the payload is not a plain
+    /// link, or the envelope was not read from bytes: read [`Envelope::payload`] then.
+    pub fn compact_link(&self) -> Option<&CompactLink> {
+        self.link
+            .get_or_init(|| match self.kind {
+                EnvelopeKind::Classic if !self.file.is_empty() => {
+                    CompactLink::from_metablock_text(&self.file)
+                }
+                EnvelopeKind::Dsse if !self.payload_bytes.is_empty() => {
+                    CompactLink::from_payload_text(&self.payload_bytes)
+                }
+                _ => None,
+            })
+            .as_ref()
+    }
+
+    /// DSSE payload type (`None` for classic).
+    pub fn payload_type(&self) -> Option<&str> {
+        self.payload_type.as_deref()
+    }
+
+    /// DSSE: the exact payload bytes; classic: `None`.
+    pub fn payload_bytes(&self) -> Option<&[u8]> {
+        match self.kind {
+            EnvelopeKind::Dsse => Some(&self.payload_bytes),
+            EnvelopeKind::Classic => None,
+        }
+    }
+
+    /// The bytes a signature covers: canonical JSON of `signed`, or PAE(type, payload).
+    pub fn signed_bytes(&self) -> &[u8] {
+        &self.signed_bytes
+    }
+
+    pub fn signatures(&self) -> &[Signature] {
+        &self.signatures
+    }
+
+    /// Checks that `key` made a signature in this envelope. The signature whose key id matches
+    /// is tried first; then the others, so a key whose id the signer computed differently
+    /// (older securesystemslib) still verifies: identity is proven by the signature itself.
+    pub fn verify(&self, key: &PublicKey) -> Result<(), SignatureError> {
+        let keyid = key.keyid();
+        let matching = self.signatures.iter().filter(|s| &s.keyid == keyid);
+        let others = self.signatures.iter().filter(|s| &s.keyid != keyid);
+        if matching
+            .chain(others)
+            .any(|s| key.verify(&self.signed_bytes, &s.sig).is_ok())
+        {
+            Ok(())
+        } else {
+            Err(SignatureError::Invalid(keyid.clone()))
+        }
+    }
+
+    /// Adds a signature by `key` (replacing an earlier one by the same key id).
+    pub fn sign(&mut self, key: &PrivateKey) -> Result<&Signature, sbomit_crypto::KeyError> {
+        let sig = key.sign(&self.signed_bytes)?;
+        let signature = Signature {
+            keyid: key.public_key().keyid().clone(),
+            sig,
+        };
+        let index = match self
+            .signatures
+            .iter()
+            .position(|s| s.keyid == signature.keyid)
+        {
+            Some(i) => {
+                self.signatures[i] = signature;
+                self.extra[i] = Map::new();
+                i
+            }
+            None => {
+                self.signatures.push(signature);
+                self.extra.push(Map::new());
+                self.signatures.len() - 1
+            }
+        };
+        Ok(&self.signatures[index])
+    }
+
+    /// Removes all signatures.
+    pub fn clear_signatures(&mut self) {
+        self.signatures.clear();
+        self.extra.clear();
+        self.foreign.clear();
+    }
+
+    /// Serialises the file as the reference writes it (classic: `json.dumps(indent=1,
+    /// sort_keys=True)`-style; DSSE: `{payload, payloadType, signatures}`).
+    ///
+    /// Exactly in-toto 3.x's bytes: classic is `Metablock.dump` (`indent=1`, `", "`→`","`
+    /// item separator, `": "`, sorted keys, `ensure_ascii`, no trailing newline); DSSE is
+    /// `Envelope.dump` (one line, `", "`/`": "`, sorted keys, no trailing newline).
+    pub fn to_file_bytes(&self) -> Vec<u8> {
+        let mut sigs: Vec<Value> = self
+            .signatures
+            .iter()
+            .zip(&self.extra)
+            .map(|(s, extra)| {
+                let mut o = extra.clone();
+                o.insert("keyid".into(), Value::String(s.keyid.0.clone()));
+                let sig = match self.kind {
+                    EnvelopeKind::Classic => hex::encode(&s.sig),
+                    EnvelopeKind::Dsse => b64_encode(&s.sig),
+                };
+                o.insert("sig".into(), Value::String(sig));
+                Value::Object(o)
+            })
+            .collect();
+        sigs.extend(self.foreign.iter().cloned());
+        let mut file = Map::new();
+        file.insert("signatures".into(), Value::Array(sigs));
+        match self.kind {
+            EnvelopeKind::Classic => {
+                // `{"signatures": [...], "signed": {...}}` with indent 1, written around the
+                // payload instead of cloning it into a wrapper object (links can be large).
+                let mut out = String::with_capacity(64 + self.signed_bytes.len() * 3 / 2);
+                out.push_str("{\n \"signatures\": ");
+                let sigs = file
+                    .remove("signatures")
+                    .unwrap_or(Value::Array(Vec::new()));
+                pyjson::write(&sigs, Some(1), 1, &mut out);
+                out.push_str(",\n \"signed\": ");
+                let at = out.len();
+                let fast = std::str::from_utf8(&self.signed_bytes)
+                    .ok()
+                    .and_then(|c| pyjson::write_canonical(c, Some(1), 1, &mut out));
+                if fast.is_none() {
+                    out.truncate(at);
+                    pyjson::write(self.payload(), Some(1), 1, &mut out);
+                }
+                out.push_str("\n}");
+                out.into_bytes()
+            }
+            EnvelopeKind::Dsse => {
+                file.insert(
+                    "payload".into(),
+                    Value::String(b64_encode(&self.payload_bytes)),
+                );
+                file.insert(
+                    "payloadType".into(),
+                    Value::String(
+                        self.payload_type
+                            .clone()
+                            .unwrap_or_else(|| INTOTO_PAYLOAD_TYPE.into()),
+                    ),
+                );
+                pyjson::dumps(&Value::Object(file), None).into_bytes()
+            }
+        }
+    }
+}
+
+/// What the classic fast path takes from a file's top-level object.
+struct Top {
+    signed: Vec<u8>,
+    signatures: Option<Value>,
+}
+
+/// Reads a classic file's top level: `signed` is canonicalised as it is parsed, `signatures`
+/// read as JSON, anything else parsed (so the whole file is validated) and dropped. Any
+/// surprise (no object, DSSE fields, a repeated key, `signed` not an object or holding a
+/// float) is an error that sends the caller down the general path.
+struct TopVisitor(usize);
+
+impl<'de> serde::de::Visitor<'de> for TopVisitor {
+    type Value = Top;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a metablock")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
+        use serde::de::Error as _;
+        let mut signed = None;
+        let mut signatures = None;
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(A::Error::custom("repeated key"));
+            }
+            match key.as_str() {
+                "signed" => {
+                    let mut c = crate::canonical::Canonicalizer::with_capacity(self.0);
+                    map.next_value_seed(c.seed())?;
+                    let bytes = c.finish().map_err(A::Error::custom)?;
+                    if bytes.first() != Some(&b'{') {
+                        return Err(A::Error::custom("`signed` is not an object"));
+                    }
+                    signed = Some(bytes);
+                }
+                "signatures" => signatures = Some(map.next_value::<Value>()?),
+                "payload" | "payloadType" => return Err(A::Error::custom("DSSE")),
+                _ => {
+                    map.next_value::<Value>()?;
+                }
+            }
+        }
+        Ok(Top {
+            signed: signed.ok_or_else(|| A::Error::custom("no `signed`"))?,
+            signatures,
+        })
+    }
+}
+
+/// Python's `json.dumps(value, sort_keys=True, indent=..)` with its default `ensure_ascii`:
+/// what the reference writes for files and DSSE payloads.
+pub mod pyjson {
+    use serde_json::Value;
+
+    /// `indent: None` is Python's one-line form (`", "` and `": "` separators); `Some(n)` puts
+    /// each item on its own line indented by `n` spaces per level, with `","` and `": "`.
+    pub fn dumps(value: &Value, indent: Option<usize>) -> String {
+        let mut out = String::new();
+        write(value, indent, 0, &mut out);
+        out
+    }
+
+    fn newline(indent: Option<usize>, level: usize, out: &mut String) {
+        if let Some(n) = indent {
+            out.push('\n');
+            const SPACES: &str = "                                                                ";
+            let mut left = n * level;
+            while left > 0 {
+                let k = left.min(SPACES.len());
+                out.push_str(&SPACES[..k]);
+                left -= k;
+            }
+        }
+    }
+
+    /// Writes `value` as at nesting `level` (for wrappers written by hand around a payload).
+    pub(super) fn write(value: &Value, indent: Option<usize>, level: usize, out: &mut String) {
+        let item_sep = if indent.is_some() { "," } else { ", " };
+        match value {
+            Value::Null => out.push_str("null"),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Number(n) => match n.as_f64() {
+                Some(f) if n.is_f64() => out.push_str(&float_repr(f)),
+                _ => out.push_str(&n.to_string()),
+            },
+            Value::String(s) => write_str(s, out),
+            Value::Array(items) => {
+                if items.is_empty() {
+                    out.push_str("[]");
+                    return;
+                }
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(item_sep);
+                    }
+                    newline(indent, level + 1, out);
+                    write(item, indent, level + 1, out);
+                }
+                newline(indent, level, out);
+                out.push(']');
+            }
+            Value::Object(map) => {
+                if map.is_empty() {
+                    out.push_str("{}");
+                    return;
+                }
+                // Python sorts str keys by code point: the order of their UTF-8 bytes, which is
+                // the order serde_json's (BTreeMap) Map iterates in; `canonical` has a test that
+                // fails if a feature ever turns the Map into an insertion-ordered one.
+                out.push('{');
+                for (i, (k, v)) in map.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(item_sep);
+                    }
+                    newline(indent, level + 1, out);
+                    write_str(k, out);
+                    out.push_str(": ");
+                    write(v, indent, level + 1, out);
+                }
+                newline(indent, level, out);
+                out.push('}');
+            }
+        }
+    }
+
+    /// [`write`] of the value whose canonical JSON (securesystemslib's: sorted keys, no
+    /// whitespace, only `"` and `\\` escaped, no floats) is `canonical`, in one pass over the
+    /// text: a classic envelope keeps its payload's canonical bytes for signatures, so its
+    /// file is written without building the payload's tree (tens of megabytes for a link of
+    /// 100,000 artifacts). `None` if `canonical` is not such text.
+    pub(super) fn write_canonical(
+        canonical: &str,
+        indent: Option<usize>,
+        base: usize,
+        out: &mut String,
+    ) -> Option<()> {
+        let mut level = base;
+        let item_sep = if indent.is_some() { "," } else { ", " };
+        let bytes = canonical.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                open @ (b'{' | b'[') => {
+                    let close = if open == b'{' { b'}' } else { b']' };
+                    if bytes.get(i + 1) == Some(&close) {
+                        out.push(open as char);
+                        out.push(close as char);
+                        i += 2;
+                        continue;
+                    }
+                    out.push(open as char);
+                    level += 1;
+                    newline(indent, level, out);
+                }
+                close @ (b'}' | b']') => {
+                    if level == base {
+                        return None;
+                    }
+                    level -= 1;
+                    newline(indent, level, out);
+                    out.push(close as char);
+                }
+                b',' => {
+                    out.push_str(item_sep);
+                    newline(indent, level, out);
+                }
+                b':' => out.push_str(": "),
+                b'"' => {
+                    // The string's text up to the closing quote; canonical JSON escapes only
+                    // `"` and `\\`.
+                    let start = i + 1;
+                    let mut j = start;
+                    let mut plain = true;
+                    loop {
+                        match *bytes.get(j)? {
+                            b'"' => break,
+                            b'\\' => {
+                                j += 2;
+                                continue;
+                            }
+                            b' '..=b'~' => {}
+                            _ => plain = false,
+                        }
+                        j += 1;
+                    }
+                    let text = canonical.get(start..j)?;
+                    if plain {
+                        // Printable ASCII: Python writes the same escapes for `"` and `\\`.
+                        out.push('"');
+                        out.push_str(text);
+                        out.push('"');
+                    } else {
+                        let mut unescaped = String::with_capacity(text.len());
+                        let mut chars = text.chars();
+                        while let Some(c) = chars.next() {
+                            unescaped.push(if c == '\\' { chars.next()? } else { c });
+                        }
+                        write_str(&unescaped, out);
+                    }
+                    i = j + 1;
+                    continue;
+                }
+                b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
+                    // Integers and literals are written alike.
+                    let end = bytes[i..]
+                        .iter()
+                        .position(|b| matches!(b, b',' | b'}' | b']' | b':'))
+                        .map_or(bytes.len(), |k| i + k);
+                    out.push_str(canonical.get(i..end)?);
+                    i = end;
+                    continue;
+                }
+                _ => return None,
+            }
+            i += 1;
+        }
+        (level == base).then_some(())
+    }
+
+    fn write_str(s: &str, out: &mut String) {
+        out.push('"');
+        // Fast path: printable ASCII without quotes or backslashes is written as is (paths and
+        // hex digests, nearly everything in a link).
+        if s.bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+        {
+            out.push_str(s);
+            out.push('"');
+            return;
+        }
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                ' '..='~' => out.push(c),
+                _ => {
+                    let mut buf = [0u16; 2];
+                    for unit in c.encode_utf16(&mut buf) {
+                        use std::fmt::Write;
+                        let _ = write!(out, "\\u{unit:04x}");
+                    }
+                }
+            }
+        }
+        out.push('"');
+    }
+
+    /// Python's `repr(float)`: shortest round-tripping digits, exponent form outside
+    /// `1e-4 <= |f| < 1e16`.
+    fn float_repr(f: f64) -> String {
+        let sci = format!("{f:e}");
+        let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        let negative = mantissa.starts_with('-');
+        let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+        let mut out = String::new();
+        if negative {
+            out.push('-');
+        }
+        if (-4..16).contains(&exp) {
+            let decpt = exp + 1;
+            if decpt <= 0 {
+                out.push_str("0.");
+                out.extend(std::iter::repeat_n('0', (-decpt) as usize));
+                out.push_str(&digits);
+            } else if decpt as usize >= digits.len() {
+                out.push_str(&digits);
+                out.extend(std::iter::repeat_n('0', decpt as usize - digits.len()));
+                out.push_str(".0");
+            } else {
+                out.push_str(&digits[..decpt as usize]);
+                out.push('.');
+                out.push_str(&digits[decpt as usize..]);
+            }
+        } else {
+            out.push_str(&digits[..1]);
+            if digits.len() > 1 {
+                out.push('.');
+                out.push_str(&digits[1..]);
+            }
+            out.push_str(&format!(
+                "e{}{:02}",
+                if exp < 0 { '-' } else { '+' },
+                exp.abs()
+            ));
+        }
+        out
+    }
+}
+
+/// DSSE v1 pre-authentication encoding.
+pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + payload_type.len() + 32);
+    out.extend_from_slice(b"DSSEv1 ");
+    out.extend_from_slice(payload_type.len().to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload_type.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload.len().to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use sbomit_crypto::KeyKind;
+    use serde_json::json;
+
+    fn link() -> Value {
+        json!({"_type": "link", "name": "x", "command": [], "materials": {}, "products": {},
+               "byproducts": {}, "environment": {}})
+    }
+
+    fn dsse_file(payload_b64: &str, sigs: Value) -> Vec<u8> {
+        serde_json::to_vec(&json!({"payload": payload_b64, "payloadType": INTOTO_PAYLOAD_TYPE, "signatures": sigs}))
+            .unwrap()
+    }
+
+    #[test]
+    fn accepts_url_safe_and_unpadded_base64() {
+        let key = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        // A payload whose base64 has '+'/'/' and padding.
+        let payload = b"{\"_type\": \"link\", \"name\": \"\xc3\xbf\xc3\xbe>?\"}";
+        let sig = key.sign(&pae(INTOTO_PAYLOAD_TYPE, payload)).unwrap();
+        let std = base64::engine::general_purpose::STANDARD;
+        let url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        for (p, s) in [
+            (std.encode(payload), std.encode(&sig)),
+            (url.encode(payload), url.encode(&sig)),
+        ] {
+            let env = Envelope::parse(&dsse_file(&p, json!([{"keyid": "", "sig": s}]))).unwrap();
+            assert_eq!(env.payload_bytes(), Some(payload.as_slice()));
+            env.verify(key.public_key()).unwrap();
+        }
+    }
+
+    #[test]
+    fn dsse_keyid_may_be_absent() {
+        let key = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        let payload = serde_json::to_vec(&link()).unwrap();
+        let sig = key.sign(&pae(INTOTO_PAYLOAD_TYPE, &payload)).unwrap();
+        let std = base64::engine::general_purpose::STANDARD;
+        let env = Envelope::parse(&dsse_file(
+            &std.encode(&payload),
+            json!([{"sig": std.encode(sig)}]),
+        ))
+        .unwrap();
+        assert_eq!(env.signatures()[0].keyid, KeyId(String::new()));
+        env.verify(key.public_key()).unwrap();
+    }
+
+    #[test]
+    fn classic_signature_covers_unknown_fields_as_received() {
+        let key = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        let mut signed = link();
+        signed["x-extra"] = json!({"b": 1, "a": "é"});
+        let mut env = Envelope::new(EnvelopeKind::Classic, &signed).unwrap();
+        env.sign(&key).unwrap();
+        let parsed = Envelope::parse(&env.to_file_bytes()).unwrap();
+        parsed.verify(key.public_key()).unwrap();
+        assert_eq!(parsed.payload()["x-extra"]["a"], "é");
+    }
+
+    #[test]
+    fn duplicate_json_keys_keep_the_last_like_python() {
+        let env = Envelope::parse(
+            br#"{"signed": {"_type": "link", "name": "a", "name": "b"}, "signatures": []}"#,
+        )
+        .unwrap();
+        assert_eq!(env.payload()["name"], "b");
+        assert_eq!(env.signed_bytes(), br#"{"_type":"link","name":"b"}"#);
+    }
+
+    #[test]
+    fn sign_replaces_signature_by_same_key() {
+        let key = PrivateKey::generate(KeyKind::EcdsaP256).unwrap();
+        let other = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        for kind in [EnvelopeKind::Classic, EnvelopeKind::Dsse] {
+            let mut env = Envelope::new(kind, &link()).unwrap();
+            env.sign(&key).unwrap();
+            env.sign(&other).unwrap();
+            env.sign(&key).unwrap();
+            assert_eq!(env.signatures().len(), 2);
+            env.verify(key.public_key()).unwrap();
+            env.verify(other.public_key()).unwrap();
+            env.clear_signatures();
+            assert!(env.verify(key.public_key()).is_err());
+        }
+    }
+
+    #[test]
+    fn rejects_malformed_envelopes() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b"[]",
+            b"{}",
+            b"{\"signed\": 1}",
+            b"{\"signed\": {}, \"signatures\": {}}",
+            b"{\"signed\": {}, \"signatures\": [{\"keyid\": \"a\", \"sig\": \"zz\"}]}",
+            b"{\"signed\": {}, \"signatures\": [{\"sig\": \"00\"}]}",
+            b"{\"signed\": {\"x\": 1.5}}",
+            b"{\"payload\": \"!!\", \"payloadType\": \"t\", \"signatures\": []}",
+            b"{\"payload\": \"e30\", \"signatures\": []}",
+            b"{\"payload\": \"e30\", \"payloadType\": \"t\"}",
+            b"{\"payload\": \"bm90IGpzb24\", \"payloadType\": \"t\", \"signatures\": []}",
+            b"{\"payload\": \"e30\", \"payloadType\": \"t\", \"signatures\": [{\"keyid\": 1, \"sig\": \"\"}]}",
+        ];
+        for case in cases {
+            assert!(
+                Envelope::parse(case).is_err(),
+                "{}",
+                String::from_utf8_lossy(case)
+            );
+        }
+    }
+
+    #[test]
+    fn keeps_gpg_signatures_when_writing_back() {
+        let file = br#"{"signatures": [{"keyid": "ab", "other_headers": "04", "signature": "cd"}], "signed": {"_type": "link"}}"#;
+        let env = Envelope::parse(file).unwrap();
+        assert!(env.signatures().is_empty());
+        let back: Value = serde_json::from_slice(&env.to_file_bytes()).unwrap();
+        assert_eq!(back["signatures"][0]["other_headers"], "04");
+    }
+
+    #[test]
+    fn python_float_repr() {
+        let cases = [
+            (1.5e-7, "1.5e-07"),
+            (1e16, "1e+16"),
+            (2.0, "2.0"),
+            (0.0001, "0.0001"),
+            (123.25, "123.25"),
+            (-0.5, "-0.5"),
+            (1.2345e20, "1.2345e+20"),
+            (1e15, "1000000000000000.0"),
+        ];
+        for (f, want) in cases {
+            assert_eq!(pyjson::dumps(&json!(f), None), want);
+        }
+    }
+
+    proptest::proptest! {
+        /// The one-pass writer from canonical bytes gives what writing the parsed value gives,
+        /// at any nesting level and in both layouts (it writes every classic link file).
+        #[test]
+        fn pyjson_from_canonical_text_equals_pyjson_of_the_value(
+            v in crate::canonical::tests::json_value(),
+            level in 0usize..3,
+            indent in proptest::option::of(0usize..3),
+        ) {
+            let canonical = String::from_utf8(crate::canonical::encode(&v).unwrap()).unwrap();
+            let mut fast = String::new();
+            pyjson::write_canonical(&canonical, indent, level, &mut fast).unwrap();
+            let mut slow = String::new();
+            pyjson::write(&v, indent, level, &mut slow);
+            proptest::prop_assert_eq!(fast, slow);
+        }
+
+        #[test]
+        fn pyjson_from_canonical_text_never_panics(text in "[\\[\\]{}\",:a\\\\0-9tfn é-]{0,40}") {
+            let mut out = String::new();
+            let _ = pyjson::write_canonical(&text, Some(1), 1, &mut out);
+        }
+
+        #[test]
+        fn parse_never_panics_on_bytes(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            let _ = Envelope::parse(&bytes);
+        }
+
+        #[test]
+        fn parse_never_panics_on_envelope_shapes(
+            payload in "[A-Za-z0-9+/=_-]{0,40}",
+            ptype in proptest::option::of("\\PC{0,10}"),
+            keyid in proptest::option::of("\\PC{0,10}"),
+            sig in "[A-Za-z0-9+/=_-]{0,40}",
+            classic in proptest::bool::ANY,
+        ) {
+            let doc = if classic {
+                json!({"signed": {"_type": payload}, "signatures": [{"keyid": keyid, "sig": sig}]})
+            } else {
+                json!({"payload": payload, "payloadType": ptype, "signatures": [{"keyid": keyid, "sig": sig}]})
+            };
+            let _ = Envelope::parse(&serde_json::to_vec(&doc).unwrap());
+        }
+
+        #[test]
+        fn sign_write_parse_verify_round_trips(
+            name in "\\PC{0,30}",
+            extra in proptest::collection::btree_map("\\PC{0,8}", "\\PC{0,8}", 0..4),
+            n in proptest::num::i64::ANY,
+            dsse in proptest::bool::ANY,
+        ) {
+            let key = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+            let mut payload = link();
+            payload["name"] = json!(name);
+            payload["environment"] = json!({"n": n, "extra": extra});
+            let kind = if dsse { EnvelopeKind::Dsse } else { EnvelopeKind::Classic };
+            let mut env = Envelope::new(kind, &payload).unwrap();
+            env.sign(&key).unwrap();
+            let bytes = env.to_file_bytes();
+            let parsed = Envelope::parse(&bytes).unwrap();
+            proptest::prop_assert!(parsed.verify(key.public_key()).is_ok());
+            proptest::prop_assert_eq!(parsed.payload(), &payload);
+            proptest::prop_assert_eq!(parsed.to_file_bytes(), bytes);
+        }
+    }
+}

@@ -1,0 +1,956 @@
+//! Final product verification: `verifylib.in_toto_verify`, in the reference's order:
+//!
+//! 1. layout signatures (every given key must have signed);
+//! 2. expiry against the caller's time;
+//! 3. parameter substitution;
+//! 4. loading links (at least `threshold` per step);
+//! 5. link signatures and thresholds (distinct authorized keys);
+//! 6. sublayouts (recursively, replaced by their summary links);
+//! 7. command alignment (warnings only);
+//! 8. links of one step must agree;
+//! 9. step rules;
+//! 10. inspections (run only now);
+//! 11. inspection rules.
+//!
+//! Pure: links come from a [`LinkSource`], inspection results from an [`InspectionRunner`],
+//! the time from the caller. A failed verification is a [`VerificationReport`] naming the
+//! step, rule and artifact; `Err` is kept for inputs that cannot be processed at all.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::envelope::Envelope;
+use sbomit_crypto::{KeyError, KeyId, PublicKey};
+use std::borrow::Cow;
+
+use crate::model::{
+    CompactLink, Inspection, Layout, Link, Metadata, MetadataError, SubstitutionError,
+};
+use crate::rules::{verify_compact_item_rules, ArtifactRule, ArtifactType, RuleViolation};
+
+/// Errors from the IO side (link files, inspection commands), passed through.
+pub type SourceError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Where link metadata comes from. The filesystem implementation (`sbomit-fs`) reads
+/// `<step>.<keyid8>.link` and looks for a sublayout's links in `<step>.<keyid8>/`.
+pub trait LinkSource {
+    /// The metadata recorded for `step` by the functionary `keyid`, or `None` when there is
+    /// none (a missing file is not an error: authorized is not required).
+    fn load(&self, step: &str, keyid: &KeyId) -> Result<Option<Envelope>, SourceError>;
+
+    /// The source of the links of the sublayout that `keyid` signed for `step`.
+    fn sublayout_source(
+        &self,
+        step: &str,
+        keyid: &KeyId,
+    ) -> Result<Box<dyn LinkSource + '_>, SourceError>;
+}
+
+/// Runs inspections at verification time and returns the link they produce (materials and
+/// products recorded, `byproducts["return-value"]` set).
+pub trait InspectionRunner {
+    fn run(&self, inspection: &Inspection) -> Result<Link, SourceError>;
+}
+
+/// How deep sublayouts may nest before verification gives up.
+pub const DEFAULT_MAX_DEPTH: usize = 16;
+
+/// What verification needs besides metadata.
+#[derive(Clone, Debug)]
+pub struct VerifyOptions {
+    /// The verification time; the layout must expire strictly after it.
+    pub now: DateTime<Utc>,
+    /// Values for `{NAME}` in the layout (`None`: no substitution at all, as the reference).
+    pub parameters: Option<BTreeMap<String, String>>,
+    pub max_depth: usize,
+    /// Steps of the root layout that are not build steps and so have no links (SBOMit's
+    /// `sbomit-sit`, which only names who may sign SITs): they are left out of link loading,
+    /// thresholds, rules and the summary. The layout's signatures still cover them.
+    pub skip_steps: BTreeSet<String>,
+    /// Whether the report carries the summary link (building it copies the last step's
+    /// products; the CLI, which does not print it, turns it off).
+    pub summary: bool,
+}
+
+impl VerifyOptions {
+    pub fn at(now: DateTime<Utc>) -> Self {
+        VerifyOptions {
+            now,
+            parameters: None,
+            max_depth: DEFAULT_MAX_DEPTH,
+            skip_steps: BTreeSet::new(),
+            summary: true,
+        }
+    }
+}
+
+/// A step or an inspection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ItemKind {
+    Step,
+    Inspection,
+}
+
+/// Why a link did not count towards its step's threshold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The step lists the key id but the layout has no key for it.
+    KeyNotInLayout,
+    /// The layout's key for this key id cannot be used (unsupported type, GPG, malformed).
+    UnusableKey(KeyError),
+    /// The link is not signed by the authorized key: its signatures name other keys.
+    UnauthorizedKey { signed_by: Vec<KeyId> },
+    /// A signature names the authorized key but does not verify.
+    BadSignature,
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rejection::KeyNotInLayout => f.write_str("the layout has no key with this id"),
+            Rejection::UnusableKey(e) => write!(f, "the layout key cannot be used: {e}"),
+            Rejection::UnauthorizedKey { signed_by } => {
+                let ids: Vec<&str> = signed_by.iter().map(KeyId::as_str).collect();
+                write!(f, "signed by unauthorized key(s) {ids:?}")
+            }
+            Rejection::BadSignature => f.write_str("bad signature"),
+        }
+    }
+}
+
+/// A link left out of a step's threshold count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RejectedLink {
+    /// The authorized key id the link was loaded for.
+    pub keyid: KeyId,
+    pub reason: Rejection,
+}
+
+/// Why verification failed: the first problem found, in the reference's order.
+// Failures are built once per verification; boxing the larger variants would only add noise.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Failure {
+    /// A verification key made no signature on the layout.
+    LayoutSignatureMissing { keyid: KeyId },
+    /// A signature names the verification key but does not verify.
+    LayoutSignatureBad { keyid: KeyId },
+    LayoutExpired {
+        expires: DateTime<Utc>,
+        now: DateTime<Utc>,
+    },
+    /// Fewer link files than the threshold (`LinkNotFoundError`).
+    LinkMissing {
+        step: String,
+        threshold: u64,
+        found: usize,
+    },
+    /// The only link of a single-functionary step is signed by another key.
+    LinkUnauthorized {
+        step: String,
+        keyid: KeyId,
+        signed_by: Vec<KeyId>,
+    },
+    /// The only link of a single-functionary step has a bad signature.
+    LinkSignatureBad { step: String, keyid: KeyId },
+    /// Fewer validly signed links by distinct authorized functionaries than the threshold.
+    ThresholdNotMet {
+        step: String,
+        threshold: u64,
+        valid: usize,
+        rejected: Vec<RejectedLink>,
+    },
+    /// Two links of one step report different materials or products.
+    LinksDisagree {
+        step: String,
+        reference_keyid: KeyId,
+        keyid: KeyId,
+    },
+    /// A DISALLOW or REQUIRE rule failed (a MATCH hash mismatch shows up here as the
+    /// DISALLOW it leads to).
+    ArtifactRule {
+        item: String,
+        kind: ItemKind,
+        source_type: ArtifactType,
+        violation: RuleViolation,
+    },
+    /// An inspection's return value was not the integer 0.
+    InspectionFailed {
+        inspection: String,
+        return_value: Option<Value>,
+    },
+    /// Verification of the sublayout `keyid` signed for `step` failed.
+    Sublayout {
+        step: String,
+        keyid: KeyId,
+        failure: Box<Failure>,
+    },
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::LayoutSignatureMissing { keyid } => {
+                write!(f, "the layout has no signature by key {keyid}")
+            }
+            Failure::LayoutSignatureBad { keyid } => {
+                write!(f, "the layout signature by key {keyid} does not verify")
+            }
+            Failure::LayoutExpired { expires, now } => write!(
+                f,
+                "the layout expired at {} (verification time {})",
+                expires.format(crate::model::EXPIRES_FORMAT),
+                now.format(crate::model::EXPIRES_FORMAT)
+            ),
+            Failure::LinkMissing {
+                step,
+                threshold,
+                found,
+            } => write!(
+                f,
+                "step {step:?} requires {threshold} link metadata file(s), found {found}"
+            ),
+            Failure::LinkUnauthorized {
+                step,
+                keyid,
+                signed_by,
+            } => {
+                let ids: Vec<&str> = signed_by.iter().map(KeyId::as_str).collect();
+                write!(
+                    f,
+                    "the link for step {step:?} expected from key {keyid} is signed by unauthorized key(s) {ids:?}"
+                )
+            }
+            Failure::LinkSignatureBad { step, keyid } => {
+                write!(
+                    f,
+                    "the link for step {step:?} by key {keyid} has a bad signature"
+                )
+            }
+            Failure::ThresholdNotMet {
+                step,
+                threshold,
+                valid,
+                rejected,
+            } => {
+                write!(
+                    f,
+                    "step {step:?} requires at least {threshold} link(s) validly signed by different authorized functionaries, found {valid}"
+                )?;
+                for r in rejected {
+                    write!(f, "; link by {}: {}", r.keyid, r.reason)?;
+                }
+                Ok(())
+            }
+            Failure::LinksDisagree {
+                step,
+                reference_keyid,
+                keyid,
+            } => write!(
+                f,
+                "links {step}.{}.link and {step}.{}.link have different artifacts",
+                reference_keyid.short(),
+                keyid.short()
+            ),
+            Failure::ArtifactRule {
+                item,
+                kind,
+                source_type,
+                violation,
+            } => {
+                let kind = match kind {
+                    ItemKind::Step => "step",
+                    ItemKind::Inspection => "inspection",
+                };
+                write!(f, "{kind} {item:?}, expected_{source_type}: {violation}")
+            }
+            Failure::InspectionFailed {
+                inspection,
+                return_value,
+            } => match return_value {
+                Some(v) => write!(f, "inspection {inspection:?} returned {v}"),
+                None => write!(f, "inspection {inspection:?} recorded no return value"),
+            },
+            Failure::Sublayout {
+                step,
+                keyid,
+                failure,
+            } => write!(f, "sublayout for step {step:?} by key {keyid}: {failure}"),
+        }
+    }
+}
+
+/// Something worth telling that does not fail verification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Warning {
+    /// The recorded command differs from the expected command (the spec makes this a warning).
+    CommandMismatch {
+        step: String,
+        keyid: KeyId,
+        command: Vec<String>,
+        expected: Vec<String>,
+    },
+    /// A link left out of a step whose threshold was still met.
+    LinkIgnored {
+        step: String,
+        keyid: KeyId,
+        reason: Rejection,
+    },
+    /// A warning from inside a sublayout.
+    Sublayout {
+        step: String,
+        keyid: KeyId,
+        warning: Box<Warning>,
+    },
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::CommandMismatch {
+                step,
+                keyid,
+                command,
+                expected,
+            } => write!(
+                f,
+                "step {step:?} (key {keyid}): run command {command:?} differs from expected command {expected:?}"
+            ),
+            Warning::LinkIgnored {
+                step,
+                keyid,
+                reason,
+            } => write!(f, "step {step:?}: ignored link by {keyid}: {reason}"),
+            Warning::Sublayout {
+                step,
+                keyid,
+                warning,
+            } => write!(f, "sublayout {step:?} (key {keyid}): {warning}"),
+        }
+    }
+}
+
+/// The outcome of a verification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerificationReport {
+    /// `None` when verification passed.
+    pub failure: Option<Failure>,
+    pub warnings: Vec<Warning>,
+    /// The summary link (materials of the first step, products, byproducts and command of
+    /// the last), present when verification passed.
+    pub summary: Option<Link>,
+}
+
+impl VerificationReport {
+    pub fn passed(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+/// Inputs that cannot be verified at all (as opposed to a failed verification).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    #[error("layout verification requires at least one key")]
+    NoLayoutKeys,
+    #[error("the metadata to verify is not a layout (`_type` {found:?})")]
+    NotALayout { found: String },
+    #[error("layout: {0}")]
+    Layout(#[source] MetadataError),
+    #[error("parameter substitution: {0}")]
+    Parameters(#[from] SubstitutionError),
+    #[error("loading the link for step {step:?} by key {keyid}: {source}")]
+    LinkSource {
+        step: String,
+        keyid: KeyId,
+        source: SourceError,
+    },
+    #[error("the link for step {step:?} by key {keyid}: {source}")]
+    Link {
+        step: String,
+        keyid: KeyId,
+        source: MetadataError,
+    },
+    #[error("running inspection {inspection:?}: {source}")]
+    Inspection {
+        inspection: String,
+        source: SourceError,
+    },
+    #[error("sublayouts nested deeper than {max_depth} at step {step:?}")]
+    SublayoutTooDeep { step: String, max_depth: usize },
+    #[error("sublayout for step {step:?} by key {keyid}: {source}")]
+    Sublayout {
+        step: String,
+        keyid: KeyId,
+        source: Box<VerifyError>,
+    },
+}
+
+/// Verifies the supply chain described by the signed `layout` (either envelope).
+///
+/// `keys` are the project owner's keys: each one must have signed the layout.
+// One error per run at most: its size does not matter.
+#[allow(clippy::result_large_err)]
+pub fn verify(
+    layout: &Envelope,
+    keys: &[PublicKey],
+    options: &VerifyOptions,
+    links: &dyn LinkSource,
+    inspections: &dyn InspectionRunner,
+) -> Result<VerificationReport, VerifyError> {
+    let mut warnings = Vec::new();
+    let ctx = Ctx {
+        options,
+        runner: inspections,
+    };
+    let outcome = ctx.verify_layout(
+        layout,
+        keys,
+        options.parameters.as_ref(),
+        links,
+        "",
+        0,
+        &mut warnings,
+    )?;
+    Ok(match outcome {
+        Ok(summary) => VerificationReport {
+            failure: None,
+            warnings,
+            summary: options.summary.then(|| summary.to_link()),
+        },
+        Err(failure) => VerificationReport {
+            failure: Some(failure),
+            warnings,
+            summary: None,
+        },
+    })
+}
+
+struct Ctx<'a> {
+    options: &'a VerifyOptions,
+    runner: &'a dyn InspectionRunner,
+}
+
+/// The result of one layout's verification: the summary link, or why it failed.
+type Outcome = Result<CompactLink, Failure>;
+
+/// A loaded, authorized and validly signed piece of metadata for a step.
+struct Verified<'e> {
+    keyid: KeyId,
+    envelope: &'e Envelope,
+    key: PublicKey,
+}
+
+/// Whether each envelope is signed by its key, in order, checked on all cores: signatures
+/// over large links hash megabytes each, and long chains have hundreds of them.
+fn check_signatures(checks: &[(&Envelope, &PublicKey)]) -> Vec<bool> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(checks.len());
+    if threads <= 1 {
+        return checks.iter().map(|(e, k)| e.verify(k).is_ok()).collect();
+    }
+    // Contiguous chunks in order, so the results line up with `checks`.
+    let chunk = checks.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = checks
+            .chunks(chunk)
+            .map(|part| {
+                let handle = scope.spawn(move || {
+                    part.iter()
+                        .map(|(e, k)| e.verify(k).is_ok())
+                        .collect::<Vec<bool>>()
+                });
+                (part.len(), handle)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|(len, h)| {
+                // A verification thread cannot panic on input; should it, its links count as
+                // not validly signed.
+                h.join().unwrap_or_else(|_| vec![false; len])
+            })
+            .collect()
+    })
+}
+
+/// The id a layout key object carries inside (what the reference counts distinct keys by).
+fn inner_keyid(layout: &Layout, keyid: &KeyId) -> String {
+    layout
+        .keys
+        .get(keyid)
+        .and_then(|k| k.get("keyid"))
+        .and_then(Value::as_str)
+        .map_or_else(|| keyid.0.clone(), str::to_owned)
+}
+
+fn payload_type_name(v: &Value) -> String {
+    v.get("_type")
+        .and_then(Value::as_str)
+        .unwrap_or("nothing")
+        .to_owned()
+}
+
+impl Ctx<'_> {
+    // `Err(Failure)` is the rare, once-per-run path; see `Failure`.
+    #[allow(clippy::too_many_arguments, clippy::result_large_err)]
+    fn verify_layout(
+        &self,
+        envelope: &Envelope,
+        keys: &[PublicKey],
+        parameters: Option<&BTreeMap<String, String>>,
+        source: &dyn LinkSource,
+        name: &str,
+        depth: usize,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<Outcome, VerifyError> {
+        // The reference reads the layout when loading the file, before checking signatures.
+        let mut layout = match Metadata::from_payload(envelope.payload()) {
+            Ok(Metadata::Layout(l)) => l,
+            Ok(Metadata::Link(_)) => {
+                return Err(VerifyError::NotALayout {
+                    found: payload_type_name(envelope.payload()),
+                })
+            }
+            Err(MetadataError::UnknownType(found)) => {
+                return Err(VerifyError::NotALayout { found })
+            }
+            Err(e) => return Err(VerifyError::Layout(e)),
+        };
+
+        // 1. Every given key must have signed.
+        if keys.is_empty() {
+            return Err(VerifyError::NoLayoutKeys);
+        }
+        for key in keys {
+            if envelope.verify(key).is_err() {
+                let keyid = key.keyid().clone();
+                let named = envelope.signatures().iter().any(|s| s.keyid == keyid);
+                return Ok(Err(if named {
+                    Failure::LayoutSignatureBad { keyid }
+                } else {
+                    Failure::LayoutSignatureMissing { keyid }
+                }));
+            }
+        }
+
+        // 2. Expiry.
+        if layout.expires <= self.options.now {
+            return Ok(Err(Failure::LayoutExpired {
+                expires: layout.expires,
+                now: self.options.now,
+            }));
+        }
+
+        // 3. Parameters.
+        if let Some(p) = parameters {
+            layout.substitute_parameters(p)?;
+        }
+        // Signatures were checked over the layout as received; only then are non-build
+        // steps dropped (root layout only: sublayouts are plain in-toto).
+        if depth == 0 && !self.options.skip_steps.is_empty() {
+            layout
+                .steps
+                .retain(|s| !self.options.skip_steps.contains(&s.name));
+        }
+
+        // 4. Load links: every authorized key's link, if present.
+        let mut loaded: Vec<Vec<(KeyId, Envelope)>> = Vec::with_capacity(layout.steps.len());
+        for step in &layout.steps {
+            let mut per_step: Vec<(KeyId, Envelope)> = Vec::new();
+            for keyid in &step.pubkeys {
+                if per_step.iter().any(|(k, _)| k == keyid) {
+                    continue;
+                }
+                let found =
+                    source
+                        .load(&step.name, keyid)
+                        .map_err(|source| VerifyError::LinkSource {
+                            step: step.name.clone(),
+                            keyid: keyid.clone(),
+                            source,
+                        })?;
+                if let Some(env) = found {
+                    per_step.push((keyid.clone(), env));
+                }
+            }
+            if (per_step.len() as u64) < step.threshold {
+                return Ok(Err(Failure::LinkMissing {
+                    step: step.name.clone(),
+                    threshold: step.threshold,
+                    found: per_step.len(),
+                }));
+            }
+            loaded.push(per_step);
+        }
+
+        // 5. Signatures and thresholds. Each layout key is read once, and every link's
+        // signature is checked up front on all cores (a 500-step chain is 500 signatures);
+        // the results are then taken in the reference's order.
+        let mut layout_keys: BTreeMap<&KeyId, Option<Result<PublicKey, KeyError>>> =
+            BTreeMap::new();
+        for (keyid, _) in loaded.iter().flatten() {
+            layout_keys
+                .entry(keyid)
+                .or_insert_with(|| layout.public_key(keyid));
+        }
+        let checks: Vec<(&Envelope, &PublicKey)> = loaded
+            .iter()
+            .flatten()
+            .filter_map(|(keyid, env)| match layout_keys.get(keyid) {
+                Some(Some(Ok(key))) => Some((env, key)),
+                _ => None,
+            })
+            .collect();
+        let mut signature_ok = check_signatures(&checks).into_iter();
+        drop(checks);
+        let mut verified: Vec<Vec<Verified<'_>>> = Vec::with_capacity(layout.steps.len());
+        for (step, per_step) in layout.steps.iter().zip(loaded.iter()) {
+            let mut good = Vec::new();
+            let mut rejected = Vec::new();
+            let mut main_keyids = BTreeSet::new();
+            for (keyid, env) in per_step {
+                let keyid = keyid.clone();
+                let key = match layout_keys.get(&keyid) {
+                    None | Some(None) => {
+                        rejected.push(RejectedLink {
+                            keyid,
+                            reason: Rejection::KeyNotInLayout,
+                        });
+                        continue;
+                    }
+                    Some(Some(Err(e))) => {
+                        rejected.push(RejectedLink {
+                            keyid,
+                            reason: Rejection::UnusableKey(e.clone()),
+                        });
+                        continue;
+                    }
+                    Some(Some(Ok(k))) => k.clone(),
+                };
+                if signature_ok.next() != Some(true) {
+                    let inner = inner_keyid(&layout, &keyid);
+                    let named = env
+                        .signatures()
+                        .iter()
+                        .any(|s| s.keyid == keyid || s.keyid.0 == inner);
+                    let reason = if named {
+                        Rejection::BadSignature
+                    } else {
+                        Rejection::UnauthorizedKey {
+                            signed_by: env.signatures().iter().map(|s| s.keyid.clone()).collect(),
+                        }
+                    };
+                    rejected.push(RejectedLink { keyid, reason });
+                    continue;
+                }
+                main_keyids.insert(inner_keyid(&layout, &keyid));
+                good.push(Verified {
+                    keyid,
+                    envelope: env,
+                    key,
+                });
+            }
+            if (main_keyids.len() as u64) < step.threshold {
+                return Ok(Err(threshold_failure(
+                    &step.name,
+                    step.threshold,
+                    main_keyids.len(),
+                    rejected,
+                )));
+            }
+            for r in rejected {
+                warnings.push(Warning::LinkIgnored {
+                    step: step.name.clone(),
+                    keyid: r.keyid,
+                    reason: r.reason,
+                });
+            }
+            verified.push(good);
+        }
+
+        // 6. Sublayouts, replaced by their summary links; other payloads read as links.
+        let mut chain: Vec<Vec<(KeyId, Cow<'_, CompactLink>)>> =
+            Vec::with_capacity(layout.steps.len());
+        for (step, good) in layout.steps.iter().zip(&verified) {
+            let mut per_step = Vec::with_capacity(good.len());
+            for v in good {
+                // Plain links are read without a JSON tree; anything else (sublayouts,
+                // Statements, malformed links and their errors) through the payload.
+                if let Some(link) = v.envelope.compact_link() {
+                    per_step.push((v.keyid.clone(), Cow::Borrowed(link)));
+                    continue;
+                }
+                let link = match Metadata::from_payload(v.envelope.payload()) {
+                    Ok(Metadata::Link(l)) => CompactLink::from_link(&l),
+                    Err(source) => {
+                        return Err(VerifyError::Link {
+                            step: step.name.clone(),
+                            keyid: v.keyid.clone(),
+                            source,
+                        })
+                    }
+                    Ok(Metadata::Layout(_)) => {
+                        if depth + 1 > self.options.max_depth {
+                            return Err(VerifyError::SublayoutTooDeep {
+                                step: step.name.clone(),
+                                max_depth: self.options.max_depth,
+                            });
+                        }
+                        let wrap = |source: VerifyError| VerifyError::Sublayout {
+                            step: step.name.clone(),
+                            keyid: v.keyid.clone(),
+                            source: Box::new(source),
+                        };
+                        let sub_source =
+                            source
+                                .sublayout_source(&step.name, &v.keyid)
+                                .map_err(|source| VerifyError::LinkSource {
+                                    step: step.name.clone(),
+                                    keyid: v.keyid.clone(),
+                                    source,
+                                })?;
+                        let mut sub_warnings = Vec::new();
+                        let outcome = self
+                            .verify_layout(
+                                v.envelope,
+                                std::slice::from_ref(&v.key),
+                                None,
+                                sub_source.as_ref(),
+                                &step.name,
+                                depth + 1,
+                                &mut sub_warnings,
+                            )
+                            .map_err(wrap)?;
+                        warnings.extend(sub_warnings.into_iter().map(|w| Warning::Sublayout {
+                            step: step.name.clone(),
+                            keyid: v.keyid.clone(),
+                            warning: Box::new(w),
+                        }));
+                        match outcome {
+                            Ok(summary) => summary,
+                            Err(failure) => {
+                                return Ok(Err(Failure::Sublayout {
+                                    step: step.name.clone(),
+                                    keyid: v.keyid.clone(),
+                                    failure: Box::new(failure),
+                                }))
+                            }
+                        }
+                    }
+                };
+                per_step.push((v.keyid.clone(), Cow::Owned(link)));
+            }
+            chain.push(per_step);
+        }
+
+        // 7. Command alignment: a warning only.
+        for (step, per_step) in layout.steps.iter().zip(&chain) {
+            for (keyid, link) in per_step {
+                if link.command != step.expected_command {
+                    warnings.push(Warning::CommandMismatch {
+                        step: step.name.clone(),
+                        keyid: keyid.clone(),
+                        command: link.command.clone(),
+                        expected: step.expected_command.clone(),
+                    });
+                }
+            }
+        }
+
+        // 8. Links of one step must agree on their artifacts.
+        for (step, per_step) in layout.steps.iter().zip(&chain) {
+            if step.threshold <= 1 {
+                continue;
+            }
+            if (per_step.len() as u64) < step.threshold {
+                return Ok(Err(threshold_failure(
+                    &step.name,
+                    step.threshold,
+                    per_step.len(),
+                    Vec::new(),
+                )));
+            }
+            if let Some((ref_keyid, reference)) = per_step.first() {
+                for (keyid, link) in &per_step[1..] {
+                    if link.materials != reference.materials || link.products != reference.products
+                    {
+                        return Ok(Err(Failure::LinksDisagree {
+                            step: step.name.clone(),
+                            reference_keyid: ref_keyid.clone(),
+                            keyid: keyid.clone(),
+                        }));
+                    }
+                }
+            }
+        }
+        let reduced: BTreeMap<&str, &CompactLink> = layout
+            .steps
+            .iter()
+            .zip(&chain)
+            .filter_map(|(step, per_step)| {
+                per_step
+                    .first()
+                    .map(|(_, l)| (step.name.as_str(), l.as_ref()))
+            })
+            .collect();
+
+        // 9. Step rules (before inspections run, so they never run on compromised files).
+        for step in &layout.steps {
+            if let Err(f) = item_rules(
+                &step.name,
+                ItemKind::Step,
+                &step.expected_materials,
+                &step.expected_products,
+                &reduced,
+            ) {
+                return Ok(Err(f));
+            }
+        }
+
+        // 10. Inspections, each checked for a zero return value as soon as it ran.
+        let mut inspection_links: Vec<(&str, CompactLink)> =
+            Vec::with_capacity(layout.inspect.len());
+        for inspection in &layout.inspect {
+            let link = self
+                .runner
+                .run(inspection)
+                .map_err(|source| VerifyError::Inspection {
+                    inspection: inspection.name.clone(),
+                    source,
+                })?;
+            if !zero_return_value(link.return_value()) {
+                return Ok(Err(Failure::InspectionFailed {
+                    inspection: inspection.name.clone(),
+                    return_value: link.return_value().cloned(),
+                }));
+            }
+            inspection_links.push((inspection.name.as_str(), CompactLink::from_link(&link)));
+        }
+
+        // 11. Inspection rules, over step and inspection links.
+        let mut combined = reduced.clone();
+        for (name, link) in &inspection_links {
+            combined.insert(name, link);
+        }
+        for inspection in &layout.inspect {
+            if let Err(f) = item_rules(
+                &inspection.name,
+                ItemKind::Inspection,
+                &inspection.expected_materials,
+                &inspection.expected_products,
+                &combined,
+            ) {
+                return Ok(Err(f));
+            }
+        }
+
+        Ok(Ok(summary_link(&layout, &reduced, name)))
+    }
+}
+
+/// Picks the most telling failure for a step short of valid links: a single-functionary
+/// step with exactly one rejected link fails for that link's reason; otherwise the
+/// threshold failure lists every rejected link.
+fn threshold_failure(
+    step: &str,
+    threshold: u64,
+    valid: usize,
+    mut rejected: Vec<RejectedLink>,
+) -> Failure {
+    if threshold == 1 && valid == 0 && rejected.len() == 1 {
+        if let Some(r) = rejected.pop() {
+            match r.reason {
+                Rejection::UnauthorizedKey { signed_by } => {
+                    return Failure::LinkUnauthorized {
+                        step: step.to_owned(),
+                        keyid: r.keyid,
+                        signed_by,
+                    }
+                }
+                Rejection::BadSignature => {
+                    return Failure::LinkSignatureBad {
+                        step: step.to_owned(),
+                        keyid: r.keyid,
+                    }
+                }
+                reason => rejected.push(RejectedLink {
+                    keyid: r.keyid,
+                    reason,
+                }),
+            }
+        }
+    }
+    Failure::ThresholdNotMet {
+        step: step.to_owned(),
+        threshold,
+        valid,
+        rejected,
+    }
+}
+
+/// `_raise_on_bad_retval`: only an int equal to 0 passes (Python's `False` is an int too).
+fn zero_return_value(v: Option<&Value>) -> bool {
+    match v {
+        Some(Value::Number(n)) => n.as_i64() == Some(0) || n.as_u64() == Some(0),
+        Some(Value::Bool(b)) => !b,
+        _ => false,
+    }
+}
+
+#[allow(clippy::result_large_err)]
+fn item_rules(
+    name: &str,
+    kind: ItemKind,
+    materials: &[ArtifactRule],
+    products: &[ArtifactRule],
+    links: &BTreeMap<&str, &CompactLink>,
+) -> Result<(), Failure> {
+    for (source_type, rules) in [
+        (ArtifactType::Materials, materials),
+        (ArtifactType::Products, products),
+    ] {
+        verify_compact_item_rules(name, source_type, rules, links).map_err(|violation| {
+            Failure::ArtifactRule {
+                item: name.to_owned(),
+                kind,
+                source_type,
+                violation,
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// `get_summary_link`: materials of the first step, products, byproducts and command of the
+/// last, named after the step the (sub)layout stands for.
+fn summary_link(
+    layout: &Layout,
+    reduced: &BTreeMap<&str, &CompactLink>,
+    name: &str,
+) -> CompactLink {
+    let mut summary = CompactLink::default();
+    let first = layout
+        .steps
+        .first()
+        .and_then(|s| reduced.get(s.name.as_str()));
+    let last = layout
+        .steps
+        .last()
+        .and_then(|s| reduced.get(s.name.as_str()));
+    if let (Some(first), Some(last)) = (first, last) {
+        summary.name = name.to_owned();
+        summary.materials = first.materials.clone();
+        summary.products = last.products.clone();
+        summary.byproducts = last.byproducts.clone();
+        summary.command = last.command.clone();
+    }
+    summary
+}

@@ -1,0 +1,222 @@
+//! Signed SITs: a DSSE envelope (payloadType `application/vnd.in-toto+json`) around an
+//! in-toto Statement v1 whose subjects are the final products, whose predicateType names the
+//! SBOM format ([`Format::predicate_type`]) and whose predicate is the SBOM itself.
+//!
+//! Who may sign is decided by the signed layout alone: its step named
+//! [`SIT_SIGNING_STEP`](crate::document::SIT_SIGNING_STEP) lists the keys (and the threshold)
+//! authorized to sign SITs; it is not a build step and has no link.
+
+use serde_json::{json, Value};
+
+use super::Format;
+use crate::document::SIT_SIGNING_STEP;
+use sbomit_crypto::{KeyError, KeyId, PrivateKey, PublicKey};
+use sbomit_intoto::digest::Sha256;
+use sbomit_intoto::envelope::{Envelope, EnvelopeError, EnvelopeKind, INTOTO_PAYLOAD_TYPE};
+use sbomit_intoto::model::Layout;
+use sbomit_intoto::statement::{Statement, STATEMENT_V1};
+
+/// Why a SIT signature could not be made or does not hold.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SitSignatureError {
+    #[error("the envelope: {0}")]
+    Envelope(#[from] EnvelopeError),
+    #[error("signing: {0}")]
+    Key(#[from] KeyError),
+    #[error("the envelope is not DSSE")]
+    NotDsse,
+    #[error("the envelope's payloadType is {found:?}, expected {INTOTO_PAYLOAD_TYPE:?}")]
+    PayloadType { found: String },
+    #[error("the envelope's payload is not an in-toto Statement v1: {0}")]
+    NotStatement(String),
+    #[error(
+        "the Statement's predicateType is {found:?}, expected {expected:?} for a {format} SIT"
+    )]
+    PredicateType {
+        format: &'static str,
+        expected: &'static str,
+        found: String,
+    },
+    #[error("the SIT is not JSON: {0}")]
+    SitNotJson(String),
+    #[error("the SIT's content differs from the signed predicate")]
+    ContentDiffers,
+    #[error("the SIT file is not byte-identical to the signed predicate (its formatting changed)")]
+    BytesDiffer,
+    #[error("subject {name:?} (sha256 {sha256}) is not a component hash of the SIT")]
+    SubjectNotInSit { name: String, sha256: String },
+    #[error("the layout has no {SIT_SIGNING_STEP:?} step: no key is authorized to sign SITs")]
+    NoSitStep,
+    #[error(
+        "signed by {found} authorized key(s), {needed} needed (authorized: {authorized}; signatures by: {signed_by})"
+    )]
+    Threshold {
+        needed: u64,
+        found: usize,
+        authorized: String,
+        signed_by: String,
+    },
+}
+
+/// The keys authorized to sign SITs and how many of them must have signed.
+#[derive(Clone)]
+pub struct Authorized {
+    pub keys: Vec<PublicKey>,
+    pub threshold: u64,
+}
+
+impl Authorized {
+    /// Any one of `keys` (the verifier names the keys it trusts itself).
+    pub fn any_of(keys: Vec<PublicKey>) -> Self {
+        Authorized { keys, threshold: 1 }
+    }
+
+    /// The keys of the layout's [`SIT_SIGNING_STEP`] step. The caller has verified the
+    /// layout's signatures and expiry.
+    pub fn from_layout(layout: &Layout) -> Result<Self, SitSignatureError> {
+        let step = layout
+            .step(SIT_SIGNING_STEP)
+            .ok_or(SitSignatureError::NoSitStep)?;
+        let keys = step
+            .pubkeys
+            .iter()
+            .filter_map(|id| layout.public_key(id).and_then(Result::ok))
+            .collect();
+        Ok(Authorized {
+            keys,
+            threshold: step.threshold.max(1),
+        })
+    }
+}
+
+/// The Statement for a SIT: `subjects` are the final products (name, sha256).
+pub fn statement(format: Format, sbom: &Value, subjects: &[(String, Sha256)]) -> Value {
+    let subject: Vec<Value> = subjects
+        .iter()
+        .map(|(name, sha)| json!({"name": name, "digest": {"sha256": sha.to_hex()}}))
+        .collect();
+    json!({
+        "_type": STATEMENT_V1,
+        "subject": subject,
+        "predicateType": format.predicate_type(),
+        "predicate": sbom,
+    })
+}
+
+/// Signs a SIT: the DSSE envelope around its Statement.
+pub fn sign(
+    format: Format,
+    sbom: &Value,
+    subjects: &[(String, Sha256)],
+    key: &PrivateKey,
+) -> Result<Envelope, SitSignatureError> {
+    let mut env = Envelope::from_value(EnvelopeKind::Dsse, statement(format, sbom, subjects))?;
+    env.sign(key)?;
+    Ok(env)
+}
+
+/// The file bytes of a SIT value: pretty JSON and a final newline.
+pub fn sit_bytes(sbom: &Value) -> Vec<u8> {
+    let mut out = serde_json::to_vec_pretty(sbom).unwrap_or_default();
+    out.push(b'\n');
+    out
+}
+
+/// What a verified SIT signature says.
+#[derive(Clone, Debug)]
+pub struct VerifiedSignature {
+    /// The authorized keys whose signatures verified.
+    pub signed_by: Vec<KeyId>,
+    pub subjects: Vec<(String, String)>,
+}
+
+/// Checks a SIT's envelope: DSSE with the in-toto payload type, a Statement v1 of the SIT
+/// format's predicate type whose predicate is exactly the SIT (`sit` are the file bytes),
+/// whose subjects are component hashes of the SIT, signed by `threshold` distinct authorized
+/// keys.
+pub fn verify(
+    envelope: &Envelope,
+    format: Format,
+    sit: &[u8],
+    authorized: &Authorized,
+) -> Result<VerifiedSignature, SitSignatureError> {
+    if envelope.kind() != EnvelopeKind::Dsse {
+        return Err(SitSignatureError::NotDsse);
+    }
+    match envelope.payload_type() {
+        Some(INTOTO_PAYLOAD_TYPE) => {}
+        other => {
+            return Err(SitSignatureError::PayloadType {
+                found: other.unwrap_or_default().to_owned(),
+            })
+        }
+    }
+    // Signatures first: nothing else in an unauthenticated payload is worth reading.
+    let mut signed_by: Vec<KeyId> = Vec::new();
+    for k in &authorized.keys {
+        if envelope.verify(k).is_ok() && !signed_by.contains(k.keyid()) {
+            signed_by.push(k.keyid().clone());
+        }
+    }
+    if (signed_by.len() as u64) < authorized.threshold {
+        let ids = |it: &mut dyn Iterator<Item = &KeyId>| {
+            let v: Vec<&str> = it.map(KeyId::as_str).collect();
+            if v.is_empty() {
+                "none".to_owned()
+            } else {
+                v.join(", ")
+            }
+        };
+        return Err(SitSignatureError::Threshold {
+            needed: authorized.threshold,
+            found: signed_by.len(),
+            authorized: ids(&mut authorized.keys.iter().map(PublicKey::keyid)),
+            signed_by: ids(&mut envelope.signatures().iter().map(|s| &s.keyid)),
+        });
+    }
+    let st = Statement::from_value(envelope.payload())
+        .map_err(|e| SitSignatureError::NotStatement(e.to_string()))?;
+    if st.statement_type != STATEMENT_V1 {
+        return Err(SitSignatureError::NotStatement(format!(
+            "`_type` is {:?}",
+            st.statement_type
+        )));
+    }
+    if st.predicate_type != format.predicate_type() {
+        return Err(SitSignatureError::PredicateType {
+            format: format.name(),
+            expected: format.predicate_type(),
+            found: st.predicate_type,
+        });
+    }
+    let value: Value =
+        serde_json::from_slice(sit).map_err(|e| SitSignatureError::SitNotJson(e.to_string()))?;
+    if value != st.predicate {
+        return Err(SitSignatureError::ContentDiffers);
+    }
+    // Equal content, but a SIT is published as bytes: whitespace edits are changes too.
+    if sit_bytes(&value) != sit {
+        return Err(SitSignatureError::BytesDiffer);
+    }
+    let hashes = super::mutation::facts(format, &value).1;
+    let mut subjects = Vec::new();
+    for d in &st.subject {
+        let sha = d
+            .digest
+            .get("sha256")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if !hashes.iter().any(|(_, h)| *h == sha) {
+            return Err(SitSignatureError::SubjectNotInSit {
+                name: d.name.clone(),
+                sha256: sha,
+            });
+        }
+        subjects.push((d.name.clone(), sha));
+    }
+    Ok(VerifiedSignature {
+        signed_by,
+        subjects,
+    })
+}

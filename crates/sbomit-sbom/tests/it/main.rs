@@ -1,0 +1,2 @@
+//! Integration tests of sbomit-sbom, one binary (faster linking on small machines).
+mod sit_validate;

@@ -1,0 +1,1244 @@
+//! COSE_Sign1 (RFC 9052) with ES256 and EdDSA, SCITT Signed Statements (RFC 9943), COSE_Key
+//! and COSE_KeySet for P-256 and Ed25519 public keys.
+//!
+//! ### Encodings
+//! What we produce is deterministic CBOR (RFC 8949 §4.2.1): shortest forms, definite lengths,
+//! map keys sorted by their encoded bytes. What we read must be in preferred serialization
+//! (shortest forms, definite lengths) without duplicate map keys, at the top level and inside
+//! the protected header: otherwise one signed message would have several encodings, and a
+//! transparency log must not register the same statement twice under different bytes. Key
+//! order of input maps is not checked, since RFC 9052 does not require it. This matches the
+//! strict decoder of scitt-cose.
+//!
+//! Signatures cover the protected header *bytes* as received, never a re-encoding of them.
+
+use std::fmt;
+
+use ciborium::value::Value;
+
+use sbomit_crypto::{KeyError, PrivateKey, PublicKey, Scheme};
+
+/// CBOR tag of COSE_Sign1.
+pub const TAG_COSE_SIGN1: u64 = 18;
+
+/// COSE header labels used here (RFC 9052 §3.1, RFC 9597 for CWT claims, RFC 9942 for
+/// vds/vdp).
+pub mod label {
+    pub const ALG: i64 = 1;
+    pub const CRIT: i64 = 2;
+    pub const CONTENT_TYPE: i64 = 3;
+    pub const KID: i64 = 4;
+    pub const CWT_CLAIMS: i64 = 15;
+    pub const VDS: i64 = 395;
+    pub const VDP: i64 = 396;
+}
+
+/// CWT claim keys (RFC 8392 §3.1).
+pub mod claim {
+    pub const ISS: i64 = 1;
+    pub const SUB: i64 = 2;
+    pub const IAT: i64 = 6;
+}
+
+/// Protected header labels whose meaning we process, so a `crit` listing them is honoured.
+const UNDERSTOOD: [i64; 6] = [
+    label::ALG,
+    label::CRIT,
+    label::CONTENT_TYPE,
+    label::KID,
+    label::CWT_CLAIMS,
+    label::VDS,
+];
+
+/// Nesting limit for decoding: COSE headers are a few levels deep, and a bound keeps hostile
+/// input from exhausting the stack.
+const MAX_DEPTH: usize = 32;
+
+/// Why a COSE structure could not be read, made or verified.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoseError {
+    #[error("{what} is not well-formed CBOR: {reason}")]
+    Cbor { what: &'static str, reason: String },
+    #[error("{extra} bytes after {what}")]
+    TrailingBytes { what: &'static str, extra: usize },
+    #[error(
+        "{what} is not in preferred CBOR serialization (indefinite length or a longer form than needed)"
+    )]
+    NotPreferred { what: &'static str },
+    #[error("{what} has the map key {key} twice")]
+    DuplicateKey { what: &'static str, key: String },
+    #[error("expected a COSE_Sign1 (CBOR tag 18), found tag {0}")]
+    WrongTag(u64),
+    #[error("{what} must be {expected}")]
+    Shape {
+        what: &'static str,
+        expected: &'static str,
+    },
+    #[error("the protected header has no algorithm (label 1)")]
+    MissingAlgorithm,
+    #[error("unsupported COSE algorithm {0}")]
+    UnsupportedAlgorithm(String),
+    #[error("algorithm {alg} cannot be used with a {scheme} key")]
+    KeyMismatch { alg: Algorithm, scheme: Scheme },
+    #[error("header {0} is marked critical but is not understood")]
+    UnknownCritical(String),
+    #[error("the payload is detached and none was given")]
+    DetachedPayloadMissing,
+    #[error("the payload is attached, so no detached payload can be given")]
+    PayloadAttached,
+    #[error("{alg} signature of {actual} bytes, expected {expected}")]
+    SignatureLength {
+        alg: Algorithm,
+        expected: usize,
+        actual: usize,
+    },
+    #[error("the signature does not verify with key {keyid}")]
+    BadSignature { keyid: String },
+    #[error("the protected header has no CWT claim {0}")]
+    MissingClaim(&'static str),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("cannot encode CBOR: {0}")]
+    Encode(String),
+}
+
+/// A COSE signature algorithm (RFC 9053 §2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// ECDSA with P-256 and SHA-256, signature `r || s` (64 bytes).
+    Es256,
+    /// EdDSA; with this module's keys, Ed25519.
+    EdDsa,
+}
+
+impl Algorithm {
+    /// The COSE algorithm identifier.
+    pub fn id(self) -> i64 {
+        match self {
+            Algorithm::Es256 => -7,
+            Algorithm::EdDsa => -8,
+        }
+    }
+
+    pub fn from_id(id: i64) -> Option<Self> {
+        match id {
+            -7 => Some(Algorithm::Es256),
+            -8 => Some(Algorithm::EdDsa),
+            _ => None,
+        }
+    }
+
+    /// The algorithm a key signs with.
+    pub fn for_key(key: &PublicKey) -> Result<Self, CoseError> {
+        match key.scheme() {
+            Scheme::EcdsaSha2Nistp256 => Ok(Algorithm::Es256),
+            Scheme::Ed25519 => Ok(Algorithm::EdDsa),
+            other => Err(CoseError::UnsupportedAlgorithm(format!(
+                "for {other} keys (only P-256 and Ed25519)"
+            ))),
+        }
+    }
+
+    fn check_key(self, key: &PublicKey) -> Result<(), CoseError> {
+        if Self::for_key(key).ok() == Some(self) {
+            Ok(())
+        } else {
+            Err(CoseError::KeyMismatch {
+                alg: self,
+                scheme: key.scheme(),
+            })
+        }
+    }
+
+    fn signature_len(self) -> usize {
+        64
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Algorithm::Es256 => "ES256",
+            Algorithm::EdDsa => "EdDSA",
+        })
+    }
+}
+
+/// A header label: an integer or a text string.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Label {
+    Int(i64),
+    Text(String),
+}
+
+impl Label {
+    fn to_value(&self) -> Value {
+        match self {
+            Label::Int(i) => Value::from(*i),
+            Label::Text(t) => Value::Text(t.clone()),
+        }
+    }
+}
+
+impl From<i64> for Label {
+    fn from(i: i64) -> Self {
+        Label::Int(i)
+    }
+}
+
+impl fmt::Display for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Label::Int(i) => write!(f, "{i}"),
+            Label::Text(t) => write!(f, "{t:?}"),
+        }
+    }
+}
+
+/// A COSE header map: unique labels, kept in the order given (encoding sorts them).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct HeaderMap {
+    entries: Vec<(Label, Value)>,
+}
+
+impl HeaderMap {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn get(&self, label: &Label) -> Option<&Value> {
+        self.entries
+            .iter()
+            .find(|(l, _)| l == label)
+            .map(|(_, v)| v)
+    }
+
+    pub fn get_int(&self, label: i64) -> Option<&Value> {
+        self.get(&Label::Int(label))
+    }
+
+    /// Sets a header, replacing an earlier value of the same label.
+    pub fn insert(&mut self, label: impl Into<Label>, value: Value) {
+        let label = label.into();
+        match self.entries.iter_mut().find(|(l, _)| *l == label) {
+            Some(slot) => slot.1 = value,
+            None => self.entries.push((label, value)),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &(Label, Value)> {
+        self.entries.iter()
+    }
+
+    fn from_value(value: Value, what: &'static str) -> Result<Self, CoseError> {
+        let Value::Map(pairs) = value else {
+            return Err(CoseError::Shape {
+                what,
+                expected: "a map",
+            });
+        };
+        let mut entries = Vec::with_capacity(pairs.len());
+        for (k, v) in pairs {
+            let label = match k {
+                Value::Integer(i) => {
+                    Label::Int(i64::try_from(i).map_err(|_| CoseError::Shape {
+                        what,
+                        expected: "a map with integer labels that fit in 64 bits",
+                    })?)
+                }
+                Value::Text(t) => Label::Text(t),
+                _ => {
+                    return Err(CoseError::Shape {
+                        what,
+                        expected: "a map with integer or text labels",
+                    })
+                }
+            };
+            // Duplicates were refused while decoding; a label cannot repeat here.
+            entries.push((label, v));
+        }
+        Ok(HeaderMap { entries })
+    }
+
+    fn to_value(&self) -> Value {
+        Value::Map(
+            self.entries
+                .iter()
+                .map(|(l, v)| (l.to_value(), v.clone()))
+                .collect(),
+        )
+    }
+
+    /// The protected header's bytes: empty for an empty map (RFC 9052 §3), else the map.
+    fn protected_bytes(&self) -> Result<Vec<u8>, CoseError> {
+        if self.is_empty() {
+            Ok(Vec::new())
+        } else {
+            to_cbor(&self.to_value())
+        }
+    }
+}
+
+/// A content type header: a media type or a CoAP Content-Format number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ContentType {
+    Text(String),
+    CoapFormat(u16),
+}
+
+impl fmt::Display for ContentType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ContentType::Text(t) => f.write_str(t),
+            ContentType::CoapFormat(n) => write!(f, "coap-content-format:{n}"),
+        }
+    }
+}
+
+/// Deterministic encoding (RFC 8949 §4.2.1): every map's keys sorted by their encoded bytes.
+pub fn canonicalize(value: &Value) -> Result<Value, CoseError> {
+    Ok(match value {
+        Value::Map(pairs) => {
+            let mut keyed = Vec::with_capacity(pairs.len());
+            for (k, v) in pairs {
+                keyed.push((to_cbor(k)?, canonicalize(k)?, canonicalize(v)?));
+            }
+            keyed.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Map(keyed.into_iter().map(|(_, k, v)| (k, v)).collect())
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(canonicalize)
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        Value::Tag(tag, inner) => Value::Tag(*tag, Box::new(canonicalize(inner)?)),
+        other => other.clone(),
+    })
+}
+
+/// Encodes as given (maps in their order), shortest forms, definite lengths.
+pub fn to_cbor(value: &Value) -> Result<Vec<u8>, CoseError> {
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(value, &mut out).map_err(|e| CoseError::Encode(e.to_string()))?;
+    Ok(out)
+}
+
+/// Encodes deterministically (see [`canonicalize`]).
+pub fn to_canonical_cbor(value: &Value) -> Result<Vec<u8>, CoseError> {
+    to_cbor(&canonicalize(value)?)
+}
+
+/// Decodes one CBOR item that must fill `bytes`, in preferred serialization, with no
+/// duplicate map keys.
+pub fn decode_strict(bytes: &[u8], what: &'static str) -> Result<Value, CoseError> {
+    let mut rest = bytes;
+    let value: Value = ciborium::de::from_reader_with_recursion_limit(&mut rest, MAX_DEPTH)
+        .map_err(|e| CoseError::Cbor {
+            what,
+            reason: e.to_string(),
+        })?;
+    if !rest.is_empty() {
+        return Err(CoseError::TrailingBytes {
+            what,
+            extra: rest.len(),
+        });
+    }
+    check_unique_keys(&value, what)?;
+    // Re-encoding keeps map order, so any difference is a non-preferred form.
+    if to_cbor(&value)? != bytes {
+        return Err(CoseError::NotPreferred { what });
+    }
+    Ok(value)
+}
+
+fn check_unique_keys(value: &Value, what: &'static str) -> Result<(), CoseError> {
+    match value {
+        Value::Map(pairs) => {
+            let mut keys = pairs
+                .iter()
+                .map(|(k, _)| to_cbor(k))
+                .collect::<Result<Vec<_>, _>>()?;
+            keys.sort();
+            if let Some(pair) = keys.windows(2).find(|w| w[0] == w[1]) {
+                return Err(CoseError::DuplicateKey {
+                    what,
+                    key: hex::encode(&pair[0]),
+                });
+            }
+            for (k, v) in pairs {
+                check_unique_keys(k, what)?;
+                check_unique_keys(v, what)?;
+            }
+            Ok(())
+        }
+        Value::Array(items) => items.iter().try_for_each(|v| check_unique_keys(v, what)),
+        Value::Tag(_, inner) => check_unique_keys(inner, what),
+        _ => Ok(()),
+    }
+}
+
+fn int_of(value: &Value) -> Option<i64> {
+    match value {
+        Value::Integer(i) => i64::try_from(*i).ok(),
+        _ => None,
+    }
+}
+
+/// The `Sig_structure` of a COSE_Sign1 (RFC 9052 §4.4): what is signed.
+pub fn sig_structure(protected: &[u8], external_aad: &[u8], payload: &[u8]) -> Vec<u8> {
+    // Only definite-length text and byte strings: writing into a Vec cannot fail.
+    to_cbor(&Value::Array(vec![
+        Value::Text("Signature1".into()),
+        Value::Bytes(protected.to_vec()),
+        Value::Bytes(external_aad.to_vec()),
+        Value::Bytes(payload.to_vec()),
+    ]))
+    .unwrap_or_default()
+}
+
+/// A COSE_Sign1 message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CoseSign1 {
+    protected_bytes: Vec<u8>,
+    protected: HeaderMap,
+    unprotected: HeaderMap,
+    payload: Option<Vec<u8>>,
+    signature: Vec<u8>,
+}
+
+impl CoseSign1 {
+    /// Decodes a COSE_Sign1, tagged (18) or not.
+    pub fn decode(bytes: &[u8]) -> Result<Self, CoseError> {
+        let value = decode_strict(bytes, "the COSE_Sign1 message")?;
+        let value = match value {
+            Value::Tag(TAG_COSE_SIGN1, inner) => *inner,
+            Value::Tag(tag, _) => return Err(CoseError::WrongTag(tag)),
+            other => other,
+        };
+        let Value::Array(items) = value else {
+            return Err(CoseError::Shape {
+                what: "a COSE_Sign1",
+                expected: "an array [protected, unprotected, payload, signature]",
+            });
+        };
+        let Ok::<[Value; 4], _>([protected, unprotected, payload, signature]) = items.try_into()
+        else {
+            return Err(CoseError::Shape {
+                what: "a COSE_Sign1",
+                expected: "an array of 4 items",
+            });
+        };
+        let Value::Bytes(protected_bytes) = protected else {
+            return Err(CoseError::Shape {
+                what: "the protected header",
+                expected: "a byte string",
+            });
+        };
+        let protected = if protected_bytes.is_empty() {
+            HeaderMap::new()
+        } else {
+            HeaderMap::from_value(
+                decode_strict(&protected_bytes, "the protected header")?,
+                "the protected header",
+            )?
+        };
+        let unprotected = HeaderMap::from_value(unprotected, "the unprotected header")?;
+        if let Some(duplicate) = protected.iter().find(|(l, _)| unprotected.get(l).is_some()) {
+            // RFC 9052 §3: a label must not appear in both buckets.
+            return Err(CoseError::DuplicateKey {
+                what: "the protected and unprotected headers",
+                key: duplicate.0.to_string(),
+            });
+        }
+        let payload = match payload {
+            Value::Bytes(b) => Some(b),
+            Value::Null => None,
+            _ => {
+                return Err(CoseError::Shape {
+                    what: "the payload",
+                    expected: "a byte string or nil",
+                })
+            }
+        };
+        let Value::Bytes(signature) = signature else {
+            return Err(CoseError::Shape {
+                what: "the signature",
+                expected: "a byte string",
+            });
+        };
+        Ok(CoseSign1 {
+            protected_bytes,
+            protected,
+            unprotected,
+            payload,
+            signature,
+        })
+    }
+
+    /// Signs `payload` with `key`; the algorithm header is set from the key. With `detached`
+    /// the payload is left out of the message (nil) but still signed.
+    pub fn sign(
+        mut protected: HeaderMap,
+        unprotected: HeaderMap,
+        payload: &[u8],
+        detached: bool,
+        key: &PrivateKey,
+    ) -> Result<Self, CoseError> {
+        let alg = Algorithm::for_key(key.public_key())?;
+        protected.insert(label::ALG, Value::from(alg.id()));
+        let protected =
+            HeaderMap::from_value(canonicalize(&protected.to_value())?, "the protected header")?;
+        let protected_bytes = protected.protected_bytes()?;
+        let signature = key.sign_fixed(&sig_structure(&protected_bytes, &[], payload))?;
+        Ok(CoseSign1 {
+            protected_bytes,
+            protected,
+            unprotected,
+            payload: (!detached).then(|| payload.to_vec()),
+            signature,
+        })
+    }
+
+    /// Tagged COSE_Sign1, the unprotected header encoded deterministically.
+    pub fn encode(&self) -> Result<Vec<u8>, CoseError> {
+        self.encode_with_unprotected(&self.unprotected)
+    }
+
+    /// The same message with an empty unprotected header: the RFC 9943 leaf entry, and what
+    /// a receipt's signer and verifiers hash (scitt_peer.py builds it the same way).
+    pub fn encode_without_unprotected(&self) -> Result<Vec<u8>, CoseError> {
+        self.encode_with_unprotected(&HeaderMap::new())
+    }
+
+    fn encode_with_unprotected(&self, unprotected: &HeaderMap) -> Result<Vec<u8>, CoseError> {
+        to_cbor(&Value::Tag(
+            TAG_COSE_SIGN1,
+            Box::new(Value::Array(vec![
+                Value::Bytes(self.protected_bytes.clone()),
+                canonicalize(&unprotected.to_value())?,
+                self.payload.clone().map_or(Value::Null, Value::Bytes),
+                Value::Bytes(self.signature.clone()),
+            ])),
+        ))
+    }
+
+    /// The protected header as signed.
+    pub fn protected_bytes(&self) -> &[u8] {
+        &self.protected_bytes
+    }
+
+    pub fn protected(&self) -> &HeaderMap {
+        &self.protected
+    }
+
+    pub fn unprotected(&self) -> &HeaderMap {
+        &self.unprotected
+    }
+
+    /// The unprotected header is not signed: receipts are added to it after signing.
+    pub fn unprotected_mut(&mut self) -> &mut HeaderMap {
+        &mut self.unprotected
+    }
+
+    /// The attached payload; `None` when detached.
+    pub fn payload(&self) -> Option<&[u8]> {
+        self.payload.as_deref()
+    }
+
+    pub fn signature(&self) -> &[u8] {
+        &self.signature
+    }
+
+    /// The algorithm of the protected header.
+    pub fn algorithm(&self) -> Result<Algorithm, CoseError> {
+        let value = self
+            .protected
+            .get_int(label::ALG)
+            .ok_or(CoseError::MissingAlgorithm)?;
+        match value {
+            Value::Integer(_) => int_of(value)
+                .and_then(Algorithm::from_id)
+                .ok_or_else(|| CoseError::UnsupportedAlgorithm(format!("{value:?}"))),
+            Value::Text(t) => Err(CoseError::UnsupportedAlgorithm(t.clone())),
+            _ => Err(CoseError::Shape {
+                what: "the algorithm header",
+                expected: "an integer or a text string",
+            }),
+        }
+    }
+
+    /// RFC 9052 §3.1: every header listed in `crit` must be in the protected header and
+    /// understood.
+    fn check_critical(&self) -> Result<(), CoseError> {
+        let Some(crit) = self.protected.get_int(label::CRIT) else {
+            return Ok(());
+        };
+        let not_list = CoseError::Shape {
+            what: "the crit header",
+            expected: "a non-empty array of labels",
+        };
+        let Value::Array(labels) = crit else {
+            return Err(not_list);
+        };
+        if labels.is_empty() {
+            return Err(not_list);
+        }
+        for l in labels {
+            let label = match l {
+                Value::Integer(_) => int_of(l).map(Label::Int),
+                Value::Text(t) => Some(Label::Text(t.clone())),
+                _ => None,
+            }
+            .ok_or(CoseError::Shape {
+                what: "the crit header",
+                expected: "a non-empty array of labels",
+            })?;
+            let understood = matches!(label, Label::Int(i) if UNDERSTOOD.contains(&i));
+            if !understood || self.protected.get(&label).is_none() {
+                return Err(CoseError::UnknownCritical(label.to_string()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Verifies the signature with `key`. `detached_payload` is the payload when the message
+    /// does not carry it.
+    pub fn verify(
+        &self,
+        key: &PublicKey,
+        detached_payload: Option<&[u8]>,
+    ) -> Result<(), CoseError> {
+        let alg = self.algorithm()?;
+        self.check_critical()?;
+        alg.check_key(key)?;
+        let payload = match (&self.payload, detached_payload) {
+            (Some(p), None) => p.as_slice(),
+            (None, Some(p)) => p,
+            (None, None) => return Err(CoseError::DetachedPayloadMissing),
+            (Some(_), Some(_)) => return Err(CoseError::PayloadAttached),
+        };
+        if self.signature.len() != alg.signature_len() {
+            return Err(CoseError::SignatureLength {
+                alg,
+                expected: alg.signature_len(),
+                actual: self.signature.len(),
+            });
+        }
+        let tbs = sig_structure(&self.protected_bytes, &[], payload);
+        key.verify_fixed(&tbs, &self.signature)
+            .map_err(|_| CoseError::BadSignature {
+                keyid: key.keyid().to_string(),
+            })
+    }
+
+    /// The key id header (protected, else unprotected).
+    pub fn kid(&self) -> Result<Option<&[u8]>, CoseError> {
+        let value = self
+            .protected
+            .get_int(label::KID)
+            .or_else(|| self.unprotected.get_int(label::KID));
+        match value {
+            None => Ok(None),
+            Some(Value::Bytes(b)) => Ok(Some(b)),
+            Some(_) => Err(CoseError::Shape {
+                what: "the kid header",
+                expected: "a byte string",
+            }),
+        }
+    }
+}
+
+/// The CWT claims (header 15) a SCITT statement or receipt carries.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct CwtClaims {
+    pub iss: Option<String>,
+    pub sub: Option<String>,
+    pub iat: Option<i64>,
+}
+
+impl CwtClaims {
+    /// Reads header 15 of a protected header, if present.
+    pub fn from_header(protected: &HeaderMap) -> Result<Option<Self>, CoseError> {
+        let Some(value) = protected.get_int(label::CWT_CLAIMS) else {
+            return Ok(None);
+        };
+        let Value::Map(pairs) = value else {
+            return Err(CoseError::Shape {
+                what: "the CWT claims header",
+                expected: "a map",
+            });
+        };
+        let mut claims = CwtClaims::default();
+        for (k, v) in pairs {
+            match (int_of(k), v) {
+                (Some(claim::ISS), Value::Text(t)) => claims.iss = Some(t.clone()),
+                (Some(claim::SUB), Value::Text(t)) => claims.sub = Some(t.clone()),
+                (Some(claim::IAT), Value::Integer(_)) => claims.iat = int_of(v),
+                (Some(claim::ISS | claim::SUB), _) => {
+                    return Err(CoseError::Shape {
+                        what: "the CWT claims iss and sub",
+                        expected: "text strings",
+                    })
+                }
+                (Some(claim::IAT), _) => {
+                    return Err(CoseError::Shape {
+                        what: "the CWT claim iat",
+                        expected: "an integer",
+                    })
+                }
+                _ => {}
+            }
+        }
+        Ok(Some(claims))
+    }
+
+    fn to_value(&self) -> Value {
+        let mut pairs = Vec::new();
+        if let Some(iss) = &self.iss {
+            pairs.push((Value::from(claim::ISS), Value::Text(iss.clone())));
+        }
+        if let Some(sub) = &self.sub {
+            pairs.push((Value::from(claim::SUB), Value::Text(sub.clone())));
+        }
+        if let Some(iat) = self.iat {
+            pairs.push((Value::from(claim::IAT), Value::from(iat)));
+        }
+        Value::Map(pairs)
+    }
+
+    /// Sets header 15.
+    pub fn insert_into(&self, header: &mut HeaderMap) {
+        header.insert(label::CWT_CLAIMS, self.to_value());
+    }
+}
+
+/// A SCITT Signed Statement (RFC 9943 §5.2.1): a COSE_Sign1 whose protected header carries
+/// the algorithm and the CWT claims `iss` and `sub`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SignedStatement {
+    message: CoseSign1,
+    alg: Algorithm,
+    kid: Option<Vec<u8>>,
+    content_type: Option<ContentType>,
+    iss: String,
+    sub: String,
+    iat: Option<i64>,
+}
+
+/// What a new Signed Statement says about itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatementHeader {
+    pub iss: String,
+    pub sub: String,
+    pub content_type: Option<String>,
+    pub kid: Option<Vec<u8>>,
+}
+
+impl SignedStatement {
+    /// Parses (does not verify) a Signed Statement.
+    pub fn parse(bytes: &[u8]) -> Result<Self, CoseError> {
+        let message = CoseSign1::decode(bytes)?;
+        let alg = message.algorithm()?;
+        let kid = message.kid()?.map(<[u8]>::to_vec);
+        let content_type = match message.protected().get_int(label::CONTENT_TYPE) {
+            None => None,
+            Some(Value::Text(t)) => Some(ContentType::Text(t.clone())),
+            Some(v @ Value::Integer(_)) => Some(ContentType::CoapFormat(
+                int_of(v)
+                    .and_then(|n| u16::try_from(n).ok())
+                    .ok_or(CoseError::Shape {
+                        what: "the content type header",
+                        expected: "a text string or a CoAP Content-Format (0..65535)",
+                    })?,
+            )),
+            Some(_) => {
+                return Err(CoseError::Shape {
+                    what: "the content type header",
+                    expected: "a text string or an unsigned integer",
+                })
+            }
+        };
+        let claims =
+            CwtClaims::from_header(message.protected())?.ok_or(CoseError::MissingClaim("set"))?;
+        let iss = claims.iss.ok_or(CoseError::MissingClaim("iss"))?;
+        let sub = claims.sub.ok_or(CoseError::MissingClaim("sub"))?;
+        Ok(SignedStatement {
+            alg,
+            kid,
+            content_type,
+            iss,
+            sub,
+            iat: claims.iat,
+            message,
+        })
+    }
+
+    /// Signs a new Signed Statement over an attached payload; returns its encoding.
+    pub fn sign(
+        header: &StatementHeader,
+        payload: &[u8],
+        key: &PrivateKey,
+    ) -> Result<Vec<u8>, CoseError> {
+        let mut protected = HeaderMap::new();
+        if let Some(ct) = &header.content_type {
+            protected.insert(label::CONTENT_TYPE, Value::Text(ct.clone()));
+        }
+        if let Some(kid) = &header.kid {
+            protected.insert(label::KID, Value::Bytes(kid.clone()));
+        }
+        CwtClaims {
+            iss: Some(header.iss.clone()),
+            sub: Some(header.sub.clone()),
+            iat: None,
+        }
+        .insert_into(&mut protected);
+        CoseSign1::sign(protected, HeaderMap::new(), payload, false, key)?.encode()
+    }
+
+    /// Verifies the issuer's signature (attached payload).
+    pub fn verify(&self, key: &PublicKey) -> Result<(), CoseError> {
+        self.message.verify(key, None)
+    }
+
+    pub fn message(&self) -> &CoseSign1 {
+        &self.message
+    }
+
+    pub fn alg(&self) -> Algorithm {
+        self.alg
+    }
+
+    pub fn kid(&self) -> Option<&[u8]> {
+        self.kid.as_deref()
+    }
+
+    pub fn content_type(&self) -> Option<&ContentType> {
+        self.content_type.as_ref()
+    }
+
+    pub fn iss(&self) -> &str {
+        &self.iss
+    }
+
+    pub fn sub(&self) -> &str {
+        &self.sub
+    }
+
+    pub fn iat(&self) -> Option<i64> {
+        self.iat
+    }
+
+    pub fn payload(&self) -> Option<&[u8]> {
+        self.message.payload()
+    }
+
+    /// The entry the log hashes: the statement with an empty unprotected header.
+    pub fn leaf_entry(&self) -> Result<Vec<u8>, CoseError> {
+        self.message.encode_without_unprotected()
+    }
+}
+
+/// COSE key parameters (RFC 9052 §7.1, RFC 9053 §7).
+mod key_label {
+    pub const KTY: i64 = 1;
+    pub const KID: i64 = 2;
+    pub const ALG: i64 = 3;
+    pub const CRV: i64 = -1;
+    pub const X: i64 = -2;
+    pub const Y: i64 = -3;
+    pub const KTY_OKP: i64 = 1;
+    pub const KTY_EC2: i64 = 2;
+    pub const CRV_P256: i64 = 1;
+    pub const CRV_ED25519: i64 = 6;
+}
+
+/// A public COSE_Key: EC2 P-256 or OKP Ed25519.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoseKey {
+    key: PublicKey,
+    alg: Algorithm,
+    kid: Option<Vec<u8>>,
+}
+
+impl CoseKey {
+    pub fn new(key: PublicKey, kid: Option<Vec<u8>>) -> Result<Self, CoseError> {
+        let alg = Algorithm::for_key(&key)?;
+        Ok(CoseKey { key, alg, kid })
+    }
+
+    pub fn public_key(&self) -> &PublicKey {
+        &self.key
+    }
+
+    pub fn alg(&self) -> Algorithm {
+        self.alg
+    }
+
+    pub fn kid(&self) -> Option<&[u8]> {
+        self.kid.as_deref()
+    }
+
+    /// The COSE_Key map.
+    pub fn to_value(&self) -> Result<Value, CoseError> {
+        use key_label::*;
+        let raw = self.key.raw_public_key().ok_or(CoseError::Shape {
+            what: "the public key",
+            expected: "a key with raw bytes",
+        })?;
+        let mut pairs = Vec::new();
+        let bad_point = CoseError::Shape {
+            what: "the P-256 public key",
+            expected: "an uncompressed point",
+        };
+        match self.alg {
+            Algorithm::Es256 => {
+                if raw.len() != 65 || raw[0] != 0x04 {
+                    return Err(bad_point);
+                }
+                pairs.push((Value::from(KTY), Value::from(KTY_EC2)));
+                pairs.push((Value::from(CRV), Value::from(CRV_P256)));
+                pairs.push((Value::from(X), Value::Bytes(raw[1..33].to_vec())));
+                pairs.push((Value::from(Y), Value::Bytes(raw[33..].to_vec())));
+            }
+            Algorithm::EdDsa => {
+                pairs.push((Value::from(KTY), Value::from(KTY_OKP)));
+                pairs.push((Value::from(CRV), Value::from(CRV_ED25519)));
+                pairs.push((Value::from(X), Value::Bytes(raw.to_vec())));
+            }
+        }
+        pairs.push((Value::from(ALG), Value::from(self.alg.id())));
+        if let Some(kid) = &self.kid {
+            pairs.push((Value::from(KID), Value::Bytes(kid.clone())));
+        }
+        canonicalize(&Value::Map(pairs))
+    }
+
+    pub fn encode(&self) -> Result<Vec<u8>, CoseError> {
+        to_cbor(&self.to_value()?)
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, CoseError> {
+        Self::from_value(decode_strict(bytes, "the COSE_Key")?)
+    }
+
+    pub fn from_value(value: Value) -> Result<Self, CoseError> {
+        use key_label::*;
+        let what = "the COSE_Key";
+        let Value::Map(pairs) = value else {
+            return Err(CoseError::Shape {
+                what,
+                expected: "a map",
+            });
+        };
+        let get = |l: i64| {
+            pairs
+                .iter()
+                .find(|(k, _)| int_of(k) == Some(l))
+                .map(|(_, v)| v)
+        };
+        let bytes_of = |l: i64, name: &'static str| match get(l) {
+            Some(Value::Bytes(b)) => Ok(b.as_slice()),
+            _ => Err(CoseError::Shape {
+                what: name,
+                expected: "a byte string",
+            }),
+        };
+        let kty = get(KTY).and_then(int_of);
+        let crv = get(CRV).and_then(int_of);
+        let (key, alg) = match (kty, crv) {
+            (Some(KTY_EC2), Some(CRV_P256)) => {
+                let (x, y) = (
+                    bytes_of(X, "the COSE_Key x")?,
+                    bytes_of(Y, "the COSE_Key y")?,
+                );
+                if x.len() != 32 || y.len() != 32 {
+                    return Err(CoseError::Shape {
+                        what: "the P-256 coordinates",
+                        expected: "32 bytes each",
+                    });
+                }
+                let mut point = Vec::with_capacity(65);
+                point.push(0x04);
+                point.extend_from_slice(x);
+                point.extend_from_slice(y);
+                (
+                    PublicKey::from_raw(Scheme::EcdsaSha2Nistp256, &point)?,
+                    Algorithm::Es256,
+                )
+            }
+            (Some(KTY_OKP), Some(CRV_ED25519)) => (
+                PublicKey::from_raw(Scheme::Ed25519, bytes_of(X, "the COSE_Key x")?)?,
+                Algorithm::EdDsa,
+            ),
+            _ => {
+                return Err(CoseError::Shape {
+                    what,
+                    expected: "an EC2 P-256 or OKP Ed25519 key",
+                })
+            }
+        };
+        if let Some(a) = get(ALG) {
+            if int_of(a).and_then(Algorithm::from_id) != Some(alg) {
+                return Err(CoseError::UnsupportedAlgorithm(format!(
+                    "{a:?} for a {} key",
+                    key.scheme()
+                )));
+            }
+        }
+        let kid = match get(KID) {
+            None => None,
+            Some(Value::Bytes(b)) => Some(b.clone()),
+            Some(_) => {
+                return Err(CoseError::Shape {
+                    what: "the COSE_Key kid",
+                    expected: "a byte string",
+                })
+            }
+        };
+        Ok(CoseKey { key, alg, kid })
+    }
+}
+
+/// Encodes a COSE_KeySet (an array of COSE_Keys).
+pub fn encode_key_set(keys: &[CoseKey]) -> Result<Vec<u8>, CoseError> {
+    let items = keys
+        .iter()
+        .map(CoseKey::to_value)
+        .collect::<Result<Vec<_>, _>>()?;
+    to_cbor(&Value::Array(items))
+}
+
+/// Decodes a COSE_KeySet.
+pub fn decode_key_set(bytes: &[u8]) -> Result<Vec<CoseKey>, CoseError> {
+    let Value::Array(items) = decode_strict(bytes, "the COSE_KeySet")? else {
+        return Err(CoseError::Shape {
+            what: "the COSE_KeySet",
+            expected: "an array",
+        });
+    };
+    items.into_iter().map(CoseKey::from_value).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use sbomit_crypto::KeyKind;
+
+    fn header() -> StatementHeader {
+        StatementHeader {
+            iss: "https://vendor.example".into(),
+            sub: "pkg:npm/app@1".into(),
+            content_type: Some("application/json".into()),
+            kid: Some(b"key-1".to_vec()),
+        }
+    }
+
+    #[test]
+    fn signs_parses_and_verifies_with_both_algorithms() {
+        for (kind, alg) in [
+            (KeyKind::EcdsaP256, Algorithm::Es256),
+            (KeyKind::Ed25519, Algorithm::EdDsa),
+        ] {
+            let key = PrivateKey::generate(kind).expect("key");
+            let bytes = SignedStatement::sign(&header(), b"{\"a\":1}", &key).expect("sign");
+            let st = SignedStatement::parse(&bytes).expect("parse");
+            assert_eq!(st.alg(), alg);
+            assert_eq!(st.iss(), "https://vendor.example");
+            assert_eq!(st.sub(), "pkg:npm/app@1");
+            assert_eq!(st.kid(), Some(&b"key-1"[..]));
+            assert_eq!(
+                st.content_type(),
+                Some(&ContentType::Text("application/json".into()))
+            );
+            assert_eq!(st.payload(), Some(&b"{\"a\":1}"[..]));
+            st.verify(key.public_key()).expect("verify");
+            assert_eq!(st.message().encode().expect("encode"), bytes);
+            let other = PrivateKey::generate(kind).expect("key");
+            assert!(matches!(
+                st.verify(other.public_key()),
+                Err(CoseError::BadSignature { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn protected_header_is_deterministic() {
+        let key = PrivateKey::generate(KeyKind::Ed25519).expect("key");
+        let bytes = SignedStatement::sign(&header(), b"x", &key).expect("sign");
+        let msg = CoseSign1::decode(&bytes).expect("decode");
+        let value = decode_strict(msg.protected_bytes(), "p").expect("protected");
+        assert_eq!(
+            to_cbor(&canonicalize(&value).expect("c")).expect("e"),
+            msg.protected_bytes()
+        );
+        // alg (1), content type (3), kid (4), CWT claims (15) in that order.
+        let labels: Vec<_> = msg.protected().iter().map(|(l, _)| l.clone()).collect();
+        assert_eq!(labels, [1, 3, 4, 15].map(Label::Int));
+    }
+
+    #[test]
+    fn rejects_wrong_key_type_for_algorithm() {
+        let ec = PrivateKey::generate(KeyKind::EcdsaP256).expect("key");
+        let ed = PrivateKey::generate(KeyKind::Ed25519).expect("key");
+        let bytes = SignedStatement::sign(&header(), b"x", &ec).expect("sign");
+        let st = SignedStatement::parse(&bytes).expect("parse");
+        assert_eq!(
+            st.verify(ed.public_key()),
+            Err(CoseError::KeyMismatch {
+                alg: Algorithm::Es256,
+                scheme: Scheme::Ed25519
+            })
+        );
+    }
+
+    #[test]
+    fn rejects_statements_without_iss_or_sub() {
+        let key = PrivateKey::generate(KeyKind::Ed25519).expect("key");
+        let mut protected = HeaderMap::new();
+        CwtClaims {
+            iss: Some("i".into()),
+            sub: None,
+            iat: None,
+        }
+        .insert_into(&mut protected);
+        let msg = CoseSign1::sign(protected, HeaderMap::new(), b"x", false, &key).expect("sign");
+        let bytes = msg.encode().expect("encode");
+        assert_eq!(
+            SignedStatement::parse(&bytes),
+            Err(CoseError::MissingClaim("sub"))
+        );
+        let bare = CoseSign1::sign(HeaderMap::new(), HeaderMap::new(), b"x", false, &key)
+            .expect("sign")
+            .encode()
+            .expect("encode");
+        assert_eq!(
+            SignedStatement::parse(&bare),
+            Err(CoseError::MissingClaim("set"))
+        );
+    }
+
+    #[test]
+    fn rejects_malleable_encodings() {
+        let key = PrivateKey::generate(KeyKind::Ed25519).expect("key");
+        let bytes = SignedStatement::sign(&header(), b"x", &key).expect("sign");
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert!(matches!(
+            CoseSign1::decode(&trailing),
+            Err(CoseError::TrailingBytes { extra: 1, .. })
+        ));
+        // Tag 18 written in a two-byte form.
+        let mut long_tag = vec![0xd8, 18];
+        long_tag.extend_from_slice(&bytes[1..]);
+        assert!(matches!(
+            CoseSign1::decode(&long_tag),
+            Err(CoseError::NotPreferred { .. })
+        ));
+        // An unprotected header with a duplicate label.
+        let dup = [
+            0xd2, 0x84, 0x40, 0xa2, 0x04, 0x41, 0x61, 0x04, 0x41, 0x62, 0xf6, 0x40,
+        ];
+        assert!(matches!(
+            CoseSign1::decode(&dup),
+            Err(CoseError::DuplicateKey { .. })
+        ));
+        assert_eq!(
+            CoseSign1::decode(&[0xc1, 0x80]),
+            Err(CoseError::WrongTag(1))
+        );
+    }
+
+    #[test]
+    fn critical_headers_must_be_understood() {
+        let key = PrivateKey::generate(KeyKind::Ed25519).expect("key");
+        let mut protected = HeaderMap::new();
+        protected.insert(label::CRIT, Value::Array(vec![Value::from(99)]));
+        protected.insert(99, Value::from(1));
+        let msg = CoseSign1::sign(protected, HeaderMap::new(), b"x", false, &key).expect("sign");
+        assert_eq!(
+            msg.verify(key.public_key(), None),
+            Err(CoseError::UnknownCritical("99".into()))
+        );
+    }
+
+    #[test]
+    fn detached_payloads() {
+        let key = PrivateKey::generate(KeyKind::EcdsaP256).expect("key");
+        let msg =
+            CoseSign1::sign(HeaderMap::new(), HeaderMap::new(), b"root", true, &key).expect("sign");
+        let msg = CoseSign1::decode(&msg.encode().expect("encode")).expect("decode");
+        assert_eq!(msg.payload(), None);
+        assert_eq!(
+            msg.verify(key.public_key(), None),
+            Err(CoseError::DetachedPayloadMissing)
+        );
+        msg.verify(key.public_key(), Some(b"root")).expect("verify");
+        assert!(msg.verify(key.public_key(), Some(b"other")).is_err());
+    }
+
+    #[test]
+    fn cose_keys_round_trip() {
+        let mut keys = Vec::new();
+        for kind in [KeyKind::EcdsaP256, KeyKind::Ed25519] {
+            let key = PrivateKey::generate(kind).expect("key");
+            let ck = CoseKey::new(key.public_key().clone(), Some(b"k".to_vec())).expect("cose key");
+            let bytes = ck.encode().expect("encode");
+            let back = CoseKey::decode(&bytes).expect("decode");
+            assert_eq!(back.public_key().spki_der(), key.public_key().spki_der());
+            assert_eq!(back.kid(), Some(&b"k"[..]));
+            assert_eq!(back.encode().expect("encode"), bytes);
+            keys.push(ck);
+        }
+        let set = encode_key_set(&keys).expect("set");
+        assert_eq!(decode_key_set(&set).expect("decode set").len(), 2);
+        let rsa_like = PrivateKey::generate(KeyKind::EcdsaP384).expect("key");
+        assert!(CoseKey::new(rsa_like.public_key().clone(), None).is_err());
+    }
+
+    #[test]
+    fn ed25519_cose_key_matches_rfc_9052_layout() {
+        // RFC 8037 A.1 public key; kty 1, crv 6, x, alg -8, sorted by encoded key.
+        let x = hex::decode("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+            .expect("hex");
+        let key = PublicKey::from_raw(Scheme::Ed25519, &x).expect("key");
+        let bytes = CoseKey::new(key, None)
+            .expect("cose key")
+            .encode()
+            .expect("encode");
+        let mut expected = vec![0xa4, 0x01, 0x01, 0x03, 0x27, 0x20, 0x06, 0x21, 0x58, 0x20];
+        expected.extend_from_slice(&x);
+        assert_eq!(bytes, expected);
+    }
+
+    proptest! {
+        #[test]
+        fn parsers_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = SignedStatement::parse(&bytes);
+            let _ = CoseKey::decode(&bytes);
+            let _ = decode_key_set(&bytes);
+        }
+
+        #[test]
+        fn mutated_statements_never_panic(flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4)) {
+            // A fixed statement, so mutations explore the structure around real headers.
+            let key = PrivateKey::generate(KeyKind::Ed25519).expect("key");
+            let mut bytes = SignedStatement::sign(&header(), b"payload", &key).expect("sign");
+            for (at, b) in flips {
+                let i = at.index(bytes.len());
+                bytes[i] = b;
+            }
+            if let Ok(st) = SignedStatement::parse(&bytes) {
+                let _ = st.verify(key.public_key());
+                let _ = st.leaf_entry();
+            }
+        }
+    }
+}
