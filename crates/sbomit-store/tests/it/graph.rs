@@ -5,12 +5,11 @@
 //! PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
-mod common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::each_backend;
+use crate::common::each_backend;
 use sbomit_crypto::{KeyKind, PrivateKey};
 use sbomit_intoto::envelope::{Envelope, EnvelopeKind};
 use sbomit_store::admission::EntryKind;

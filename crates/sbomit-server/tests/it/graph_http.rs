@@ -7,7 +7,6 @@
 //! PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
-mod common;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -15,7 +14,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use serde_json::{json, Value};
 
-use common::*;
+use crate::common::*;
 use sbomit_crypto::{KeyKind, PrivateKey};
 use sbomit_intoto::envelope::{Envelope, EnvelopeKind};
 use sbomit_store::policy::Role;

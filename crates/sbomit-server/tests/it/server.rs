@@ -3,14 +3,13 @@
 //! `SBOMIT_SCITT_PEER_BIN` / `SBOMIT_SCITT_CLIENT_BIN` are set.
 #![allow(clippy::unwrap_used)]
 
-mod common;
 
 use std::process::Command;
 
 use ciborium::value::Value;
 use serde_json::json;
 
-use common::*;
+use crate::common::*;
 use sbomit_crypto::KeyKind;
 use sbomit_scitt::cose::{decode_key_set, CoseSign1};
 use sbomit_scitt::receipt::{verify_receipt_for_leaf, verify_receipt_with_keys};

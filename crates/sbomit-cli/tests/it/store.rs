@@ -7,8 +7,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};

@@ -6,8 +6,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on broken fixtures
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -9,8 +9,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on broken fixtures
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -312,7 +311,7 @@ fn npm(p: &Path) -> Chain {
 
 /// [`npm`] with more layout source (inspections).
 fn npm_with(p: &Path, extra_layout: &str) -> Chain {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/npm-app");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/npm-app");
     for f in ["package.json", "package-lock.json", "index.js"] {
         copy(&src.join(f), &p.join("work").join(f));
     }

@@ -14,8 +14,7 @@ use sbomit_store::{Store, StoreError};
 use sbomit_tlog::merkle;
 use serde_json::json;
 
-mod common;
-use common::{each_backend, Db};
+use crate::common::{each_backend, Db};
 
 fn cose_statement(key: &PrivateKey, iss: &str, sub: &str, ct: &str, payload: &[u8]) -> Vec<u8> {
     SignedStatement::sign(

@@ -2,10 +2,9 @@
 //! an `x5chain` that must lead to the anchor.
 #![allow(clippy::unwrap_used)]
 
-mod common;
 
 use ciborium::value::Value;
-use common::*;
+use crate::common::*;
 use sbomit_crypto::PrivateKey;
 use sbomit_scitt::cose::{CoseSign1, CwtClaims, HeaderMap};
 use serde_json::json;

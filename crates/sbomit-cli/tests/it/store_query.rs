@@ -5,8 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

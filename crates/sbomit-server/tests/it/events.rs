@@ -4,14 +4,13 @@
 //! PostgreSQL, two servers on one schema deliver what the other registered.
 #![allow(clippy::unwrap_used)]
 
-mod common;
 
 use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use common::*;
+use crate::common::*;
 use sbomit_crypto::{KeyKind, PrivateKey};
 use sbomit_store::policy::Role;
 

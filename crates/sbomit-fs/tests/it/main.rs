@@ -1,0 +1,2 @@
+//! Integration tests of sbomit-fs, one binary (faster linking on small machines).
+mod fs;
