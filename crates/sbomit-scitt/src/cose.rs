@@ -1,6 +1,28 @@
 //! COSE_Sign1 (RFC 9052) with ES256 and EdDSA, SCITT Signed Statements (RFC 9943), COSE_Key
 //! and COSE_KeySet for P-256 and Ed25519 public keys.
 //!
+//! ### Built on `coset`, with a strict layer on top
+//! The structures are [`coset`]'s: headers are typed by [`coset::Header`] (algorithm, content
+//! type, kid, duplicate labels), the to-be-signed `Sig_structure` is coset's, CWT claims are a
+//! [`coset::cwt::ClaimsSet`] and keys a [`coset::CoseKey`]. coset has no cryptography: keys and
+//! signatures come from `sbomit-crypto`. What this module adds on top, and why:
+//!
+//! * **Strict decoding** ([`decode_strict`]): coset (through ciborium) accepts any well-formed
+//!   CBOR; we also refuse non-preferred forms, duplicate map keys at any depth and trailing
+//!   bytes, before coset sees the value.
+//! * **Deterministic output** ([`canonicalize`]): coset writes header fields in its own fixed
+//!   order (alg, crit, content type, kid, …, then the rest), not RFC 8949 §4.2.1 order, so
+//!   everything we sign or encode is re-sorted by our encoder. The bytes are the same as before
+//!   coset was used.
+//! * **`crit`** stays ours: coset types the labels of `crit` against its compiled-in IANA
+//!   registry, which lacks `vds` (395, RFC 9942) and cannot hold unregistered labels, so it
+//!   would refuse such a message while decoding with a generic error. We take `crit` out
+//!   before coset types the header and check it at verification ([`CoseError::UnknownCritical`]).
+//! * **The envelope** (`[protected, unprotected, payload, signature]`, tag 18) is unpacked
+//!   here so that the errors name what is wrong ([`CoseError::Shape`], [`CoseError::WrongTag`])
+//!   and the unprotected header stays an editable label/value map ([`HeaderMap`]), to which a
+//!   service adds receipts after signing.
+//!
 //! ### Encodings
 //! What we produce is deterministic CBOR (RFC 8949 §4.2.1): shortest forms, definite lengths,
 //! map keys sorted by their encoded bytes. What we read must be in preferred serialization
@@ -10,11 +32,21 @@
 //! order of input maps is not checked, since RFC 9052 does not require it. This matches the
 //! strict decoder of scitt-cose.
 //!
-//! Signatures cover the protected header *bytes* as received, never a re-encoding of them.
+//! Signatures cover the protected header *bytes* as received, never a re-encoding of them
+//! (coset's `ProtectedHeader::original_data`).
+//!
+//! ### Stricter than before coset
+//! Header values coset types are refused at decoding when ill-typed: an algorithm outside the
+//! IANA registry (or its private range), an empty `kid`, a text content type that is not
+//! `type/subtype`, a CoAP content format coset does not know. CWT claims with an integer key
+//! coset does not know are ignored (as before), not refused: SCITT profiles register new
+//! claims faster than coset's registry follows.
 
 use std::fmt;
 
 use ciborium::value::Value;
+use coset::iana::{self, EnumI64};
+use coset::{AsCborValue, ProtectedHeader, RegisteredLabel, RegisteredLabelWithPrivate};
 
 use sbomit_crypto::{KeyError, PrivateKey, PublicKey, Scheme};
 
@@ -101,6 +133,19 @@ pub enum CoseError {
     Key(#[from] KeyError),
     #[error("cannot encode CBOR: {0}")]
     Encode(String),
+    /// coset refused the structure. The reason is coset's message: `coset::CoseError` is not
+    /// `Clone` or `Eq`, which this error is (tests and callers compare it).
+    #[error("{what} is not a valid COSE structure: {reason}")]
+    Cose { what: &'static str, reason: String },
+}
+
+impl CoseError {
+    fn cose(what: &'static str) -> impl FnOnce(coset::CoseError) -> CoseError {
+        move |e| CoseError::Cose {
+            what,
+            reason: e.to_string(),
+        }
+    }
 }
 
 /// A COSE signature algorithm (RFC 9053 §2).
@@ -275,6 +320,19 @@ impl HeaderMap {
         )
     }
 
+    /// The header as coset types it, `crit` left out: our layer checks `crit` itself (see the
+    /// module doc), coset checks the rest (types of alg, content type, kid; iv/partial iv).
+    fn typed(&self, what: &'static str) -> Result<coset::Header, CoseError> {
+        let map = Value::Map(
+            self.entries
+                .iter()
+                .filter(|(l, _)| *l != Label::Int(label::CRIT))
+                .map(|(l, v)| (l.to_value(), v.clone()))
+                .collect(),
+        );
+        coset::Header::from_cbor_value(map).map_err(CoseError::cose(what))
+    }
+
     /// The protected header's bytes: empty for an empty map (RFC 9052 §3), else the map.
     fn protected_bytes(&self) -> Result<Vec<u8>, CoseError> {
         if self.is_empty() {
@@ -393,24 +451,31 @@ fn int_of(value: &Value) -> Option<i64> {
 
 /// The `Sig_structure` of a COSE_Sign1 (RFC 9052 §4.4): what is signed.
 pub fn sig_structure(protected: &[u8], external_aad: &[u8], payload: &[u8]) -> Vec<u8> {
-    // Only definite-length text and byte strings: writing into a Vec cannot fail.
-    to_cbor(&Value::Array(vec![
-        Value::Text("Signature1".into()),
-        Value::Bytes(protected.to_vec()),
-        Value::Bytes(external_aad.to_vec()),
-        Value::Bytes(payload.to_vec()),
-    ]))
-    .unwrap_or_default()
+    // `original_data` makes coset write these bytes as they are, never a re-encoding.
+    let protected = ProtectedHeader {
+        original_data: Some(protected.to_vec()),
+        header: coset::Header::default(),
+    };
+    coset::sig_structure_data(
+        coset::SignatureContext::CoseSign1,
+        protected,
+        None,
+        external_aad,
+        payload,
+    )
 }
 
 /// A COSE_Sign1 message.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CoseSign1 {
-    protected_bytes: Vec<u8>,
+    /// coset's message: the protected header's bytes as received (`original_data`) with its
+    /// typed form, the payload and the signature. Its unprotected header is left empty: the
+    /// unprotected header lives in `unprotected`, which callers edit after signing.
+    inner: coset::CoseSign1,
+    /// The protected header as a label/value map, for the labels coset does not type (CWT
+    /// claims, x5chain, vds, crit).
     protected: HeaderMap,
     unprotected: HeaderMap,
-    payload: Option<Vec<u8>>,
-    signature: Vec<u8>,
 }
 
 impl CoseSign1 {
@@ -473,12 +538,21 @@ impl CoseSign1 {
                 expected: "a byte string",
             });
         };
-        Ok(CoseSign1 {
-            protected_bytes,
-            protected,
-            unprotected,
+        // The unprotected header is typed too, so an ill-typed kid there is refused now.
+        unprotected.typed("the unprotected header")?;
+        let inner = coset::CoseSign1 {
+            protected: ProtectedHeader {
+                header: protected.typed("the protected header")?,
+                original_data: Some(protected_bytes),
+            },
+            unprotected: coset::Header::default(),
             payload,
             signature,
+        };
+        Ok(CoseSign1 {
+            inner,
+            protected,
+            unprotected,
         })
     }
 
@@ -493,16 +567,30 @@ impl CoseSign1 {
     ) -> Result<Self, CoseError> {
         let alg = Algorithm::for_key(key.public_key())?;
         protected.insert(label::ALG, Value::from(alg.id()));
+        // Our encoding of the protected header, not coset's: coset's field order is not the
+        // deterministic one (see the module doc).
         let protected =
             HeaderMap::from_value(canonicalize(&protected.to_value())?, "the protected header")?;
         let protected_bytes = protected.protected_bytes()?;
-        let signature = key.sign_fixed(&sig_structure(&protected_bytes, &[], payload))?;
+        unprotected.typed("the unprotected header")?;
+        let mut inner = coset::CoseSign1 {
+            protected: ProtectedHeader {
+                header: protected.typed("the protected header")?,
+                original_data: Some(protected_bytes),
+            },
+            unprotected: coset::Header::default(),
+            payload: None,
+            signature: Vec::new(),
+        };
+        let tbs = inner.tbs_detached_data(payload, &[]);
+        inner.signature = key.sign_fixed(&tbs)?;
+        if !detached {
+            inner.payload = Some(payload.to_vec());
+        }
         Ok(CoseSign1 {
-            protected_bytes,
+            inner,
             protected,
             unprotected,
-            payload: (!detached).then(|| payload.to_vec()),
-            signature,
         })
     }
 
@@ -518,20 +606,21 @@ impl CoseSign1 {
     }
 
     fn encode_with_unprotected(&self, unprotected: &HeaderMap) -> Result<Vec<u8>, CoseError> {
-        to_cbor(&Value::Tag(
-            TAG_COSE_SIGN1,
-            Box::new(Value::Array(vec![
-                Value::Bytes(self.protected_bytes.clone()),
-                canonicalize(&unprotected.to_value())?,
-                self.payload.clone().map_or(Value::Null, Value::Bytes),
-                Value::Bytes(self.signature.clone()),
-            ])),
-        ))
+        let message = coset::CoseSign1 {
+            unprotected: unprotected.typed("the unprotected header")?,
+            ..self.inner.clone()
+        };
+        let value = message
+            .to_cbor_value()
+            .map_err(CoseError::cose("the COSE_Sign1 message"))?;
+        // coset's header order is its own; the bytes we produce are deterministic. The
+        // protected header is a byte string, so this leaves the signed bytes alone.
+        to_cbor(&Value::Tag(TAG_COSE_SIGN1, Box::new(canonicalize(&value)?)))
     }
 
     /// The protected header as signed.
     pub fn protected_bytes(&self) -> &[u8] {
-        &self.protected_bytes
+        self.inner.protected.original_data.as_deref().unwrap_or(&[])
     }
 
     pub fn protected(&self) -> &HeaderMap {
@@ -549,33 +638,31 @@ impl CoseSign1 {
 
     /// The attached payload; `None` when detached.
     pub fn payload(&self) -> Option<&[u8]> {
-        self.payload.as_deref()
+        self.inner.payload.as_deref()
     }
 
     pub fn signature(&self) -> &[u8] {
-        &self.signature
+        &self.inner.signature
     }
 
     /// The algorithm of the protected header.
     pub fn algorithm(&self) -> Result<Algorithm, CoseError> {
-        let value = self
-            .protected
-            .get_int(label::ALG)
-            .ok_or(CoseError::MissingAlgorithm)?;
-        match value {
-            Value::Integer(_) => int_of(value)
-                .and_then(Algorithm::from_id)
-                .ok_or_else(|| CoseError::UnsupportedAlgorithm(format!("{value:?}"))),
-            Value::Text(t) => Err(CoseError::UnsupportedAlgorithm(t.clone())),
-            _ => Err(CoseError::Shape {
-                what: "the algorithm header",
-                expected: "an integer or a text string",
-            }),
+        use RegisteredLabelWithPrivate::{Assigned, PrivateUse, Text};
+        match &self.inner.protected.header.alg {
+            None => Err(CoseError::MissingAlgorithm),
+            Some(Assigned(iana::Algorithm::ES256)) => Ok(Algorithm::Es256),
+            Some(Assigned(iana::Algorithm::EdDSA)) => Ok(Algorithm::EdDsa),
+            Some(Assigned(other)) => Err(CoseError::UnsupportedAlgorithm(format!(
+                "{other:?} ({})",
+                other.to_i64()
+            ))),
+            Some(PrivateUse(id)) => Err(CoseError::UnsupportedAlgorithm(id.to_string())),
+            Some(Text(t)) => Err(CoseError::UnsupportedAlgorithm(t.clone())),
         }
     }
 
     /// RFC 9052 §3.1: every header listed in `crit` must be in the protected header and
-    /// understood.
+    /// understood. Ours, not coset's (see the module doc).
     fn check_critical(&self) -> Result<(), CoseError> {
         let Some(crit) = self.protected.get_int(label::CRIT) else {
             return Ok(());
@@ -618,39 +705,64 @@ impl CoseSign1 {
         let alg = self.algorithm()?;
         self.check_critical()?;
         alg.check_key(key)?;
-        let payload = match (&self.payload, detached_payload) {
-            (Some(p), None) => p.as_slice(),
-            (None, Some(p)) => p,
-            (None, None) => return Err(CoseError::DetachedPayloadMissing),
-            (Some(_), Some(_)) => return Err(CoseError::PayloadAttached),
-        };
-        if self.signature.len() != alg.signature_len() {
+        let signature = self.signature();
+        if !matches!(
+            (self.payload(), detached_payload),
+            (Some(_), None) | (None, Some(_))
+        ) {
+            return Err(match detached_payload {
+                None => CoseError::DetachedPayloadMissing,
+                Some(_) => CoseError::PayloadAttached,
+            });
+        }
+        if signature.len() != alg.signature_len() {
             return Err(CoseError::SignatureLength {
                 alg,
                 expected: alg.signature_len(),
-                actual: self.signature.len(),
+                actual: signature.len(),
             });
         }
-        let tbs = sig_structure(&self.protected_bytes, &[], payload);
-        key.verify_fixed(&tbs, &self.signature)
-            .map_err(|_| CoseError::BadSignature {
-                keyid: key.keyid().to_string(),
-            })
+        let check = |sig: &[u8], tbs: &[u8]| {
+            key.verify_fixed(tbs, sig)
+                .map_err(|_| CoseError::BadSignature {
+                    keyid: key.keyid().to_string(),
+                })
+        };
+        match detached_payload {
+            None => self.inner.verify_signature(&[], check),
+            Some(p) => self.inner.verify_detached_signature(p, &[], check),
+        }
     }
 
     /// The key id header (protected, else unprotected).
     pub fn kid(&self) -> Result<Option<&[u8]>, CoseError> {
-        let value = self
-            .protected
-            .get_int(label::KID)
-            .or_else(|| self.unprotected.get_int(label::KID));
-        match value {
+        let protected = &self.inner.protected.header.key_id;
+        if !protected.is_empty() {
+            return Ok(Some(protected));
+        }
+        // The unprotected map may have been edited since decoding, so it is read here; coset
+        // refuses an empty kid, and so does this.
+        match self.unprotected.get_int(label::KID) {
             None => Ok(None),
-            Some(Value::Bytes(b)) => Ok(Some(b)),
+            Some(Value::Bytes(b)) if !b.is_empty() => Ok(Some(b)),
             Some(_) => Err(CoseError::Shape {
                 what: "the kid header",
-                expected: "a byte string",
+                expected: "a non-empty byte string",
             }),
+        }
+    }
+
+    /// The content type header, as coset types it.
+    pub fn content_type(&self) -> Option<ContentType> {
+        match &self.inner.protected.header.content_type {
+            None => None,
+            Some(RegisteredLabel::Text(t)) => Some(ContentType::Text(t.clone())),
+            Some(RegisteredLabel::Assigned(format)) => {
+                // CoAP Content-Formats are 0..=65535 (RFC 7252 §12.3); coset's registry fits.
+                u16::try_from(format.to_i64())
+                    .ok()
+                    .map(ContentType::CoapFormat)
+            }
         }
     }
 }
@@ -664,53 +776,59 @@ pub struct CwtClaims {
 }
 
 impl CwtClaims {
-    /// Reads header 15 of a protected header, if present.
+    /// Reads header 15 of a protected header, if present. coset types the claims it knows
+    /// (iss and sub text, iat a number); integer claim keys coset's registry lacks are left out
+    /// before, so they are ignored rather than refused (see the module doc).
     pub fn from_header(protected: &HeaderMap) -> Result<Option<Self>, CoseError> {
+        let what = "the CWT claims header";
         let Some(value) = protected.get_int(label::CWT_CLAIMS) else {
             return Ok(None);
         };
         let Value::Map(pairs) = value else {
             return Err(CoseError::Shape {
-                what: "the CWT claims header",
+                what,
                 expected: "a map",
             });
         };
-        let mut claims = CwtClaims::default();
-        for (k, v) in pairs {
-            match (int_of(k), v) {
-                (Some(claim::ISS), Value::Text(t)) => claims.iss = Some(t.clone()),
-                (Some(claim::SUB), Value::Text(t)) => claims.sub = Some(t.clone()),
-                (Some(claim::IAT), Value::Integer(_)) => claims.iat = int_of(v),
-                (Some(claim::ISS | claim::SUB), _) => {
-                    return Err(CoseError::Shape {
-                        what: "the CWT claims iss and sub",
-                        expected: "text strings",
-                    })
-                }
-                (Some(claim::IAT), _) => {
-                    return Err(CoseError::Shape {
-                        what: "the CWT claim iat",
-                        expected: "an integer",
-                    })
-                }
-                _ => {}
+        let known = pairs
+            .iter()
+            .filter(|(k, _)| match k {
+                Value::Integer(_) => int_of(k).is_some_and(|i| {
+                    iana::CwtClaimName::from_i64(i).is_some() || i < iana::CWT_CLAIM_PRIVATE_USE_MAX
+                }),
+                _ => true,
+            })
+            .cloned()
+            .collect();
+        let set = coset::cwt::ClaimsSet::from_cbor_value(Value::Map(known))
+            .map_err(CoseError::cose(what))?;
+        let iat = match set.issued_at {
+            None => None,
+            Some(coset::cwt::Timestamp::WholeSeconds(t)) => Some(t),
+            Some(coset::cwt::Timestamp::FractionalSeconds(_)) => {
+                return Err(CoseError::Shape {
+                    what: "the CWT claim iat",
+                    expected: "an integer",
+                })
             }
-        }
-        Ok(Some(claims))
+        };
+        Ok(Some(CwtClaims {
+            iss: set.issuer,
+            sub: set.subject,
+            iat,
+        }))
     }
 
     fn to_value(&self) -> Value {
-        let mut pairs = Vec::new();
-        if let Some(iss) = &self.iss {
-            pairs.push((Value::from(claim::ISS), Value::Text(iss.clone())));
-        }
-        if let Some(sub) = &self.sub {
-            pairs.push((Value::from(claim::SUB), Value::Text(sub.clone())));
-        }
-        if let Some(iat) = self.iat {
-            pairs.push((Value::from(claim::IAT), Value::from(iat)));
-        }
-        Value::Map(pairs)
+        let set = coset::cwt::ClaimsSet {
+            issuer: self.iss.clone(),
+            subject: self.sub.clone(),
+            issued_at: self.iat.map(coset::cwt::Timestamp::WholeSeconds),
+            ..Default::default()
+        };
+        // Three claims with distinct keys: coset's encoding cannot fail. Its order (iss, sub,
+        // iat) is also the deterministic one; the header is canonicalized when signed anyway.
+        set.to_cbor_value().unwrap_or(Value::Map(Vec::new()))
     }
 
     /// Sets header 15.
@@ -747,24 +865,7 @@ impl SignedStatement {
         let message = CoseSign1::decode(bytes)?;
         let alg = message.algorithm()?;
         let kid = message.kid()?.map(<[u8]>::to_vec);
-        let content_type = match message.protected().get_int(label::CONTENT_TYPE) {
-            None => None,
-            Some(Value::Text(t)) => Some(ContentType::Text(t.clone())),
-            Some(v @ Value::Integer(_)) => Some(ContentType::CoapFormat(
-                int_of(v)
-                    .and_then(|n| u16::try_from(n).ok())
-                    .ok_or(CoseError::Shape {
-                        what: "the content type header",
-                        expected: "a text string or a CoAP Content-Format (0..65535)",
-                    })?,
-            )),
-            Some(_) => {
-                return Err(CoseError::Shape {
-                    what: "the content type header",
-                    expected: "a text string or an unsigned integer",
-                })
-            }
-        };
+        let content_type = message.content_type();
         let claims =
             CwtClaims::from_header(message.protected())?.ok_or(CoseError::MissingClaim("set"))?;
         let iss = claims.iss.ok_or(CoseError::MissingClaim("iss"))?;
@@ -845,26 +946,17 @@ impl SignedStatement {
     }
 }
 
-/// COSE key parameters (RFC 9052 §7.1, RFC 9053 §7).
-mod key_label {
-    pub const KTY: i64 = 1;
-    pub const KID: i64 = 2;
-    pub const ALG: i64 = 3;
-    pub const CRV: i64 = -1;
-    pub const X: i64 = -2;
-    pub const Y: i64 = -3;
-    pub const KTY_OKP: i64 = 1;
-    pub const KTY_EC2: i64 = 2;
-    pub const CRV_P256: i64 = 1;
-    pub const CRV_ED25519: i64 = 6;
-}
-
 /// A public COSE_Key: EC2 P-256 or OKP Ed25519.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CoseKey {
     key: PublicKey,
     alg: Algorithm,
     kid: Option<Vec<u8>>,
+}
+
+/// coset's label for a key parameter (RFC 9053 §7.1, §7.2).
+fn key_param(p: iana::Ec2KeyParameter) -> coset::Label {
+    coset::Label::Int(p as i64)
 }
 
 impl CoseKey {
@@ -885,39 +977,50 @@ impl CoseKey {
         self.kid.as_deref()
     }
 
-    /// The COSE_Key map.
-    pub fn to_value(&self) -> Result<Value, CoseError> {
-        use key_label::*;
+    /// The key as coset holds it.
+    pub fn to_coset(&self) -> Result<coset::CoseKey, CoseError> {
         let raw = self.key.raw_public_key().ok_or(CoseError::Shape {
             what: "the public key",
             expected: "a key with raw bytes",
         })?;
-        let mut pairs = Vec::new();
-        let bad_point = CoseError::Shape {
-            what: "the P-256 public key",
-            expected: "an uncompressed point",
-        };
-        match self.alg {
+        let builder = match self.alg {
             Algorithm::Es256 => {
                 if raw.len() != 65 || raw[0] != 0x04 {
-                    return Err(bad_point);
+                    return Err(CoseError::Shape {
+                        what: "the P-256 public key",
+                        expected: "an uncompressed point",
+                    });
                 }
-                pairs.push((Value::from(KTY), Value::from(KTY_EC2)));
-                pairs.push((Value::from(CRV), Value::from(CRV_P256)));
-                pairs.push((Value::from(X), Value::Bytes(raw[1..33].to_vec())));
-                pairs.push((Value::from(Y), Value::Bytes(raw[33..].to_vec())));
+                coset::CoseKeyBuilder::new_ec2_pub_key(
+                    iana::EllipticCurve::P_256,
+                    raw[1..33].to_vec(),
+                    raw[33..].to_vec(),
+                )
+                .algorithm(iana::Algorithm::ES256)
             }
-            Algorithm::EdDsa => {
-                pairs.push((Value::from(KTY), Value::from(KTY_OKP)));
-                pairs.push((Value::from(CRV), Value::from(CRV_ED25519)));
-                pairs.push((Value::from(X), Value::Bytes(raw.to_vec())));
-            }
+            Algorithm::EdDsa => coset::CoseKeyBuilder::new_okp_key()
+                .param(
+                    iana::OkpKeyParameter::Crv as i64,
+                    Value::from(iana::EllipticCurve::Ed25519 as i64),
+                )
+                .param(iana::OkpKeyParameter::X as i64, Value::Bytes(raw.to_vec()))
+                .algorithm(iana::Algorithm::EdDSA),
+        };
+        Ok(match &self.kid {
+            Some(kid) => builder.key_id(kid.clone()),
+            None => builder,
         }
-        pairs.push((Value::from(ALG), Value::from(self.alg.id())));
-        if let Some(kid) = &self.kid {
-            pairs.push((Value::from(KID), Value::Bytes(kid.clone())));
-        }
-        canonicalize(&Value::Map(pairs))
+        .build())
+    }
+
+    /// The COSE_Key map, deterministically ordered (coset's order is kty, kid, alg, then the
+    /// parameters as given).
+    pub fn to_value(&self) -> Result<Value, CoseError> {
+        let value = self
+            .to_coset()?
+            .to_cbor_value()
+            .map_err(CoseError::cose("the COSE_Key"))?;
+        canonicalize(&value)
     }
 
     pub fn encode(&self) -> Result<Vec<u8>, CoseError> {
@@ -929,34 +1032,36 @@ impl CoseKey {
     }
 
     pub fn from_value(value: Value) -> Result<Self, CoseError> {
-        use key_label::*;
         let what = "the COSE_Key";
-        let Value::Map(pairs) = value else {
+        if !matches!(value, Value::Map(_)) {
             return Err(CoseError::Shape {
                 what,
                 expected: "a map",
             });
-        };
-        let get = |l: i64| {
-            pairs
-                .iter()
-                .find(|(k, _)| int_of(k) == Some(l))
-                .map(|(_, v)| v)
-        };
-        let bytes_of = |l: i64, name: &'static str| match get(l) {
+        }
+        Self::from_coset(coset::CoseKey::from_cbor_value(value).map_err(CoseError::cose(what))?)
+    }
+
+    /// A P-256 or Ed25519 public key from coset's form.
+    pub fn from_coset(key: coset::CoseKey) -> Result<Self, CoseError> {
+        use coset::KeyType;
+        let get = |l: coset::Label| key.params.iter().find(|(k, _)| *k == l).map(|(_, v)| v);
+        let bytes_of = |l: coset::Label, name: &'static str| match get(l) {
             Some(Value::Bytes(b)) => Ok(b.as_slice()),
             _ => Err(CoseError::Shape {
                 what: name,
                 expected: "a byte string",
             }),
         };
-        let kty = get(KTY).and_then(int_of);
-        let crv = get(CRV).and_then(int_of);
-        let (key, alg) = match (kty, crv) {
-            (Some(KTY_EC2), Some(CRV_P256)) => {
+        // The curve parameter is -1 for both key types (RFC 9053 §7.1, §7.2).
+        let crv = get(key_param(iana::Ec2KeyParameter::Crv)).and_then(int_of);
+        let (public, alg) = match (&key.kty, crv) {
+            (KeyType::Assigned(iana::KeyType::EC2), Some(c))
+                if c == iana::EllipticCurve::P_256 as i64 =>
+            {
                 let (x, y) = (
-                    bytes_of(X, "the COSE_Key x")?,
-                    bytes_of(Y, "the COSE_Key y")?,
+                    bytes_of(key_param(iana::Ec2KeyParameter::X), "the COSE_Key x")?,
+                    bytes_of(key_param(iana::Ec2KeyParameter::Y), "the COSE_Key y")?,
                 );
                 if x.len() != 32 || y.len() != 32 {
                     return Err(CoseError::Shape {
@@ -973,36 +1078,42 @@ impl CoseKey {
                     Algorithm::Es256,
                 )
             }
-            (Some(KTY_OKP), Some(CRV_ED25519)) => (
-                PublicKey::from_raw(Scheme::Ed25519, bytes_of(X, "the COSE_Key x")?)?,
-                Algorithm::EdDsa,
-            ),
+            (KeyType::Assigned(iana::KeyType::OKP), Some(c))
+                if c == iana::EllipticCurve::Ed25519 as i64 =>
+            {
+                let x = coset::Label::Int(iana::OkpKeyParameter::X as i64);
+                (
+                    PublicKey::from_raw(Scheme::Ed25519, bytes_of(x, "the COSE_Key x")?)?,
+                    Algorithm::EdDsa,
+                )
+            }
             _ => {
                 return Err(CoseError::Shape {
-                    what,
+                    what: "the COSE_Key",
                     expected: "an EC2 P-256 or OKP Ed25519 key",
                 })
             }
         };
-        if let Some(a) = get(ALG) {
-            if int_of(a).and_then(Algorithm::from_id) != Some(alg) {
+        if let Some(a) = &key.alg {
+            let id = match a {
+                RegisteredLabelWithPrivate::Assigned(a) => Some(a.to_i64()),
+                RegisteredLabelWithPrivate::PrivateUse(i) => Some(*i),
+                RegisteredLabelWithPrivate::Text(_) => None,
+            };
+            if id.and_then(Algorithm::from_id) != Some(alg) {
                 return Err(CoseError::UnsupportedAlgorithm(format!(
                     "{a:?} for a {} key",
-                    key.scheme()
+                    public.scheme()
                 )));
             }
         }
-        let kid = match get(KID) {
-            None => None,
-            Some(Value::Bytes(b)) => Some(b.clone()),
-            Some(_) => {
-                return Err(CoseError::Shape {
-                    what: "the COSE_Key kid",
-                    expected: "a byte string",
-                })
-            }
-        };
-        Ok(CoseKey { key, alg, kid })
+        // coset holds "no kid" as an empty one.
+        let kid = (!key.key_id.is_empty()).then_some(key.key_id);
+        Ok(CoseKey {
+            key: public,
+            alg,
+            kid,
+        })
     }
 }
 
@@ -1017,13 +1128,16 @@ pub fn encode_key_set(keys: &[CoseKey]) -> Result<Vec<u8>, CoseError> {
 
 /// Decodes a COSE_KeySet.
 pub fn decode_key_set(bytes: &[u8]) -> Result<Vec<CoseKey>, CoseError> {
-    let Value::Array(items) = decode_strict(bytes, "the COSE_KeySet")? else {
+    let what = "the COSE_KeySet";
+    let value = decode_strict(bytes, what)?;
+    if !matches!(value, Value::Array(_)) {
         return Err(CoseError::Shape {
-            what: "the COSE_KeySet",
+            what,
             expected: "an array",
         });
-    };
-    items.into_iter().map(CoseKey::from_value).collect()
+    }
+    let set = coset::CoseKeySet::from_cbor_value(value).map_err(CoseError::cose(what))?;
+    set.0.into_iter().map(CoseKey::from_coset).collect()
 }
 
 #[cfg(test)]

@@ -7,6 +7,10 @@
 //! header, hashed as an RFC 9162 leaf; scitt_peer.py (pycose) and scitt-cose build it the
 //! same way.
 //!
+//! The COSE_Sign1 is [`crate::cose::CoseSign1`] (on `coset`); `vds`, `vdp` and the proof
+//! array are RFC 9942's and have no type in coset, so they are read and written as CBOR values
+//! here, with the same strict decoding.
+//!
 //! The service derives the inclusion proof from its stored hashes ([`sbomit_tlog::merkle`]); this
 //! module only wraps and signs it, and verifies receipts offline.
 
