@@ -12,6 +12,7 @@ use aws_lc_rs::signature::{self, KeyPair};
 use base64::Engine as _;
 use der::{Decode, Encode};
 use num_bigint::BigUint;
+use rustls_pki_types::SignatureVerificationAlgorithm;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use zeroize::Zeroizing;
@@ -1192,6 +1193,26 @@ impl Default for Sha256Hasher {
 /// Fills `buf` from the system's secure random source (tokens, nonces).
 pub fn random_bytes(buf: &mut [u8]) -> Result<(), KeyError> {
     aws_lc_rs::rand::fill(buf).map_err(|_| KeyError::Random)
+}
+
+/// The signature algorithms X.509 path validation accepts (rustls-webpki, backed by
+/// aws-lc-rs): ECDSA P-256/P-384 with SHA-256/384, Ed25519, RSA PKCS#1 v1.5 (2048 to 8192
+/// bits) with SHA-256/384/512 — the set the hand-written x5chain validation accepted. Listed
+/// here, not taken from webpki's `ALL_VERIFICATION_ALGS`, so that no other provider's
+/// algorithms (ring's, if another crate enables it) can enter through feature unification.
+pub fn webpki_algorithms() -> &'static [&'static dyn SignatureVerificationAlgorithm] {
+    use webpki::aws_lc_rs as algs;
+    static ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
+        algs::ECDSA_P256_SHA256,
+        algs::ECDSA_P256_SHA384,
+        algs::ECDSA_P384_SHA256,
+        algs::ECDSA_P384_SHA384,
+        algs::ED25519,
+        algs::RSA_PKCS1_2048_8192_SHA256,
+        algs::RSA_PKCS1_2048_8192_SHA384,
+        algs::RSA_PKCS1_2048_8192_SHA512,
+    ];
+    ALGORITHMS
 }
 
 /// SPKI DER prefix of an uncompressed P-256 point (id-ecPublicKey, prime256v1, BIT STRING).

@@ -271,7 +271,8 @@ struct NewIssuer {
     role: String,
     /// An issuer key (SPKI PEM)…
     public_key_pem: Option<String>,
-    /// …or an X.509 trust anchor (CA certificate PEM) its COSE `x5chain`s must lead to.
+    /// …or an X.509 trust anchor (CA certificate PEM) its COSE `x5chain`s must lead to (leaf:
+    /// EKU codeSigning, a subjectAltName naming `iss`; see `sbomit_scitt::x509`).
     trust_anchor_pem: Option<String>,
 }
 

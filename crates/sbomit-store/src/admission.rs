@@ -54,7 +54,8 @@ pub struct IssuerKey {
 }
 
 /// A registered X.509 trust anchor: statements of `iss` carrying an `x5chain` that leads to
-/// it are signed by `iss`.
+/// it, whose leaf has the EKU codeSigning and names `iss` in its subjectAltName
+/// ([`sbomit_scitt::x509`]), are signed by `iss`.
 #[derive(Clone, Debug)]
 pub struct TrustAnchor {
     pub iss: String,
@@ -152,7 +153,7 @@ pub fn admit_cose(bytes: &[u8], registry: &Registry) -> Result<NewEntry, Refusal
     match chain {
         // An issuer registered by trust anchor signs with the key its certificate names.
         Some(chain) if !anchors.is_empty() => {
-            let leaf = sbomit_scitt::x509::validate_chain(&chain, &anchors, registry.now)
+            let leaf = sbomit_scitt::x509::validate_chain(&chain, &anchors, &iss, registry.now)
                 .map_err(|e| Refusal::BadSignature(format!("{iss}: x5chain: {e}")))?;
             if st.verify(&leaf).is_err() {
                 return Err(Refusal::BadSignature(iss));

@@ -9,7 +9,9 @@ use sbomit_scitt::cose::{CoseSign1, CwtClaims, HeaderMap};
 use serde_json::json;
 
 fn pki() -> (String, Vec<u8>, PrivateKey) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    };
     let ca_params = || {
         let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
         p.distinguished_name.push(DnType::CommonName, "vendor root");
@@ -19,8 +21,10 @@ fn pki() -> (String, Vec<u8>, PrivateKey) {
     let ca_key = KeyPair::generate().unwrap();
     let ca = ca_params().self_signed(&ca_key).unwrap();
     let leaf_key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["vendor.example".into()])
-        .unwrap()
+    // A statement signer for https://vendor.example: codeSigning, named vendor.example.
+    let mut leaf_params = CertificateParams::new(vec!["vendor.example".into()]).unwrap();
+    leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
+    let leaf = leaf_params
         .signed_by(&leaf_key, &Issuer::new(ca_params(), &ca_key))
         .unwrap();
     let ours = PrivateKey::from_pem(leaf_key.serialize_pem().as_bytes(), None).unwrap();

@@ -495,9 +495,12 @@ fn the_service_key_is_created_once_with_mode_0600() {
     assert_eq!(store.origin(), origin);
 }
 
-/// A CA and a leaf certificate for `issuer.example`, and the leaf's key as ours.
+/// A CA and a statement-signing leaf certificate (codeSigning) for `vendor.example`, the
+/// issuer `https://vendor.example`, and the leaf's key as ours.
 fn pki() -> (Vec<u8>, Vec<u8>, PrivateKey) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    };
     let ca_params = || {
         let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
         p.distinguished_name.push(DnType::CommonName, "vendor root");
@@ -507,9 +510,10 @@ fn pki() -> (Vec<u8>, Vec<u8>, PrivateKey) {
     let ca_key = KeyPair::generate().unwrap();
     let ca = ca_params().self_signed(&ca_key).unwrap();
     let leaf_key = KeyPair::generate().unwrap();
-    let mut lp = CertificateParams::new(vec!["issuer.example".into()]).unwrap();
+    let mut lp = CertificateParams::new(vec!["vendor.example".into()]).unwrap();
     lp.distinguished_name
-        .push(DnType::CommonName, "issuer.example");
+        .push(DnType::CommonName, "vendor.example");
+    lp.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
     let leaf = lp
         .signed_by(&leaf_key, &Issuer::new(ca_params(), &ca_key))
         .unwrap();
@@ -593,6 +597,69 @@ fn issuers_registered_by_trust_anchor_sign_with_their_certificate_chain() {
             )
             .is_err());
         let _ = other_ca;
+    });
+}
+
+/// One CA, and a codeSigning leaf under it for each DNS name, with its key as ours.
+fn pki_with_leaves(names: &[&str]) -> (Vec<u8>, Vec<(Vec<u8>, PrivateKey)>) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    };
+    let ca_params = || {
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name.push(DnType::CommonName, "vendor root");
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p
+    };
+    let ca_key = KeyPair::generate().unwrap();
+    let ca = ca_params().self_signed(&ca_key).unwrap();
+    let leaves = names
+        .iter()
+        .map(|name| {
+            let key = KeyPair::generate().unwrap();
+            let mut lp = CertificateParams::new(vec![(*name).to_owned()]).unwrap();
+            lp.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
+            let leaf = lp
+                .signed_by(&key, &Issuer::new(ca_params(), &ca_key))
+                .unwrap();
+            let ours = PrivateKey::from_pem(key.serialize_pem().as_bytes(), None).unwrap();
+            (leaf.der().to_vec(), ours)
+        })
+        .collect();
+    (ca.der().to_vec(), leaves)
+}
+
+#[test]
+fn a_certificate_under_the_anchor_signs_only_for_the_issuer_it_names() {
+    each_backend(|db| {
+        let store = db.open();
+        let (ca, leaves) = pki_with_leaves(&["vendor.example", "elsewhere.example"]);
+        store
+            .add_trust_anchor("https://vendor.example", Role::Attester, &ca)
+            .unwrap();
+        let [(named, named_key), (other, other_key)] = &leaves[..] else {
+            panic!("two leaves")
+        };
+        let good = x5chain_statement(
+            named_key,
+            "https://vendor.example",
+            std::slice::from_ref(named),
+        );
+        store.register(EntryKind::Cose, &good).unwrap();
+        let before = size(&store);
+        // Same anchor, valid chain and signature, but the certificate names another host.
+        let bad = x5chain_statement(
+            other_key,
+            "https://vendor.example",
+            std::slice::from_ref(other),
+        );
+        match store.register(EntryKind::Cose, &bad) {
+            Err(StoreError::Refused(Refusal::BadSignature(why))) => {
+                assert!(why.contains("does not name the issuer"), "{why}")
+            }
+            other => panic!("expected a bad signature refusal, got {other:?}"),
+        }
+        assert_eq!(size(&store), before);
     });
 }
 
