@@ -1284,6 +1284,68 @@ mod tests {
     }
 
     #[test]
+    fn crit_may_list_labels_outside_cosets_registry() {
+        // vds (395, RFC 9942) is not in coset's registry of header parameters: coset alone
+        // would refuse this crit while decoding. Ours understands it.
+        let key = PrivateKey::generate(KeyKind::Ed25519).expect("key");
+        let mut protected = HeaderMap::new();
+        protected.insert(label::CRIT, Value::Array(vec![Value::from(label::VDS)]));
+        protected.insert(label::VDS, Value::from(1));
+        let bytes = CoseSign1::sign(protected, HeaderMap::new(), b"x", false, &key)
+            .expect("sign")
+            .encode()
+            .expect("encode");
+        let msg = CoseSign1::decode(&bytes).expect("decode");
+        msg.verify(key.public_key(), None).expect("verify");
+        // An unregistered label listed in crit decodes, and is refused at verification.
+        let mut protected = HeaderMap::new();
+        protected.insert(label::CRIT, Value::Array(vec![Value::from(99)]));
+        protected.insert(99, Value::from(1));
+        let bytes = CoseSign1::sign(protected, HeaderMap::new(), b"x", false, &key)
+            .expect("sign")
+            .encode()
+            .expect("encode");
+        assert_eq!(
+            CoseSign1::decode(&bytes)
+                .expect("decode")
+                .verify(key.public_key(), None),
+            Err(CoseError::UnknownCritical("99".into()))
+        );
+    }
+
+    #[test]
+    fn ill_typed_registered_headers_are_refused_by_coset() {
+        let key = PrivateKey::generate(KeyKind::Ed25519).expect("key");
+        // A text kid in the protected header; an empty kid in the unprotected one.
+        let mut protected = HeaderMap::new();
+        protected.insert(label::KID, Value::Text("k".into()));
+        assert!(matches!(
+            CoseSign1::sign(protected, HeaderMap::new(), b"x", false, &key),
+            Err(CoseError::Cose {
+                what: "the protected header",
+                ..
+            })
+        ));
+        // Unprotected `{4: h''}` in an otherwise valid message, built by hand.
+        let good = CoseSign1::sign(HeaderMap::new(), HeaderMap::new(), b"x", false, &key)
+            .expect("sign")
+            .encode()
+            .expect("encode");
+        // Tag 18, array(4), protected h'a10127', then the empty unprotected map (a0).
+        assert_eq!(&good[..7], &[0xd2, 0x84, 0x43, 0xa1, 0x01, 0x27, 0xa0]);
+        let mut bad = good[..6].to_vec();
+        bad.extend_from_slice(&[0xa1, 0x04, 0x40]);
+        bad.extend_from_slice(&good[7..]);
+        assert!(matches!(
+            CoseSign1::decode(&bad),
+            Err(CoseError::Cose {
+                what: "the unprotected header",
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn detached_payloads() {
         let key = PrivateKey::generate(KeyKind::EcdsaP256).expect("key");
         let msg =
