@@ -17,8 +17,8 @@ pub enum StoreError {
     Schema { found: i64, known: i64 },
     #[error("the stored log is inconsistent: {0}")]
     Corrupt(String),
-    #[error("the service key {path}: {reason}")]
-    ServiceKey { path: String, reason: String },
+    #[error("the service key: {0}")]
+    ServiceKey(#[from] crate::service_key::ServiceKeyError),
     #[error("no entry {0}")]
     NoEntry(String),
     #[error("{0}")]

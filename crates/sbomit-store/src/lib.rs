@@ -10,6 +10,9 @@
 //! * [`sequencer`] batches admitted entries: one transaction and one signed checkpoint per
 //!   batch; an entry is acknowledged only after its batch committed.
 //! * [`Store`] ties them together and derives receipts and proofs on demand.
+//!
+//! It does not touch the filesystem beyond its SQLite database: the service key is handed in
+//! ([`service_key::ServiceKey`]); the binary keeps its file.
 #![forbid(unsafe_code, unused_must_use)]
 
 pub mod admission;

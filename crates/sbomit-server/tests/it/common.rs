@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sbomit_crypto::{KeyKind, PrivateKey};
@@ -12,6 +13,7 @@ use sbomit_scitt::cose::{SignedStatement, StatementHeader};
 use sbomit_server::ServerConfig;
 use sbomit_store::backend::Scope;
 use sbomit_store::policy::Role;
+use sbomit_store::service_key::ServiceKey;
 use sbomit_store::{Store, StoreConfig};
 
 /// Which database a test runs on.
@@ -68,6 +70,8 @@ pub struct Db {
     pub url: String,
     pub dir: tempfile::TempDir,
     pg: Option<(String, String)>,
+    /// The service key of every server on this database.
+    pub key: Arc<ServiceKey>,
 }
 
 impl Db {
@@ -78,6 +82,7 @@ impl Db {
                 url: format!("sqlite://{}", dir.path().join("log.db").display()),
                 dir,
                 pg: None,
+                key: Arc::new(ServiceKey::generate().unwrap()),
             },
             Backend::Postgres(base) => {
                 let schema = format!("t_srv_{}", unique_suffix());
@@ -88,6 +93,7 @@ impl Db {
                     url: format!("{base}{sep}options=-csearch_path%3D{schema}"),
                     dir,
                     pg: Some((base.clone(), schema)),
+                    key: Arc::new(ServiceKey::generate().unwrap()),
                 }
             }
         }
@@ -128,28 +134,23 @@ pub fn config() -> ServerConfig {
 impl TestServer {
     pub fn start(backend: &Backend, config: ServerConfig) -> TestServer {
         let db = Db::new(backend);
-        Self::start_on(
-            &db.url.clone(),
-            &db.dir.path().join("service.pem"),
-            config,
-            Some(db),
-        )
+        Self::start_on(&db.url.clone(), &Arc::clone(&db.key), config, Some(db))
     }
 
     /// Another server process on this server's database and service key (drop it first).
     pub fn second(&self, config: ServerConfig) -> TestServer {
         let db = self.db.as_ref().unwrap();
-        Self::start_on(&db.url, &db.dir.path().join("service.pem"), config, None)
+        Self::start_on(&db.url, &Arc::clone(&db.key), config, None)
     }
 
     fn start_on(
         url: &str,
-        service_key: &std::path::Path,
+        service_key: &Arc<ServiceKey>,
         config: ServerConfig,
         db: Option<Db>,
     ) -> TestServer {
-        let mut sc = StoreConfig::new(url, service_key);
-        sc.batch = config.store_config().batch;
+        let mut sc = StoreConfig::new(url, Arc::clone(service_key));
+        sc.batch = config.batch_config();
         sc.max_statement_bytes = config.max_body_bytes;
         let (store, _) = Store::open(&sc).unwrap();
         let admin_token = store.create_token(Scope::Admin, "test admin").unwrap();

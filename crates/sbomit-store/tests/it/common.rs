@@ -2,6 +2,9 @@
 //! `SBOMIT_TEST_POSTGRES` names a server.
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::sync::Arc;
+
+use sbomit_store::service_key::ServiceKey;
 use sbomit_store::{Store, StoreConfig};
 
 /// A fresh database: a SQLite file in a temp dir, or a PostgreSQL schema dropped on drop.
@@ -9,6 +12,8 @@ pub struct Db {
     pub url: String,
     pub dir: tempfile::TempDir,
     pub pg: Option<(String, String)>,
+    /// The service key every store opened on this database uses.
+    pub key: Arc<ServiceKey>,
 }
 
 impl Db {
@@ -18,6 +23,7 @@ impl Db {
             url: format!("sqlite://{}", dir.path().join("log.db").display()),
             dir,
             pg: None,
+            key: Arc::new(ServiceKey::generate().unwrap()),
         }
     }
 
@@ -30,11 +36,12 @@ impl Db {
             url: format!("{base}{sep}options=-csearch_path%3D{schema}"),
             dir: tempfile::tempdir().unwrap(),
             pg: Some((base.to_owned(), schema)),
+            key: Arc::new(ServiceKey::generate().unwrap()),
         }
     }
 
     pub fn config(&self) -> StoreConfig {
-        let mut c = StoreConfig::new(&self.url, self.dir.path().join("service.pem"));
+        let mut c = StoreConfig::new(&self.url, Arc::clone(&self.key));
         c.batch.interval = std::time::Duration::from_millis(5);
         c
     }
