@@ -10,7 +10,13 @@ pub enum StoreError {
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("PostgreSQL: {0}")]
-    Postgres(#[from] postgres::Error),
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("PostgreSQL: {0}")]
+    PostgresPool(#[from] deadpool_postgres::PoolError),
+    #[error("PostgreSQL TLS: {0}")]
+    PostgresTls(#[source] rustls::Error),
+    #[error("database URL parameter {name}: {reason}")]
+    DatabaseParameter { name: String, reason: String },
     #[error("unsupported database URL {0:?} (expected sqlite://PATH or postgres://…)")]
     DatabaseUrl(String),
     #[error("the database is from a newer sbomit (schema {found}, this build knows {known})")]
