@@ -51,7 +51,7 @@ pub fn each_backend(f: impl Fn(&Backend)) {
     }
 }
 
-fn unique_suffix() -> String {
+pub fn unique_suffix() -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     let t = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -134,6 +134,15 @@ pub fn config() -> ServerConfig {
 impl TestServer {
     pub fn start(backend: &Backend, config: ServerConfig) -> TestServer {
         let db = Db::new(backend);
+        Self::start_on(&db.url.clone(), &Arc::clone(&db.key), config, Some(db))
+    }
+
+    /// A server on a fresh PostgreSQL schema whose URL also carries `params` (`a=1&b=2`),
+    /// such as the store's `pool_size`.
+    pub fn start_postgres_with(base: &str, params: &str, config: ServerConfig) -> TestServer {
+        let mut db = Db::new(&Backend::Postgres(base.to_owned()));
+        // The URL has a query already: the schema's `options`.
+        db.url = format!("{}&{params}", db.url);
         Self::start_on(&db.url.clone(), &Arc::clone(&db.key), config, Some(db))
     }
 
