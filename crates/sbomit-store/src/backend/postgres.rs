@@ -441,12 +441,6 @@ impl PostgresBackend {
             f(&mut c).await
         })
     }
-
-    /// How many connections the pool holds now, and at most.
-    pub fn pool_status(&self) -> (usize, usize) {
-        let s = self.pool.status();
-        (s.size, s.max_size)
-    }
 }
 impl Backend for PostgresBackend {
     fn name(&self) -> &'static str {
@@ -1239,5 +1233,34 @@ impl Backend for PostgresBackend {
             .map(|r| Ok::<_, tokio_postgres::Error>((r.try_get(0)?, r.try_get(1)?)))
             .transpose()?)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_url_parameters_are_taken_out_and_the_rest_kept_in_order() {
+        let o = url_options(
+            "postgres://u@h:5432/db?options=-csearch_path%3Dx&pool_size=3&sslmode=require\
+             &sslrootcert=%2Fetc%2Fca.pem",
+        )
+        .expect("options");
+        assert_eq!(
+            o.url,
+            "postgres://u@h:5432/db?options=-csearch_path%3Dx&sslmode=require"
+        );
+        assert_eq!(o.pool_size, 3);
+        assert_eq!(
+            o.root_cert.as_deref(),
+            Some(std::path::Path::new("/etc/ca.pem"))
+        );
+        let o = url_options("postgres://h/db?pool_size=1").expect("options");
+        assert_eq!((o.url.as_str(), o.pool_size), ("postgres://h/db", 1));
+        let o = url_options("postgres://h/db").expect("options");
+        assert_eq!((o.pool_size, o.root_cert), (DEFAULT_POOL_SIZE, None));
+        assert!(url_options("postgres://h/db?pool_size=0").is_err());
+        assert!(url_options("postgres://h/db?sslrootcert=%zz").is_err());
     }
 }
