@@ -1,5 +1,6 @@
 //! The PostgreSQL connection: TLS as `sslmode` asks, and our URL parameters. Run against the
 //! server `SBOMIT_TEST_POSTGRES` names (skipped without it).
+#![allow(clippy::unwrap_used)]
 
 use sbomit_store::backend;
 use sbomit_store::StoreError;
