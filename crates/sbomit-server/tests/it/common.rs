@@ -86,7 +86,7 @@ impl Db {
             },
             Backend::Postgres(base) => {
                 let schema = format!("t_srv_{}", unique_suffix());
-                let mut c = postgres::Client::connect(base, postgres::NoTls).unwrap();
+                let c = Pg::connect(base).unwrap();
                 c.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
                 let sep = if base.contains('?') { '&' } else { '?' };
                 Db {
@@ -103,7 +103,7 @@ impl Db {
 impl Drop for Db {
     fn drop(&mut self) {
         if let Some((base, schema)) = &self.pg {
-            if let Ok(mut c) = postgres::Client::connect(base, postgres::NoTls) {
+            if let Ok(c) = Pg::connect(base) {
                 let _ = c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
             }
         }
@@ -399,4 +399,49 @@ pub fn peer_bin(var: &str) -> Option<std::path::PathBuf> {
 /// `../shared/tools/scitt_peer.py`, beside the repository.
 pub fn scitt_peer_script() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/tools/scitt_peer.py")
+}
+
+/// A PostgreSQL session for the tests' own setup and checks, on the async client the store
+/// uses, with a runtime of its own (the tests are synchronous).
+pub struct Pg {
+    rt: tokio::runtime::Runtime,
+    client: tokio_postgres::Client,
+}
+
+impl Pg {
+    pub fn connect(url: &str) -> Result<Pg, tokio_postgres::Error> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let client = rt.block_on(async {
+            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+            // Driven whenever a query below is.
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+            Ok::<_, tokio_postgres::Error>(client)
+        })?;
+        Ok(Pg { rt, client })
+    }
+
+    pub fn batch_execute(&self, sql: &str) -> Result<(), tokio_postgres::Error> {
+        self.rt.block_on(self.client.batch_execute(sql))
+    }
+
+    pub fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+        self.rt.block_on(self.client.query(sql, params))
+    }
+
+    pub fn query_one(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<tokio_postgres::Row, tokio_postgres::Error> {
+        self.rt.block_on(self.client.query_one(sql, params))
+    }
 }

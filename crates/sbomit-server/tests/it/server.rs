@@ -468,7 +468,7 @@ fn more_concurrent_requests_than_pooled_connections_all_succeed_within_the_pool_
     let sampler = {
         let (stop, url, app) = (stop.clone(), url.clone(), app.clone());
         std::thread::spawn(move || {
-            let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            let c = Pg::connect(&url).unwrap();
             let mut most = 0i64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let n: i64 = c

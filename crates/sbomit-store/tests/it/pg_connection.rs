@@ -2,6 +2,7 @@
 //! server `SBOMIT_TEST_POSTGRES` names (skipped without it).
 #![allow(clippy::unwrap_used)]
 
+use crate::common::Pg;
 use sbomit_store::backend;
 use sbomit_store::StoreError;
 
@@ -28,14 +29,14 @@ fn unique_app() -> String {
 
 /// Whether the server offers TLS at all (`ssl = on`).
 fn server_offers_tls(base: &str) -> bool {
-    let mut c = postgres::Client::connect(base, postgres::NoTls).unwrap();
+    let c = Pg::connect(base).unwrap();
     let ssl: String = c.query_one("SHOW ssl", &[]).unwrap().get(0);
     ssl == "on"
 }
 
 /// Whether each session named `app` is encrypted.
 fn sessions_encrypted(base: &str, app: &str) -> Vec<bool> {
-    let mut c = postgres::Client::connect(base, postgres::NoTls).unwrap();
+    let c = Pg::connect(base).unwrap();
     c.query(
         "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
          WHERE a.application_name = $1",
@@ -127,7 +128,7 @@ fn sslmode_require_connects_to_a_server_whose_certificate_sslrootcert_signed() {
     }
     // The server's own certificate as the root (self-signed, as Debian's snake-oil one, whose
     // name is localhost); only when this machine runs the server and can read it.
-    let mut c = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+    let c = Pg::connect(&base).unwrap();
     let cert: String = c.query_one("SHOW ssl_cert_file", &[]).unwrap().get(0);
     let Some(local) = base
         .contains("@127.0.0.1:")
