@@ -11,8 +11,9 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("PostgreSQL: {0}")]
     Postgres(#[from] tokio_postgres::Error),
-    #[error("PostgreSQL: {0}")]
-    PostgresPool(#[from] deadpool_postgres::PoolError),
+    /// The pool's own trouble (a connection's is [`StoreError::Postgres`]).
+    #[error("PostgreSQL connection pool: {0}")]
+    PostgresPool(#[source] deadpool_postgres::PoolError),
     #[error("PostgreSQL TLS: {0}")]
     PostgresTls(#[source] rustls::Error),
     #[error("database URL parameter {name}: {reason}")]
@@ -41,6 +42,16 @@ pub enum StoreError {
     },
     #[error("signing: {0}")]
     Signing(String),
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        match e {
+            // Connecting failed: the database's error says why, without the pool's wrapping.
+            deadpool_postgres::PoolError::Backend(e) => StoreError::Postgres(e),
+            other => StoreError::PostgresPool(other),
+        }
+    }
 }
 
 impl StoreError {

@@ -11,8 +11,9 @@
 //!   batch; an entry is acknowledged only after its batch committed.
 //! * [`Store`] ties them together and derives receipts and proofs on demand.
 //!
-//! It does not touch the filesystem beyond its SQLite database: the service key is handed in
-//! ([`service_key::ServiceKey`]); the binary keeps its file.
+//! It does not touch the filesystem beyond its database (and the CA certificates a PostgreSQL
+//! URL's `sslrootcert` names): the service key is handed in ([`service_key::ServiceKey`]);
+//! the binary keeps its file.
 #![forbid(unsafe_code, unused_must_use)]
 
 pub mod admission;

@@ -77,7 +77,7 @@ fn sslmode_require_refuses_a_server_whose_certificate_no_trusted_root_signed() {
     let err = backend::open(&with_params(&base, "sslmode=require"))
         .err()
         .expect("require connected to a server it cannot verify");
-    assert!(matches!(err, StoreError::PostgresPool(_)), "{err}");
+    assert!(matches!(err, StoreError::Postgres(_)), "{err}");
     if server_offers_tls(&base) {
         let text = format!("{err:?}");
         assert!(
