@@ -27,6 +27,7 @@ use sbomit_intoto::envelope::{pae, INTOTO_PAYLOAD_TYPE};
 use sbomit_store::admission::EntryKind;
 use sbomit_store::policy::Role;
 use sbomit_store::sequencer::BatchConfig;
+use sbomit_store::service_key::ServiceKey;
 use sbomit_store::{Store, StoreConfig};
 
 #[derive(Parser)]
@@ -93,7 +94,12 @@ fn main() -> Result<()> {
 }
 
 fn open(db: &Db, batch: BatchConfig) -> Result<Store> {
-    let mut config = StoreConfig::new(db.database.clone(), db.service_key.clone());
+    // The key file the server created (this harness runs against its `serve`).
+    let pem = std::fs::read(&db.service_key)
+        .with_context(|| format!("reading {}", db.service_key.display()))?;
+    let key = ServiceKey::from_pem(&pem)
+        .with_context(|| format!("the service key {}", db.service_key.display()))?;
+    let mut config = StoreConfig::new(db.database.clone(), key);
     config.batch = batch;
     Ok(Store::open(&config)
         .with_context(|| format!("opening {}", db.database))?

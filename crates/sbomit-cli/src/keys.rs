@@ -1,9 +1,11 @@
 //! Loading keys for the CLI: files, passwords (prompt or `SBOMIT_KEY_PASSWORD`).
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use sbomit_crypto::{KeyError, PrivateKey, PublicKey};
+use sbomit_store::service_key::ServiceKey;
 
 /// Environment variable holding the password of an encrypted signing key.
 pub const PASSWORD_ENV: &str = "SBOMIT_KEY_PASSWORD";
@@ -48,4 +50,47 @@ pub fn load_private(path: &Path, source: &PasswordSource) -> Result<PrivateKey> 
 pub fn load_public(path: &Path) -> Result<PublicKey> {
     let bytes = sbomit_fs::io::read_file(path)?;
     PublicKey::from_pem(&bytes, None).with_context(|| path.display().to_string())
+}
+
+/// The Store's service key at `path`, created (Ed25519, PKCS#8 PEM, mode 0600) when absent;
+/// written atomically so a crash never leaves half a key. Returns whether it was created.
+pub fn load_or_create_service_key(path: &Path) -> Result<(Arc<ServiceKey>, bool)> {
+    let what = || format!("the service key {}", path.display());
+    if path.exists() {
+        let pem = sbomit_fs::io::read_file(path).with_context(what)?;
+        let key = ServiceKey::from_pem(&pem).with_context(what)?;
+        return Ok((Arc::new(key), false));
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(what)?;
+    }
+    let key = ServiceKey::generate().with_context(what)?;
+    let pem = key.to_pem().with_context(what)?;
+    sbomit_fs::io::write_atomic(path, pem.as_bytes(), Some(0o600)).with_context(what)?;
+    Ok((Arc::new(key), true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_service_key_file_is_created_once_with_mode_0600() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("keys/service-key.pem");
+        let (key, created) = load_or_create_service_key(&path).expect("created");
+        assert!(created);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path)
+                .expect("key file")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let (again, created) = load_or_create_service_key(&path).expect("loaded");
+        assert!(!created);
+        assert_eq!(again.kid, key.kid);
+    }
 }

@@ -22,6 +22,7 @@ use sbomit_crypto::{KeyKind, PrivateKey};
 use sbomit_intoto::envelope::{Envelope, EnvelopeKind};
 use sbomit_server::ServerConfig;
 use sbomit_store::policy::Role;
+use sbomit_store::service_key::ServiceKey;
 use sbomit_store::{Store, StoreConfig};
 
 fn statement(key: &PrivateKey, n: usize) -> Vec<u8> {
@@ -51,8 +52,8 @@ fn main() {
         .next()
         .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("log.db").display()));
     let config = ServerConfig::default();
-    let mut sc = StoreConfig::new(&database, dir.path().join("service.pem"));
-    sc.batch = config.store_config().batch;
+    let mut sc = StoreConfig::new(&database, ServiceKey::generate().unwrap());
+    sc.batch = config.batch_config();
     let (store, opened) = Store::open(&sc).unwrap();
     let key = PrivateKey::generate(KeyKind::Ed25519).unwrap();
     store

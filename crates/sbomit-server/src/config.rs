@@ -2,9 +2,11 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sbomit_store::sequencer::BatchConfig;
+use sbomit_store::service_key::ServiceKey;
 use sbomit_store::StoreConfig;
 
 /// How `sbomit store serve` runs. Every field has a default, so an empty file is a valid
@@ -90,21 +92,32 @@ impl ServerConfig {
         Ok(())
     }
 
-    /// The store configuration this server configuration implies (defaults filled in).
-    pub fn store_config(&self) -> StoreConfig {
+    /// Where the service key is kept (the binary loads or creates it there).
+    pub fn service_key_path(&self) -> PathBuf {
+        self.service_key
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(Self::DEFAULT_SERVICE_KEY))
+    }
+
+    /// How the sequencer forms batches.
+    pub fn batch_config(&self) -> BatchConfig {
+        BatchConfig {
+            interval: Duration::from_millis(self.batch_interval_ms),
+            max_batch: self.max_batch.max(1),
+        }
+    }
+
+    /// The store configuration this server configuration implies (defaults filled in), with
+    /// the service key the binary loaded from [`ServerConfig::service_key_path`].
+    pub fn store_config(&self, service_key: Arc<ServiceKey>) -> StoreConfig {
         let mut c = StoreConfig::new(
             self.database
                 .clone()
                 .unwrap_or_else(|| Self::DEFAULT_DATABASE.to_owned()),
-            self.service_key
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(Self::DEFAULT_SERVICE_KEY)),
+            service_key,
         );
         c.origin = self.origin.clone();
-        c.batch = BatchConfig {
-            interval: Duration::from_millis(self.batch_interval_ms),
-            max_batch: self.max_batch.max(1),
-        };
+        c.batch = self.batch_config();
         c.max_statement_bytes = self.max_body_bytes;
         c
     }
@@ -127,7 +140,8 @@ mod tests {
         )
         .expect("config");
         assert_eq!(c.listen.port(), 9000);
-        assert_eq!(c.store_config().database, "postgres://db/x");
+        let key = Arc::new(ServiceKey::generate().expect("service key"));
+        assert_eq!(c.store_config(key).database, "postgres://db/x");
         assert!(!c.read_public);
         let c = ServerConfig::from_toml("compat_pyscitt = true\nregistration_wait_ms = 0")
             .expect("config");

@@ -512,7 +512,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = sbomit_store::StoreConfig::new(
             format!("sqlite://{}", dir.path().join("log.db").display()),
-            dir.path().join("service.pem"),
+            sbomit_store::service_key::ServiceKey::generate().expect("service key"),
         );
         config.batch.interval = Duration::from_millis(1);
         let (store, _) = Store::open(&config).expect("store");

@@ -116,6 +116,7 @@ impl ApiError {
             StoreError::BadRequest(detail) => Self::bad_request(detail),
             e @ (StoreError::Sqlite(_)
             | StoreError::Postgres(_)
+            | StoreError::PostgresPool(_)
             | StoreError::SequencerStopped
             | StoreError::Append(_)) => Self::unavailable(context, &e),
             e => Self::internal(context, &e),

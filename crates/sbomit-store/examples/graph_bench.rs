@@ -17,6 +17,7 @@ use sbomit_intoto::envelope::{Envelope, EnvelopeKind};
 use sbomit_store::admission::EntryKind;
 use sbomit_store::policy::Role;
 use sbomit_store::query::{Target, Walk};
+use sbomit_store::service_key::ServiceKey;
 use sbomit_store::{Store, StoreConfig};
 use serde_json::json;
 
@@ -76,8 +77,7 @@ fn main() {
     let pool: u64 = arg("--pool", "50000").parse().expect("--pool");
     let queries: usize = arg("--queries", "200").parse().expect("--queries");
     let big: u64 = arg("--big", "100000").parse().expect("--big");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = StoreConfig::new(&database, dir.path().join("service.pem"));
+    let config = StoreConfig::new(&database, ServiceKey::generate().expect("service key"));
     let (store, _) = Store::open(&config).expect("open store");
     let key = PrivateKey::generate(KeyKind::Ed25519).expect("key");
     store

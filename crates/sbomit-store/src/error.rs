@@ -10,15 +10,22 @@ pub enum StoreError {
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("PostgreSQL: {0}")]
-    Postgres(#[from] postgres::Error),
+    Postgres(#[from] tokio_postgres::Error),
+    /// The pool's own trouble (a connection's is [`StoreError::Postgres`]).
+    #[error("PostgreSQL connection pool: {0}")]
+    PostgresPool(#[source] deadpool_postgres::PoolError),
+    #[error("PostgreSQL TLS: {0}")]
+    PostgresTls(#[source] rustls::Error),
+    #[error("database URL parameter {name}: {reason}")]
+    DatabaseParameter { name: String, reason: String },
     #[error("unsupported database URL {0:?} (expected sqlite://PATH or postgres://…)")]
     DatabaseUrl(String),
     #[error("the database is from a newer sbomit (schema {found}, this build knows {known})")]
     Schema { found: i64, known: i64 },
     #[error("the stored log is inconsistent: {0}")]
     Corrupt(String),
-    #[error("the service key {path}: {reason}")]
-    ServiceKey { path: String, reason: String },
+    #[error("the service key: {0}")]
+    ServiceKey(#[from] crate::service_key::ServiceKeyError),
     #[error("no entry {0}")]
     NoEntry(String),
     #[error("{0}")]
@@ -35,6 +42,16 @@ pub enum StoreError {
     },
     #[error("signing: {0}")]
     Signing(String),
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        match e {
+            // Connecting failed: the database's error says why, without the pool's wrapping.
+            deadpool_postgres::PoolError::Backend(e) => StoreError::Postgres(e),
+            other => StoreError::PostgresPool(other),
+        }
+    }
 }
 
 impl StoreError {

@@ -10,6 +10,10 @@
 //! * [`sequencer`] batches admitted entries: one transaction and one signed checkpoint per
 //!   batch; an entry is acknowledged only after its batch committed.
 //! * [`Store`] ties them together and derives receipts and proofs on demand.
+//!
+//! It does not touch the filesystem beyond its database (and the CA certificates a PostgreSQL
+//! URL's `sslrootcert` names): the service key is handed in ([`service_key::ServiceKey`]);
+//! the binary keeps its file.
 #![forbid(unsafe_code, unused_must_use)]
 
 pub mod admission;

@@ -1,14 +1,24 @@
 //! The service's signing key: Ed25519 (checkpoints are C2SP signed notes, which are Ed25519),
-//! also signing receipts (COSE EdDSA). Created on first start as PKCS#8 PEM, mode 0600,
-//! written atomically so a crash never leaves half a key.
+//! also signing receipts (COSE EdDSA). The store takes the key itself; where it is kept (the
+//! `serve` command's key file, mode 0600) is the binary's business.
 
-use std::path::Path;
+use std::fmt;
 
-use sbomit_crypto::{KeyKind, PrivateKey};
+use sbomit_crypto::{KeyError, KeyKind, PrivateKey};
 use sbomit_intoto::digest::Sha256;
-use sbomit_scitt::cose::CoseKey;
+use sbomit_scitt::cose::{CoseError, CoseKey};
 
-use crate::StoreError;
+/// Why a service key cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceKeyError {
+    #[error("the service key must be Ed25519 (checkpoints are C2SP signed notes)")]
+    NotEd25519,
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("publishing it as a COSE key: {0}")]
+    Cose(#[from] CoseError),
+}
 
 /// The service key and what is published of it.
 pub struct ServiceKey {
@@ -19,25 +29,24 @@ pub struct ServiceKey {
     pub cose_key: CoseKey,
 }
 
+impl fmt::Debug for ServiceKey {
+    // Never the private key.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceKey")
+            .field("kid", &hex::encode(&self.kid))
+            .finish_non_exhaustive()
+    }
+}
+
 impl ServiceKey {
-    pub fn from_private(private: PrivateKey) -> Result<Self, StoreError> {
+    pub fn from_private(private: PrivateKey) -> Result<Self, ServiceKeyError> {
         if private.public_key().raw_public_key().map(<[u8]>::len) != Some(32) {
-            return Err(StoreError::ServiceKey {
-                path: String::new(),
-                reason: "the service key must be Ed25519 (checkpoints are C2SP signed notes)"
-                    .into(),
-            });
+            return Err(ServiceKeyError::NotEd25519);
         }
         let kid = Sha256::digest(private.public_key().spki_der())
             .as_bytes()
             .to_vec();
-        let cose_key =
-            CoseKey::new(private.public_key().clone(), Some(kid.clone())).map_err(|e| {
-                StoreError::ServiceKey {
-                    path: String::new(),
-                    reason: e.to_string(),
-                }
-            })?;
+        let cose_key = CoseKey::new(private.public_key().clone(), Some(kid.clone()))?;
         Ok(ServiceKey {
             private,
             kid,
@@ -45,28 +54,18 @@ impl ServiceKey {
         })
     }
 
-    /// Loads the key at `path`, creating it (mode 0600) when absent. Returns whether it was
-    /// created.
-    pub fn load_or_create(path: &Path) -> Result<(Self, bool), StoreError> {
-        let err = |reason: String| StoreError::ServiceKey {
-            path: path.display().to_string(),
-            reason,
-        };
-        if path.exists() {
-            let pem = sbomit_fs::io::read_file(path).map_err(|e| err(e.to_string()))?;
-            let key = PrivateKey::from_pem(&pem, None).map_err(|e| err(e.to_string()))?;
-            return Ok((
-                Self::from_private(key).map_err(|e| err(e.to_string()))?,
-                false,
-            ));
-        }
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| err(e.to_string()))?;
-        }
-        let key = PrivateKey::generate(KeyKind::Ed25519).map_err(|e| err(e.to_string()))?;
-        let pem = key.to_pkcs8_pem(None).map_err(|e| err(e.to_string()))?;
-        sbomit_fs::io::write_atomic(path, pem.as_bytes(), Some(0o600))
-            .map_err(|e| err(e.to_string()))?;
-        Ok((Self::from_private(key)?, true))
+    /// A new Ed25519 service key.
+    pub fn generate() -> Result<Self, ServiceKeyError> {
+        Self::from_private(PrivateKey::generate(KeyKind::Ed25519)?)
+    }
+
+    /// The key from its unencrypted PKCS#8 PEM (what [`ServiceKey::to_pem`] writes).
+    pub fn from_pem(pem: &[u8]) -> Result<Self, ServiceKeyError> {
+        Self::from_private(PrivateKey::from_pem(pem, None)?)
+    }
+
+    /// The private key as unencrypted PKCS#8 PEM, for the binary to keep (mode 0600).
+    pub fn to_pem(&self) -> Result<String, ServiceKeyError> {
+        Ok(self.private.to_pkcs8_pem(None)?)
     }
 }

@@ -1,7 +1,6 @@
 //! The Store: admission, sequencing, and receipts and proofs derived on demand.
 
 use std::fmt;
-use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{mpsc, Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -37,8 +36,8 @@ const REGISTRY_TTL: Duration = Duration::from_secs(1);
 pub struct StoreConfig {
     /// `sqlite://PATH` or `postgres://…`.
     pub database: String,
-    /// The service's Ed25519 key (PKCS#8 PEM); created, mode 0600, when absent.
-    pub service_key: PathBuf,
+    /// The service's Ed25519 key (the binary keeps it, in a file of mode 0600).
+    pub service_key: Arc<ServiceKey>,
     /// The log's origin (checkpoint first line, receipt `iss`) for a new log; a stored one wins.
     pub origin: Option<String>,
     pub batch: BatchConfig,
@@ -50,7 +49,7 @@ impl StoreConfig {
     /// Large enough for a DSSE-wrapped SBOM of 100,000 components (about 31 MB).
     pub const DEFAULT_MAX_STATEMENT_BYTES: usize = 64 << 20;
 
-    pub fn new(database: impl Into<String>, service_key: impl Into<PathBuf>) -> Self {
+    pub fn new(database: impl Into<String>, service_key: impl Into<Arc<ServiceKey>>) -> Self {
         StoreConfig {
             database: database.into(),
             service_key: service_key.into(),
@@ -166,8 +165,6 @@ struct Inner {
 /// What opening a store found or made, for the operator.
 #[derive(Clone, Debug)]
 pub struct Opened {
-    pub created_key: bool,
-    pub key_path: PathBuf,
     pub backend: &'static str,
     pub origin: String,
 }
@@ -240,7 +237,7 @@ impl Store {
     /// sequencer.
     pub fn open(config: &StoreConfig) -> Result<(Store, Opened), StoreError> {
         let backend: Arc<dyn Backend> = Arc::from(backend::open(&config.database)?);
-        let (key, created_key) = ServiceKey::load_or_create(&config.service_key)?;
+        let key = Arc::clone(&config.service_key);
         let default_origin = config
             .origin
             .clone()
@@ -254,7 +251,6 @@ impl Store {
             .encode()
             .map_err(|e| StoreError::Signing(e.to_string()))?;
         backend.add_service_key(&key.kid, &cose_key, now_ms())?;
-        let key = Arc::new(key);
         let seal_key = Arc::clone(&key);
         let seal_origin = origin.clone();
         let seal: sequencer::SealFn = Box::new(move |size, root| {
@@ -281,8 +277,6 @@ impl Store {
         crate::tail::spawn(Arc::clone(&backend), Arc::clone(&bell), size_tx)?;
         let registry = load_registry(&*backend)?;
         let opened = Opened {
-            created_key,
-            key_path: config.service_key.clone(),
             backend: backend.name(),
             origin: origin.clone(),
         };

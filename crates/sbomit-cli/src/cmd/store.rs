@@ -285,7 +285,9 @@ fn serve(args: ServeArgs, out: &Output) -> Result<Outcome> {
     config.database = Some(database);
     config.service_key = Some(service_key);
 
-    let store_config = config.store_config();
+    let key_path = config.service_key_path();
+    let (key, created_key) = keys::load_or_create_service_key(&key_path)?;
+    let store_config = config.store_config(key);
     let (store, opened) = open_store(&store_config)?;
     // stdout: what a script (or a test) starting the server needs to know.
     println!(
@@ -295,8 +297,8 @@ fn serve(args: ServeArgs, out: &Output) -> Result<Outcome> {
     );
     println!(
         "service key: {}{}",
-        opened.key_path.display(),
-        if opened.created_key { " (created)" } else { "" }
+        key_path.display(),
+        if created_key { " (created)" } else { "" }
     );
     println!("origin: {}", opened.origin);
 
@@ -349,7 +351,8 @@ async fn shutdown_signal() {
 
 fn operator_store(db: &DatabaseArgs) -> Result<Store> {
     let (database, service_key) = locations(db.database.as_deref(), db.service_key.as_deref())?;
-    Ok(open_store(&StoreConfig::new(database, service_key))?.0)
+    let (key, _) = keys::load_or_create_service_key(&service_key)?;
+    Ok(open_store(&StoreConfig::new(database, key))?.0)
 }
 
 fn issuer_add(args: IssuerAddArgs, out: &Output) -> Result<Outcome> {

@@ -246,7 +246,7 @@ impl PgSchema {
             return None;
         };
         let name = format!("sbomit_cli_{tag}_{}", std::process::id());
-        let mut c = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+        let c = Pg::connect(&base).unwrap();
         c.batch_execute(&format!(
             "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"
         ))
@@ -262,7 +262,7 @@ impl PgSchema {
 
 impl Drop for PgSchema {
     fn drop(&mut self) {
-        if let Ok(mut c) = postgres::Client::connect(&self.base, postgres::NoTls) {
+        if let Ok(c) = Pg::connect(&self.base) {
             let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
         }
     }

@@ -95,7 +95,7 @@ impl Db {
         match std::env::var("SBOMIT_TEST_POSTGRES") {
             Ok(base) if !base.is_empty() => {
                 let name = format!("sbomit_cli_q_{tag}_{}", std::process::id());
-                let mut c = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+                let c = Pg::connect(&base).unwrap();
                 c.batch_execute(&format!(
                     "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"
                 ))
@@ -115,7 +115,7 @@ impl Db {
 impl Drop for Db {
     fn drop(&mut self) {
         if let Some((base, name)) = &self.pg {
-            if let Ok(mut c) = postgres::Client::connect(base, postgres::NoTls) {
+            if let Ok(c) = Pg::connect(base) {
                 let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"));
             }
         }

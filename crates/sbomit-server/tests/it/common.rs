@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sbomit_crypto::{KeyKind, PrivateKey};
@@ -12,6 +13,7 @@ use sbomit_scitt::cose::{SignedStatement, StatementHeader};
 use sbomit_server::ServerConfig;
 use sbomit_store::backend::Scope;
 use sbomit_store::policy::Role;
+use sbomit_store::service_key::ServiceKey;
 use sbomit_store::{Store, StoreConfig};
 
 /// Which database a test runs on.
@@ -49,7 +51,7 @@ pub fn each_backend(f: impl Fn(&Backend)) {
     }
 }
 
-fn unique_suffix() -> String {
+pub fn unique_suffix() -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     let t = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -68,6 +70,8 @@ pub struct Db {
     pub url: String,
     pub dir: tempfile::TempDir,
     pg: Option<(String, String)>,
+    /// The service key of every server on this database.
+    pub key: Arc<ServiceKey>,
 }
 
 impl Db {
@@ -78,16 +82,18 @@ impl Db {
                 url: format!("sqlite://{}", dir.path().join("log.db").display()),
                 dir,
                 pg: None,
+                key: Arc::new(ServiceKey::generate().unwrap()),
             },
             Backend::Postgres(base) => {
                 let schema = format!("t_srv_{}", unique_suffix());
-                let mut c = postgres::Client::connect(base, postgres::NoTls).unwrap();
+                let c = Pg::connect(base).unwrap();
                 c.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
                 let sep = if base.contains('?') { '&' } else { '?' };
                 Db {
                     url: format!("{base}{sep}options=-csearch_path%3D{schema}"),
                     dir,
                     pg: Some((base.clone(), schema)),
+                    key: Arc::new(ServiceKey::generate().unwrap()),
                 }
             }
         }
@@ -97,7 +103,7 @@ impl Db {
 impl Drop for Db {
     fn drop(&mut self) {
         if let Some((base, schema)) = &self.pg {
-            if let Ok(mut c) = postgres::Client::connect(base, postgres::NoTls) {
+            if let Ok(c) = Pg::connect(base) {
                 let _ = c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
             }
         }
@@ -128,28 +134,32 @@ pub fn config() -> ServerConfig {
 impl TestServer {
     pub fn start(backend: &Backend, config: ServerConfig) -> TestServer {
         let db = Db::new(backend);
-        Self::start_on(
-            &db.url.clone(),
-            &db.dir.path().join("service.pem"),
-            config,
-            Some(db),
-        )
+        Self::start_on(&db.url.clone(), &Arc::clone(&db.key), config, Some(db))
+    }
+
+    /// A server on a fresh PostgreSQL schema whose URL also carries `params` (`a=1&b=2`),
+    /// such as the store's `pool_size`.
+    pub fn start_postgres_with(base: &str, params: &str, config: ServerConfig) -> TestServer {
+        let mut db = Db::new(&Backend::Postgres(base.to_owned()));
+        // The URL has a query already: the schema's `options`.
+        db.url = format!("{}&{params}", db.url);
+        Self::start_on(&db.url.clone(), &Arc::clone(&db.key), config, Some(db))
     }
 
     /// Another server process on this server's database and service key (drop it first).
     pub fn second(&self, config: ServerConfig) -> TestServer {
         let db = self.db.as_ref().unwrap();
-        Self::start_on(&db.url, &db.dir.path().join("service.pem"), config, None)
+        Self::start_on(&db.url, &Arc::clone(&db.key), config, None)
     }
 
     fn start_on(
         url: &str,
-        service_key: &std::path::Path,
+        service_key: &Arc<ServiceKey>,
         config: ServerConfig,
         db: Option<Db>,
     ) -> TestServer {
-        let mut sc = StoreConfig::new(url, service_key);
-        sc.batch = config.store_config().batch;
+        let mut sc = StoreConfig::new(url, Arc::clone(service_key));
+        sc.batch = config.batch_config();
         sc.max_statement_bytes = config.max_body_bytes;
         let (store, _) = Store::open(&sc).unwrap();
         let admin_token = store.create_token(Scope::Admin, "test admin").unwrap();
@@ -389,4 +399,49 @@ pub fn peer_bin(var: &str) -> Option<std::path::PathBuf> {
 /// `../shared/tools/scitt_peer.py`, beside the repository.
 pub fn scitt_peer_script() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/tools/scitt_peer.py")
+}
+
+/// A PostgreSQL session for the tests' own setup and checks, on the async client the store
+/// uses, with a runtime of its own (the tests are synchronous).
+pub struct Pg {
+    rt: tokio::runtime::Runtime,
+    client: tokio_postgres::Client,
+}
+
+impl Pg {
+    pub fn connect(url: &str) -> Result<Pg, tokio_postgres::Error> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let client = rt.block_on(async {
+            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+            // Driven whenever a query below is.
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+            Ok::<_, tokio_postgres::Error>(client)
+        })?;
+        Ok(Pg { rt, client })
+    }
+
+    pub fn batch_execute(&self, sql: &str) -> Result<(), tokio_postgres::Error> {
+        self.rt.block_on(self.client.batch_execute(sql))
+    }
+
+    pub fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+        self.rt.block_on(self.client.query(sql, params))
+    }
+
+    pub fn query_one(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<tokio_postgres::Row, tokio_postgres::Error> {
+        self.rt.block_on(self.client.query_one(sql, params))
+    }
 }

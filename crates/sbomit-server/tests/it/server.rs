@@ -443,6 +443,81 @@ fn two_servers_on_one_postgres_serve_one_log() {
 }
 
 #[test]
+fn more_concurrent_requests_than_pooled_connections_all_succeed_within_the_pool_bound() {
+    let Some(Backend::Postgres(url)) = backends()
+        .into_iter()
+        .find(|b| matches!(b, Backend::Postgres(_)))
+    else {
+        eprintln!("SBOMIT_TEST_POSTGRES is not set: skipped (the pool is PostgreSQL's)");
+        return;
+    };
+    const POOL: i64 = 2;
+    const CLIENTS: usize = 24;
+    // Our sessions are told apart from everyone else's by their application_name.
+    let app = format!("sbomit_pool_{}", unique_suffix());
+    let srv = TestServer::start_postgres_with(
+        &url,
+        &format!("pool_size={POOL}&application_name={app}"),
+        config(),
+    );
+    let issuer = key(KeyKind::Ed25519);
+    srv.add_issuer("iss", Role::Attester, &issuer);
+    let size = srv.checkpoint_size();
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let (stop, url, app) = (stop.clone(), url.clone(), app.clone());
+        std::thread::spawn(move || {
+            let c = Pg::connect(&url).unwrap();
+            let mut most = 0i64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let n: i64 = c
+                    .query_one(
+                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                        &[&app],
+                    )
+                    .unwrap()
+                    .get(0);
+                most = most.max(n);
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            most
+        })
+    };
+    let base = srv.base.clone();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            let stmt = cose_statement(&issuer, "iss", &format!("s{i}"), "text/plain", b"x");
+            let base = base.clone();
+            std::thread::spawn(move || {
+                let r = post(
+                    &format!("{base}/entries"),
+                    Some("application/cose"),
+                    &stmt,
+                    &[ACCEPT_COSE],
+                );
+                assert_eq!(r.status, 201, "{}", r.text());
+                let location = r.header("location").unwrap().to_owned();
+                for path in [location.as_str(), "/checkpoint", "/.well-known/scitt-keys"] {
+                    let r = get(&format!("{base}{path}"), &[]);
+                    assert_eq!(r.status, 200, "GET {path}: {}", r.text());
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().expect("a client failed");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let most = sampler.join().unwrap();
+    assert!(
+        (1..=POOL).contains(&most),
+        "{most} connections open at once; the pool holds at most {POOL}"
+    );
+    assert_eq!(srv.checkpoint_size(), size + CLIENTS as u64);
+}
+
+#[test]
 fn malformed_bodies_and_wrong_content_types_are_4xx_never_5xx() {
     each_backend(|b| {
         let srv = TestServer::start(b, config());

@@ -3,11 +3,33 @@
 //! batch sees the head the previous one committed. Batches go in with one statement per table
 //! (`unnest` over arrays), not one round trip per row.
 //!
+//! Connections: a bounded pool (`deadpool-postgres`) of asynchronous `tokio-postgres`
+//! connections, driven by one small runtime per backend (not one per connection). The
+//! [`Backend`] methods stay blocking: each runs its queries on the calling thread with
+//! `Handle::block_on` (the sequencer and tail threads, the server's `spawn_blocking` threads),
+//! so, as before, they must not be called from an async task. Statements are prepared once
+//! per connection and cached, so a query is one round trip.
+//!
+//! The URL is libpq's, plus two parameters of ours, removed before it is parsed:
+//! * `pool_size=N`: at most N connections (default [`DEFAULT_POOL_SIZE`]); callers beyond
+//!   that wait for a free one.
+//! * `sslrootcert=PATH`: PEM certificates to verify the server with instead of the
+//!   webpki (Mozilla) roots.
+//!
+//! TLS follows `sslmode` (rustls, aws-lc-rs): `disable`; `prefer` (the default) encrypts
+//! when the server offers TLS, without checking its certificate unless `sslrootcert` is given
+//! (libpq's behaviour: a server with a self-signed certificate keeps working); `require`
+//! refuses a server without TLS and verifies its certificate and host name against the
+//! roots (what libpq calls `verify-full`).
+//!
 //! Tests isolate themselves with the standard `options=-csearch_path%3DNAME` URL parameter.
 
-use std::sync::Mutex;
+use std::sync::Arc;
 
-use postgres::{Client, NoTls};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use tokio_postgres::config::SslMode;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
 
 use sbomit_tlog::merkle::{Hash, NodeId};
 
@@ -26,18 +48,194 @@ const SEQUENCER_LOCK: i64 = 0x73626f6d6974;
 const ENTRY_COLUMNS: &str = "idx, kind, leaf_hash, statement_hash, iss, sub, statement_type, \
                              subjects, policy_version, registered_ms";
 
-const MAX_IDLE: usize = 8;
+/// Connections per process unless the URL's `pool_size` says otherwise: the sequencer, the
+/// tail and the server's blocking requests share them.
+pub const DEFAULT_POOL_SIZE: usize = 16;
+
+/// `application_name` of our sessions unless the URL names one (seen in `pg_stat_activity`).
+const APPLICATION_NAME: &str = "sbomit-store";
+
+type Params<'a> = [&'a (dyn ToSql + Sync)];
 
 pub struct PostgresBackend {
-    url: String,
-    idle: Mutex<Vec<Client>>,
+    pool: Pool,
+    handle: tokio::runtime::Handle,
+    /// Drives every pooled connection; shut down without waiting when the backend drops
+    /// (which may happen on an async thread, where a blocking shutdown would panic).
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for PostgresBackend {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 fn as_i64(n: u64) -> Result<i64, StoreError> {
     i64::try_from(n).map_err(|_| StoreError::BadRequest(format!("{n} is out of range")))
 }
 
-fn entry_from(row: &postgres::Row) -> Result<EntryRecord, StoreError> {
+fn param_error(name: &str, reason: impl Into<String>) -> StoreError {
+    StoreError::DatabaseParameter {
+        name: name.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// Our parameters of a `postgres://` URL.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct UrlOptions {
+    /// The URL without them, for `tokio-postgres`.
+    pub url: String,
+    pub pool_size: usize,
+    pub root_cert: Option<std::path::PathBuf>,
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Splits our parameters off the URL's query string.
+pub(crate) fn url_options(url: &str) -> Result<UrlOptions, StoreError> {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, q),
+        None => (url, ""),
+    };
+    let mut pool_size = DEFAULT_POOL_SIZE;
+    let mut root_cert = None;
+    let mut kept = Vec::new();
+    for part in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = part.split_once('=').unwrap_or((part, ""));
+        match key {
+            "pool_size" => {
+                pool_size = value
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| param_error(key, format!("{value:?} is not a count ≥ 1")))?;
+            }
+            "sslrootcert" => {
+                let path = percent_decode(value)
+                    .ok_or_else(|| param_error(key, "not a percent-encoded UTF-8 path"))?;
+                root_cert = Some(path.into());
+            }
+            _ => kept.push(part),
+        }
+    }
+    let url = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok(UrlOptions {
+        url,
+        pool_size,
+        root_cert,
+    })
+}
+
+/// Accepts the server's certificate unchecked (`sslmode=prefer` without `sslrootcert`, as
+/// libpq): encryption against passive listeners only. The handshake signatures are still
+/// verified, so the server holds the key of the certificate it sent.
+#[derive(Debug)]
+struct Unverified(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for Unverified {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The rustls configuration `sslmode` and `sslrootcert` call for.
+fn tls_config(
+    mode: SslMode,
+    root_cert: Option<&std::path::Path>,
+) -> Result<rustls::ClientConfig, StoreError> {
+    use rustls::pki_types::pem::PemObject;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(StoreError::PostgresTls)?;
+    let verify = root_cert.is_some() || matches!(mode, SslMode::Require);
+    if !verify {
+        return Ok(builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Unverified(provider)))
+            .with_no_client_auth());
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    match root_cert {
+        Some(path) => {
+            let bad = |reason: String| param_error("sslrootcert", reason);
+            let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+                .map_err(|e| bad(format!("{}: {e}", path.display())))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| bad(format!("{}: {e}", path.display())))?;
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(bad(format!("{}: no certificate", path.display())));
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    Ok(builder.with_root_certificates(roots).with_no_client_auth())
+}
+
+fn entry_from(row: &Row) -> Result<EntryRecord, StoreError> {
     let idx: i64 = row.try_get(0)?;
     let kind: i32 = row.try_get(1)?;
     Ok(EntryRecord {
@@ -54,7 +252,7 @@ fn entry_from(row: &postgres::Row) -> Result<EntryRecord, StoreError> {
     })
 }
 
-fn checkpoint_from(row: &postgres::Row) -> Result<CheckpointRecord, StoreError> {
+fn checkpoint_from(row: &Row) -> Result<CheckpointRecord, StoreError> {
     let size: i64 = row.try_get(0)?;
     Ok(CheckpointRecord {
         size: u64::try_from(size).map_err(|_| StoreError::corrupt("negative tree size"))?,
@@ -64,10 +262,41 @@ fn checkpoint_from(row: &postgres::Row) -> Result<CheckpointRecord, StoreError> 
     })
 }
 
-fn read_hashes_on(
-    c: &mut impl postgres::GenericClient,
-    ids: &[NodeId],
-) -> Result<Vec<Hash>, StoreError> {
+// One round trip per query: the statement is prepared once per connection and cached.
+
+async fn rows<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: &Params<'_>,
+) -> Result<Vec<Row>, StoreError> {
+    let st = c.prepare_cached(sql).await?;
+    Ok(c.query(&st, params).await?)
+}
+
+async fn row_opt<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: &Params<'_>,
+) -> Result<Option<Row>, StoreError> {
+    let st = c.prepare_cached(sql).await?;
+    Ok(c.query_opt(&st, params).await?)
+}
+
+async fn row_one<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: &Params<'_>,
+) -> Result<Row, StoreError> {
+    let st = c.prepare_cached(sql).await?;
+    Ok(c.query_one(&st, params).await?)
+}
+
+async fn exec<C: GenericClient>(c: &C, sql: &str, params: &Params<'_>) -> Result<u64, StoreError> {
+    let st = c.prepare_cached(sql).await?;
+    Ok(c.execute(&st, params).await?)
+}
+
+async fn read_hashes_on<C: GenericClient>(c: &C, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -77,13 +306,15 @@ fn read_hashes_on(
         .map(|id| as_i64(id.index))
         .collect::<Result<_, _>>()?;
     // One round trip for the whole proof: leaves from entries, inner nodes from nodes.
-    let rows = c.query(
+    let rows = rows(
+        c,
         "SELECT q.ord, coalesce(n.hash, e.leaf_hash) FROM \
          unnest($1::int[], $2::bigint[]) WITH ORDINALITY AS q(level, idx, ord) \
          LEFT JOIN nodes n ON q.level > 0 AND n.level = q.level AND n.idx = q.idx \
          LEFT JOIN entries e ON q.level = 0 AND e.idx = q.idx ORDER BY q.ord",
         &[&levels, &idxs],
-    )?;
+    )
+    .await?;
     if rows.len() != ids.len() {
         return Err(StoreError::corrupt(
             "node lookup returned the wrong number of rows",
@@ -109,14 +340,15 @@ fn bare_node(key: &str) -> Node {
     }
 }
 
-fn graph_cursor_on(c: &mut impl postgres::GenericClient) -> Result<u64, StoreError> {
-    let v: Option<String> = c
-        .query_opt(
-            "SELECT value FROM graph_meta WHERE key = 'graph_cursor'",
-            &[],
-        )?
-        .map(|r| r.try_get(0))
-        .transpose()?;
+async fn graph_cursor_on<C: GenericClient>(c: &C) -> Result<u64, StoreError> {
+    let v: Option<String> = row_opt(
+        c,
+        "SELECT value FROM graph_meta WHERE key = 'graph_cursor'",
+        &[],
+    )
+    .await?
+    .map(|r| r.try_get(0))
+    .transpose()?;
     v.map_or(Ok(0), |v| {
         v.parse()
             .map_err(|_| StoreError::corrupt(format!("graph cursor {v:?}")))
@@ -126,8 +358,9 @@ fn graph_cursor_on(c: &mut impl postgres::GenericClient) -> Result<u64, StoreErr
 impl PostgresBackend {
     /// Issuer keys or trust anchors: `(iss, role, key or certificate, added_ms)` rows.
     fn identity_rows(&self, sql: &str) -> Result<Vec<IssuerRecord>, StoreError> {
-        self.with(|c| {
-            c.query(sql, &[])?
+        self.with(async |c| {
+            rows(&*c, sql, &[])
+                .await?
                 .iter()
                 .map(|r| {
                     let role: String = r.try_get(1)?;
@@ -143,91 +376,119 @@ impl PostgresBackend {
     }
 
     fn edges(&self, keys: &[String], sql: &str) -> Result<Vec<(String, String, u64)>, StoreError> {
-        self.with(|c| {
-            c.query(sql, &[&keys])?
+        self.with(async |c| {
+            rows(&*c, sql, &[&keys])
+                .await?
                 .iter()
                 .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get::<_, i64>(2)? as u64)))
                 .collect()
         })
     }
 
+    /// Opens the pool a `postgres://` URL describes (see the module doc) and checks that a
+    /// connection can be made.
     pub fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = url_options(url)?;
+        let mut config: tokio_postgres::Config = options.url.parse()?;
+        if config.get_application_name().is_none() {
+            config.application_name(APPLICATION_NAME);
+        }
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(
+            config.get_ssl_mode(),
+            options.root_cert.as_deref(),
+        )?);
+        let manager = Manager::from_config(
+            config,
+            tls,
+            ManagerConfig {
+                // A closed connection is dropped on its way out of the pool; a broken one
+                // fails its next query, as a fresh one would.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size)
+            .build()
+            .map_err(|e| param_error("pool_size", e.to_string()))?;
+        // One worker is plenty: it only moves bytes between the sockets and the callers,
+        // who decode and encode on their own threads.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("sbomit-postgres")
+            .enable_all()
+            .build()
+            .map_err(|source| StoreError::Io {
+                what: "starting the PostgreSQL runtime".into(),
+                source,
+            })?;
         let backend = PostgresBackend {
-            url: url.to_owned(),
-            idle: Mutex::new(Vec::new()),
+            pool,
+            handle: runtime.handle().clone(),
+            runtime: Some(runtime),
         };
         // Fail early on a bad URL or an unreachable server.
-        let c = backend.client()?;
-        backend.put_back(c);
+        backend.with(async |_| Ok(()))?;
         Ok(backend)
     }
 
-    fn client(&self) -> Result<Client, StoreError> {
-        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        match idle {
-            Some(c) if !c.is_closed() => Ok(c),
-            _ => Ok(Client::connect(&self.url, NoTls)?),
-        }
-    }
-
-    fn put_back(&self, c: Client) {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < MAX_IDLE && !c.is_closed() {
-            idle.push(c);
-        }
-    }
-
+    /// Runs `f` with a pooled connection, blocking this (non-async) thread until it is done.
     fn with<T>(
         &self,
-        f: impl FnOnce(&mut Client) -> Result<T, StoreError>,
+        f: impl AsyncFnOnce(&mut Object) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut c = self.client()?;
-        let out = f(&mut c);
-        self.put_back(c);
-        out
+        self.handle.block_on(async {
+            let mut c = self.pool.get().await?;
+            f(&mut c).await
+        })
     }
 }
-
 impl Backend for PostgresBackend {
     fn name(&self) -> &'static str {
         "postgres"
     }
 
     fn init(&self, origin: &str, default_policy: &str) -> Result<String, StoreError> {
-        self.with(|c| {
-            let mut tx = c.transaction()?;
+        self.with(async |c| {
+            let tx = c.transaction().await?;
             // Two processes starting together must not race on CREATE TABLE.
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SEQUENCER_LOCK])?;
-            tx.batch_execute(&log_schema("BIGINT", "BYTEA", ""))?;
+            exec(&tx, "SELECT pg_advisory_xact_lock($1)", &[&SEQUENCER_LOCK]).await?;
+            tx.batch_execute(&log_schema("BIGINT", "BYTEA", "")).await?;
             tx.batch_execute(&graph_schema(
                 "BIGSERIAL PRIMARY KEY",
                 "BIGINT",
                 "BYTEA",
                 "",
-            ))?;
-            let version = tx
-                .query_opt("SELECT value FROM meta WHERE key = 'schema'", &[])?
+            ))
+            .await?;
+            let version = row_opt(&tx, "SELECT value FROM meta WHERE key = 'schema'", &[])
+                .await?
                 .map(|r| r.try_get::<_, String>(0))
                 .transpose()?;
             if check_schema(version)? {
-                tx.execute(
+                exec(
+                    &tx,
                     "INSERT INTO meta (key, value) VALUES ('schema', $1)",
                     &[&SCHEMA_VERSION.to_string()],
-                )?;
+                )
+                .await?;
             }
-            tx.execute(
+            exec(
+                &tx,
                 "INSERT INTO meta (key, value) VALUES ('origin', $1) ON CONFLICT DO NOTHING",
                 &[&origin],
-            )?;
-            let stored: String = tx
-                .query_one("SELECT value FROM meta WHERE key = 'origin'", &[])?
+            )
+            .await?;
+            let stored: String = row_one(&tx, "SELECT value FROM meta WHERE key = 'origin'", &[])
+                .await?
                 .try_get(0)?;
-            tx.execute(
+            exec(
+                &tx,
                 "INSERT INTO policies (version, document, created_ms) \
                  SELECT 1, $1, 0 WHERE NOT EXISTS (SELECT 1 FROM policies)",
                 &[&default_policy],
-            )?;
-            tx.commit()?;
+            )
+            .await?;
+            tx.commit().await?;
             Ok(stored)
         })
     }
@@ -238,27 +499,38 @@ impl Backend for PostgresBackend {
         now_ms: i64,
         seal: Seal<'_>,
     ) -> Result<Vec<Appended>, StoreError> {
-        self.with(|c| {
-            let mut tx = c.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SEQUENCER_LOCK])?;
-            let size: i64 = tx
-                .query_one(
-                    "SELECT coalesce(max(size), 0)::bigint FROM checkpoints",
-                    &[],
-                )?
-                .try_get(0)?;
+        self.with(async |c| {
+            let tx = c.transaction().await?;
+            exec(&tx, "SELECT pg_advisory_xact_lock($1)", &[&SEQUENCER_LOCK]).await?;
+            let size: i64 = row_one(
+                &tx,
+                "SELECT coalesce(max(size), 0)::bigint FROM checkpoints",
+                &[],
+            )
+            .await?
+            .try_get(0)?;
             let size =
                 u64::try_from(size).map_err(|_| StoreError::corrupt("negative tree size"))?;
             let leaves: Vec<&[u8]> = batch.iter().map(|e| &e.leaf_hash[..]).collect();
-            let present: std::collections::HashMap<Vec<u8>, i64> = tx
-                .query(
-                    "SELECT leaf_hash, idx FROM entries WHERE leaf_hash = ANY($1)",
-                    &[&leaves],
-                )?
-                .iter()
-                .map(|r| Ok((r.try_get::<_, Vec<u8>>(0)?, r.try_get::<_, i64>(1)?)))
-                .collect::<Result<_, postgres::Error>>()?;
-            let front = frontier(size, |ids| read_hashes_on(&mut tx, ids))?;
+            let present: std::collections::HashMap<Vec<u8>, i64> = rows(
+                &tx,
+                "SELECT leaf_hash, idx FROM entries WHERE leaf_hash = ANY($1)",
+                &[&leaves],
+            )
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get::<_, Vec<u8>>(0)?, r.try_get::<_, i64>(1)?)))
+            .collect::<Result<_, tokio_postgres::Error>>()?;
+            // The frontier's node ids depend on the size only: learn them from the tree code
+            // (a reader that answers nothing real), then read them in one round trip.
+            let mut ids = Vec::new();
+            frontier(size, |asked| {
+                ids = asked.to_vec();
+                Ok(vec![[0u8; 32]; asked.len()])
+            })?;
+            let hashes = read_hashes_on(&tx, &ids).await?;
+            let front = sbomit_tlog::merkle::CompactRange::from_parts(size, hashes)
+                .map_err(|e| StoreError::corrupt(e.to_string()))?;
             let plan = plan_batch(batch, front, |leaf| {
                 Ok(present.get(&leaf[..]).map(|&i| i as u64))
             })?;
@@ -296,11 +568,11 @@ impl Backend for PostgresBackend {
             if !large.is_empty() {
                 let hashes: Vec<&[u8]> = large.iter().map(|e| &e.statement_hash[..]).collect();
                 let data: Vec<&[u8]> = large.iter().map(|e| &e.statement[..]).collect();
-                tx.execute(
+                exec(&tx,
                     "INSERT INTO blobs (hash, data) SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
                      ON CONFLICT DO NOTHING",
                     &[&hashes, &data],
-                )?;
+                ).await?;
             }
             let inline: Vec<Option<&[u8]>> = plan
                 .inserts
@@ -310,7 +582,8 @@ impl Backend for PostgresBackend {
                     (st.len() <= INLINE_STATEMENT_MAX).then_some(&st[..])
                 })
                 .collect();
-            tx.execute(
+            exec(
+                &tx,
                 "INSERT INTO entries (idx, kind, leaf_hash, statement_hash, iss, sub, \
                  statement_type, subjects, policy_version, registered_ms, statement) \
                  SELECT i, k, l, s, iss, sub, t, subj, p, $10, st FROM \
@@ -330,7 +603,8 @@ impl Backend for PostgresBackend {
                     &now_ms,
                     &inline,
                 ],
-            )?;
+            )
+            .await?;
             if !plan.nodes.is_empty() {
                 let levels: Vec<i32> = plan
                     .nodes
@@ -343,40 +617,48 @@ impl Backend for PostgresBackend {
                     .map(|(id, _)| as_i64(id.index))
                     .collect::<Result<_, _>>()?;
                 let hashes: Vec<&[u8]> = plan.nodes.iter().map(|(_, h)| &h[..]).collect();
-                tx.execute(
+                exec(
+                    &tx,
                     "INSERT INTO nodes (level, idx, hash) \
                      SELECT * FROM unnest($1::int[], $2::bigint[], $3::bytea[])",
                     &[&levels, &nidx, &hashes],
-                )?;
+                )
+                .await?;
             }
             let note = seal(plan.size, &plan.root)?;
-            tx.execute(
+            exec(
+                &tx,
                 "INSERT INTO checkpoints (size, root, note, created_ms) VALUES ($1, $2, $3, $4)",
                 &[&as_i64(plan.size)?, &&plan.root[..], &note, &now_ms],
-            )?;
-            tx.commit()?;
+            )
+            .await?;
+            tx.commit().await?;
             Ok(plan.results)
         })
     }
 
     fn entry(&self, index: u64) -> Result<Option<EntryRecord>, StoreError> {
         let idx = as_i64(index)?;
-        self.with(|c| {
-            c.query_opt(
+        self.with(async |c| {
+            row_opt(
+                &*c,
                 &format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE idx = $1"),
                 &[&idx],
-            )?
+            )
+            .await?
             .map(|r| entry_from(&r))
             .transpose()
         })
     }
 
     fn entry_by_leaf(&self, leaf_hash: &Hash) -> Result<Option<EntryRecord>, StoreError> {
-        self.with(|c| {
-            c.query_opt(
+        self.with(async |c| {
+            row_opt(
+                &*c,
                 &format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE leaf_hash = $1"),
                 &[&&leaf_hash[..]],
-            )?
+            )
+            .await?
             .map(|r| entry_from(&r))
             .transpose()
         })
@@ -385,25 +667,29 @@ impl Backend for PostgresBackend {
     fn entry_by_statement(&self, hash: &Hash) -> Result<Option<EntryRecord>, StoreError> {
         // Indexed by the graph tables; the entries the indexer has not reached yet are
         // scanned in log order.
-        self.with(|c| {
-            let indexed = c.query_opt(
+        self.with(async |c| {
+            let indexed = row_opt(
+                &*c,
                 &format!(
                     "SELECT {ENTRY_COLUMNS} FROM entries WHERE idx = \
                      (SELECT min(entry) FROM graph_entries WHERE statement_hash = $1)"
                 ),
                 &[&&hash[..]],
-            )?;
+            )
+            .await?;
             let row = match indexed {
                 Some(r) => Some(r),
                 None => {
-                    let cursor = as_i64(graph_cursor_on(c)?)?;
-                    c.query_opt(
+                    let cursor = as_i64(graph_cursor_on(&*c).await?)?;
+                    row_opt(
+                        &*c,
                         &format!(
                             "SELECT {ENTRY_COLUMNS} FROM entries WHERE idx >= $1 \
                              AND statement_hash = $2 ORDER BY idx LIMIT 1"
                         ),
                         &[&cursor, &&hash[..]],
-                    )?
+                    )
+                    .await?
                 }
             };
             row.map(|r| entry_from(&r)).transpose()
@@ -412,12 +698,14 @@ impl Backend for PostgresBackend {
 
     fn statement(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         let index = as_i64(index)?;
-        self.with(|c| {
-            Ok(c.query_opt(
+        self.with(async |c| {
+            Ok(row_opt(
+                &*c,
                 "SELECT coalesce(e.statement, b.data) FROM entries e LEFT JOIN blobs b \
                  ON e.statement IS NULL AND b.hash = e.statement_hash WHERE e.idx = $1",
                 &[&index],
-            )?
+            )
+            .await?
             .map(|r| r.try_get::<_, Option<Vec<u8>>>(0))
             .transpose()?
             .flatten())
@@ -425,15 +713,17 @@ impl Backend for PostgresBackend {
     }
 
     fn read_hashes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
-        self.with(|c| read_hashes_on(c, ids))
+        self.with(async |c| read_hashes_on(&*c, ids).await)
     }
 
     fn latest_checkpoint(&self) -> Result<Option<CheckpointRecord>, StoreError> {
-        self.with(|c| {
-            c.query_opt(
+        self.with(async |c| {
+            row_opt(
+                &*c,
                 "SELECT size, root, note, created_ms FROM checkpoints ORDER BY size DESC LIMIT 1",
                 &[],
-            )?
+            )
+            .await?
             .map(|r| checkpoint_from(&r))
             .transpose()
         })
@@ -441,12 +731,14 @@ impl Backend for PostgresBackend {
 
     fn checkpoint_covering(&self, size: u64) -> Result<Option<CheckpointRecord>, StoreError> {
         let size = as_i64(size)?;
-        self.with(|c| {
-            c.query_opt(
+        self.with(async |c| {
+            row_opt(
+                &*c,
                 "SELECT size, root, note, created_ms FROM checkpoints WHERE size >= $1 \
                  ORDER BY size LIMIT 1",
                 &[&size],
-            )?
+            )
+            .await?
             .map(|r| checkpoint_from(&r))
             .transpose()
         })
@@ -457,8 +749,9 @@ impl Backend for PostgresBackend {
     }
 
     fn add_issuer(&self, issuer: &IssuerRecord) -> Result<bool, StoreError> {
-        self.with(|c| {
-            let n = c.execute(
+        self.with(async |c| {
+            let n = exec(
+                &*c,
                 "INSERT INTO issuers (iss, role, spki, added_ms) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT DO NOTHING",
                 &[
@@ -467,14 +760,16 @@ impl Backend for PostgresBackend {
                     &issuer.spki,
                     &issuer.added_ms,
                 ],
-            )?;
+            )
+            .await?;
             Ok(n == 1)
         })
     }
 
     fn add_trust_anchor(&self, issuer: &IssuerRecord) -> Result<bool, StoreError> {
-        self.with(|c| {
-            let n = c.execute(
+        self.with(async |c| {
+            let n = exec(
+                &*c,
                 "INSERT INTO trust_anchors (iss, role, cert, added_ms) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT DO NOTHING",
                 &[
@@ -483,7 +778,8 @@ impl Backend for PostgresBackend {
                     &issuer.spki,
                     &issuer.added_ms,
                 ],
-            )?;
+            )
+            .await?;
             Ok(n == 1)
         })
     }
@@ -499,22 +795,27 @@ impl Backend for PostgresBackend {
         label: &str,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        self.with(|c| {
-            c.execute(
+        self.with(async |c| {
+            exec(
+                &*c,
                 "INSERT INTO tokens (hash, scope, label, created_ms) VALUES ($1, $2, $3, $4)",
                 &[&&hash[..], &scope.name(), &label, &now_ms],
-            )?;
+            )
+            .await?;
             Ok(())
         })
     }
 
     fn token_scope(&self, hash: &Hash) -> Result<Option<Scope>, StoreError> {
-        let scope: Option<String> = self.with(|c| {
-            Ok(
-                c.query_opt("SELECT scope FROM tokens WHERE hash = $1", &[&&hash[..]])?
-                    .map(|r| r.try_get(0))
-                    .transpose()?,
+        let scope: Option<String> = self.with(async |c| {
+            Ok(row_opt(
+                &*c,
+                "SELECT scope FROM tokens WHERE hash = $1",
+                &[&&hash[..]],
             )
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?)
         })?;
         scope
             .map(|s| Scope::parse(&s).ok_or_else(|| StoreError::corrupt(format!("scope {s:?}"))))
@@ -522,59 +823,78 @@ impl Backend for PostgresBackend {
     }
 
     fn latest_policy(&self) -> Result<(i64, String), StoreError> {
-        self.with(|c| {
-            let r = c.query_one(
+        self.with(async |c| {
+            let r = row_one(
+                &*c,
                 "SELECT version, document FROM policies ORDER BY version DESC LIMIT 1",
                 &[],
-            )?;
+            )
+            .await?;
             Ok((r.try_get(0)?, r.try_get(1)?))
         })
     }
 
     fn policy(&self, version: i64) -> Result<Option<String>, StoreError> {
-        self.with(|c| {
-            Ok(c.query_opt(
+        self.with(async |c| {
+            Ok(row_opt(
+                &*c,
                 "SELECT document FROM policies WHERE version = $1",
                 &[&version],
-            )?
+            )
+            .await?
             .map(|r| r.try_get(0))
             .transpose()?)
         })
     }
 
     fn add_policy(&self, document: &str, now_ms: i64) -> Result<i64, StoreError> {
-        self.with(|c| {
-            let mut tx = c.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&(SEQUENCER_LOCK + 1)])?;
-            let version: i64 = tx
-                .query_one("SELECT coalesce(max(version), 0) + 1 FROM policies", &[])?
-                .try_get(0)?;
-            tx.execute(
+        self.with(async |c| {
+            let tx = c.transaction().await?;
+            exec(
+                &tx,
+                "SELECT pg_advisory_xact_lock($1)",
+                &[&(SEQUENCER_LOCK + 1)],
+            )
+            .await?;
+            let version: i64 = row_one(
+                &tx,
+                "SELECT coalesce(max(version), 0) + 1 FROM policies",
+                &[],
+            )
+            .await?
+            .try_get(0)?;
+            exec(
+                &tx,
                 "INSERT INTO policies (version, document, created_ms) VALUES ($1, $2, $3)",
                 &[&version, &document, &now_ms],
-            )?;
-            tx.commit()?;
+            )
+            .await?;
+            tx.commit().await?;
             Ok(version)
         })
     }
 
     fn add_service_key(&self, kid: &[u8], cose_key: &[u8], now_ms: i64) -> Result<(), StoreError> {
-        self.with(|c| {
-            c.execute(
+        self.with(async |c| {
+            exec(
+                &*c,
                 "INSERT INTO service_keys (kid, cose_key, created_ms) VALUES ($1, $2, $3) \
                  ON CONFLICT DO NOTHING",
                 &[&kid, &cose_key, &now_ms],
-            )?;
+            )
+            .await?;
             Ok(())
         })
     }
 
     fn service_keys(&self) -> Result<Vec<ServiceKeyRecord>, StoreError> {
-        self.with(|c| {
-            c.query(
+        self.with(async |c| {
+            rows(
+                &*c,
                 "SELECT kid, cose_key FROM service_keys ORDER BY created_ms, kid",
                 &[],
-            )?
+            )
+            .await?
             .iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
             .collect()
@@ -582,18 +902,19 @@ impl Backend for PostgresBackend {
     }
 
     fn storage_bytes(&self) -> Result<u64, StoreError> {
-        self.with(|c| {
-            let n: i64 = c
-                .query_one(
-                    "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint \
+        self.with(async |c| {
+            let n: i64 = row_one(
+                &*c,
+                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint \
                      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                      WHERE c.relkind = 'r' AND n.nspname = current_schema() \
                      AND c.relname IN ('meta','blobs','entries','nodes','checkpoints',\
                      'issuers','tokens','policies','service_keys','trust_anchors','graph_meta',\
                      'graph_nodes','graph_subjects','graph_edges','graph_vulns','graph_entries')",
-                    &[],
-                )?
-                .try_get(0)?;
+                &[],
+            )
+            .await?
+            .try_get(0)?;
             Ok(n.max(0) as u64)
         })
     }
@@ -601,13 +922,15 @@ impl Backend for PostgresBackend {
     fn entries_from(&self, from: u64, limit: usize) -> Result<Vec<EntryRecord>, StoreError> {
         let from = as_i64(from)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.with(|c| {
-            c.query(
+        self.with(async |c| {
+            rows(
+                &*c,
                 &format!(
                     "SELECT {ENTRY_COLUMNS} FROM entries WHERE idx >= $1 ORDER BY idx LIMIT $2"
                 ),
                 &[&from, &limit],
-            )?
+            )
+            .await?
             .iter()
             .map(entry_from)
             .collect()
@@ -615,18 +938,18 @@ impl Backend for PostgresBackend {
     }
 
     fn graph_cursor(&self) -> Result<u64, StoreError> {
-        self.with(graph_cursor_on)
+        self.with(async |c| graph_cursor_on(&*c).await)
     }
 
     fn index_facts(&self, from: u64, facts: &[(EntryRecord, Facts)]) -> Result<bool, StoreError> {
         let Some(last) = facts.last().map(|(e, _)| e.index) else {
             return Ok(true);
         };
-        self.with(|c| {
-            let mut tx = c.transaction()?;
+        self.with(async |c| {
+            let tx = c.transaction().await?;
             // One indexer at a time across processes; the loser sees the cursor moved.
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&(SEQUENCER_LOCK + 2)])?;
-            if graph_cursor_on(&mut tx)? != from {
+            exec(&tx, "SELECT pg_advisory_xact_lock($1)", &[&(SEQUENCER_LOCK + 2)]).await?;
+            if graph_cursor_on(&tx).await? != from {
                 return Ok(false);
             }
             // Nodes first, merged across the batch (ON CONFLICT cannot touch a row twice in
@@ -657,7 +980,7 @@ impl Backend for PostgresBackend {
                 nodes.iter().map(|n| f(n)).collect()
             };
             let keys: Vec<String> = nodes.iter().map(|n| n.key.clone()).collect();
-            let rows = tx.query(
+            let rows = rows(&tx,
                 "INSERT INTO graph_nodes (key, purl, purl_base, name, version, sha256) \
                  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) \
                  ON CONFLICT (key) DO UPDATE SET \
@@ -674,11 +997,11 @@ impl Backend for PostgresBackend {
                     &col(&|n| n.version.clone()),
                     &col(&|n| n.sha256.clone()),
                 ],
-            )?;
+            ).await?;
             let ids: std::collections::HashMap<String, i64> = rows
                 .iter()
                 .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-                .collect::<Result<_, postgres::Error>>()?;
+                .collect::<Result<_, tokio_postgres::Error>>()?;
             let id = |key: &str| {
                 ids.get(&clean(key))
                     .copied()
@@ -714,34 +1037,34 @@ impl Backend for PostgresBackend {
                 g_kind.push(f.kind.name().to_owned());
                 g_unparsed.push(f.unparsed.as_deref().map(clean));
             }
-            tx.execute(
+            exec(&tx,
                 "INSERT INTO graph_subjects (node, entry) SELECT * FROM unnest($1::bigint[], $2::bigint[]) \
                  ON CONFLICT DO NOTHING",
                 &[&s_node, &s_entry],
-            )?;
-            tx.execute(
+            ).await?;
+            exec(&tx,
                 "INSERT INTO graph_edges (parent, child, entry) \
                  SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) ON CONFLICT DO NOTHING",
                 &[&e_parent, &e_child, &e_entry],
-            )?;
-            tx.execute(
+            ).await?;
+            exec(&tx,
                 "INSERT INTO graph_vulns (vuln_id, node, entry, status) \
                  SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[]) ON CONFLICT DO NOTHING",
                 &[&v_id, &v_node, &v_entry, &v_status],
-            )?;
-            tx.execute(
+            ).await?;
+            exec(&tx,
                 "INSERT INTO graph_entries (entry, kind, unparsed, iss, sub, statement_hash) \
                  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], \
                  $5::text[], $6::bytea[]) \
                  ON CONFLICT (entry) DO UPDATE SET kind = excluded.kind, unparsed = excluded.unparsed",
                 &[&g_entry, &g_kind, &g_unparsed, &g_iss, &g_sub, &g_hash],
-            )?;
-            tx.execute(
+            ).await?;
+            exec(&tx,
                 "INSERT INTO graph_meta (key, value) VALUES ('graph_cursor', $1) \
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 &[&(last + 1).to_string()],
-            )?;
-            tx.commit()?;
+            ).await?;
+            tx.commit().await?;
             Ok(true)
         })
     }
@@ -763,11 +1086,13 @@ impl Backend for PostgresBackend {
     }
 
     fn nodes(&self, keys: &[String]) -> Result<Vec<Node>, StoreError> {
-        self.with(|c| {
-            c.query(
+        self.with(async |c| {
+            rows(
+                &*c,
                 "SELECT key, purl, name, version, sha256 FROM graph_nodes WHERE key = ANY($1)",
                 &[&keys],
-            )?
+            )
+            .await?
             .iter()
             .map(|r| {
                 Ok(Node {
@@ -783,11 +1108,13 @@ impl Backend for PostgresBackend {
     }
 
     fn node_keys(&self, field: NodeField, value: &str) -> Result<Vec<String>, StoreError> {
-        self.with(|c| {
-            c.query(
+        self.with(async |c| {
+            rows(
+                &*c,
                 &format!("SELECT key FROM graph_nodes WHERE {} = $1", field.column()),
                 &[&value],
-            )?
+            )
+            .await?
             .iter()
             .map(|r| Ok(r.try_get(0)?))
             .collect()
@@ -795,12 +1122,14 @@ impl Backend for PostgresBackend {
     }
 
     fn subject_entries(&self, keys: &[String]) -> Result<Vec<(String, u64)>, StoreError> {
-        self.with(|c| {
-            c.query(
+        self.with(async |c| {
+            rows(
+                &*c,
                 "SELECT n.key, s.entry FROM graph_nodes n JOIN graph_subjects s ON s.node = n.id \
                  WHERE n.key = ANY($1) ORDER BY s.entry",
                 &[&keys],
-            )?
+            )
+            .await?
             .iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get::<_, i64>(1)? as u64)))
             .collect()
@@ -835,7 +1164,7 @@ impl Backend for PostgresBackend {
                 g = n + 5
             )
         };
-        let rest: [&(dyn postgres::types::ToSql + Sync); 6] = [
+        let rest: [&(dyn ToSql + Sync); 6] = [
             &filter.types,
             &filter.iss,
             &filter.since_ms,
@@ -843,7 +1172,7 @@ impl Backend for PostgresBackend {
             &after,
             &limit,
         ];
-        self.with(|c| {
+        self.with(async |c| {
             let rows = match about {
                 EvidenceSelector::Nodes(keys) => {
                     let sql = format!(
@@ -852,9 +1181,9 @@ impl Backend for PostgresBackend {
                          WHERE n.key = ANY($1)) {}",
                         filters(2)
                     );
-                    let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![keys];
+                    let mut params: Vec<&(dyn ToSql + Sync)> = vec![keys];
                     params.extend(rest);
-                    c.query(&sql, &params)?
+                    rows(&*c, &sql, &params).await?
                 }
                 EvidenceSelector::Issuer { iss, sub } => {
                     let sql = format!(
@@ -862,9 +1191,9 @@ impl Backend for PostgresBackend {
                          FROM graph_entries WHERE iss = $1 AND ($2::text IS NULL OR sub = $2)) {}",
                         filters(3)
                     );
-                    let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![iss, sub];
+                    let mut params: Vec<&(dyn ToSql + Sync)> = vec![iss, sub];
                     params.extend(rest);
-                    c.query(&sql, &params)?
+                    rows(&*c, &sql, &params).await?
                 }
             };
             rows.iter().map(entry_from).collect()
@@ -872,12 +1201,14 @@ impl Backend for PostgresBackend {
     }
 
     fn vuln_facts(&self, vuln_id: &str) -> Result<Vec<(String, VulnStatus, u64)>, StoreError> {
-        self.with(|c| {
-            c.query(
+        self.with(async |c| {
+            rows(
+                &*c,
                 "SELECT n.key, g.status, g.entry FROM graph_vulns g \
                  JOIN graph_nodes n ON n.id = g.node WHERE g.vuln_id = $1 ORDER BY g.entry",
                 &[&vuln_id],
-            )?
+            )
+            .await?
             .iter()
             .map(|r| {
                 let status: String = r.try_get(1)?;
@@ -892,13 +1223,44 @@ impl Backend for PostgresBackend {
 
     fn graph_entry(&self, index: u64) -> Result<Option<(String, Option<String>)>, StoreError> {
         let index = as_i64(index)?;
-        self.with(|c| {
-            Ok(c.query_opt(
+        self.with(async |c| {
+            Ok(row_opt(
+                &*c,
                 "SELECT kind, unparsed FROM graph_entries WHERE entry = $1",
                 &[&index],
-            )?
-            .map(|r| Ok::<_, postgres::Error>((r.try_get(0)?, r.try_get(1)?)))
+            )
+            .await?
+            .map(|r| Ok::<_, tokio_postgres::Error>((r.try_get(0)?, r.try_get(1)?)))
             .transpose()?)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_url_parameters_are_taken_out_and_the_rest_kept_in_order() {
+        let o = url_options(
+            "postgres://u@h:5432/db?options=-csearch_path%3Dx&pool_size=3&sslmode=require\
+             &sslrootcert=%2Fetc%2Fca.pem",
+        )
+        .expect("options");
+        assert_eq!(
+            o.url,
+            "postgres://u@h:5432/db?options=-csearch_path%3Dx&sslmode=require"
+        );
+        assert_eq!(o.pool_size, 3);
+        assert_eq!(
+            o.root_cert.as_deref(),
+            Some(std::path::Path::new("/etc/ca.pem"))
+        );
+        let o = url_options("postgres://h/db?pool_size=1").expect("options");
+        assert_eq!((o.url.as_str(), o.pool_size), ("postgres://h/db", 1));
+        let o = url_options("postgres://h/db").expect("options");
+        assert_eq!((o.pool_size, o.root_cert), (DEFAULT_POOL_SIZE, None));
+        assert!(url_options("postgres://h/db?pool_size=0").is_err());
+        assert!(url_options("postgres://h/db?sslrootcert=%zz").is_err());
     }
 }

@@ -3,4 +3,5 @@ mod admission;
 mod common;
 mod graph;
 mod graph_extract;
+mod pg_connection;
 mod store;

@@ -470,22 +470,17 @@ fn tokens_are_stored_hashed_and_scoped() {
     });
 }
 
+// The key file itself (created once, mode 0600) is the binary's: see sbomit-cli's
+// `keys::tests::the_service_key_file_is_created_once_with_mode_0600`.
 #[test]
-fn the_service_key_is_created_once_with_mode_0600() {
+fn a_reopened_store_keeps_its_service_key_and_origin() {
     let db = Db::sqlite();
-    let (store, opened) = Store::open(&db.config()).unwrap();
-    assert!(opened.created_key);
+    let (store, _) = Store::open(&db.config()).unwrap();
     let kid = store.service_key().kid.clone();
     drop(store);
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(&opened.key_path)
-        .unwrap()
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o777, 0o600);
-    let (store, opened) = Store::open(&db.config()).unwrap();
-    assert!(!opened.created_key);
+    let (store, _) = Store::open(&db.config()).unwrap();
     assert_eq!(store.service_key().kid, kid);
+    assert_eq!(store.service_keys().unwrap().len(), 1);
     // The origin stays the one the log was created with.
     let mut other = db.config();
     other.origin = Some("other.example/log".into());
