@@ -1,0 +1,3 @@
+//! The client's integration tests: one binary, one module per concern.
+mod fake;
+mod token_origin;
