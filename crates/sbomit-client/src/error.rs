@@ -25,10 +25,10 @@ pub enum ClientError {
     #[error("the answer of {url} {reason}")]
     Malformed { url: String, reason: Malformed },
     /// A registration the store accepted did not become durable in time.
-    #[error("registering: not durable after {after:?}")]
+    #[error("not durable after {after:?}")]
     NotDurable { after: Duration },
     /// The store's sequencer gave up on a registration.
-    #[error("registering: the store failed to sequence it")]
+    #[error("the store failed to sequence it")]
     RegistrationFailed,
     /// An event stream broke while it was being read.
     #[error("the stream broke")]

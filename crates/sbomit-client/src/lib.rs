@@ -453,6 +453,11 @@ impl Client {
             .map_err(|e| answer.malformed(Malformed::NotCoseKey(e)))
     }
 
+    /// `GET /.well-known/scitt-keys` as served: the COSE_KeySet's bytes.
+    pub fn service_key_set_bytes(&self) -> Result<Vec<u8>, ClientError> {
+        self.get_bytes("/.well-known/scitt-keys", None)
+    }
+
     /// `GET /.well-known/scitt-keys/{kid}` (`kid` in hex or unpadded base64url).
     pub fn service_key(&self, kid: &str) -> Result<sbomit_scitt::cose::CoseKey, ClientError> {
         let answer = self

@@ -265,6 +265,7 @@ pub struct Reached {
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GraphAnswer {
+    #[serde(default)]
     pub roots: Vec<String>,
     pub results: Vec<Reached>,
     pub evidence: Vec<u64>,
@@ -371,6 +372,7 @@ pub struct EntrySummary {
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EvidenceAnswer {
+    #[serde(default)]
     pub roots: Vec<String>,
     pub entries: Vec<EntrySummary>,
     pub evidence: Vec<u64>,
