@@ -116,15 +116,9 @@ impl Sse {
     }
 }
 
+/// Registers a DSSE envelope; not polled, so a success is the store's 201.
 fn register(srv: &TestServer, bytes: &[u8]) -> u64 {
-    let r = post(
-        &srv.url("/v1/entries"),
-        Some("application/json"),
-        bytes,
-        &[],
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
-    r.json()["index"].as_u64().unwrap()
+    srv.client().register_dsse(bytes).unwrap().index
 }
 
 fn issuer(srv: &TestServer) -> PrivateKey {
@@ -232,27 +226,16 @@ fn events_are_filtered_by_subject_purl_and_type() {
         // A COSE statement matches by its `sub`.
         let vendor = key(KeyKind::EcdsaP256);
         srv.add_issuer("https://vendor.example", Role::Attester, &vendor);
-        let r = post(
-            &srv.url("/entries"),
-            Some("application/cose"),
-            &cose_statement(
-                &vendor,
-                "https://vendor.example",
-                "pkg:npm/lodash@5.0.0",
-                "application/json",
-                b"{}",
-            ),
-            &[("Accept", "application/cose")],
+        let statement = cose_statement(
+            &vendor,
+            "https://vendor.example",
+            "pkg:npm/lodash@5.0.0",
+            "application/json",
+            b"{}",
         );
-        assert_eq!(r.status, 201);
-        let cose: u64 = r
-            .header("location")
-            .unwrap()
-            .rsplit('.')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+        // Not polled: a success is the store's 201.
+        let reg = srv.client().register_cose(&statement).unwrap();
+        let cose: u64 = reg.entry_id.rsplit('.').next().unwrap().parse().unwrap();
         let sentinel = register(&srv, &dsse_statement(&k, sentinel_name, SENTINEL_TYPE));
         assert_eq!(by_name.until(sentinel), vec![app, sentinel]);
         assert_eq!(by_digest.until(sentinel), vec![other, sentinel]);

@@ -154,14 +154,9 @@ impl<'a> Client<'a> {
 
     fn register_dsse(&self, bytes: &[u8]) -> u64 {
         self.requests.fetch_add(1, Ordering::SeqCst);
-        let r = post(
-            &self.srv.url("/v1/entries"),
-            Some("application/json"),
-            bytes,
-            &[],
-        );
-        assert_eq!(r.status, 201, "{}", r.text());
-        self.registered(r.json()["index"].as_u64().unwrap())
+        // Not polled: a success is the store's 201.
+        let reg = self.srv.client().register_dsse(bytes).unwrap();
+        self.registered(reg.index)
     }
 
     fn registered(&self, index: u64) -> u64 {
@@ -171,15 +166,9 @@ impl<'a> Client<'a> {
 
     fn register_cose(&self, bytes: &[u8]) -> u64 {
         self.requests.fetch_add(1, Ordering::SeqCst);
-        let r = post(
-            &self.srv.url("/entries"),
-            Some("application/cose"),
-            bytes,
-            &[("Accept", "application/cose")],
-        );
-        assert_eq!(r.status, 201, "{}", r.text());
-        let location = r.header("location").unwrap();
-        self.registered(location.rsplit('.').next().unwrap().parse().unwrap())
+        // Not polled: a success is the store's 201 with the receipt.
+        let reg = self.srv.client().register_cose(bytes).unwrap();
+        self.registered(reg.entry_id.rsplit('.').next().unwrap().parse().unwrap())
     }
 
     /// A query, answered once the index covers this client's registrations.
