@@ -91,6 +91,29 @@ impl Fake {
         Fake { base, seen }
     }
 
+    /// Answers every connection with `head` and then keeps it open, sending nothing more.
+    pub fn start_raw(head: &'static [u8]) -> Fake {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let mut open = Vec::new();
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { return };
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                    line.clear();
+                }
+                let _ = conn.write_all(head);
+                open.push(conn);
+            }
+        });
+        Fake {
+            base,
+            seen: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
     pub fn requests(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }

@@ -393,3 +393,70 @@ fn many_subscribers_each_receive_every_entry_once_under_concurrent_registrations
         }
     });
 }
+
+#[test]
+fn the_typed_client_stream_delivers_entries_and_resumes_with_last_event_id() {
+    use sbomit_client::{EventQuery, EventStream, StreamItem};
+    /// The next event's index, skipping markers (the first frame, heartbeats).
+    fn next_index(stream: &mut EventStream) -> u64 {
+        loop {
+            match stream.next().expect("the stream ended").unwrap() {
+                StreamItem::Event(e) => {
+                    assert_eq!(e.entry_id, format!("1.{}", e.index));
+                    assert_eq!(e.raw["index"], e.index);
+                    return e.index;
+                }
+                StreamItem::Marker { .. } => {}
+            }
+        }
+    }
+    each_backend(|b| {
+        let srv = TestServer::start(b, config());
+        let k = issuer(&srv);
+        let client = srv.client();
+        let query = EventQuery {
+            heartbeat: Duration::from_millis(100),
+            silence: EVENT_WAIT,
+            ..EventQuery::default()
+        };
+        let mut live = client.events(&query).unwrap();
+        // The first frame names where the stream starts, before any event.
+        assert!(matches!(
+            live.next(),
+            Some(Ok(StreamItem::Marker { id: Some(_) }))
+        ));
+        let first = register(&srv, &dsse_statement(&k, "one", SENTINEL_TYPE));
+        assert_eq!(next_index(&mut live), first);
+        drop(live);
+
+        let second = register(&srv, &dsse_statement(&k, "two", SENTINEL_TYPE));
+        let third = register(&srv, &dsse_statement(&k, "three", SENTINEL_TYPE));
+        let resumed = EventQuery {
+            after: Some(first),
+            ..query.clone()
+        };
+        let mut stream = client.events(&resumed).unwrap();
+        assert_eq!(next_index(&mut stream), second);
+        assert_eq!(next_index(&mut stream), third);
+
+        drop(stream);
+
+        // A refused stream is a typed error with the problem's title.
+        let closed = TestServer::start(
+            b,
+            sbomit_server::ServerConfig {
+                read_public: false,
+                ..config()
+            },
+        );
+        let refused = closed
+            .client()
+            .events(&query)
+            .err()
+            .expect("a stream without a read token is refused");
+        assert_eq!(refused.status(), Some(401));
+        assert_eq!(refused.title(), Some("Unauthorized"));
+        let reader = closed.client().with_token(Some(&closed.admin_token));
+        assert!(reader.events(&query).is_ok());
+    });
+}
