@@ -260,12 +260,15 @@ impl Client {
     // ---- requests ----
 
     /// A path (`/v1/…`, or a path a `Location` names) is appended to the base URL, as the
-    /// store's paths are relative to where it is mounted; a full URL is taken as it is.
+    /// store's paths are relative to where it is mounted; a full URL is taken as it is (and
+    /// gets the token only on this client's origin).
     fn url(&self, path: &str) -> String {
         if path.contains("://") {
             path.to_owned()
-        } else {
+        } else if path.starts_with('/') {
             format!("{}{path}", self.base)
+        } else {
+            format!("{}/{path}", self.base)
         }
     }
 
