@@ -130,3 +130,16 @@ fn error_answers_carry_the_problem_details() {
     assert_eq!(err.title(), Some("Bad Request"));
     assert_eq!(err.to_string(), "HTTP 400: depth must be 1-64");
 }
+
+#[test]
+fn https_uses_the_aws_lc_rs_provider_without_a_process_default() {
+    // A plain-HTTP listener: the TLS handshake fails, as a transport error. Without a provider
+    // of its own, ureq (built without ring) would panic here instead.
+    let store = Fake::start(|_| reply(200, &[], b""));
+    let https = store.base.replacen("http://", "https://", 1);
+    let err = Client::new(&https).unwrap().checkpoint().unwrap_err();
+    assert!(
+        matches!(err, sbomit_client::ClientError::Transport { .. }),
+        "{err:?}"
+    );
+}
