@@ -174,14 +174,6 @@ fn sign_all(key: &PrivateKey, run: &str, range: std::ops::Range<u64>) -> Result<
     })
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into()
-}
-
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -450,10 +442,8 @@ fn fill(db: &Db, to: u64) -> Result<()> {
 }
 
 fn latency(url: &str, db: &Db, samples: usize) -> Result<()> {
-    let url = url.trim_end_matches('/');
-    let agent = agent();
-    let mut r = agent.get(format!("{url}/checkpoint")).call()?;
-    let note = r.body_mut().read_to_string()?;
+    let client = sbomit_client::Client::new(url)?.with_timeout(Duration::from_secs(60));
+    let note = client.checkpoint()?;
     let size: u64 = note
         .lines()
         .nth(1)
@@ -470,24 +460,29 @@ fn latency(url: &str, db: &Db, samples: usize) -> Result<()> {
         x ^= x << 17;
         x % size
     };
-    let mut measure = |path: &dyn Fn(u64) -> String| -> Result<Vec<Duration>> {
+    let mut measure = |fetch: &dyn Fn(u64) -> Result<()>| -> Result<Vec<Duration>> {
         let mut l = Vec::with_capacity(samples);
         for _ in 0..samples {
             let n = random();
             let t = Instant::now();
-            let mut r = agent.get(format!("{url}{}", path(n))).call()?;
-            let status = r.status().as_u16();
-            r.body_mut().read_to_vec()?;
-            if status != 200 {
-                bail!("{}: HTTP {status}", path(n));
-            }
+            fetch(n)?;
             l.push(t.elapsed());
         }
         l.sort();
         Ok(l)
     };
-    let receipts = measure(&|n| format!("/entries/1.{n}"))?;
-    let proofs = measure(&|n| format!("/v1/proofs/inclusion?index={n}"))?;
+    let receipts = measure(&|n| {
+        client
+            .receipt(&format!("1.{n}"))
+            .with_context(|| format!("/entries/1.{n}"))?;
+        Ok(())
+    })?;
+    let proofs = measure(&|n| {
+        client
+            .inclusion_proof(n, None)
+            .with_context(|| format!("/v1/proofs/inclusion?index={n}"))?;
+        Ok(())
+    })?;
     let store = open(db, BatchConfig::default())?;
     let bytes = store.storage_bytes()?;
     println!("size: {size}");

@@ -1,17 +1,17 @@
 //! `sbomit store …`: run the Store (a SCITT transparency service) and talk to one.
 //!
 //! `serve`, `issuer add` and `token create` are the operator's commands and open the database
-//! directly; `submit`, `get` and `checkpoint` are HTTP clients of a running store;
+//! directly; `submit`, `get` and `checkpoint` talk to a running store through sbomit-client;
 //! `verify-receipt` is offline: a statement, its receipt and the service's key are enough.
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 
+use sbomit_client::Client;
 use sbomit_crypto::{PrivateKey, PublicKey};
 use sbomit_intoto::digest::Sha256;
 use sbomit_scitt::cose::{self, CoseKey};
@@ -426,130 +426,9 @@ fn token_create(args: TokenCreateArgs) -> Result<Outcome> {
 
 // ---- HTTP clients ----
 
-struct Client {
-    agent: ureq::Agent,
-    base: String,
-    token: Option<String>,
-}
-
-/// Answers are read whole; a receipt or checkpoint is small, a statement at most the
-/// store's own limit.
-const MAX_RESPONSE_BYTES: u64 = 64 << 20;
-
-impl Client {
-    fn new(remote: &RemoteArgs) -> Self {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            // Error statuses are answers whose body says why; we report them ourselves.
-            .http_status_as_error(false)
-            // Redirects (303 to a pending registration) are followed here, with the headers
-            // each step needs.
-            .max_redirects(0)
-            .timeout_global(Some(Duration::from_secs(120)))
-            .build()
-            .into();
-        Client {
-            agent,
-            base: remote.url.trim_end_matches('/').to_owned(),
-            token: remote.token.clone().filter(|t| !t.is_empty()),
-        }
-    }
-
-    /// `path` is absolute (`/v1/…`, as a Location header gives it) or a full URL.
-    fn url(&self, path: &str) -> String {
-        if path.contains("://") {
-            path.to_owned()
-        } else {
-            format!("{}{path}", self.base)
-        }
-    }
-
-    fn auth(&self) -> Option<String> {
-        self.token.as_ref().map(|t| format!("Bearer {t}"))
-    }
-
-    fn get(
-        &self,
-        path: &str,
-        accept: Option<&str>,
-    ) -> Result<(u16, ureq::http::HeaderMap, Vec<u8>)> {
-        let url = self.url(path);
-        let mut req = self.agent.get(&url);
-        if let Some(accept) = accept {
-            req = req.header("Accept", accept);
-        }
-        if let Some(a) = self.auth() {
-            req = req.header("Authorization", a);
-        }
-        let resp = req.call().with_context(|| format!("GET {url}"))?;
-        Self::read(resp, &url)
-    }
-
-    fn post(
-        &self,
-        path: &str,
-        content_type: &str,
-        body: &[u8],
-        accept: Option<&str>,
-    ) -> Result<(u16, ureq::http::HeaderMap, Vec<u8>)> {
-        let url = self.url(path);
-        let mut req = self.agent.post(&url).header("Content-Type", content_type);
-        if let Some(accept) = accept {
-            req = req.header("Accept", accept);
-        }
-        if let Some(a) = self.auth() {
-            req = req.header("Authorization", a);
-        }
-        let resp = req.send(body).with_context(|| format!("POST {url}"))?;
-        Self::read(resp, &url)
-    }
-
-    fn read(
-        mut resp: ureq::http::Response<ureq::Body>,
-        url: &str,
-    ) -> Result<(u16, ureq::http::HeaderMap, Vec<u8>)> {
-        let status = resp.status().as_u16();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(MAX_RESPONSE_BYTES)
-            .read_to_vec()
-            .with_context(|| format!("reading the answer of {url}"))?;
-        Ok((status, resp.headers().clone(), body))
-    }
-}
-
-/// One line saying why a request failed: the status and what the body says.
-fn refused(what: &str, status: u16, body: &[u8]) -> anyhow::Error {
-    let detail = problem_detail(body);
-    if detail.is_empty() {
-        anyhow::anyhow!("{what}: HTTP {status}")
-    } else {
-        anyhow::anyhow!("{what}: HTTP {status}: {detail}")
-    }
-}
-
-/// The human-readable part of an error body: JSON `{error|detail|title}`, text, or the text
-/// strings of a CBOR problem-details map.
-fn problem_detail(body: &[u8]) -> String {
-    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
-        for k in ["detail", "error", "message", "title"] {
-            if let Some(s) = v.get(k).and_then(|s| s.as_str()) {
-                return s.to_owned();
-            }
-        }
-    }
-    let text = match std::str::from_utf8(body) {
-        Ok(t) => t.to_owned(),
-        // CBOR: keep the runs of printable text (the title and detail strings).
-        Err(_) => body
-            .split(|b| !(b.is_ascii_graphic() || *b == b' '))
-            .filter(|run| run.len() >= 8)
-            .map(String::from_utf8_lossy)
-            .collect::<Vec<_>>()
-            .join(": "),
-    };
-    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    line.chars().take(300).collect()
+/// A client of the store `remote` names (the HTTP is sbomit-client's).
+fn client(remote: &RemoteArgs) -> Result<Client> {
+    Ok(Client::new(&remote.url)?.with_token(remote.token.as_deref()))
 }
 
 /// DSSE envelopes are JSON; COSE statements are CBOR (which never starts with `{`).
@@ -565,114 +444,26 @@ fn entry_path_id(id: &str) -> String {
     }
 }
 
-/// How long `submit` polls a registration the store has not finished within its own wait.
-const REGISTRATION_TIMEOUT: Duration = Duration::from_secs(120);
-
-fn location(headers: &ureq::http::HeaderMap) -> Option<String> {
-    headers
-        .get("location")
-        .and_then(|l| l.to_str().ok())
-        .map(str::to_owned)
-}
-
-/// Registers a DSSE envelope; returns its entry id and index.
-fn submit_dsse(client: &Client, bytes: &[u8], what: &str, out: &Output) -> Result<(String, u64)> {
-    let (status, headers, body) = client.post("/v1/entries", "application/json", bytes, None)?;
-    let answer = match status {
-        200 | 201 => json_answer(&body, what)?,
-        // Accepted, not yet durable: the operation says when it is.
-        202 => {
-            let op = location(&headers)
-                .with_context(|| format!("the store's answer for {what} has no Location"))?;
-            let deadline = std::time::Instant::now() + REGISTRATION_TIMEOUT;
-            loop {
-                if std::time::Instant::now() > deadline {
-                    bail!("registering {what}: not durable after {REGISTRATION_TIMEOUT:?}");
-                }
-                std::thread::sleep(Duration::from_millis(250));
-                let (status, _, body) = client.get(&op, None)?;
-                if status != 200 {
-                    return Err(refused(&format!("registering {what}"), status, &body));
-                }
-                let answer = json_answer(&body, what)?;
-                match answer.get("status").and_then(serde_json::Value::as_str) {
-                    Some("running") => continue,
-                    Some("succeeded") => break answer,
-                    _ => bail!("registering {what}: the store failed to sequence it"),
-                }
-            }
-        }
-        _ => return Err(refused(&format!("registering {what}"), status, &body)),
-    };
-    let index = answer
-        .get("index")
-        .and_then(serde_json::Value::as_u64)
-        .with_context(|| format!("the store's answer for {what} has no index"))?;
-    let id = answer
-        .get("entryId")
-        .and_then(serde_json::Value::as_str)
-        .map_or_else(|| format!("1.{index}"), str::to_owned);
-    if answer.get("duplicate") == Some(&serde_json::Value::Bool(true)) {
-        out.info(format!("{what} was registered before, as entry {id}"));
-    }
-    Ok((id, index))
-}
-
-fn json_answer(body: &[u8], what: &str) -> Result<serde_json::Value> {
-    serde_json::from_slice(body)
-        .with_context(|| format!("the store's answer for {what} is not JSON"))
-}
-
-/// Registers a COSE statement (SCRAPI); returns its entry id and receipt.
-fn submit_cose(client: &Client, bytes: &[u8], what: &str) -> Result<(String, Vec<u8>)> {
-    let cose = Some("application/cose");
-    let (mut status, mut headers, mut body) =
-        client.post("/entries", "application/cose", bytes, cose)?;
-    let deadline = std::time::Instant::now() + REGISTRATION_TIMEOUT;
-    // 303 to the operation when not durable within the store's wait; polling it with
-    // `Accept: application/cose` answers 202 until the receipt is there.
-    let mut operation = None;
-    while status == 303 || status == 202 {
-        if std::time::Instant::now() > deadline {
-            bail!("registering {what}: still not durable after {REGISTRATION_TIMEOUT:?}");
-        }
-        if status == 303 || operation.is_none() {
-            operation = location(&headers);
-        }
-        let op = operation
-            .clone()
-            .with_context(|| format!("the store's answer for {what} has no Location"))?;
-        if status == 202 {
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        (status, headers, body) = client.get(&op, cose)?;
-    }
-    if status != 200 && status != 201 {
-        return Err(refused(&format!("registering {what}"), status, &body));
-    }
-    let entry = location(&headers)
-        .with_context(|| format!("the store's answer for {what} has no Location"))?;
-    let id = entry.rsplit('/').next().unwrap_or(&entry).to_owned();
-    Ok((id, body))
-}
-
 fn submit(args: SubmitArgs, out: &Output) -> Result<Outcome> {
     let bytes = sbomit_fs::io::read_file(&args.file)?;
     let what = args.file.display().to_string();
-    let client = Client::new(&args.remote);
+    let client = client(&args.remote)?;
+    let registering = || format!("registering {what}");
     let (id, receipt) = if is_json(&bytes) {
-        let (id, index) = submit_dsse(&client, &bytes, &what, out)?;
-        let (status, _, receipt) = client.get(&format!("/v1/entries/{index}/receipt"), None)?;
-        if status != 200 {
-            return Err(refused(
-                &format!("fetching the receipt of {id}"),
-                status,
-                &receipt,
+        let reg = client.register_dsse(&bytes).with_context(registering)?;
+        if reg.duplicate {
+            out.info(format!(
+                "{what} was registered before, as entry {}",
+                reg.entry_id
             ));
         }
-        (id, receipt)
+        let receipt = client
+            .entry_receipt(reg.index)
+            .with_context(|| format!("fetching the receipt of {}", reg.entry_id))?;
+        (reg.entry_id, receipt)
     } else {
-        submit_cose(&client, &bytes, &what)?
+        let reg = client.register_cose(&bytes).with_context(registering)?;
+        (reg.entry_id, reg.receipt)
     };
     let receipt_path = args.receipt.unwrap_or_else(|| {
         let mut name = args.file.clone().into_os_string();
@@ -689,12 +480,10 @@ fn submit(args: SubmitArgs, out: &Output) -> Result<Outcome> {
 }
 
 fn get(args: GetArgs, out: &Output) -> Result<Outcome> {
-    let client = Client::new(&args.remote);
     let id = entry_path_id(&args.id);
-    let (status, _, receipt) = client.get(&format!("/entries/{id}"), None)?;
-    if status != 200 {
-        return Err(refused(&format!("fetching entry {id}"), status, &receipt));
-    }
+    let receipt = client(&args.remote)?
+        .receipt(&id)
+        .with_context(|| format!("fetching entry {id}"))?;
     match &args.out {
         Some(path) => {
             sbomit_fs::io::write_atomic(path, &receipt, None)?;
@@ -782,12 +571,9 @@ fn verify_receipt(args: VerifyReceiptArgs) -> Result<Outcome> {
 }
 
 fn checkpoint(args: CheckpointArgs, out: &Output) -> Result<Outcome> {
-    let client = Client::new(&args.remote);
-    let (status, _, body) = client.get("/checkpoint", None)?;
-    if status != 200 {
-        return Err(refused("fetching the checkpoint", status, &body));
-    }
-    let note = String::from_utf8(body).context("the checkpoint is not text")?;
+    let note = client(&args.remote)?
+        .checkpoint()
+        .context("fetching the checkpoint")?;
     if let Some(path) = &args.verify_key {
         let keys = load_service_keys(path)?;
         // A checkpoint's signature name is its origin, its first line.

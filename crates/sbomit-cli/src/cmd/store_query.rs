@@ -2,20 +2,21 @@
 //! queries (`/v1/query/…`, one request per question) and of its live event stream
 //! (`/v1/events`, Server-Sent Events).
 //!
-//! `watch` reads the stream line by line from a ureq response body on a reader thread, so the
-//! main thread can notice a connection that went silent (no event and no heartbeat) and
-//! reconnect. After any drop it resumes with `Last-Event-ID` set to the last index it saw, so
-//! no entry is missed or printed twice; Ctrl-C ends it.
+//! The HTTP is sbomit-client's; this file parses, calls and prints. `watch` follows the
+//! client's event stream, which says when a connection went silent (no event and no
+//! heartbeat); after any drop it reconnects with `Last-Event-ID` set to the last index it
+//! saw, so no entry is missed or printed twice; Ctrl-C ends it.
 
-use std::io::{BufRead, BufReader, Write};
-use std::sync::mpsc;
+use std::io::Write;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::Value;
 
-use super::{Output, RemoteArgs};
+use sbomit_client::{ClientError, EventQuery, EvidenceQuery, StreamItem, Target, Walk};
+
+use super::{client, Output};
 use crate::Outcome;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -58,15 +59,11 @@ pub struct TargetArgs {
 }
 
 impl TargetArgs {
-    fn pair(&self) -> Option<(&'static str, &str)> {
-        [
-            ("digest", &self.digest),
-            ("purl", &self.purl),
-            ("name", &self.name),
-            ("key", &self.key),
-        ]
-        .into_iter()
-        .find_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+    fn target(&self) -> Option<Target<'_>> {
+        (self.digest.as_deref().map(Target::Digest))
+            .or_else(|| self.purl.as_deref().map(Target::Purl))
+            .or_else(|| self.name.as_deref().map(Target::Name))
+            .or_else(|| self.key.as_deref().map(Target::Key))
     }
 }
 
@@ -85,15 +82,12 @@ pub struct PageArgs {
 }
 
 impl PageArgs {
-    fn params(&self, q: &mut Vec<(&'static str, String)>) {
-        if let Some(d) = self.depth {
-            q.push(("depth", d.to_string()));
-        }
-        if let Some(o) = self.offset {
-            q.push(("offset", o.to_string()));
-        }
-        if let Some(l) = self.limit {
-            q.push(("limit", l.to_string()));
+    fn walk(&self) -> Walk {
+        Walk {
+            depth: self.depth,
+            offset: self.offset,
+            limit: self.limit,
+            min_indexed: None,
         }
     }
 }
@@ -105,7 +99,7 @@ pub struct WalkArgs {
     #[command(flatten)]
     page: PageArgs,
     #[command(flatten)]
-    remote: RemoteArgs,
+    remote: super::RemoteArgs,
     /// How to print the answer.
     #[arg(long, value_enum, default_value_t)]
     output: Format,
@@ -119,7 +113,7 @@ pub struct AffectedArgs {
     #[command(flatten)]
     page: PageArgs,
     #[command(flatten)]
-    remote: RemoteArgs,
+    remote: super::RemoteArgs,
     /// How to print the answer.
     #[arg(long, value_enum, default_value_t)]
     output: Format,
@@ -168,7 +162,7 @@ pub struct EvidenceArgs {
     #[arg(long)]
     status: bool,
     #[command(flatten)]
-    remote: RemoteArgs,
+    remote: super::RemoteArgs,
     /// How to print the answer.
     #[arg(long, value_enum, default_value_t)]
     output: Format,
@@ -177,7 +171,7 @@ pub struct EvidenceArgs {
 #[derive(Args, Debug)]
 pub struct WatchArgs {
     #[command(flatten)]
-    remote: RemoteArgs,
+    remote: super::RemoteArgs,
     /// Only entries about this subject (a name or `sha256:<hex>`); repeatable.
     #[arg(long)]
     subject: Vec<String>,
@@ -197,76 +191,6 @@ pub struct WatchArgs {
     /// How to print the answer.
     #[arg(long, value_enum, default_value_t)]
     output: Format,
-}
-
-// ---- HTTP ----
-
-fn agent(timeout: Option<Duration>) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        // Error statuses carry problem details; they are reported, not raised.
-        .http_status_as_error(false)
-        .timeout_global(timeout)
-        .build()
-        .into()
-}
-
-/// Percent-encodes a query value (RFC 3986 unreserved characters stay).
-fn encode(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for b in v.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn url_with(base: &str, path: &str, params: &[(&str, String)]) -> String {
-    let query: Vec<String> = params
-        .iter()
-        .map(|(k, v)| format!("{k}={}", encode(v)))
-        .collect();
-    let base = base.trim_end_matches('/');
-    if query.is_empty() {
-        format!("{base}{path}")
-    } else {
-        format!("{base}{path}?{}", query.join("&"))
-    }
-}
-
-/// The `detail` (or `title`) of problem details, else the start of the body.
-fn problem(body: &[u8]) -> String {
-    if let Ok(v) = serde_json::from_slice::<Value>(body) {
-        for k in ["detail", "title"] {
-            if let Some(s) = v.get(k).and_then(Value::as_str) {
-                return s.to_owned();
-            }
-        }
-    }
-    String::from_utf8_lossy(body).chars().take(300).collect()
-}
-
-/// One GET of a query: the store's JSON answer.
-fn get_json(remote: &RemoteArgs, path: &str, params: &[(&str, String)]) -> Result<Value> {
-    let url = url_with(&remote.url, path, params);
-    let mut req = agent(Some(Duration::from_secs(120))).get(&url);
-    if let Some(t) = remote.token.as_deref().filter(|t| !t.is_empty()) {
-        req = req.header("Authorization", format!("Bearer {t}"));
-    }
-    let mut resp = req.call().with_context(|| format!("GET {url}"))?;
-    let status = resp.status().as_u16();
-    let body = resp
-        .body_mut()
-        .with_config()
-        .limit(256 << 20)
-        .read_to_vec()
-        .with_context(|| format!("reading the answer of {url}"))?;
-    if status != 200 {
-        bail!("{path}: HTTP {status}: {}", problem(&body));
-    }
-    serde_json::from_slice(&body).with_context(|| format!("the answer of {url} is not JSON"))
 }
 
 // ---- tables ----
@@ -463,65 +387,67 @@ pub fn query(command: QueryCommand, out: &Output) -> Result<Outcome> {
 }
 
 fn walk(path: &str, args: WalkArgs, out: &Output) -> Result<Outcome> {
-    let (field, value) = args
+    let target = args
         .target
-        .pair()
+        .target()
         .context("give one of --digest, --purl, --name or --key")?;
-    let mut params = vec![(field, value.to_owned())];
-    args.page.params(&mut params);
-    let answer = get_json(&args.remote, path, &params)?;
+    let client = client(&args.remote)?;
+    let answer = match path {
+        "/v1/query/dependents" => client.dependents(target, &args.page.walk()),
+        _ => client.components(target, &args.page.walk()),
+    }
+    .with_context(|| path.to_owned())?;
     // A digest is clearer shortened, as the other keys are.
-    let target = (field == "purl" || field == "name").then_some(value);
+    let label = match target {
+        Target::Purl(v) | Target::Name(v) => Some(v),
+        Target::Digest(_) | Target::Key(_) => None,
+    };
     match args.output {
-        Format::Json => print_json(&answer)?,
-        Format::Table => print_graph(&answer, target, out)?,
+        Format::Json => print_json(&answer.raw)?,
+        Format::Table => print_graph(&answer.raw, label, out)?,
     }
     Ok(Outcome::Ok)
 }
 
 fn affected(args: AffectedArgs, out: &Output) -> Result<Outcome> {
-    let mut params = vec![("vuln", args.vuln.clone())];
-    args.page.params(&mut params);
-    let answer = get_json(&args.remote, "/v1/query/affected", &params)?;
+    let answer = client(&args.remote)?
+        .affected(&args.vuln, &args.page.walk())
+        .context("/v1/query/affected")?;
     match args.output {
-        Format::Json => print_json(&answer)?,
-        Format::Table => print_graph(&answer, None, out)?,
+        Format::Json => print_json(&answer.raw)?,
+        Format::Table => print_graph(&answer.raw, None, out)?,
     }
     Ok(Outcome::Ok)
 }
 
 fn evidence(args: EvidenceArgs, out: &Output) -> Result<Outcome> {
-    let mut params: Vec<(&str, String)> = Vec::new();
     let about = [
         ("digest", &args.digest),
         ("purl", &args.purl),
         ("name", &args.name),
         ("key", &args.key),
         ("iss", &args.iss),
-        ("sub", &args.sub),
-        ("issuer", &args.issuer),
-        ("since", &args.since),
-        ("until", &args.until),
-    ];
-    for (k, v) in about {
-        if let Some(v) = v {
-            params.push((k, v.clone()));
-        }
-    }
-    params.extend(args.types.iter().map(|t| ("type", t.clone())));
-    if let Some(a) = args.after {
-        params.push(("after", a.to_string()));
-    }
-    if let Some(l) = args.limit {
-        params.push(("limit", l.to_string()));
-    }
-    if args.status {
-        params.push(("status", "true".to_owned()));
-    }
-    let answer = get_json(&args.remote, "/v1/query/evidence", &params)?;
+    ]
+    .into_iter()
+    .find_map(|(k, v)| v.clone().map(|v| (k, v)));
+    let query = EvidenceQuery {
+        about,
+        sub: args.sub.clone(),
+        types: args.types.clone(),
+        issuer: args.issuer.clone(),
+        since: args.since.clone(),
+        until: args.until.clone(),
+        after: args.after,
+        limit: args.limit,
+        status: args.status,
+        min_indexed: None,
+    };
+    let answer = client(&args.remote)?
+        .evidence(&query)
+        .context("/v1/query/evidence")?;
     match args.output {
-        Format::Json => print_json(&answer)?,
-        Format::Table => print_evidence(&answer, args.status, out)?,
+        Format::Json => print_json(&answer.raw)?,
+        Format::Table => print_evidence(&answer.raw, args.status, out)?,
     }
     Ok(Outcome::Ok)
 }
@@ -554,18 +480,13 @@ enum Ended {
     Dropped(String),
 }
 
-/// One line of the stream, from the reader thread.
-enum Line {
-    Text(String),
-    End(String),
-}
-
 pub fn watch(args: WatchArgs, out: &Output) -> Result<Outcome> {
+    let client = client(&args.remote)?;
     let mut resume = args.after.map_or(Resume::Now, Resume::After);
     let mut printed = 0u64;
     let mut backoff = BACKOFF_START;
     loop {
-        match connect_and_follow(&args, &mut resume, &mut printed, &mut backoff)? {
+        match follow(&client, &args, &mut resume, &mut printed, &mut backoff)? {
             Ended::Done => return Ok(Outcome::Ok),
             Ended::Dropped(why) => {
                 out.info(format!(
@@ -583,125 +504,70 @@ pub fn watch(args: WatchArgs, out: &Output) -> Result<Outcome> {
     }
 }
 
-fn stream_params(args: &WatchArgs, resume: Resume) -> Vec<(&'static str, String)> {
-    let mut params = vec![("heartbeatMs", HEARTBEAT.as_millis().to_string())];
-    params.extend(args.subject.iter().map(|s| ("subject", s.clone())));
-    params.extend(args.purl.iter().map(|p| ("purl", p.clone())));
-    params.extend(args.types.iter().map(|t| ("type", t.clone())));
-    if resume == Resume::Start {
-        params.push(("from", "0".to_owned()));
+fn event_query(args: &WatchArgs, resume: Resume) -> EventQuery {
+    EventQuery {
+        subjects: args.subject.clone(),
+        purls: args.purl.clone(),
+        types: args.types.clone(),
+        after: match resume {
+            Resume::After(n) => Some(n),
+            _ => None,
+        },
+        from_start: resume == Resume::Start,
+        heartbeat: HEARTBEAT,
+        silence: SILENCE,
     }
-    params
 }
 
-fn connect_and_follow(
+/// One connection: prints its events until it drops or `--count` is reached.
+fn follow(
+    client: &sbomit_client::Client,
     args: &WatchArgs,
     resume: &mut Resume,
     printed: &mut u64,
     backoff: &mut Duration,
 ) -> Result<Ended> {
-    let url = url_with(
-        &args.remote.url,
-        "/v1/events",
-        &stream_params(args, *resume),
-    );
-    let mut req = agent(None).get(&url).header("Accept", "text/event-stream");
-    if let Some(t) = args.remote.token.as_deref().filter(|t| !t.is_empty()) {
-        req = req.header("Authorization", format!("Bearer {t}"));
-    }
-    if let Resume::After(n) = *resume {
-        req = req.header("Last-Event-ID", n.to_string());
-    }
-    let mut resp = match req.call() {
-        Ok(r) => r,
-        Err(e) => return Ok(Ended::Dropped(format!("cannot connect: {e}"))),
-    };
-    let status = resp.status().as_u16();
-    if status != 200 {
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(1 << 20)
-            .read_to_vec()
-            .unwrap_or_default();
-        let why = format!("HTTP {status}: {}", problem(&body));
+    let stream = match client.events(&event_query(args, *resume)) {
+        Ok(s) => s,
+        Err(e @ ClientError::Transport { .. }) => {
+            let why = std::error::Error::source(&e).map_or_else(String::new, |s| s.to_string());
+            return Ok(Ended::Dropped(format!("cannot connect: {why}")));
+        }
         // The store is busy or restarting: retry. Anything else will not get better.
-        if status >= 500 || status == 429 {
-            return Ok(Ended::Dropped(why));
+        Err(e) if e.status().is_some_and(|s| s >= 500 || s == 429) => {
+            return Ok(Ended::Dropped(e.to_string()))
         }
-        bail!("/v1/events: {why}");
-    }
-    // The reader thread blocks on the socket; the main thread waits on it with a deadline,
-    // so a connection that went silent is noticed and abandoned.
-    let (tx, rx) = mpsc::sync_channel::<Line>(256);
-    let reader = resp.into_body().into_reader();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(reader);
-        loop {
-            let mut line = String::new();
-            let msg = match lines.read_line(&mut line) {
-                Ok(0) => Line::End("the store closed the stream".to_owned()),
-                Ok(_) => Line::Text(line),
-                Err(e) => Line::End(format!("the stream broke: {e}")),
-            };
-            let end = matches!(msg, Line::End(_));
-            if tx.send(msg).is_err() || end {
-                return;
-            }
-        }
-    });
+        Err(e) => return Err(anyhow::Error::new(e).context("/v1/events")),
+    };
     let mut stdout = std::io::stdout().lock();
-    let (mut id, mut data) = (None::<u64>, String::new());
-    loop {
-        let line = match rx.recv_timeout(SILENCE) {
-            Ok(Line::Text(l)) => l,
-            Ok(Line::End(why)) => return Ok(Ended::Dropped(why)),
-            Err(_) => {
-                return Ok(Ended::Dropped(format!(
-                    "nothing from the store for {}s",
-                    SILENCE.as_secs()
-                )))
+    for item in stream {
+        let item = match item {
+            Ok(item) => item,
+            Err(ClientError::Stream(e)) => {
+                return Ok(Ended::Dropped(format!("the stream broke: {e}")))
             }
+            Err(e @ ClientError::Silent { .. }) => return Ok(Ended::Dropped(e.to_string())),
+            Err(e) => return Err(e.into()),
         };
         // The connection works: the next drop starts backing off afresh.
         *backoff = BACKOFF_START;
-        let line = line.trim_end_matches(['\r', '\n']);
-        if line.is_empty() {
-            // An `id:` without data (the stream's first frame) still moves the resume point.
-            if let Some(n) = id.take() {
-                *resume = Resume::After(n);
-            } else if *resume == Resume::Now {
-                // A stream that starts at an empty log names no index before its start.
-                *resume = Resume::Start;
-            }
-            if !data.is_empty() {
-                let event: Value = serde_json::from_str(&data)
-                    .with_context(|| format!("the store sent an event that is not JSON: {data}"))?;
-                data.clear();
-                print_event(&mut stdout, &event, args.output)?;
+        match item {
+            StreamItem::Event(event) => {
+                *resume = Resume::After(event.index);
+                print_event(&mut stdout, &event.raw, args.output)?;
                 *printed += 1;
                 if args.count.is_some_and(|c| *printed >= c) {
                     return Ok(Ended::Done);
                 }
             }
-            continue;
-        }
-        if line.starts_with(':') {
-            continue;
-        }
-        let (field, value) = line.split_once(':').unwrap_or((line, ""));
-        let value = value.strip_prefix(' ').unwrap_or(value);
-        match field {
-            "id" => id = value.trim().parse().ok(),
-            "data" => {
-                if !data.is_empty() {
-                    data.push('\n');
-                }
-                data.push_str(value);
-            }
-            _ => {}
+            // An `id:` without data (the stream's first frame) still moves the resume point.
+            StreamItem::Marker { id: Some(n) } => *resume = Resume::After(n),
+            // A stream that starts at an empty log names no index before its start.
+            StreamItem::Marker { id: None } if *resume == Resume::Now => *resume = Resume::Start,
+            StreamItem::Marker { id: None } => {}
         }
     }
+    Ok(Ended::Dropped("the store closed the stream".to_owned()))
 }
 
 fn print_event(stdout: &mut impl Write, e: &Value, format: Format) -> Result<()> {
@@ -743,14 +609,6 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).expect("utf-8"),
             "A    BB  C\nxxx  y   z\n1    22  333\n"
-        );
-    }
-
-    #[test]
-    fn query_values_are_percent_encoded() {
-        assert_eq!(
-            url_with("http://h/", "/p", &[("purl", "pkg:npm/a@1".into())]),
-            "http://h/p?purl=pkg%3Anpm%2Fa%401"
         );
     }
 }

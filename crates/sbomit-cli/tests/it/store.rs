@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{json, Value};
 
+use sbomit_client::Client;
 use sbomit_crypto::{KeyKind, PrivateKey};
 use sbomit_intoto::envelope::{pae, INTOTO_PAYLOAD_TYPE};
 use sbomit_scitt::cose::{self, CoseKey};
@@ -101,32 +102,14 @@ impl Drop for Server {
 
 // ---- HTTP ----
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into()
-}
-
-fn http_get(agent: &ureq::Agent, url: &str) -> (u16, Vec<u8>) {
-    let mut r = agent.get(url).call().unwrap();
-    let status = r.status().as_u16();
-    (status, r.body_mut().read_to_vec().unwrap())
-}
-
-fn get_json(agent: &ureq::Agent, url: &str) -> Value {
-    let (status, body) = http_get(agent, url);
-    assert_eq!(status, 200, "{url}: {}", String::from_utf8_lossy(&body));
-    serde_json::from_slice(&body).unwrap()
-}
-
-fn hashes(v: &Value) -> Vec<Hash> {
-    v.as_array()
+fn client(url: &str) -> Client {
+    Client::new(url)
         .unwrap()
-        .iter()
-        .map(|h| hash(h.as_str().unwrap()))
-        .collect()
+        .with_timeout(Duration::from_secs(60))
+}
+
+fn hashes(v: &[String]) -> Vec<Hash> {
+    v.iter().map(|h| hash(h)).collect()
 }
 
 fn hash(hex_str: &str) -> Hash {
@@ -187,10 +170,8 @@ fn add_issuer(dir: &Path, database: &str, service_key: &Path, iss: &str, key: &P
     ));
 }
 
-fn service_keys(agent: &ureq::Agent, url: &str) -> Vec<CoseKey> {
-    let (status, body) = http_get(agent, &format!("{url}/.well-known/scitt-keys"));
-    assert_eq!(status, 200);
-    cose::decode_key_set(&body).unwrap()
+fn service_keys(url: &str) -> Vec<CoseKey> {
+    client(url).service_keys().unwrap()
 }
 
 /// Opens a signed checkpoint with the service's keys.
@@ -203,25 +184,17 @@ fn open_checkpoint(note: &str, keys: &[CoseKey]) -> Checkpoint {
     Checkpoint::open(note, &verifiers, None).unwrap().0
 }
 
-fn latest_checkpoint(agent: &ureq::Agent, url: &str) -> String {
-    let (status, body) = http_get(agent, &format!("{url}/checkpoint"));
-    assert_eq!(status, 200);
-    String::from_utf8(body).unwrap()
+fn latest_checkpoint(url: &str) -> String {
+    client(url).checkpoint().unwrap()
 }
 
 /// Checks that `new` extends `old` with the consistency proof the server gives.
-fn assert_consistent(agent: &ureq::Agent, url: &str, old: &Checkpoint, new: &Checkpoint) {
-    let proof = get_json(
-        agent,
-        &format!(
-            "{url}/v1/proofs/consistency?first={}&second={}",
-            old.size, new.size
-        ),
-    );
+fn assert_consistent(url: &str, old: &Checkpoint, new: &Checkpoint) {
+    let proof = client(url).consistency_proof(old.size, new.size).unwrap();
     merkle::verify_consistency(
         old.size,
         new.size,
-        &hashes(&proof["path"]),
+        &hashes(&proof.path),
         &old.root,
         &new.root,
     )
@@ -380,7 +353,7 @@ fn store_commands_register_fetch_and_verify_receipts_end_to_end() {
         dir,
         &["store", "get", cose_id, "--url", url, "--out", "got.cose"],
     );
-    let (_, key_set) = http_get(&agent(), &format!("{url}/.well-known/scitt-keys"));
+    let key_set = client(url).service_key_set_bytes().unwrap();
     std::fs::write(dir.join("scitt-keys.cbor"), key_set).unwrap();
 
     for (statement, receipt) in [
@@ -593,36 +566,22 @@ fn burst(
         );
         let url = urls[t % urls.len()].clone();
         workers.push(std::thread::spawn(move || {
-            let agent = agent();
+            // No polling: only a 201 (durable at once) acknowledges an entry.
+            let client = client(&url).with_registration_polling(Duration::ZERO, Duration::ZERO);
             loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 if i >= statements.len() || stop.load(Ordering::SeqCst) {
                     return;
                 }
                 let body = &statements[i];
-                let resp = agent
-                    .post(format!("{url}/v1/entries"))
-                    .header("Content-Type", "application/json")
-                    .send(&body[..]);
-                let Ok(mut resp) = resp else {
-                    if interrupt_after.is_some() {
-                        return; // the server is gone
+                match client.register_dsse(body) {
+                    Ok(reg) => {
+                        assert!(!reg.duplicate);
+                        acked.lock().unwrap().push((reg.index, body.clone()));
                     }
-                    panic!("POST failed: {resp:?}");
-                };
-                let status = resp.status().as_u16();
-                let Ok(answer) = resp.body_mut().read_to_vec() else {
-                    return;
-                };
-                if status == 201 {
-                    let v: Value = serde_json::from_slice(&answer).unwrap();
-                    assert_eq!(v["duplicate"], false);
-                    acked
-                        .lock()
-                        .unwrap()
-                        .push((v["index"].as_u64().unwrap(), body.clone()));
-                } else if interrupt_after.is_none() {
-                    panic!("HTTP {status}: {}", String::from_utf8_lossy(&answer));
+                    // The server is gone.
+                    Err(_) if interrupt_after.is_some() => return,
+                    Err(e) => panic!("POST /v1/entries: {e}"),
                 }
             }
         }));
@@ -631,18 +590,11 @@ fn burst(
         let (notes, stop) = (Arc::clone(&notes), Arc::clone(&stop));
         let urls = urls.to_vec();
         std::thread::spawn(move || {
-            let agent = agent();
+            let clients: Vec<Client> = urls.iter().map(|u| client(u)).collect();
             let mut n = 0;
             while !stop.load(Ordering::SeqCst) {
-                if let Ok(mut r) = agent
-                    .get(format!("{}/checkpoint", urls[n % urls.len()]))
-                    .call()
-                {
-                    if r.status().as_u16() == 200 {
-                        if let Ok(note) = r.body_mut().read_to_string() {
-                            notes.lock().unwrap().push(note);
-                        }
-                    }
+                if let Ok(note) = clients[n % clients.len()].checkpoint() {
+                    notes.lock().unwrap().push(note);
                 }
                 n += 1;
                 std::thread::sleep(Duration::from_millis(5));
@@ -689,26 +641,26 @@ fn acknowledged_entries_survive_sigkill(database: &str) {
 
     let server = Server::start(dir, database, &skey, "serve-2.log");
     let url = server.url.as_str();
-    let agent = agent();
-    let keys = service_keys(&agent, url);
-    let head = open_checkpoint(&latest_checkpoint(&agent, url), &keys);
+    let keys = service_keys(url);
+    let head = open_checkpoint(&latest_checkpoint(url), &keys);
+    let store = client(url);
     let mut indexes = HashSet::new();
     for (index, statement) in &result.acked {
         assert!(indexes.insert(*index), "index {index} acknowledged twice");
         assert!(*index < head.size, "entry {index} beyond the checkpoint");
-        let (status, receipt) = http_get(&agent, &format!("{url}/v1/entries/{index}/receipt"));
-        assert_eq!(status, 200, "acknowledged entry {index} is gone");
+        let receipt = store
+            .entry_receipt(*index)
+            .unwrap_or_else(|e| panic!("acknowledged entry {index} is gone: {e}"));
         let v = receipt::verify_receipt_for_leaf(&merkle::leaf_hash(statement), &receipt, &keys)
             .unwrap_or_else(|e| panic!("entry {index}: {e}"));
         assert_eq!(v.leaf_index, *index);
-        let (status, _) = http_get(&agent, &format!("{url}/entries/1.{index}"));
-        assert_eq!(status, 200);
+        store.receipt(&format!("1.{index}")).unwrap();
     }
     // Every checkpoint handed out before the crash is a prefix of the log after it.
     for note in &result.notes {
         let old = open_checkpoint(note, &keys);
         assert!(old.size <= head.size);
-        assert_consistent(&agent, url, &old, &head);
+        assert_consistent(url, &old, &head);
     }
 }
 
@@ -753,10 +705,9 @@ fn two_servers_on_one_postgres_schema_build_one_consistent_tree() {
     let unique: HashSet<u64> = result.acked.iter().map(|(i, _)| *i).collect();
     assert_eq!(unique.len(), 300, "entry ids are unique across servers");
 
-    let agent = agent();
-    let keys = service_keys(&agent, &a.url);
-    let head_a = latest_checkpoint(&agent, &a.url);
-    let head_b = latest_checkpoint(&agent, &b.url);
+    let keys = service_keys(&a.url);
+    let head_a = latest_checkpoint(&a.url);
+    let head_b = latest_checkpoint(&b.url);
     assert_eq!(head_a, head_b, "both servers serve one log");
     let head = open_checkpoint(&head_a, &keys);
 
@@ -764,15 +715,9 @@ fn two_servers_on_one_postgres_schema_build_one_consistent_tree() {
     let mut all_leaves = Vec::new();
     for index in 0..head.size {
         let url = &urls[index as usize % 2];
-        let proof = get_json(
-            &agent,
-            &format!(
-                "{url}/v1/proofs/inclusion?index={index}&treeSize={}",
-                head.size
-            ),
-        );
-        let leaf = hash(proof["leaf_hash"].as_str().unwrap());
-        merkle::verify_inclusion(index, head.size, &leaf, &hashes(&proof["path"]), &head.root)
+        let proof = client(url).inclusion_proof(index, Some(head.size)).unwrap();
+        let leaf = hash(&proof.leaf_hash);
+        merkle::verify_inclusion(index, head.size, &leaf, &hashes(&proof.path), &head.root)
             .unwrap_or_else(|e| panic!("entry {index}: {e}"));
         all_leaves.push(leaf);
     }
@@ -786,6 +731,6 @@ fn two_servers_on_one_postgres_schema_build_one_consistent_tree() {
     assert!(!result.notes.is_empty());
     for note in &result.notes {
         let old = open_checkpoint(note, &keys);
-        assert_consistent(&agent, &urls[old.size as usize % 2], &old, &head);
+        assert_consistent(&urls[old.size as usize % 2], &old, &head);
     }
 }

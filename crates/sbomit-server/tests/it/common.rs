@@ -1,11 +1,13 @@
 //! The fixture of the server tests: a fresh database per test (a SQLite file in a temp dir,
 //! or a fresh PostgreSQL schema when `SBOMIT_TEST_POSTGRES` names a server), a store on it,
-//! and the server on 127.0.0.1 port 0 in its own runtime thread, spoken to over real HTTP.
+//! and the server on 127.0.0.1 port 0 in its own runtime thread, spoken to over real HTTP:
+//! through `sbomit-client` where a typed call exists, raw requests (below) where a test looks
+//! at statuses, headers and problem details or sends what a client never would.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sbomit_crypto::{KeyKind, PrivateKey};
 use sbomit_intoto::envelope::{Envelope, EnvelopeKind};
@@ -203,11 +205,26 @@ impl TestServer {
         self.store.add_issuer(iss, role, key.public_key()).unwrap();
     }
 
+    /// A typed client of this server, without a token. Registrations are not polled: a
+    /// success is the store's immediate 201, as the tests expect of their generous wait.
+    pub fn client(&self) -> sbomit_client::Client {
+        sbomit_client::Client::new(&self.base)
+            .unwrap()
+            .with_registration_polling(Duration::ZERO, Duration::ZERO)
+    }
+
+    /// [`TestServer::client`] with the admin token.
+    pub fn admin_client(&self) -> sbomit_client::Client {
+        self.client().with_token(Some(&self.admin_token))
+    }
+
     /// The tree size of the newest checkpoint, read over HTTP.
     pub fn checkpoint_size(&self) -> u64 {
-        let r = get(&self.url("/checkpoint"), &[]);
-        assert_eq!(r.status, 200, "GET /checkpoint: {}", r.text());
-        r.text().lines().nth(1).unwrap().parse().unwrap()
+        let note = self
+            .client()
+            .checkpoint()
+            .unwrap_or_else(|e| panic!("GET /checkpoint: {e}"));
+        note.lines().nth(1).unwrap().parse().unwrap()
     }
 }
 

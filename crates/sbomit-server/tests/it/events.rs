@@ -116,15 +116,9 @@ impl Sse {
     }
 }
 
+/// Registers a DSSE envelope; not polled, so a success is the store's 201.
 fn register(srv: &TestServer, bytes: &[u8]) -> u64 {
-    let r = post(
-        &srv.url("/v1/entries"),
-        Some("application/json"),
-        bytes,
-        &[],
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
-    r.json()["index"].as_u64().unwrap()
+    srv.client().register_dsse(bytes).unwrap().index
 }
 
 fn issuer(srv: &TestServer) -> PrivateKey {
@@ -232,27 +226,16 @@ fn events_are_filtered_by_subject_purl_and_type() {
         // A COSE statement matches by its `sub`.
         let vendor = key(KeyKind::EcdsaP256);
         srv.add_issuer("https://vendor.example", Role::Attester, &vendor);
-        let r = post(
-            &srv.url("/entries"),
-            Some("application/cose"),
-            &cose_statement(
-                &vendor,
-                "https://vendor.example",
-                "pkg:npm/lodash@5.0.0",
-                "application/json",
-                b"{}",
-            ),
-            &[("Accept", "application/cose")],
+        let statement = cose_statement(
+            &vendor,
+            "https://vendor.example",
+            "pkg:npm/lodash@5.0.0",
+            "application/json",
+            b"{}",
         );
-        assert_eq!(r.status, 201);
-        let cose: u64 = r
-            .header("location")
-            .unwrap()
-            .rsplit('.')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+        // Not polled: a success is the store's 201.
+        let reg = srv.client().register_cose(&statement).unwrap();
+        let cose: u64 = reg.entry_id.rsplit('.').next().unwrap().parse().unwrap();
         let sentinel = register(&srv, &dsse_statement(&k, sentinel_name, SENTINEL_TYPE));
         assert_eq!(by_name.until(sentinel), vec![app, sentinel]);
         assert_eq!(by_digest.until(sentinel), vec![other, sentinel]);
@@ -408,5 +391,72 @@ fn many_subscribers_each_receive_every_entry_once_under_concurrent_registrations
             assert_eq!(sse.until(last), expected, "stream {i}");
             assert!(sse.next_within(Duration::from_millis(200)).is_none());
         }
+    });
+}
+
+#[test]
+fn the_typed_client_stream_delivers_entries_and_resumes_with_last_event_id() {
+    use sbomit_client::{EventQuery, EventStream, StreamItem};
+    /// The next event's index, skipping markers (the first frame, heartbeats).
+    fn next_index(stream: &mut EventStream) -> u64 {
+        loop {
+            match stream.next().expect("the stream ended").unwrap() {
+                StreamItem::Event(e) => {
+                    assert_eq!(e.entry_id, format!("1.{}", e.index));
+                    assert_eq!(e.raw["index"], e.index);
+                    return e.index;
+                }
+                StreamItem::Marker { .. } => {}
+            }
+        }
+    }
+    each_backend(|b| {
+        let srv = TestServer::start(b, config());
+        let k = issuer(&srv);
+        let client = srv.client();
+        let query = EventQuery {
+            heartbeat: Duration::from_millis(100),
+            silence: EVENT_WAIT,
+            ..EventQuery::default()
+        };
+        let mut live = client.events(&query).unwrap();
+        // The first frame names where the stream starts, before any event.
+        assert!(matches!(
+            live.next(),
+            Some(Ok(StreamItem::Marker { id: Some(_) }))
+        ));
+        let first = register(&srv, &dsse_statement(&k, "one", SENTINEL_TYPE));
+        assert_eq!(next_index(&mut live), first);
+        drop(live);
+
+        let second = register(&srv, &dsse_statement(&k, "two", SENTINEL_TYPE));
+        let third = register(&srv, &dsse_statement(&k, "three", SENTINEL_TYPE));
+        let resumed = EventQuery {
+            after: Some(first),
+            ..query.clone()
+        };
+        let mut stream = client.events(&resumed).unwrap();
+        assert_eq!(next_index(&mut stream), second);
+        assert_eq!(next_index(&mut stream), third);
+
+        drop(stream);
+
+        // A refused stream is a typed error with the problem's title.
+        let closed = TestServer::start(
+            b,
+            sbomit_server::ServerConfig {
+                read_public: false,
+                ..config()
+            },
+        );
+        let refused = closed
+            .client()
+            .events(&query)
+            .err()
+            .expect("a stream without a read token is refused");
+        assert_eq!(refused.status(), Some(401));
+        assert_eq!(refused.title(), Some("Unauthorized"));
+        let reader = closed.client().with_token(Some(&closed.admin_token));
+        assert!(reader.events(&query).is_ok());
     });
 }

@@ -154,14 +154,9 @@ impl<'a> Client<'a> {
 
     fn register_dsse(&self, bytes: &[u8]) -> u64 {
         self.requests.fetch_add(1, Ordering::SeqCst);
-        let r = post(
-            &self.srv.url("/v1/entries"),
-            Some("application/json"),
-            bytes,
-            &[],
-        );
-        assert_eq!(r.status, 201, "{}", r.text());
-        self.registered(r.json()["index"].as_u64().unwrap())
+        // Not polled: a success is the store's 201.
+        let reg = self.srv.client().register_dsse(bytes).unwrap();
+        self.registered(reg.index)
     }
 
     fn registered(&self, index: u64) -> u64 {
@@ -171,15 +166,9 @@ impl<'a> Client<'a> {
 
     fn register_cose(&self, bytes: &[u8]) -> u64 {
         self.requests.fetch_add(1, Ordering::SeqCst);
-        let r = post(
-            &self.srv.url("/entries"),
-            Some("application/cose"),
-            bytes,
-            &[("Accept", "application/cose")],
-        );
-        assert_eq!(r.status, 201, "{}", r.text());
-        let location = r.header("location").unwrap();
-        self.registered(location.rsplit('.').next().unwrap().parse().unwrap())
+        // Not polled: a success is the store's 201 with the receipt.
+        let reg = self.srv.client().register_cose(bytes).unwrap();
+        self.registered(reg.entry_id.rsplit('.').next().unwrap().parse().unwrap())
     }
 
     /// A query, answered once the index covers this client's registrations.
@@ -881,5 +870,64 @@ fn sits_from_the_sit_generator_answer_the_same_components_in_every_format() {
             let d = client.query("/v1/query/dependents", &[("purl", "pkg:cargo/serde")]);
             assert_eq!(keys(&d), set(&[&key_of("target/app")]), "{name}: {d}");
         }
+    });
+}
+
+#[test]
+fn the_typed_client_reads_every_graph_answer_as_the_store_sent_it() {
+    use sbomit_client::{EvidenceQuery, Target, Walk};
+    each_backend(|b| {
+        let srv = TestServer::start(b, config());
+        let client = Client::new(&srv);
+        let f = fixture(&srv, &client);
+        let walk = Walk {
+            min_indexed: Some(client.covered.load(Ordering::SeqCst)),
+            ..Walk::default()
+        };
+        let typed = srv.client();
+
+        let app = sha("app");
+        let a = typed.components(Target::Digest(&app), &walk).unwrap();
+        let raw = client.query("/v1/query/components", &[("digest", &app)]);
+        assert_eq!(a.raw, raw);
+        assert_eq!(a.min_indexed_reached, Some(true));
+        let typed_keys: BTreeSet<String> = a.results.iter().map(|r| r.node.key.clone()).collect();
+        assert_eq!(typed_keys, keys(&raw));
+        let lib_e = a
+            .results
+            .iter()
+            .find(|r| r.node.key == key_of("lib-e"))
+            .unwrap();
+        assert_eq!(lib_e.path.first(), Some(&key_of("app")));
+        assert_eq!(lib_e.depth, 3);
+        assert_eq!(a.total as usize, a.results.len());
+
+        let lib_e_purl = purl("lib-e");
+        let d = typed.dependents(Target::Purl(&lib_e_purl), &walk).unwrap();
+        assert_eq!(
+            d.raw,
+            client.query("/v1/query/dependents", &[("purl", &lib_e_purl)])
+        );
+        assert!(d.results.iter().any(|r| r.node.key == key_of("app")));
+
+        let v = typed.affected(CVE, &walk).unwrap();
+        assert_eq!(v.raw, client.query("/v1/query/affected", &[("vuln", CVE)]));
+        assert_eq!(v.vulnerability.as_deref(), Some(CVE));
+
+        let mut q = EvidenceQuery::about(Target::Digest(&sha("lib-e")));
+        q.status = true;
+        q.min_indexed = walk.min_indexed;
+        let e = typed.evidence(&q).unwrap();
+        assert_eq!(
+            e.raw,
+            client.query(
+                "/v1/query/evidence",
+                &[("digest", &sha("lib-e")), ("status", "true")]
+            )
+        );
+        let scan = e.entries.iter().find(|x| x.index == f.scan).unwrap();
+        assert_eq!(scan.iss.as_deref(), Some(CI));
+        assert!(scan.index_status.is_some());
+        assert!(e.evidence.contains(&f.scan));
     });
 }

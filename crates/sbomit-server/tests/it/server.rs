@@ -90,15 +90,15 @@ fn scrapi_registration_answers_201_with_a_receipt_that_verifies() {
 
         // One key by its kid (hex), and 404 for an unknown kid.
         let kid = hex::encode(keys[0].kid().unwrap());
-        let one = get(&srv.url(&format!("/.well-known/scitt-keys/{kid}")), &[]);
-        assert_eq!(one.status, 200);
-        assert_eq!(
-            sbomit_scitt::cose::CoseKey::decode(&one.body).unwrap(),
-            keys[0]
-        );
+        assert_eq!(srv.client().service_key(&kid).unwrap(), keys[0]);
         let none = get(&srv.url("/.well-known/scitt-keys/00ff"), &[]);
         assert_eq!(none.status, 404);
         assert_eq!(none.concise_problem().0, "No such key");
+        let none = srv.client().service_key("00ff").unwrap_err();
+        assert_eq!(
+            (none.status(), none.title()),
+            (Some(404), Some("No such key"))
+        );
 
         // Unknown and malformed entry ids.
         let r = get(&srv.url("/entries/1.999999"), &[]);
@@ -120,9 +120,9 @@ fn scrapi_registration_answers_201_with_a_receipt_that_verifies() {
             .unwrap()
             .iter()
             .any(|(k, _)| k.as_text() == Some("issuer")));
-        let j = get(&srv.url("/.well-known/transparency-configuration"), &[]).json();
-        assert_eq!(j["issuer"], srv.store.origin());
-        assert_eq!(get(&srv.url("/jwks"), &[]).json()["keys"][0]["kty"], "OKP");
+        let j = srv.client().transparency_configuration().unwrap();
+        assert_eq!(j.issuer, srv.store.origin());
+        assert_eq!(srv.client().jwks().unwrap()["keys"][0]["kty"], "OKP");
     });
 }
 
@@ -333,16 +333,12 @@ fn refused_submissions_answer_problem_details_and_leave_the_log_unchanged() {
         assert_eq!(r.status, 201, "{}", r.text());
         assert_eq!(srv.checkpoint_size(), size + 2);
         // The old policy version stays readable.
-        let old = get(&srv.url("/v1/registration-policy?version=1"), &[]);
-        assert_eq!(old.status, 200);
-        assert_eq!(old.json()["version"], 1);
+        let client = srv.client();
+        assert_eq!(client.registration_policy(Some(1)).unwrap().version, 1);
+        assert_eq!(client.registration_policy(None).unwrap().version, 2);
         assert_eq!(
-            get(&srv.url("/v1/registration-policy"), &[]).json()["version"],
-            2
-        );
-        assert_eq!(
-            get(&srv.url("/v1/registration-policy?version=99"), &[]).status,
-            404
+            client.registration_policy(Some(99)).unwrap_err().status(),
+            Some(404)
         );
     });
 }
@@ -703,34 +699,42 @@ fn admin_calls_need_an_admin_token() {
         assert_eq!(r.status, 403);
 
         // With the admin token: the issuer is added, its registration is a log entry.
-        let admin = bearer(&srv.admin_token);
-        let r = post(&url, ct, body.as_bytes(), &[("Authorization", &admin)]);
-        assert_eq!(r.status, 201, "{}", r.text());
-        let added = r.json();
-        assert_eq!(added["keyid"], issuer.public_key().keyid().as_str());
-        let index = added["index"].as_u64().unwrap();
-        let entry = get(&srv.url(&format!("/v1/entries/{index}")), &[]).json();
-        assert_eq!(entry["type"], IDENTITY_CHANGE_TYPE);
-        assert_eq!(entry["sub"], "https://ci.example");
-        assert_eq!(entry["entryId"], format!("1.{index}"));
+        let admin = srv.admin_client();
+        let attester = sbomit_client::Role::Attester;
+        // 201: the change is logged (a 200 says unchanged and names no entry).
+        let added = admin
+            .add_issuer("https://ci.example", attester, &pem)
+            .unwrap();
+        assert!(!added.unchanged);
+        assert_eq!(
+            added.keyid.as_deref(),
+            Some(issuer.public_key().keyid().as_str())
+        );
+        let index = added.index.unwrap();
+        let entry = srv.client().entry(index).unwrap();
+        assert_eq!(entry.statement_type.as_deref(), Some(IDENTITY_CHANGE_TYPE));
+        assert_eq!(entry.sub.as_deref(), Some("https://ci.example"));
+        assert_eq!(entry.entry_id, format!("1.{index}"));
         // Adding it again changes nothing.
-        let r = post(&url, ct, body.as_bytes(), &[("Authorization", &admin)]);
-        assert_eq!(r.status, 200);
-        assert_eq!(r.json()["unchanged"], true);
-        let list = get(&url, &[("Authorization", &admin)]).json();
-        assert_eq!(list["issuers"][0]["iss"], "https://ci.example");
-        assert_eq!(list["issuers"][0]["role"], "attester");
+        let again = admin
+            .add_issuer("https://ci.example", attester, &pem)
+            .unwrap();
+        assert!(again.unchanged);
+        assert_eq!(again.index, None);
+        let list = admin.issuers().unwrap();
+        assert_eq!(list[0].iss, "https://ci.example");
+        assert_eq!(list[0].role, "attester");
 
         // A new token works for what its scope allows, and is shown once.
-        let r = post(
-            &srv.url("/v1/admin/tokens"),
-            ct,
-            br#"{"scope":"read","label":"dashboard"}"#,
-            &[("Authorization", &admin)],
+        let read = admin
+            .create_token(sbomit_client::Scope::Read, "dashboard")
+            .unwrap();
+        assert_eq!(
+            (read.scope.as_str(), read.label.as_str()),
+            ("read", "dashboard")
         );
-        assert_eq!(r.status, 201);
-        let read = r.json()["token"].as_str().unwrap().to_owned();
-        assert_eq!(get(&url, &[("Authorization", &bearer(&read))]).status, 403);
+        let reader = srv.client().with_token(Some(&read.token));
+        assert_eq!(reader.issuers().unwrap_err().status(), Some(403));
     });
 }
 
@@ -816,9 +820,10 @@ fn dsse_evidence_gets_a_receipt_and_proofs_that_verify() {
             Some(format!("/v1/entries/{index}").as_str())
         );
         // Again: the same entry, marked duplicate.
-        let again = post(&srv.url("/v1/entries"), Some("application/json"), &env, &[]).json();
-        assert_eq!(again["index"], index);
-        assert_eq!(again["duplicate"], true);
+        let client = srv.client();
+        let again = client.register_dsse(&env).unwrap();
+        assert_eq!(again.index, index);
+        assert!(again.duplicate);
         // A few more entries so the proofs have some depth.
         for i in 0..5 {
             let e = dsse_statement(
@@ -826,100 +831,57 @@ fn dsse_evidence_gets_a_receipt_and_proofs_that_verify() {
                 &format!("lib{i}.so"),
                 "https://slsa.dev/provenance/v1",
             );
-            assert_eq!(
-                post(&srv.url("/v1/entries"), Some("application/json"), &e, &[]).status,
-                201
-            );
+            client.register_dsse(&e).unwrap();
         }
 
-        let meta = get(&srv.url(&format!("/v1/entries/{index}")), &[]).json();
-        assert_eq!(meta["iss"], "https://ci.example");
-        assert_eq!(meta["type"], "https://slsa.dev/provenance/v1");
-        assert_eq!(meta["kind"], "dsse");
-        assert_eq!(meta["subjects"][0]["name"], "app.tar.gz");
-        assert!(meta["registeredAt"].as_str().unwrap().ends_with('Z'));
+        let meta = client.entry(index).unwrap();
+        assert_eq!(meta.iss.as_deref(), Some("https://ci.example"));
+        assert_eq!(
+            meta.statement_type.as_deref(),
+            Some("https://slsa.dev/provenance/v1")
+        );
+        assert_eq!(meta.kind, "dsse");
+        assert_eq!(
+            meta.subjects.unwrap()[0].name.as_deref(),
+            Some("app.tar.gz")
+        );
+        assert!(meta.registered_at.ends_with('Z'));
         use base64::Engine;
         let stored = base64::engine::general_purpose::STANDARD
-            .decode(meta["statement"].as_str().unwrap())
+            .decode(&meta.statement)
             .unwrap();
         assert_eq!(stored, env);
 
         let leaf = merkle::leaf_hash(&env);
-        let receipt = get(&srv.url(&format!("/v1/entries/{index}/receipt")), &[]);
-        assert_eq!(receipt.status, 200);
+        let receipt = client.entry_receipt(index).unwrap();
         let (_, keys) = service_keys(&srv);
-        let v = verify_receipt_for_leaf(&leaf, &receipt.body, &keys).unwrap();
+        assert_eq!(client.service_keys().unwrap(), keys);
+        let v = verify_receipt_for_leaf(&leaf, &receipt, &keys).unwrap();
         assert_eq!(v.leaf_index, index);
         // The SCRAPI locator serves the same entry's receipt.
-        let scrapi = get(&srv.url(&format!("/entries/1.{index}")), &[]);
-        verify_receipt_for_leaf(&leaf, &scrapi.body, &keys).unwrap();
+        let scrapi = client.receipt(&format!("1.{index}")).unwrap();
+        verify_receipt_for_leaf(&leaf, &scrapi, &keys).unwrap();
 
         let size = srv.checkpoint_size();
-        let p = get(
-            &srv.url(&format!("/v1/proofs/inclusion?index={index}")),
-            &[],
-        )
-        .json();
-        assert_eq!(p["tree_size"], size);
-        assert_eq!(p["leaf_hash"], hex::encode(leaf));
-        let path: Vec<Hash> = p["path"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| hash_of(h.as_str().unwrap()))
-            .collect();
-        merkle::verify_inclusion(
-            index,
-            size,
-            &leaf,
-            &path,
-            &hash_of(p["root"].as_str().unwrap()),
-        )
-        .unwrap();
+        let p = client.inclusion_proof(index, None).unwrap();
+        assert_eq!(p.tree_size, size);
+        assert_eq!(p.leaf_hash, hex::encode(leaf));
+        let path: Vec<Hash> = p.path.iter().map(|h| hash_of(h)).collect();
+        merkle::verify_inclusion(index, size, &leaf, &path, &hash_of(&p.root)).unwrap();
         // At an older size containing it.
-        let p = get(
-            &srv.url(&format!(
-                "/v1/proofs/inclusion?index={index}&treeSize={}",
-                index + 1
-            )),
-            &[],
-        )
-        .json();
-        let path: Vec<Hash> = p["path"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| hash_of(h.as_str().unwrap()))
-            .collect();
-        merkle::verify_inclusion(
-            index,
-            index + 1,
-            &leaf,
-            &path,
-            &hash_of(p["root"].as_str().unwrap()),
-        )
-        .unwrap();
+        let p = client.inclusion_proof(index, Some(index + 1)).unwrap();
+        let path: Vec<Hash> = p.path.iter().map(|h| hash_of(h)).collect();
+        merkle::verify_inclusion(index, index + 1, &leaf, &path, &hash_of(&p.root)).unwrap();
 
-        let c = get(
-            &srv.url(&format!(
-                "/v1/proofs/consistency?first={first_size}&second={size}"
-            )),
-            &[],
-        )
-        .json();
-        assert_eq!(c["first_root"], first_root);
-        let path: Vec<Hash> = c["path"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| hash_of(h.as_str().unwrap()))
-            .collect();
+        let c = client.consistency_proof(first_size, size).unwrap();
+        assert_eq!(c.first_root, first_root);
+        let path: Vec<Hash> = c.path.iter().map(|h| hash_of(h)).collect();
         merkle::verify_consistency(
             first_size,
             size,
             &path,
-            &hash_of(c["first_root"].as_str().unwrap()),
-            &hash_of(c["second_root"].as_str().unwrap()),
+            &hash_of(&c.first_root),
+            &hash_of(&c.second_root),
         )
         .unwrap();
 
@@ -936,7 +898,8 @@ fn dsse_evidence_gets_a_receipt_and_proofs_that_verify() {
         let root = base64::engine::general_purpose::STANDARD
             .decode(lines.next().unwrap())
             .unwrap();
-        assert_eq!(hex::encode(root), c["second_root"].as_str().unwrap());
+        assert_eq!(hex::encode(root), c.second_root);
+        assert_eq!(client.checkpoint().unwrap(), text);
     });
 }
 
@@ -944,38 +907,39 @@ fn dsse_evidence_gets_a_receipt_and_proofs_that_verify() {
 fn identity_and_policy_changes_appear_as_log_entries() {
     each_backend(|b| {
         let srv = TestServer::start(b, config());
-        let admin = bearer(&srv.admin_token);
+        let admin = srv.admin_client();
         let size = srv.store.checkpoint().unwrap().map_or(0, |c| c.size);
         let k = key(KeyKind::Ed25519);
-        let r = post(
-            &srv.url("/v1/admin/issuers"),
-            Some("application/json"),
-            json!({"iss": "https://pm.example", "role": "policy-manager", "publicKeyPem": k.public_key().to_pem()}).to_string().as_bytes(),
-            &[("Authorization", &admin)],
-        );
-        assert_eq!(r.status, 201, "{}", r.text());
-        let issuer_entry = r.json()["index"].as_u64().unwrap();
-        let r = put(
-            &srv.url("/v1/admin/registration-policy"),
-            "application/json",
-            br#"{"rules":[{"roles":["policy-manager"],"types":["*"]}]}"#,
-            &[("Authorization", &admin)],
-        );
-        let policy_entry = r.json()["index"].as_u64().unwrap();
+        let added = admin
+            .add_issuer(
+                "https://pm.example",
+                sbomit_client::Role::PolicyManager,
+                &k.public_key().to_pem(),
+            )
+            .unwrap();
+        assert!(!added.unchanged, "a 201: the change is logged");
+        let issuer_entry = added.index.unwrap();
+        let policy_entry = admin
+            .set_registration_policy(br#"{"rules":[{"roles":["policy-manager"],"types":["*"]}]}"#)
+            .unwrap()
+            .index;
         assert_eq!(srv.checkpoint_size(), size + 2);
-        let e = get(&srv.url(&format!("/v1/entries/{issuer_entry}")), &[]).json();
-        assert_eq!(e["type"], IDENTITY_CHANGE_TYPE);
-        assert_eq!(e["iss"], srv.store.origin());
-        let e = get(&srv.url(&format!("/v1/entries/{policy_entry}")), &[]).json();
-        assert_eq!(e["type"], sbomit_store::REGISTRATION_POLICY_TYPE);
+        let client = srv.client();
+        let e = client.entry(issuer_entry).unwrap();
+        assert_eq!(e.statement_type.as_deref(), Some(IDENTITY_CHANGE_TYPE));
+        assert_eq!(e.iss.as_deref(), Some(srv.store.origin()));
+        let e = client.entry(policy_entry).unwrap();
+        assert_eq!(
+            e.statement_type.as_deref(),
+            Some(sbomit_store::REGISTRATION_POLICY_TYPE)
+        );
         // They are statements signed by the service, with receipts like any other.
         let (_, keys) = service_keys(&srv);
-        let ts = get(
-            &srv.url(&format!("/entries/1.{issuer_entry}/statement")),
-            &[],
-        );
-        let receipt = get(&srv.url(&format!("/entries/1.{issuer_entry}")), &[]);
-        verify_receipt_with_keys(&ts.body, &receipt.body, &keys).unwrap();
+        let ts = client
+            .transparent_statement(&issuer_entry.to_string())
+            .unwrap();
+        let receipt = client.receipt(&issuer_entry.to_string()).unwrap();
+        verify_receipt_with_keys(&ts, &receipt, &keys).unwrap();
     });
 }
 

@@ -59,16 +59,20 @@ fn an_issuer_registered_by_trust_anchor_registers_statements_with_its_chain() {
         let (_, other_leaf, other_key) = pki();
         let url = srv.url("/v1/admin/issuers");
         let auth = bearer(&admin);
-        let body =
-            json!({"iss": "https://vendor.example", "role": "attester", "trustAnchorPem": ca_pem});
-        let r = post(
-            &url,
-            Some("application/json"),
-            body.to_string().as_bytes(),
-            &[("Authorization", &auth)],
+        let added = srv
+            .client()
+            .with_token(Some(&admin))
+            .add_trust_anchor(
+                "https://vendor.example",
+                sbomit_client::Role::Attester,
+                &ca_pem,
+            )
+            .unwrap();
+        assert!(
+            added.trust_anchor && !added.unchanged,
+            "a 201: the change is logged"
         );
-        assert_eq!(r.status, 201, "{}", r.text());
-        assert!(r.json()["entryId"].is_string());
+        assert!(added.entry_id.is_some());
         // Both a key and an anchor, or neither: 400.
         let both =
             json!({"iss": "x", "role": "attester", "trustAnchorPem": "a", "publicKeyPem": "b"});
