@@ -1,3 +1,4 @@
 //! Integration tests of sbomit-sbom, one binary (faster linking on small machines).
 mod json_patch_suite;
+mod read;
 mod sit_validate;
