@@ -2,4 +2,5 @@
 mod json_patch_suite;
 mod read;
 mod sit_read_back;
+mod sit_schema;
 mod sit_validate;
