@@ -300,10 +300,30 @@ impl Operation {
                 Err(OpFailure::TestFailed)
             };
         }
-        // One operation at a time through the crate's atomic `patch`: a failing operation is
-        // undone, so the reason can be worked out on the document it failed on.
-        json_patch::patch(doc, std::slice::from_ref(&self.to_json_patch()))
-            .map_err(|e| self.diagnose(doc, &e.kind))
+        // One operation at a time through the crate's atomic `patch`, so that the reason for a
+        // failure can be worked out on the document it failed on.
+        let op = self.to_json_patch();
+        // The crate's `move` removes the source before adding it at the target and does not
+        // put it back when the add fails: keep the source (only for `move`) to restore it.
+        let source = match self {
+            Operation::Move { from, .. } => from.get(doc).cloned().map(|v| (from, v)),
+            _ => None,
+        };
+        json_patch::patch(doc, std::slice::from_ref(&op)).map_err(|e| {
+            if let Some((from, value)) = source {
+                // The crate reports a failed removal of the source as an invalid `from`, and
+                // only a failed add (after the removal) as an invalid `path`.
+                if matches!(e.kind, json_patch::PatchErrorKind::InvalidPointer) {
+                    let back = Operation::Add {
+                        path: from.clone(),
+                        value,
+                    };
+                    // Re-adding where it was removed from cannot fail (its parent is there).
+                    let _ = json_patch::patch(doc, std::slice::from_ref(&back.to_json_patch()));
+                }
+            }
+            self.diagnose(doc, &e.kind)
+        })
     }
 
     /// Why this operation failed on `doc`. The crate says only "path is invalid" for a
@@ -795,6 +815,35 @@ mod tests {
     }
 
     #[test]
+    fn failing_move_leaves_the_document_as_it_was() {
+        let doc = json!({"a": {"x": 1}, "b": [1, 2]});
+        for (p, reason) in [
+            (
+                json!([{"op": "move", "from": "/a", "path": "/missing/x"}]),
+                OpFailure::NotFound {
+                    pointer: "/missing".into(),
+                },
+            ),
+            (
+                json!([{"op": "move", "from": "/b/0", "path": "/b/2"}]),
+                OpFailure::BadIndex {
+                    pointer: "/b".into(),
+                    token: "2".into(),
+                    len: 1,
+                },
+            ),
+        ] {
+            let mut d = doc.clone();
+            let e = patch(p.clone()).apply_in_place(&mut d).unwrap_err();
+            assert_eq!(d, doc, "{p}");
+            assert!(
+                matches!(&e, PatchError::Failed { reason: r, .. } if *r == reason),
+                "{p}: {e:?}"
+            );
+        }
+    }
+
+    #[test]
     fn test_compares_numbers_by_value() {
         let doc = json!({"n": 1});
         assert!(patch(json!([{"op": "test", "path": "/n", "value": 1}]))
@@ -893,6 +942,19 @@ mod tests {
             }
             if let Ok(v) = serde_json::from_str::<Value>(&raw) {
                 let _ = Patch::from_value(&v).map(|p| p.apply(&doc));
+            }
+        }
+
+        #[test]
+        fn in_place_failure_keeps_the_operations_before_it(
+            doc in arb_json(),
+            ops in prop::collection::vec(arb_op(), 1..6),
+        ) {
+            let Ok(p) = Patch::from_value(&Value::Array(ops)) else { return Ok(()) };
+            let mut d = doc.clone();
+            if let Err(PatchError::Failed { index, .. }) = p.apply_in_place(&mut d) {
+                let before = Patch(p.0[..index].to_vec()).apply(&doc).unwrap();
+                prop_assert_eq!(d, before);
             }
         }
 
