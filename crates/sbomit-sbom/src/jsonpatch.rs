@@ -1,5 +1,11 @@
 //! RFC 6902 JSON Patch over RFC 6901 JSON Pointers.
 //!
+//! The operations are applied by the `json-patch` crate. This module keeps what the SIT code
+//! and the CLI need around it: its own [`Patch`]/[`Operation`]/[`Pointer`] types (with
+//! [`Operation::touches`]), `test` comparing numbers by value (1 == 1.0, RFC 6902 §4.6, which
+//! the crate does not do), and precise failure reasons ([`OpFailure`]), worked out again when
+//! the crate reports one.
+//!
 //! Used for SBOMit mutations (a patch applied to a generated SIT) and addenda (a patch applied
 //! to an SBOMit document). Application is atomic: the patch runs on a copy, and the first
 //! failing operation is returned as an error naming its index, so a caller never sees a half
@@ -120,6 +126,17 @@ impl Pointer {
     }
 }
 
+impl Pointer {
+    /// The same pointer for the `json-patch` crate.
+    fn to_json_patch(&self) -> json_patch::jsonptr::PointerBuf {
+        json_patch::jsonptr::PointerBuf::from_tokens(
+            self.tokens
+                .iter()
+                .map(|t| json_patch::jsonptr::Token::new(t.as_str())),
+        )
+    }
+}
+
 impl fmt::Display for Pointer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for t in &self.tokens {
@@ -236,49 +253,130 @@ impl Operation {
         Value::Object(m)
     }
 
-    /// Applies this one operation in place. A failing `move` may have removed its source:
-    /// [`Patch::apply`] works on a copy, so callers never see that.
-    fn apply(&self, doc: &mut Value) -> Result<(), OpFailure> {
+    /// The operation for the `json-patch` crate, which applies everything but `test`.
+    fn to_json_patch(&self) -> json_patch::PatchOperation {
+        use json_patch::{
+            AddOperation, CopyOperation, MoveOperation, PatchOperation, RemoveOperation,
+            ReplaceOperation, TestOperation,
+        };
         match self {
-            Operation::Add { path, value } => add(doc, path, value.clone()),
-            Operation::Remove { path } => remove(doc, path).map(drop),
-            Operation::Replace { path, value } => {
-                let slot = get_mut(doc, path)?;
-                *slot = value.clone();
-                Ok(())
-            }
-            Operation::Move { from, path } => {
-                if from == path {
-                    // RFC 6902 §4.4: still requires `from` to exist.
-                    return path.get(doc).map(drop).ok_or(OpFailure::NotFound {
-                        pointer: from.to_string(),
-                    });
-                }
-                if from.is_prefix_of(path) {
-                    return Err(OpFailure::MoveIntoItself);
-                }
-                let value = remove(doc, from)?;
-                add(doc, path, value)
-            }
-            Operation::Copy { from, path } => {
-                let value = from.get(doc).cloned().ok_or(OpFailure::NotFound {
-                    pointer: from.to_string(),
-                })?;
-                add(doc, path, value)
-            }
-            Operation::Test { path, value } => {
-                let found = path.get(doc).ok_or(OpFailure::NotFound {
-                    pointer: path.to_string(),
-                })?;
-                // serde_json compares numbers by value within the same representation;
-                // RFC 6902 says numbers are equal when numerically equal.
-                if json_equal(found, value) {
-                    Ok(())
-                } else {
-                    Err(OpFailure::TestFailed)
-                }
-            }
+            Operation::Add { path, value } => PatchOperation::Add(AddOperation {
+                path: path.to_json_patch(),
+                value: value.clone(),
+            }),
+            Operation::Remove { path } => PatchOperation::Remove(RemoveOperation {
+                path: path.to_json_patch(),
+            }),
+            Operation::Replace { path, value } => PatchOperation::Replace(ReplaceOperation {
+                path: path.to_json_patch(),
+                value: value.clone(),
+            }),
+            Operation::Move { from, path } => PatchOperation::Move(MoveOperation {
+                from: from.to_json_patch(),
+                path: path.to_json_patch(),
+            }),
+            Operation::Copy { from, path } => PatchOperation::Copy(CopyOperation {
+                from: from.to_json_patch(),
+                path: path.to_json_patch(),
+            }),
+            Operation::Test { path, value } => PatchOperation::Test(TestOperation {
+                path: path.to_json_patch(),
+                value: value.clone(),
+            }),
         }
+    }
+
+    /// Applies this one operation in place; on error `doc` is as it was.
+    fn apply(&self, doc: &mut Value) -> Result<(), OpFailure> {
+        if let Operation::Test { path, value } = self {
+            // Our own `test`: the crate compares with `serde_json`'s `==`, where 1 and 1.0
+            // differ; RFC 6902 §4.6 says numbers are equal when their values are.
+            let found = path.get(doc).ok_or(OpFailure::NotFound {
+                pointer: path.to_string(),
+            })?;
+            return if json_equal(found, value) {
+                Ok(())
+            } else {
+                Err(OpFailure::TestFailed)
+            };
+        }
+        // One operation at a time through the crate's atomic `patch`, so that the reason for a
+        // failure can be worked out on the document it failed on.
+        let op = self.to_json_patch();
+        // The crate's `move` removes the source before adding it at the target and does not
+        // put it back when the add fails: keep the source (only for `move`) to restore it.
+        let source = match self {
+            Operation::Move { from, .. } => from.get(doc).cloned().map(|v| (from, v)),
+            _ => None,
+        };
+        json_patch::patch(doc, std::slice::from_ref(&op)).map_err(|e| {
+            if let Some((from, value)) = source {
+                // The crate reports a failed removal of the source as an invalid `from`, and
+                // only a failed add (after the removal) as an invalid `path`.
+                if matches!(e.kind, json_patch::PatchErrorKind::InvalidPointer) {
+                    let back = Operation::Add {
+                        path: from.clone(),
+                        value,
+                    };
+                    // Re-adding where it was removed from cannot fail (its parent is there).
+                    let _ = json_patch::patch(doc, std::slice::from_ref(&back.to_json_patch()));
+                }
+            }
+            self.diagnose(doc, &e.kind)
+        })
+    }
+
+    /// Why this operation failed on `doc`. The crate says only "path is invalid" for a
+    /// missing member, a bad index and a non-container alike; callers and tests rely on
+    /// which it was (and on the array's length), so the pointers are walked again here,
+    /// read-only, on the error path only.
+    fn diagnose(&self, doc: &Value, kind: &json_patch::PatchErrorKind) -> OpFailure {
+        let precise = match self {
+            Operation::Add { path, .. } => check_add(doc, path),
+            Operation::Remove { path } => check_remove(doc, path),
+            Operation::Replace { path, .. } => locate(doc, path).map(drop),
+            Operation::Move { from, path } if from == path => {
+                from.get(doc).map(drop).ok_or_else(|| OpFailure::NotFound {
+                    pointer: from.to_string(),
+                })
+            }
+            Operation::Move { from, path } if from.is_prefix_of(path) => {
+                Err(OpFailure::MoveIntoItself)
+            }
+            Operation::Move { from, path } => check_remove(doc, from).and_then(|()| {
+                // The target is looked up after the source is gone (indices shift).
+                let mut after = doc.clone();
+                let remove = Operation::Remove { path: from.clone() }.to_json_patch();
+                match json_patch::patch(&mut after, std::slice::from_ref(&remove)) {
+                    Ok(()) => check_add(&after, path),
+                    Err(_) => Ok(()),
+                }
+            }),
+            Operation::Copy { from, path } => from
+                .get(doc)
+                .ok_or_else(|| OpFailure::NotFound {
+                    pointer: from.to_string(),
+                })
+                .and_then(|_| check_add(doc, path)),
+            Operation::Test { .. } => Ok(()),
+        };
+        precise.err().unwrap_or_else(|| {
+            // The walk found nothing wrong where the crate did: keep what the crate said.
+            use json_patch::PatchErrorKind as K;
+            match (kind, self) {
+                (K::TestFailed, _) => OpFailure::TestFailed,
+                (K::CannotMoveInsideItself, _) => OpFailure::MoveIntoItself,
+                (
+                    K::InvalidFromPointer,
+                    Operation::Move { from, .. } | Operation::Copy { from, .. },
+                ) => OpFailure::NotFound {
+                    pointer: from.to_string(),
+                },
+                _ => OpFailure::NotFound {
+                    pointer: self.path().to_string(),
+                },
+            }
+        })
     }
 }
 
@@ -430,7 +528,7 @@ impl Patch {
     }
 
     /// Applies the patch to `doc` itself; on error `doc` holds the operations before the
-    /// failing one. Use [`Patch::apply`] for atomicity.
+    /// failing one (that one is undone). Use [`Patch::apply`] for atomicity.
     pub fn apply_in_place(&self, doc: &mut Value) -> Result<(), PatchError> {
         for (index, op) in self.0.iter().enumerate() {
             op.apply(doc).map_err(|reason| PatchError::Failed {
@@ -444,12 +542,13 @@ impl Patch {
     }
 }
 
-fn get_mut<'a>(doc: &'a mut Value, path: &Pointer) -> Result<&'a mut Value, OpFailure> {
+/// The value at `path`, or the first reason it cannot be reached.
+fn locate<'a>(doc: &'a Value, path: &Pointer) -> Result<&'a Value, OpFailure> {
     let mut cur = doc;
     for (depth, t) in path.tokens.iter().enumerate() {
         let here = || Pointer::from_tokens(path.tokens[..depth].iter().cloned()).to_string();
         cur = match cur {
-            Value::Object(m) => m.get_mut(t).ok_or_else(|| OpFailure::NotFound {
+            Value::Object(m) => m.get(t).ok_or_else(|| OpFailure::NotFound {
                 pointer: path.to_string(),
             })?,
             Value::Array(a) => {
@@ -461,7 +560,7 @@ fn get_mut<'a>(doc: &'a mut Value, path: &Pointer) -> Result<&'a mut Value, OpFa
                         len,
                     }
                 })?;
-                &mut a[i]
+                &a[i]
             }
             _ => return Err(OpFailure::NotAContainer { pointer: here() }),
         };
@@ -469,64 +568,56 @@ fn get_mut<'a>(doc: &'a mut Value, path: &Pointer) -> Result<&'a mut Value, OpFa
     Ok(cur)
 }
 
-fn add(doc: &mut Value, path: &Pointer, value: Value) -> Result<(), OpFailure> {
+/// Whether a value can be added at `path` (RFC 6902 §4.1: an existing parent; an index up to
+/// the array's length, or `-`).
+fn check_add(doc: &Value, path: &Pointer) -> Result<(), OpFailure> {
     let Some((parent, last)) = path.split_last() else {
-        *doc = value;
         return Ok(());
     };
-    let parent_str = parent.to_string();
-    match get_mut(doc, &parent)? {
-        Value::Object(m) => {
-            m.insert(last.to_owned(), value);
-            Ok(())
-        }
+    match locate(doc, &parent)? {
+        Value::Object(_) => Ok(()),
         Value::Array(a) => {
             let len = a.len();
-            let i = if last == "-" {
-                len
+            if last == "-" || array_index(last).is_ok_and(|i| i <= len) {
+                Ok(())
             } else {
-                array_index(last)
-                    .ok()
-                    .filter(|i| *i <= len)
-                    .ok_or_else(|| OpFailure::BadIndex {
-                        pointer: parent_str,
-                        token: last.to_owned(),
-                        len,
-                    })?
-            };
-            a.insert(i, value);
-            Ok(())
+                Err(OpFailure::BadIndex {
+                    pointer: parent.to_string(),
+                    token: last.to_owned(),
+                    len,
+                })
+            }
         }
         _ => Err(OpFailure::NotAContainer {
-            pointer: parent_str,
+            pointer: parent.to_string(),
         }),
     }
 }
 
-fn remove(doc: &mut Value, path: &Pointer) -> Result<Value, OpFailure> {
+/// Whether the value at `path` can be removed (it exists and is not the whole document).
+fn check_remove(doc: &Value, path: &Pointer) -> Result<(), OpFailure> {
     let Some((parent, last)) = path.split_last() else {
         return Err(OpFailure::RemoveRoot);
     };
-    let parent_str = parent.to_string();
-    match get_mut(doc, &parent)? {
-        Value::Object(m) => m.remove(last).ok_or_else(|| OpFailure::NotFound {
+    match locate(doc, &parent)? {
+        Value::Object(m) if m.contains_key(last) => Ok(()),
+        Value::Object(_) => Err(OpFailure::NotFound {
             pointer: path.to_string(),
         }),
         Value::Array(a) => {
             let len = a.len();
-            let i =
-                array_index(last)
-                    .ok()
-                    .filter(|i| *i < len)
-                    .ok_or_else(|| OpFailure::BadIndex {
-                        pointer: parent_str,
-                        token: last.to_owned(),
-                        len,
-                    })?;
-            Ok(a.remove(i))
+            if array_index(last).is_ok_and(|i| i < len) {
+                Ok(())
+            } else {
+                Err(OpFailure::BadIndex {
+                    pointer: parent.to_string(),
+                    token: last.to_owned(),
+                    len,
+                })
+            }
         }
         _ => Err(OpFailure::NotAContainer {
-            pointer: parent_str,
+            pointer: parent.to_string(),
         }),
     }
 }
@@ -724,6 +815,35 @@ mod tests {
     }
 
     #[test]
+    fn failing_move_leaves_the_document_as_it_was() {
+        let doc = json!({"a": {"x": 1}, "b": [1, 2]});
+        for (p, reason) in [
+            (
+                json!([{"op": "move", "from": "/a", "path": "/missing/x"}]),
+                OpFailure::NotFound {
+                    pointer: "/missing".into(),
+                },
+            ),
+            (
+                json!([{"op": "move", "from": "/b/0", "path": "/b/2"}]),
+                OpFailure::BadIndex {
+                    pointer: "/b".into(),
+                    token: "2".into(),
+                    len: 1,
+                },
+            ),
+        ] {
+            let mut d = doc.clone();
+            let e = patch(p.clone()).apply_in_place(&mut d).unwrap_err();
+            assert_eq!(d, doc, "{p}");
+            assert!(
+                matches!(&e, PatchError::Failed { reason: r, .. } if *r == reason),
+                "{p}: {e:?}"
+            );
+        }
+    }
+
+    #[test]
     fn test_compares_numbers_by_value() {
         let doc = json!({"n": 1});
         assert!(patch(json!([{"op": "test", "path": "/n", "value": 1}]))
@@ -822,6 +942,19 @@ mod tests {
             }
             if let Ok(v) = serde_json::from_str::<Value>(&raw) {
                 let _ = Patch::from_value(&v).map(|p| p.apply(&doc));
+            }
+        }
+
+        #[test]
+        fn in_place_failure_keeps_the_operations_before_it(
+            doc in arb_json(),
+            ops in prop::collection::vec(arb_op(), 1..6),
+        ) {
+            let Ok(p) = Patch::from_value(&Value::Array(ops)) else { return Ok(()) };
+            let mut d = doc.clone();
+            if let Err(PatchError::Failed { index, .. }) = p.apply_in_place(&mut d) {
+                let before = Patch(p.0[..index].to_vec()).apply(&doc).unwrap();
+                prop_assert_eq!(d, before);
             }
         }
 

@@ -48,14 +48,14 @@ fn digest(bytes: &[u8]) -> DigestSet {
     DigestSet::sha256(Sha256::digest(bytes))
 }
 
-struct Chain {
-    doc: Document,
+pub(crate) struct Chain {
+    pub(crate) doc: Document,
     owner: PrivateKey,
     lockfiles: BTreeMap<String, Vec<u8>>,
     links: Vec<Link>,
 }
 
-fn chain() -> Chain {
+pub(crate) fn chain() -> Chain {
     let owner = PrivateKey::generate(KeyKind::Ed25519).unwrap();
     let func = PrivateKey::generate(KeyKind::Ed25519).unwrap();
     let fid = func.public_key().keyid().clone();
@@ -153,11 +153,11 @@ fn chain() -> Chain {
     }
 }
 
-fn options() -> SitOptions {
+pub(crate) fn options() -> SitOptions {
     SitOptions::at(Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap())
 }
 
-fn inventory(c: &Chain) -> Inventory {
+pub(crate) fn inventory(c: &Chain) -> Inventory {
     let report = c
         .doc
         .verify(
