@@ -11,11 +11,12 @@ use sbomit_crypto::{KeyId, KeyKind, PrivateKey, PublicKey};
 use sbomit_intoto::digest::{ArtifactPath, DigestSet, Sha256};
 use sbomit_intoto::envelope::{Envelope, EnvelopeKind};
 use sbomit_intoto::model::{Inspection, Link};
-use sbomit_intoto::rules::{ArtifactRule, ArtifactType, RuleViolation};
+use sbomit_intoto::rule_engine::RuleViolation;
+use sbomit_intoto::rules::{ArtifactRule, ArtifactType};
 use sbomit_intoto::statement::Statement;
 use sbomit_intoto::verify::{
-    verify, Failure, InspectionRunner, ItemKind, LinkSource, RejectedLink, Rejection, SourceError,
-    VerificationReport, VerifyOptions, Warning,
+    verify, Failure, InspectionRunner, ItemKind, LinkSource, RejectedLink, Rejection, SignedLink,
+    SourceError, VerificationReport, VerifyOptions, Warning,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -128,7 +129,7 @@ impl MemSource {
 struct Borrowed<'a>(&'a MemSource);
 
 impl LinkSource for Borrowed<'_> {
-    fn load(&self, step: &str, keyid: &KeyId) -> Result<Option<Envelope>, SourceError> {
+    fn load(&self, step: &str, keyid: &KeyId) -> Result<Option<SignedLink>, SourceError> {
         self.0.load(step, keyid)
     }
     fn sublayout_source(
@@ -143,8 +144,12 @@ impl LinkSource for Borrowed<'_> {
 static EMPTY: std::sync::LazyLock<MemSource> = std::sync::LazyLock::new(MemSource::default);
 
 impl LinkSource for MemSource {
-    fn load(&self, step: &str, keyid: &KeyId) -> Result<Option<Envelope>, SourceError> {
-        Ok(self.links.get(&(step.to_owned(), keyid.clone())).cloned())
+    fn load(&self, step: &str, keyid: &KeyId) -> Result<Option<SignedLink>, SourceError> {
+        Ok(self
+            .links
+            .get(&(step.to_owned(), keyid.clone()))
+            .cloned()
+            .map(SignedLink::new))
     }
     fn sublayout_source(
         &self,
