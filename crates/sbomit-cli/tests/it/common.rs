@@ -1,10 +1,13 @@
-//! Helpers shared by the CLI's test binaries: run `sbomit`, check exit codes and output.
+//! Helpers shared by the CLI's test binaries: run `sbomit`, check exit codes and output (and,
+//! from `sbomit-testkit`, temp dirs, PostgreSQL schemas and the peer tools).
 
 // Each test binary uses its own subset of these.
 #![allow(dead_code)]
 
 use std::path::Path;
 use std::process::{Command, Output};
+
+pub use sbomit_testkit::{peer_bin, shared_tool, tempdir, PgSchema};
 
 /// Runs `sbomit ARGS` in `dir`, without the environment variables that change its behaviour.
 pub fn sbomit(dir: &Path, args: &[&str]) -> Output {
@@ -49,8 +52,4 @@ pub fn fails_with(o: Output, exit: i32, needles: &[&str]) {
     for n in needles {
         assert!(t.contains(n), "expected {n:?} in:\n{t}");
     }
-}
-
-pub fn tempdir() -> tempfile::TempDir {
-    tempfile::tempdir().expect("tempdir")
 }

@@ -1,36 +1,22 @@
-//! Fresh databases for the store tests: a SQLite file, and a PostgreSQL schema when
-//! `SBOMIT_TEST_POSTGRES` names a server.
+//! Fresh databases for the store tests (from `sbomit-testkit`): a SQLite file, and a
+//! PostgreSQL schema when `SBOMIT_TEST_POSTGRES` names a server, with a store on them.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use sbomit_store::{Store, StoreConfig};
 
-/// A fresh database: a SQLite file in a temp dir, or a PostgreSQL schema dropped on drop.
-pub struct Db {
-    pub url: String,
-    pub dir: tempfile::TempDir,
-    pub pg: Option<(String, String)>,
+/// A fresh database ([`sbomit_testkit::Db`]) and how the store tests open it.
+pub struct Db(sbomit_testkit::Db);
+
+impl std::ops::Deref for Db {
+    type Target = sbomit_testkit::Db;
+    fn deref(&self) -> &sbomit_testkit::Db {
+        &self.0
+    }
 }
 
 impl Db {
     pub fn sqlite() -> Db {
-        let dir = tempfile::tempdir().unwrap();
-        Db {
-            url: format!("sqlite://{}", dir.path().join("log.db").display()),
-            dir,
-            pg: None,
-        }
-    }
-
-    pub fn postgres(base: &str) -> Db {
-        let schema = format!("t_{}", hex::encode(rand_bytes()));
-        let mut c = postgres::Client::connect(base, postgres::NoTls).unwrap();
-        c.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
-        let sep = if base.contains('?') { '&' } else { '?' };
-        Db {
-            url: format!("{base}{sep}options=-csearch_path%3D{schema}"),
-            dir: tempfile::tempdir().unwrap(),
-            pg: Some((base.to_owned(), schema)),
-        }
+        Db(sbomit_testkit::Db::sqlite())
     }
 
     pub fn config(&self) -> StoreConfig {
@@ -44,27 +30,7 @@ impl Db {
     }
 }
 
-impl Drop for Db {
-    fn drop(&mut self) {
-        if let Some((base, schema)) = &self.pg {
-            if let Ok(mut c) = postgres::Client::connect(base, postgres::NoTls) {
-                let _ = c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
-            }
-        }
-    }
-}
-
-fn rand_bytes() -> [u8; 6] {
-    let mut b = [0u8; 6];
-    sbomit_crypto::random_bytes(&mut b).unwrap();
-    b
-}
-
 /// Runs `f` on every backend available.
 pub fn each_backend(f: impl Fn(&Db)) {
-    f(&Db::sqlite());
-    match std::env::var("SBOMIT_TEST_POSTGRES") {
-        Ok(url) if !url.is_empty() => f(&Db::postgres(&url)),
-        _ => eprintln!("SBOMIT_TEST_POSTGRES is not set: PostgreSQL backend skipped"),
-    }
+    sbomit_testkit::each_backend(|b| f(&Db(sbomit_testkit::Db::new(b))));
 }
