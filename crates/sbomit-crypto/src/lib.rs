@@ -1346,8 +1346,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    const RSA_PUBLIC: &str =
-        include_str!("../../../testdata/in-toto-python/pems/rsa_public.pem");
+    const RSA_PUBLIC: &str = include_str!("../../../testdata/in-toto-python/pems/rsa_public.pem");
 
     /// pyca `cryptography` signatures of b"max salt" with the fixture RSA key: PSS salt of
     /// maximal length, 0 bytes and 20 bytes. securesystemslib verifies with `PSS.AUTO`.
