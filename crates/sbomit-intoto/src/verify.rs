@@ -617,17 +617,17 @@ impl Ctx<'_> {
     ) -> Result<CompactLink, Stop> {
         // The reference reads the layout when loading the file, before checking signatures.
         let mut layout = read_layout(envelope)?;
-        check_layout_signatures(envelope, keys)?;
-        self.check_expiry(&layout)?;
-        self.substitute_parameters(&mut layout, parameters, depth)?;
-        let loaded = load_links(&layout, source)?;
-        let verified = check_link_signatures(&layout, &loaded, warnings)?;
-        let chain = self.read_links(&layout, &verified, source, depth, warnings)?;
-        check_commands(&layout, &chain, warnings);
-        let reduced = check_links_agree(&layout, &chain)?;
-        check_step_rules(&layout, &reduced)?;
-        let inspection_links = self.run_inspections(&layout)?;
-        check_inspection_rules(&layout, &reduced, &inspection_links)?;
+        check_layout_signatures(envelope, keys)?; // 1
+        self.check_expiry(&layout)?; // 2
+        self.substitute_parameters(&mut layout, parameters, depth)?; // 3
+        let loaded = load_links(&layout, source)?; // 4
+        let verified = check_link_signatures(&layout, &loaded, warnings)?; // 5
+        let chain = self.read_links(&layout, &verified, source, depth, warnings)?; // 6
+        check_commands(&layout, &chain, warnings); // 7
+        let reduced = check_links_agree(&layout, &chain)?; // 8
+        check_step_rules(&layout, &reduced)?; // 9
+        let inspection_links = self.run_inspections(&layout)?; // 10
+        check_inspection_rules(&layout, &reduced, &inspection_links)?; // 11
         Ok(summary_link(&layout, &reduced, name))
     }
 
