@@ -741,3 +741,30 @@ fn substitutes_parameters_before_rules() {
     options.parameters = Some(Default::default());
     assert!(verify(&env, &keys, &options, &source, &Runner::default()).is_err());
 }
+
+// ---------------------------------------------------------------------------------------
+// The link view of an envelope
+
+#[test]
+fn signed_link_reads_the_link_once_from_the_received_bytes() {
+    use sbomit_intoto::model::CompactLink;
+    let k = key();
+    let l = link("build", &[("src.c", "a")], &[("app", "b")]);
+    let want = CompactLink::from_link(&l);
+    for kind in [EnvelopeKind::Classic, EnvelopeKind::Dsse] {
+        let bytes = signed(&l.to_value(), kind, &[&k]).to_file_bytes();
+        let read = SignedLink::new(Envelope::parse(&bytes).unwrap());
+        let first = read.compact_link().unwrap();
+        assert_eq!(first, &want, "{kind:?}");
+        // Cached: the second call returns the same value, not a second parse.
+        assert!(std::ptr::eq(first, read.compact_link().unwrap()));
+        assert!(read.envelope().verify(k.public_key()).is_ok());
+    }
+    // A classic envelope built from a value has no received bytes: read its payload instead.
+    let built = SignedLink::new(signed(&l.to_value(), EnvelopeKind::Classic, &[&k]));
+    assert!(built.compact_link().is_none());
+    // A payload that is not a plain link has no link view either.
+    let layout_env = signed(&layout(&[&k], vec![], vec![]), EnvelopeKind::Dsse, &[&k]);
+    let parsed = Envelope::parse(&layout_env.to_file_bytes()).unwrap();
+    assert!(SignedLink::from(parsed).compact_link().is_none());
+}
