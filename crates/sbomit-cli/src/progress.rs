@@ -2,15 +2,15 @@
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cmd::Output;
-
 pub struct Bar {
     bar: Option<ProgressBar>,
 }
 
 impl Bar {
-    pub fn new(what: &str, out: &Output) -> Self {
-        let show = !out.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    /// A bar for `what`, shown unless `quiet` (the commands' `--quiet`) or stderr is not a
+    /// terminal.
+    pub fn new(what: &str, quiet: bool) -> Self {
+        let show = !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
         let bar = show.then(|| {
             let b = ProgressBar::hidden();
             b.set_style(

@@ -1367,8 +1367,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    const RSA_PUBLIC: &str =
-        include_str!("../../../../shared/interop/in-toto-python/pems/rsa_public.pem");
+    const RSA_PUBLIC: &str = include_str!("../../../testdata/in-toto-python/pems/rsa_public.pem");
 
     /// pyca `cryptography` signatures of b"max salt" with the fixture RSA key: PSS salt of
     /// maximal length, 0 bytes and 20 bytes. securesystemslib verifies with `PSS.AUTO`.
@@ -1489,9 +1488,9 @@ mod tests {
         #[test]
         fn mutated_real_keys_never_panic(index in 0usize..2000, bit in 0u8..8, which in 0usize..4) {
             let files = [
-                include_bytes!("../../../../shared/interop/in-toto-python/pems/rsa_private_encrypted.pem").as_slice(),
-                include_bytes!("../../../../shared/interop/in-toto-python/pems/ed25519_private_encrypted.pem").as_slice(),
-                include_bytes!("../../../../shared/interop/in-toto-python/pems/ecdsa_private_unencrypted.pem").as_slice(),
+                include_bytes!("../../../testdata/in-toto-python/pems/rsa_private_encrypted.pem").as_slice(),
+                include_bytes!("../../../testdata/in-toto-python/pems/ed25519_private_encrypted.pem").as_slice(),
+                include_bytes!("../../../testdata/in-toto-python/pems/ecdsa_private_unencrypted.pem").as_slice(),
                 RSA_PUBLIC.as_bytes(),
             ];
             // Flip a bit inside the DER, so that the ASN.1 parsers see near-valid input.

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 use sbomit_crypto::KeyId;
 use sbomit_intoto::envelope::Envelope;
-use sbomit_intoto::verify::{LinkSource, SourceError};
+use sbomit_intoto::verify::{LinkSource, SignedLink, SourceError};
 
 use crate::io::{link_file_name, read_file, sublayout_dir_name};
 
@@ -23,7 +23,7 @@ pub enum LinkFileError {
     },
 }
 
-type Loaded = Result<Option<Envelope>, SourceError>;
+type Loaded = Result<Option<SignedLink>, SourceError>;
 
 /// Links in one directory.
 pub struct DirLinkSource {
@@ -49,9 +49,9 @@ impl DirLinkSource {
             .filter_map(|(step, keyid)| {
                 let name = link_file_name(step, keyid).ok()?;
                 let result = self.read(&name);
-                if let Ok(Some(env)) = &result {
+                if let Ok(Some(link)) = &result {
                     // Warm the cached model, so verification finds it built.
-                    let _ = env.compact_link();
+                    let _ = link.compact_link();
                 }
                 Some((name, result))
             })
@@ -73,12 +73,12 @@ impl DirLinkSource {
         };
         let envelope = Envelope::parse_owned(bytes)
             .map_err(|source| LinkFileError::Envelope { path, source })?;
-        Ok(Some(envelope))
+        Ok(Some(SignedLink::new(envelope)))
     }
 }
 
 impl LinkSource for DirLinkSource {
-    fn load(&self, step: &str, keyid: &KeyId) -> Result<Option<Envelope>, SourceError> {
+    fn load(&self, step: &str, keyid: &KeyId) -> Result<Option<SignedLink>, SourceError> {
         let name = link_file_name(step, keyid)?;
         let cached = self.cache.lock().ok().and_then(|mut c| c.remove(&name));
         match cached {

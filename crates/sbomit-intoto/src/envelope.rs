@@ -8,7 +8,6 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
-use crate::model::CompactLink;
 use sbomit_crypto::{KeyId, PrivateKey, PublicKey, SignatureError};
 
 /// The payload type in-toto uses for layouts and links in DSSE.
@@ -48,7 +47,7 @@ pub struct Envelope {
     kind: EnvelopeKind,
     /// The `signed` object, or the DSSE payload parsed as JSON. Built on first use from
     /// `file` (classic) or `payload_bytes` (DSSE), which parsing has already validated:
-    /// verification reads links straight into [`CompactLink`]s and never needs the tree.
+    /// verification reads links straight from those bytes and never needs the tree.
     payload: OnceLock<Value>,
     /// Classic envelopes read from a file: the file as received (empty otherwise).
     file: Vec<u8>,
@@ -62,8 +61,6 @@ pub struct Envelope {
     /// Classic signature objects we cannot use (GPG `{keyid, signature, other_headers}`), kept
     /// so that writing the file back does not drop them.
     foreign: Vec<Value>,
-    /// The payload read as a link, when it is one (see [`Envelope::compact_link`]).
-    link: OnceLock<Option<CompactLink>>,
 }
 
 /// URL-safe or standard base64, padded or not (DSSE allows either).
@@ -203,7 +200,6 @@ impl Envelope {
             signatures,
             extra,
             foreign: Vec::new(),
-            link: OnceLock::new(),
         })
     }
 
@@ -269,7 +265,6 @@ impl Envelope {
             signatures,
             extra,
             foreign,
-            link: OnceLock::new(),
         })
     }
 
@@ -302,7 +297,6 @@ impl Envelope {
                 signatures: Vec::new(),
                 extra: Vec::new(),
                 foreign: Vec::new(),
-                link: OnceLock::new(),
             }),
             EnvelopeKind::Dsse => {
                 // Same rule as canonical JSON: floats are refused, so both envelopes accept the
@@ -319,7 +313,6 @@ impl Envelope {
                     signatures: Vec::new(),
                     extra: Vec::new(),
                     foreign: Vec::new(),
-                    link: OnceLock::new(),
                 })
             }
         }
@@ -346,21 +339,14 @@ impl Envelope {
         })
     }
 
-    /// The payload read as a link without building a JSON tree, computed once (the
-    /// filesystem link source warms it on all cores). `None` when the payload is not a plain
-    /// link, or the envelope was not read from bytes: read [`Envelope::payload`] then.
-    pub fn compact_link(&self) -> Option<&CompactLink> {
-        self.link
-            .get_or_init(|| match self.kind {
-                EnvelopeKind::Classic if !self.file.is_empty() => {
-                    CompactLink::from_metablock_text(&self.file)
-                }
-                EnvelopeKind::Dsse if !self.payload_bytes.is_empty() => {
-                    CompactLink::from_payload_text(&self.payload_bytes)
-                }
-                _ => None,
-            })
-            .as_ref()
+    /// Classic envelopes read from bytes: the file as received (readers of the payload, such
+    /// as the link model's, can then parse `signed` from it without a JSON tree). `None` for
+    /// DSSE and for envelopes built from a value.
+    pub fn received_file(&self) -> Option<&[u8]> {
+        match self.kind {
+            EnvelopeKind::Classic if !self.file.is_empty() => Some(&self.file),
+            _ => None,
+        }
     }
 
     /// DSSE payload type (`None` for classic).

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use crate::digest::{
     ArtifactPath, ArtifactTable, ArtifactTableBuilder, Artifacts, CompactDigest, DigestSet, Sha256,
 };
-use crate::rules::{ArtifactRule, RuleError};
+use crate::rules::{ArtifactRule, ArtifactType, RuleError};
 use sbomit_crypto::{KeyError, KeyId, PublicKey};
 
 /// The layout expiry format the reference accepts and writes.
@@ -122,13 +122,6 @@ pub struct Inspection {
     pub run: Vec<String>,
     pub expected_materials: Vec<ArtifactRule>,
     pub expected_products: Vec<ArtifactRule>,
-}
-
-/// A layout or a link, told apart by `_type` as `Metadata.get_payload` does.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Metadata {
-    Layout(Layout),
-    Link(Link),
 }
 
 // ---------------------------------------------------------------------------------------
@@ -351,6 +344,14 @@ impl Link {
     /// `byproducts["return-value"]`, if recorded.
     pub fn return_value(&self) -> Option<&Value> {
         self.byproducts.get("return-value")
+    }
+
+    /// The materials or the products.
+    pub fn artifacts(&self, which: ArtifactType) -> &Artifacts {
+        match which {
+            ArtifactType::Materials => &self.materials,
+            ArtifactType::Products => &self.products,
+        }
     }
 }
 
@@ -690,36 +691,6 @@ fn format_python(
     Ok(out)
 }
 
-impl Metadata {
-    /// Reads an envelope payload as a layout or a link by its `_type`. in-toto Statement v1
-    /// link attestations (link predicate v0.3) are read as links.
-    pub fn from_payload(value: &Value) -> Result<Self, MetadataError> {
-        match value.get("_type").and_then(Value::as_str) {
-            Some("layout") => Ok(Metadata::Layout(Layout::from_value(value)?)),
-            Some("link") => Ok(Metadata::Link(Link::from_value(value)?)),
-            Some(t) if crate::statement::is_statement_type(t) => {
-                let statement = crate::statement::Statement::from_value(value)?;
-                Ok(Metadata::Link(statement.to_link()?))
-            }
-            other => Err(MetadataError::UnknownType(
-                other.map_or_else(|| "nothing".to_owned(), str::to_owned),
-            )),
-        }
-    }
-}
-
-/// Why an envelope payload is neither a layout nor a link.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum MetadataError {
-    #[error("payload `_type` is {0:?}: neither a layout, a link nor an in-toto Statement")]
-    UnknownType(String),
-    #[error(transparent)]
-    Model(#[from] ModelError),
-    #[error(transparent)]
-    Statement(#[from] crate::statement::StatementError),
-}
-
 /// A link as verification uses it: artifacts in [`ArtifactTable`]s (one buffer of paths,
 /// 32-byte digests) instead of maps of owned strings, which for links of 100,000 artifacts
 /// were most of a verification's time and memory.
@@ -734,6 +705,14 @@ pub struct CompactLink {
 }
 
 impl CompactLink {
+    /// The materials or the products.
+    pub fn artifacts(&self, which: ArtifactType) -> &ArtifactTable {
+        match which {
+            ArtifactType::Materials => &self.materials,
+            ArtifactType::Products => &self.products,
+        }
+    }
+
     pub fn from_link(link: &Link) -> Self {
         CompactLink {
             name: link.name.clone(),
@@ -758,9 +737,9 @@ impl CompactLink {
 
     /// Reads a link payload (JSON text) straight into the compact form. `None` when the text
     /// is anything but a plain, valid link (another `_type`, a repeated field, a malformed
-    /// value): the caller then reads it through [`Metadata::from_payload`], which gives the
-    /// reference's answer and error for every case. When this succeeds, the result equals
-    /// `CompactLink::from_link(&Link::from_value(..))` of the same text.
+    /// value): the caller then reads it through `metadata::Metadata::from_payload`, which
+    /// gives the reference's answer and error for every case. When this succeeds, the result
+    /// equals `CompactLink::from_link(&Link::from_value(..))` of the same text.
     pub fn from_payload_text(json: &[u8]) -> Option<Self> {
         let mut de = serde_json::Deserializer::from_slice(json);
         let link = serde::Deserializer::deserialize_map(&mut de, CompactLinkVisitor).ok()?;

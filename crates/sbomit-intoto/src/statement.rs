@@ -279,10 +279,6 @@ mod tests {
         assert_eq!(v["predicate"]["materials"][0]["name"], "src.c");
         let back = Statement::from_value(&v).unwrap().to_link().unwrap();
         assert_eq!(back, link);
-        assert_eq!(
-            crate::model::Metadata::from_payload(&v).unwrap(),
-            crate::model::Metadata::Link(link)
-        );
     }
 
     #[test]

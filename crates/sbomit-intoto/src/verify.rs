@@ -22,14 +22,16 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::envelope::Envelope;
-use sbomit_crypto::{KeyError, KeyId, PublicKey};
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
-use crate::model::{
-    CompactLink, Inspection, Layout, Link, Metadata, MetadataError, SubstitutionError,
-};
-use crate::rules::{verify_compact_item_rules, ArtifactRule, ArtifactType, RuleViolation};
+use crate::envelope::{Envelope, EnvelopeKind};
+use sbomit_crypto::{KeyError, KeyId, PublicKey};
+
+use crate::metadata::{Metadata, MetadataError};
+use crate::model::{CompactLink, Inspection, Layout, Link, SubstitutionError};
+use crate::rule_engine::{verify_compact_item_rules, RuleViolation};
+use crate::rules::{ArtifactRule, ArtifactType};
 
 /// Errors from the IO side (link files, inspection commands), passed through.
 pub type SourceError = Box<dyn std::error::Error + Send + Sync>;
@@ -39,7 +41,7 @@ pub type SourceError = Box<dyn std::error::Error + Send + Sync>;
 pub trait LinkSource {
     /// The metadata recorded for `step` by the functionary `keyid`, or `None` when there is
     /// none (a missing file is not an error: authorized is not required).
-    fn load(&self, step: &str, keyid: &KeyId) -> Result<Option<Envelope>, SourceError>;
+    fn load(&self, step: &str, keyid: &KeyId) -> Result<Option<SignedLink>, SourceError>;
 
     /// The source of the links of the sublayout that `keyid` signed for `step`.
     fn sublayout_source(
@@ -47,6 +49,58 @@ pub trait LinkSource {
         step: &str,
         keyid: &KeyId,
     ) -> Result<Box<dyn LinkSource + '_>, SourceError>;
+}
+
+/// A link's envelope with the link read from it once. Verification, SIT derivation and the
+/// filesystem source's prefetch (which warms it on all cores) all need the link, and parsing
+/// a link of 100,000 artifacts is most of a verification's time; the envelope itself knows
+/// nothing of links. Clones share nothing but copy what was already read.
+#[derive(Clone, Debug)]
+pub struct SignedLink {
+    envelope: Envelope,
+    link: OnceLock<Option<CompactLink>>,
+}
+
+impl SignedLink {
+    pub fn new(envelope: Envelope) -> Self {
+        SignedLink {
+            envelope,
+            link: OnceLock::new(),
+        }
+    }
+
+    pub fn envelope(&self) -> &Envelope {
+        &self.envelope
+    }
+
+    pub fn into_envelope(self) -> Envelope {
+        self.envelope
+    }
+
+    /// The payload read as a link without building a JSON tree, computed once. `None` when
+    /// the payload is not a plain link, or a classic envelope was not read from bytes: read
+    /// the envelope's payload then.
+    pub fn compact_link(&self) -> Option<&CompactLink> {
+        self.link
+            .get_or_init(|| match self.envelope.kind() {
+                EnvelopeKind::Classic => self
+                    .envelope
+                    .received_file()
+                    .and_then(CompactLink::from_metablock_text),
+                EnvelopeKind::Dsse => self
+                    .envelope
+                    .payload_bytes()
+                    .filter(|p| !p.is_empty())
+                    .and_then(CompactLink::from_payload_text),
+            })
+            .as_ref()
+    }
+}
+
+impl From<Envelope> for SignedLink {
+    fn from(envelope: Envelope) -> Self {
+        SignedLink::new(envelope)
+    }
 }
 
 /// Runs inspections at verification time and returns the link they produce (materials and
@@ -443,7 +497,7 @@ type Outcome = Result<CompactLink, Failure>;
 /// A loaded, authorized and validly signed piece of metadata for a step.
 struct Verified<'e> {
     keyid: KeyId,
-    envelope: &'e Envelope,
+    signed: &'e SignedLink,
     key: PublicKey,
 }
 
@@ -498,9 +552,39 @@ fn payload_type_name(v: &Value) -> String {
         .to_owned()
 }
 
+/// Why a layout's verification stopped early: a failed verification (reported) or an input
+/// that cannot be verified (an error). Lets each step below use `?` for both.
+enum Stop {
+    Failed(Failure),
+    Error(VerifyError),
+}
+
+impl From<Failure> for Stop {
+    fn from(f: Failure) -> Self {
+        Stop::Failed(f)
+    }
+}
+
+impl From<VerifyError> for Stop {
+    fn from(e: VerifyError) -> Self {
+        Stop::Error(e)
+    }
+}
+
+/// The links loaded for each step (step 4), by the authorized key they were loaded for.
+type Loaded = Vec<Vec<(KeyId, SignedLink)>>;
+
+/// Each step's links read as compact links (step 6), by key.
+type Chain<'l> = Vec<Vec<(KeyId, Cow<'l, CompactLink>)>>;
+
+/// One link per step (the first), by step name: what rules are checked against.
+type Reduced<'l> = BTreeMap<&'l str, &'l CompactLink>;
+
+// `Stop::Failed` is the rare, once-per-run path; see `Failure`.
+#[allow(clippy::result_large_err)]
 impl Ctx<'_> {
-    // `Err(Failure)` is the rare, once-per-run path; see `Failure`.
-    #[allow(clippy::too_many_arguments, clippy::result_large_err)]
+    // One argument per input of a (sub)layout's verification.
+    #[allow(clippy::too_many_arguments)]
     fn verify_layout(
         &self,
         envelope: &Envelope,
@@ -511,45 +595,60 @@ impl Ctx<'_> {
         depth: usize,
         warnings: &mut Vec<Warning>,
     ) -> Result<Outcome, VerifyError> {
+        let steps = self.verify_steps(envelope, keys, parameters, source, name, depth, warnings);
+        match steps {
+            Ok(summary) => Ok(Ok(summary)),
+            Err(Stop::Failed(failure)) => Ok(Err(failure)),
+            Err(Stop::Error(e)) => Err(e),
+        }
+    }
+
+    /// The steps of the module documentation, in order.
+    #[allow(clippy::too_many_arguments)]
+    fn verify_steps(
+        &self,
+        envelope: &Envelope,
+        keys: &[PublicKey],
+        parameters: Option<&BTreeMap<String, String>>,
+        source: &dyn LinkSource,
+        name: &str,
+        depth: usize,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<CompactLink, Stop> {
         // The reference reads the layout when loading the file, before checking signatures.
-        let mut layout = match Metadata::from_payload(envelope.payload()) {
-            Ok(Metadata::Layout(l)) => l,
-            Ok(Metadata::Link(_)) => {
-                return Err(VerifyError::NotALayout {
-                    found: payload_type_name(envelope.payload()),
-                })
-            }
-            Err(MetadataError::UnknownType(found)) => {
-                return Err(VerifyError::NotALayout { found })
-            }
-            Err(e) => return Err(VerifyError::Layout(e)),
-        };
+        let mut layout = read_layout(envelope)?;
+        check_layout_signatures(envelope, keys)?; // 1
+        self.check_expiry(&layout)?; // 2
+        self.substitute_parameters(&mut layout, parameters, depth)?; // 3
+        let loaded = load_links(&layout, source)?; // 4
+        let verified = check_link_signatures(&layout, &loaded, warnings)?; // 5
+        let chain = self.read_links(&layout, &verified, source, depth, warnings)?; // 6
+        check_commands(&layout, &chain, warnings); // 7
+        let reduced = check_links_agree(&layout, &chain)?; // 8
+        check_step_rules(&layout, &reduced)?; // 9
+        let inspection_links = self.run_inspections(&layout)?; // 10
+        check_inspection_rules(&layout, &reduced, &inspection_links)?; // 11
+        Ok(summary_link(&layout, &reduced, name))
+    }
 
-        // 1. Every given key must have signed.
-        if keys.is_empty() {
-            return Err(VerifyError::NoLayoutKeys);
-        }
-        for key in keys {
-            if envelope.verify(key).is_err() {
-                let keyid = key.keyid().clone();
-                let named = envelope.signatures().iter().any(|s| s.keyid == keyid);
-                return Ok(Err(if named {
-                    Failure::LayoutSignatureBad { keyid }
-                } else {
-                    Failure::LayoutSignatureMissing { keyid }
-                }));
-            }
-        }
-
-        // 2. Expiry.
+    /// Step 2: expiry.
+    fn check_expiry(&self, layout: &Layout) -> Result<(), Failure> {
         if layout.expires <= self.options.now {
-            return Ok(Err(Failure::LayoutExpired {
+            return Err(Failure::LayoutExpired {
                 expires: layout.expires,
                 now: self.options.now,
-            }));
+            });
         }
+        Ok(())
+    }
 
-        // 3. Parameters.
+    /// Step 3: parameters.
+    fn substitute_parameters(
+        &self,
+        layout: &mut Layout,
+        parameters: Option<&BTreeMap<String, String>>,
+        depth: usize,
+    ) -> Result<(), VerifyError> {
         if let Some(p) = parameters {
             layout.substitute_parameters(p)?;
         }
@@ -560,264 +659,108 @@ impl Ctx<'_> {
                 .steps
                 .retain(|s| !self.options.skip_steps.contains(&s.name));
         }
+        Ok(())
+    }
 
-        // 4. Load links: every authorized key's link, if present.
-        let mut loaded: Vec<Vec<(KeyId, Envelope)>> = Vec::with_capacity(layout.steps.len());
-        for step in &layout.steps {
-            let mut per_step: Vec<(KeyId, Envelope)> = Vec::new();
-            for keyid in &step.pubkeys {
-                if per_step.iter().any(|(k, _)| k == keyid) {
-                    continue;
-                }
-                let found =
-                    source
-                        .load(&step.name, keyid)
-                        .map_err(|source| VerifyError::LinkSource {
-                            step: step.name.clone(),
-                            keyid: keyid.clone(),
-                            source,
-                        })?;
-                if let Some(env) = found {
-                    per_step.push((keyid.clone(), env));
-                }
-            }
-            if (per_step.len() as u64) < step.threshold {
-                return Ok(Err(Failure::LinkMissing {
-                    step: step.name.clone(),
-                    threshold: step.threshold,
-                    found: per_step.len(),
-                }));
-            }
-            loaded.push(per_step);
-        }
-
-        // 5. Signatures and thresholds. Each layout key is read once, and every link's
-        // signature is checked up front on all cores (a 500-step chain is 500 signatures);
-        // the results are then taken in the reference's order.
-        let mut layout_keys: BTreeMap<&KeyId, Option<Result<PublicKey, KeyError>>> =
-            BTreeMap::new();
-        for (keyid, _) in loaded.iter().flatten() {
-            layout_keys
-                .entry(keyid)
-                .or_insert_with(|| layout.public_key(keyid));
-        }
-        let checks: Vec<(&Envelope, &PublicKey)> = loaded
-            .iter()
-            .flatten()
-            .filter_map(|(keyid, env)| match layout_keys.get(keyid) {
-                Some(Some(Ok(key))) => Some((env, key)),
-                _ => None,
-            })
-            .collect();
-        let mut signature_ok = check_signatures(&checks).into_iter();
-        drop(checks);
-        let mut verified: Vec<Vec<Verified<'_>>> = Vec::with_capacity(layout.steps.len());
-        for (step, per_step) in layout.steps.iter().zip(loaded.iter()) {
-            let mut good = Vec::new();
-            let mut rejected = Vec::new();
-            let mut main_keyids = BTreeSet::new();
-            for (keyid, env) in per_step {
-                let keyid = keyid.clone();
-                let key = match layout_keys.get(&keyid) {
-                    None | Some(None) => {
-                        rejected.push(RejectedLink {
-                            keyid,
-                            reason: Rejection::KeyNotInLayout,
-                        });
-                        continue;
-                    }
-                    Some(Some(Err(e))) => {
-                        rejected.push(RejectedLink {
-                            keyid,
-                            reason: Rejection::UnusableKey(e.clone()),
-                        });
-                        continue;
-                    }
-                    Some(Some(Ok(k))) => k.clone(),
-                };
-                if signature_ok.next() != Some(true) {
-                    let inner = inner_keyid(&layout, &keyid);
-                    let named = env
-                        .signatures()
-                        .iter()
-                        .any(|s| s.keyid == keyid || s.keyid.0 == inner);
-                    let reason = if named {
-                        Rejection::BadSignature
-                    } else {
-                        Rejection::UnauthorizedKey {
-                            signed_by: env.signatures().iter().map(|s| s.keyid.clone()).collect(),
-                        }
-                    };
-                    rejected.push(RejectedLink { keyid, reason });
-                    continue;
-                }
-                main_keyids.insert(inner_keyid(&layout, &keyid));
-                good.push(Verified {
-                    keyid,
-                    envelope: env,
-                    key,
-                });
-            }
-            if (main_keyids.len() as u64) < step.threshold {
-                return Ok(Err(threshold_failure(
-                    &step.name,
-                    step.threshold,
-                    main_keyids.len(),
-                    rejected,
-                )));
-            }
-            for r in rejected {
-                warnings.push(Warning::LinkIgnored {
-                    step: step.name.clone(),
-                    keyid: r.keyid,
-                    reason: r.reason,
-                });
-            }
-            verified.push(good);
-        }
-
-        // 6. Sublayouts, replaced by their summary links; other payloads read as links.
-        let mut chain: Vec<Vec<(KeyId, Cow<'_, CompactLink>)>> =
-            Vec::with_capacity(layout.steps.len());
-        for (step, good) in layout.steps.iter().zip(&verified) {
+    /// Step 6: sublayouts, replaced by their summary links; other payloads read as links.
+    fn read_links<'l>(
+        &self,
+        layout: &Layout,
+        verified: &[Vec<Verified<'l>>],
+        source: &dyn LinkSource,
+        depth: usize,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<Chain<'l>, Stop> {
+        let mut chain: Chain<'l> = Vec::with_capacity(layout.steps.len());
+        for (step, good) in layout.steps.iter().zip(verified) {
             let mut per_step = Vec::with_capacity(good.len());
             for v in good {
                 // Plain links are read without a JSON tree; anything else (sublayouts,
                 // Statements, malformed links and their errors) through the payload.
-                if let Some(link) = v.envelope.compact_link() {
+                if let Some(link) = v.signed.compact_link() {
                     per_step.push((v.keyid.clone(), Cow::Borrowed(link)));
                     continue;
                 }
-                let link = match Metadata::from_payload(v.envelope.payload()) {
+                let link = match Metadata::from_payload(v.signed.envelope().payload()) {
                     Ok(Metadata::Link(l)) => CompactLink::from_link(&l),
                     Err(source) => {
                         return Err(VerifyError::Link {
                             step: step.name.clone(),
                             keyid: v.keyid.clone(),
                             source,
-                        })
+                        }
+                        .into())
                     }
                     Ok(Metadata::Layout(_)) => {
-                        if depth + 1 > self.options.max_depth {
-                            return Err(VerifyError::SublayoutTooDeep {
-                                step: step.name.clone(),
-                                max_depth: self.options.max_depth,
-                            });
-                        }
-                        let wrap = |source: VerifyError| VerifyError::Sublayout {
-                            step: step.name.clone(),
-                            keyid: v.keyid.clone(),
-                            source: Box::new(source),
-                        };
-                        let sub_source =
-                            source
-                                .sublayout_source(&step.name, &v.keyid)
-                                .map_err(|source| VerifyError::LinkSource {
-                                    step: step.name.clone(),
-                                    keyid: v.keyid.clone(),
-                                    source,
-                                })?;
-                        let mut sub_warnings = Vec::new();
-                        let outcome = self
-                            .verify_layout(
-                                v.envelope,
-                                std::slice::from_ref(&v.key),
-                                None,
-                                sub_source.as_ref(),
-                                &step.name,
-                                depth + 1,
-                                &mut sub_warnings,
-                            )
-                            .map_err(wrap)?;
-                        warnings.extend(sub_warnings.into_iter().map(|w| Warning::Sublayout {
-                            step: step.name.clone(),
-                            keyid: v.keyid.clone(),
-                            warning: Box::new(w),
-                        }));
-                        match outcome {
-                            Ok(summary) => summary,
-                            Err(failure) => {
-                                return Ok(Err(Failure::Sublayout {
-                                    step: step.name.clone(),
-                                    keyid: v.keyid.clone(),
-                                    failure: Box::new(failure),
-                                }))
-                            }
-                        }
+                        self.verify_sublayout(&step.name, v, source, depth, warnings)?
                     }
                 };
                 per_step.push((v.keyid.clone(), Cow::Owned(link)));
             }
             chain.push(per_step);
         }
+        Ok(chain)
+    }
 
-        // 7. Command alignment: a warning only.
-        for (step, per_step) in layout.steps.iter().zip(&chain) {
-            for (keyid, link) in per_step {
-                if link.command != step.expected_command {
-                    warnings.push(Warning::CommandMismatch {
-                        step: step.name.clone(),
-                        keyid: keyid.clone(),
-                        command: link.command.clone(),
-                        expected: step.expected_command.clone(),
-                    });
-                }
+    /// Step 6, for one sublayout: verified with the key that signed it for `step`, it stands
+    /// for the step by its summary link.
+    fn verify_sublayout(
+        &self,
+        step: &str,
+        v: &Verified<'_>,
+        source: &dyn LinkSource,
+        depth: usize,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<CompactLink, Stop> {
+        if depth + 1 > self.options.max_depth {
+            return Err(VerifyError::SublayoutTooDeep {
+                step: step.to_owned(),
+                max_depth: self.options.max_depth,
             }
+            .into());
         }
-
-        // 8. Links of one step must agree on their artifacts.
-        for (step, per_step) in layout.steps.iter().zip(&chain) {
-            if step.threshold <= 1 {
-                continue;
-            }
-            if (per_step.len() as u64) < step.threshold {
-                return Ok(Err(threshold_failure(
-                    &step.name,
-                    step.threshold,
-                    per_step.len(),
-                    Vec::new(),
-                )));
-            }
-            if let Some((ref_keyid, reference)) = per_step.first() {
-                for (keyid, link) in &per_step[1..] {
-                    if link.materials != reference.materials || link.products != reference.products
-                    {
-                        return Ok(Err(Failure::LinksDisagree {
-                            step: step.name.clone(),
-                            reference_keyid: ref_keyid.clone(),
-                            keyid: keyid.clone(),
-                        }));
-                    }
-                }
-            }
-        }
-        let reduced: BTreeMap<&str, &CompactLink> = layout
-            .steps
-            .iter()
-            .zip(&chain)
-            .filter_map(|(step, per_step)| {
-                per_step
-                    .first()
-                    .map(|(_, l)| (step.name.as_str(), l.as_ref()))
+        let wrap = |source: VerifyError| VerifyError::Sublayout {
+            step: step.to_owned(),
+            keyid: v.keyid.clone(),
+            source: Box::new(source),
+        };
+        let sub_source =
+            source
+                .sublayout_source(step, &v.keyid)
+                .map_err(|source| VerifyError::LinkSource {
+                    step: step.to_owned(),
+                    keyid: v.keyid.clone(),
+                    source,
+                })?;
+        let mut sub_warnings = Vec::new();
+        let outcome = self
+            .verify_layout(
+                v.signed.envelope(),
+                std::slice::from_ref(&v.key),
+                None,
+                sub_source.as_ref(),
+                step,
+                depth + 1,
+                &mut sub_warnings,
+            )
+            .map_err(wrap)?;
+        warnings.extend(sub_warnings.into_iter().map(|w| Warning::Sublayout {
+            step: step.to_owned(),
+            keyid: v.keyid.clone(),
+            warning: Box::new(w),
+        }));
+        outcome.map_err(|failure| {
+            Stop::Failed(Failure::Sublayout {
+                step: step.to_owned(),
+                keyid: v.keyid.clone(),
+                failure: Box::new(failure),
             })
-            .collect();
+        })
+    }
 
-        // 9. Step rules (before inspections run, so they never run on compromised files).
-        for step in &layout.steps {
-            if let Err(f) = item_rules(
-                &step.name,
-                ItemKind::Step,
-                &step.expected_materials,
-                &step.expected_products,
-                &reduced,
-            ) {
-                return Ok(Err(f));
-            }
-        }
-
-        // 10. Inspections, each checked for a zero return value as soon as it ran.
-        let mut inspection_links: Vec<(&str, CompactLink)> =
-            Vec::with_capacity(layout.inspect.len());
+    /// Step 10: inspections, each checked for a zero return value as soon as it ran.
+    fn run_inspections<'a>(&self, layout: &'a Layout) -> Result<Vec<(&'a str, CompactLink)>, Stop> {
+        let mut inspection_links = Vec::with_capacity(layout.inspect.len());
         for inspection in &layout.inspect {
             let link = self
                 .runner
@@ -827,33 +770,267 @@ impl Ctx<'_> {
                     source,
                 })?;
             if !zero_return_value(link.return_value()) {
-                return Ok(Err(Failure::InspectionFailed {
+                return Err(Failure::InspectionFailed {
                     inspection: inspection.name.clone(),
                     return_value: link.return_value().cloned(),
-                }));
+                }
+                .into());
             }
             inspection_links.push((inspection.name.as_str(), CompactLink::from_link(&link)));
         }
+        Ok(inspection_links)
+    }
+}
 
-        // 11. Inspection rules, over step and inspection links.
-        let mut combined = reduced.clone();
-        for (name, link) in &inspection_links {
-            combined.insert(name, link);
+/// Reads the layout from its envelope (before any check, as the reference does).
+#[allow(clippy::result_large_err)]
+fn read_layout(envelope: &Envelope) -> Result<Layout, VerifyError> {
+    match Metadata::from_payload(envelope.payload()) {
+        Ok(Metadata::Layout(l)) => Ok(l),
+        Ok(Metadata::Link(_)) => Err(VerifyError::NotALayout {
+            found: payload_type_name(envelope.payload()),
+        }),
+        Err(MetadataError::UnknownType(found)) => Err(VerifyError::NotALayout { found }),
+        Err(e) => Err(VerifyError::Layout(e)),
+    }
+}
+
+/// Step 1: every given key must have signed.
+#[allow(clippy::result_large_err)]
+fn check_layout_signatures(envelope: &Envelope, keys: &[PublicKey]) -> Result<(), Stop> {
+    if keys.is_empty() {
+        return Err(VerifyError::NoLayoutKeys.into());
+    }
+    for key in keys {
+        if envelope.verify(key).is_err() {
+            let keyid = key.keyid().clone();
+            let named = envelope.signatures().iter().any(|s| s.keyid == keyid);
+            return Err(if named {
+                Failure::LayoutSignatureBad { keyid }
+            } else {
+                Failure::LayoutSignatureMissing { keyid }
+            }
+            .into());
         }
-        for inspection in &layout.inspect {
-            if let Err(f) = item_rules(
-                &inspection.name,
-                ItemKind::Inspection,
-                &inspection.expected_materials,
-                &inspection.expected_products,
-                &combined,
-            ) {
-                return Ok(Err(f));
+    }
+    Ok(())
+}
+
+/// Step 4: every authorized key's link, if present.
+#[allow(clippy::result_large_err)]
+fn load_links(layout: &Layout, source: &dyn LinkSource) -> Result<Loaded, Stop> {
+    let mut loaded: Loaded = Vec::with_capacity(layout.steps.len());
+    for step in &layout.steps {
+        let mut per_step: Vec<(KeyId, SignedLink)> = Vec::new();
+        for keyid in &step.pubkeys {
+            if per_step.iter().any(|(k, _)| k == keyid) {
+                continue;
+            }
+            let found =
+                source
+                    .load(&step.name, keyid)
+                    .map_err(|source| VerifyError::LinkSource {
+                        step: step.name.clone(),
+                        keyid: keyid.clone(),
+                        source,
+                    })?;
+            if let Some(link) = found {
+                per_step.push((keyid.clone(), link));
             }
         }
-
-        Ok(Ok(summary_link(&layout, &reduced, name)))
+        if (per_step.len() as u64) < step.threshold {
+            return Err(Failure::LinkMissing {
+                step: step.name.clone(),
+                threshold: step.threshold,
+                found: per_step.len(),
+            }
+            .into());
+        }
+        loaded.push(per_step);
     }
+    Ok(loaded)
+}
+
+/// Step 5: signatures and thresholds. Each layout key is read once, and every link's
+/// signature is checked up front on all cores (a 500-step chain is 500 signatures); the results are then
+/// taken in the reference's order.
+#[allow(clippy::result_large_err)]
+fn check_link_signatures<'l>(
+    layout: &Layout,
+    loaded: &'l Loaded,
+    warnings: &mut Vec<Warning>,
+) -> Result<Vec<Vec<Verified<'l>>>, Failure> {
+    let mut layout_keys: BTreeMap<&KeyId, Option<Result<PublicKey, KeyError>>> = BTreeMap::new();
+    for (keyid, _) in loaded.iter().flatten() {
+        layout_keys
+            .entry(keyid)
+            .or_insert_with(|| layout.public_key(keyid));
+    }
+    let checks: Vec<(&Envelope, &PublicKey)> = loaded
+        .iter()
+        .flatten()
+        .filter_map(|(keyid, signed)| match layout_keys.get(keyid) {
+            Some(Some(Ok(key))) => Some((signed.envelope(), key)),
+            _ => None,
+        })
+        .collect();
+    let mut signature_ok = check_signatures(&checks).into_iter();
+    drop(checks);
+    let mut verified: Vec<Vec<Verified<'l>>> = Vec::with_capacity(layout.steps.len());
+    for (step, per_step) in layout.steps.iter().zip(loaded.iter()) {
+        let mut good = Vec::new();
+        let mut rejected = Vec::new();
+        let mut main_keyids = BTreeSet::new();
+        for (keyid, signed) in per_step {
+            let keyid = keyid.clone();
+            let key = match layout_keys.get(&keyid) {
+                None | Some(None) => {
+                    rejected.push(RejectedLink {
+                        keyid,
+                        reason: Rejection::KeyNotInLayout,
+                    });
+                    continue;
+                }
+                Some(Some(Err(e))) => {
+                    rejected.push(RejectedLink {
+                        keyid,
+                        reason: Rejection::UnusableKey(e.clone()),
+                    });
+                    continue;
+                }
+                Some(Some(Ok(k))) => k.clone(),
+            };
+            if signature_ok.next() != Some(true) {
+                let inner = inner_keyid(layout, &keyid);
+                let signatures = signed.envelope().signatures();
+                let named = signatures
+                    .iter()
+                    .any(|s| s.keyid == keyid || s.keyid.0 == inner);
+                let reason = if named {
+                    Rejection::BadSignature
+                } else {
+                    Rejection::UnauthorizedKey {
+                        signed_by: signatures.iter().map(|s| s.keyid.clone()).collect(),
+                    }
+                };
+                rejected.push(RejectedLink { keyid, reason });
+                continue;
+            }
+            main_keyids.insert(inner_keyid(layout, &keyid));
+            good.push(Verified { keyid, signed, key });
+        }
+        if (main_keyids.len() as u64) < step.threshold {
+            return Err(threshold_failure(
+                &step.name,
+                step.threshold,
+                main_keyids.len(),
+                rejected,
+            ));
+        }
+        for r in rejected {
+            warnings.push(Warning::LinkIgnored {
+                step: step.name.clone(),
+                keyid: r.keyid,
+                reason: r.reason,
+            });
+        }
+        verified.push(good);
+    }
+    Ok(verified)
+}
+
+/// Step 7: command alignment, a warning only.
+fn check_commands(layout: &Layout, chain: &Chain<'_>, warnings: &mut Vec<Warning>) {
+    for (step, per_step) in layout.steps.iter().zip(chain) {
+        for (keyid, link) in per_step {
+            if link.command != step.expected_command {
+                warnings.push(Warning::CommandMismatch {
+                    step: step.name.clone(),
+                    keyid: keyid.clone(),
+                    command: link.command.clone(),
+                    expected: step.expected_command.clone(),
+                });
+            }
+        }
+    }
+}
+
+/// Step 8: links of one step must agree on their artifacts; the first of each step then
+/// stands for it.
+#[allow(clippy::result_large_err)]
+fn check_links_agree<'l>(layout: &'l Layout, chain: &'l Chain<'_>) -> Result<Reduced<'l>, Failure> {
+    for (step, per_step) in layout.steps.iter().zip(chain) {
+        if step.threshold <= 1 {
+            continue;
+        }
+        if (per_step.len() as u64) < step.threshold {
+            return Err(threshold_failure(
+                &step.name,
+                step.threshold,
+                per_step.len(),
+                Vec::new(),
+            ));
+        }
+        if let Some((ref_keyid, reference)) = per_step.first() {
+            for (keyid, link) in &per_step[1..] {
+                if link.materials != reference.materials || link.products != reference.products {
+                    return Err(Failure::LinksDisagree {
+                        step: step.name.clone(),
+                        reference_keyid: ref_keyid.clone(),
+                        keyid: keyid.clone(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(layout
+        .steps
+        .iter()
+        .zip(chain)
+        .filter_map(|(step, per_step)| {
+            per_step
+                .first()
+                .map(|(_, l)| (step.name.as_str(), l.as_ref()))
+        })
+        .collect())
+}
+
+/// Step 9: step rules (before inspections run, so they never run on compromised files).
+#[allow(clippy::result_large_err)]
+fn check_step_rules(layout: &Layout, reduced: &Reduced<'_>) -> Result<(), Failure> {
+    for step in &layout.steps {
+        item_rules(
+            &step.name,
+            ItemKind::Step,
+            &step.expected_materials,
+            &step.expected_products,
+            reduced,
+        )?;
+    }
+    Ok(())
+}
+
+/// Step 11: inspection rules, over step and inspection links.
+#[allow(clippy::result_large_err)]
+fn check_inspection_rules(
+    layout: &Layout,
+    reduced: &Reduced<'_>,
+    inspection_links: &[(&str, CompactLink)],
+) -> Result<(), Failure> {
+    let mut combined = reduced.clone();
+    for (name, link) in inspection_links {
+        combined.insert(name, link);
+    }
+    for inspection in &layout.inspect {
+        item_rules(
+            &inspection.name,
+            ItemKind::Inspection,
+            &inspection.expected_materials,
+            &inspection.expected_products,
+            &combined,
+        )?;
+    }
+    Ok(())
 }
 
 /// Picks the most telling failure for a step short of valid links: a single-functionary

@@ -37,7 +37,8 @@ use sbomit_crypto::{KeyId, PrivateKey, PublicKey};
 use sbomit_intoto::digest::Sha256;
 use sbomit_intoto::envelope::{Envelope, EnvelopeError, EnvelopeKind};
 use sbomit_intoto::verify::{
-    InspectionRunner, LinkSource, SourceError, VerificationReport, VerifyError, VerifyOptions,
+    InspectionRunner, LinkSource, SignedLink, SourceError, VerificationReport, VerifyError,
+    VerifyOptions,
 };
 
 /// The `_type` of an SBOMit document of this version.
@@ -216,13 +217,13 @@ pub struct Document {
 /// to tens of megabytes for 100,000 artifacts, three times. Not part of the document's
 /// value: a clone starts empty and equality ignores it.
 #[derive(Default)]
-struct EnvelopeCache(std::sync::Mutex<BTreeMap<String, Envelope>>);
+struct EnvelopeCache(std::sync::Mutex<BTreeMap<String, SignedLink>>);
 
 impl EnvelopeCache {
-    fn get_or_parse(&self, name: &str, value: &Value) -> Result<Envelope, DocumentError> {
+    fn get_or_parse(&self, name: &str, value: &Value) -> Result<SignedLink, DocumentError> {
         let what = if name.is_empty() { "layout" } else { name };
         let Ok(mut cache) = self.0.lock() else {
-            return parse_envelope(what, value);
+            return parse_envelope(what, value).map(SignedLink::new);
         };
         if let Some(e) = cache.get(name) {
             return Ok(e.clone());
@@ -236,7 +237,7 @@ impl EnvelopeCache {
     /// that does not parse is the error.
     fn parse_all(&self, entries: &[(&String, &Value)]) -> Result<(), DocumentError> {
         use rayon::prelude::*;
-        let parsed: Vec<Result<Envelope, DocumentError>> = entries
+        let parsed: Vec<Result<SignedLink, DocumentError>> = entries
             .par_iter()
             .map(|(name, value)| parse_warm(name, value))
             .collect();
@@ -298,8 +299,8 @@ fn check_name(name: &str) -> Result<(), DocumentError> {
 
 /// [`parse_envelope`], with the payload read as a link when it is one: verification and
 /// SIT derivation both need it, and clones of a cached envelope share the work.
-fn parse_warm(name: &str, value: &Value) -> Result<Envelope, DocumentError> {
-    let e = parse_envelope(name, value)?;
+fn parse_warm(name: &str, value: &Value) -> Result<SignedLink, DocumentError> {
+    let e = SignedLink::new(parse_envelope(name, value)?);
     let _ = e.compact_link();
     Ok(e)
 }
@@ -409,7 +410,9 @@ impl Document {
 
     /// The layout envelope, parsed for verification.
     pub fn layout_envelope(&self) -> Result<Envelope, DocumentError> {
-        self.parsed.get_or_parse("", &self.layout)
+        self.parsed
+            .get_or_parse("", &self.layout)
+            .map(SignedLink::into_envelope)
     }
 
     /// Links and sublayouts by name.
@@ -418,9 +421,11 @@ impl Document {
     }
 
     pub fn metadata_envelope(&self, name: &str) -> Option<Result<Envelope, DocumentError>> {
-        self.metadata
-            .get(name)
-            .map(|v| self.parsed.get_or_parse(name, v))
+        self.metadata.get(name).map(|v| {
+            self.parsed
+                .get_or_parse(name, v)
+                .map(SignedLink::into_envelope)
+        })
     }
 
     pub fn attestations(&self) -> &[Value] {
@@ -865,7 +870,7 @@ impl EmbeddedLinks<'_> {
 }
 
 impl LinkSource for EmbeddedLinks<'_> {
-    fn load(&self, step: &str, keyid: &KeyId) -> Result<Option<Envelope>, SourceError> {
+    fn load(&self, step: &str, keyid: &KeyId) -> Result<Option<SignedLink>, SourceError> {
         let name = self.name(step, keyid);
         if let Some(v) = self.doc.metadata.get(&name) {
             return Ok(Some(self.doc.parsed.get_or_parse(&name, v)?));
@@ -880,7 +885,7 @@ impl LinkSource for EmbeddedLinks<'_> {
                 == Some(sbomit_intoto::statement::LINK_PREDICATE_V03);
             let for_step = p.pointer("/predicate/name").and_then(Value::as_str) == Some(step);
             if is_link && for_step && env.signatures().iter().any(|s| &s.keyid == keyid) {
-                return Ok(Some(env));
+                return Ok(Some(SignedLink::new(env)));
             }
         }
         Ok(None)

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use sbomit_crypto::PublicKey;
-use sbomit_intoto::model::{Inspection, Link, Metadata};
+use sbomit_intoto::metadata::Metadata;
+use sbomit_intoto::model::{Inspection, Link};
 use sbomit_intoto::verify::{
     InspectionRunner, SourceError, VerificationReport, VerifyError, VerifyOptions,
 };

@@ -134,7 +134,7 @@ impl CommonArgs {
         if paths.is_empty() {
             return Ok(Artifacts::new());
         }
-        let bar = Bar::new(what, out);
+        let bar = Bar::new(what, out.quiet);
         record_artifacts(paths, &self.record_options(), &bar)
             .with_context(|| format!("recording {what}"))
     }

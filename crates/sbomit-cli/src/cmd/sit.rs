@@ -17,7 +17,7 @@ use anyhow::{bail, Context, Result};
 use clap::{ArgGroup, Args, Subcommand};
 use sbomit_intoto::digest::Sha256;
 use sbomit_intoto::envelope::Envelope;
-use sbomit_intoto::model::Metadata;
+use sbomit_intoto::metadata::Metadata;
 use sbomit_sbom::document::{Document, SIT_SIGNING_STEP};
 use sbomit_sbom::sit::sign::Authorized;
 use sbomit_sbom::sit::{self, check, jsf, Format, LockfileKind, SitOptions};

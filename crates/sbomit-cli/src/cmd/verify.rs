@@ -5,7 +5,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use sbomit_intoto::envelope::Envelope;
-use sbomit_intoto::rules::RuleViolation;
+use sbomit_intoto::rule_engine::RuleViolation;
 use sbomit_intoto::verify::{self, Failure, VerificationReport, VerifyOptions};
 use serde_json::{json, Value};
 

@@ -13,12 +13,11 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
-}
-
+/// A fixture from another implementation, vendored under `testdata/` (see its README).
 fn interop(rel: &str) -> PathBuf {
-    shared().join("interop").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(rel)
 }
 
 fn copy(from: &Path, to: &Path) {
@@ -42,11 +41,7 @@ fn tamper_tarball(dir: &Path, tarball: &str, file: &str) {
 }
 
 fn ref_bin() -> Option<PathBuf> {
-    let bin = std::env::var_os("SBOMIT_INTOTO_REF_BIN").map(PathBuf::from);
-    if bin.is_none() {
-        eprintln!("skipped: SBOMIT_INTOTO_REF_BIN is not set");
-    }
-    bin
+    peer_bin("SBOMIT_INTOTO_REF_BIN")
 }
 
 fn peer(bin: &Path, dir: &Path, program: &str, args: &[&str]) -> Output {
@@ -398,7 +393,7 @@ fn sbomit_made_chain_verifies_with_in_toto_verify() {
 #[test]
 fn reference_made_chain_verifies_with_sbomit() {
     let Some(bin) = ref_bin() else { return };
-    let driver = shared().join("tools/intoto_ref.py");
+    let driver = shared_tool("intoto_ref.py");
     let driver = driver.to_str().unwrap();
     for (_, theirs) in KEY_TYPES {
         for dsse in [false, true] {
@@ -847,7 +842,7 @@ fn key_ids_match_the_reference() {
     let Some(bin) = ref_bin() else { return };
     let d = tempdir();
     let p = d.path();
-    let driver = shared().join("tools/intoto_ref.py");
+    let driver = shared_tool("intoto_ref.py");
     for t in ["ed25519", "ecdsa-p256", "ecdsa-p384", "rsa"] {
         let o = ok(sbomit(p, &["key", "generate", "--type", t, "--out", t]));
         let ours = String::from_utf8(o.stdout).unwrap().trim().to_owned();

@@ -1,10 +1,13 @@
-//! Helpers shared by the CLI's test binaries: run `sbomit`, check exit codes and output.
+//! Helpers shared by the CLI's test binaries: run `sbomit`, check exit codes and output (and,
+//! from `sbomit-testkit`, temp dirs, PostgreSQL schemas and the peer tools).
 
 // Each test binary uses its own subset of these.
 #![allow(dead_code)]
 
 use std::path::Path;
 use std::process::{Command, Output};
+
+pub use sbomit_testkit::{peer_bin, shared_tool, tempdir, PgSchema};
 
 /// Runs `sbomit ARGS` in `dir`, without the environment variables that change its behaviour.
 pub fn sbomit(dir: &Path, args: &[&str]) -> Output {
@@ -48,54 +51,5 @@ pub fn fails_with(o: Output, exit: i32, needles: &[&str]) {
     assert_eq!(code(&o), exit, "expected exit {exit}:\n{t}");
     for n in needles {
         assert!(t.contains(n), "expected {n:?} in:\n{t}");
-    }
-}
-
-pub fn tempdir() -> tempfile::TempDir {
-    tempfile::tempdir().expect("tempdir")
-}
-
-/// A PostgreSQL session for the tests' own setup and checks, on the async client the store
-/// uses, with a runtime of its own (the tests are synchronous).
-pub struct Pg {
-    rt: tokio::runtime::Runtime,
-    client: tokio_postgres::Client,
-}
-
-impl Pg {
-    pub fn connect(url: &str) -> Result<Pg, tokio_postgres::Error> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        let client = rt.block_on(async {
-            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
-            // Driven whenever a query below is.
-            tokio::spawn(async move {
-                let _ = connection.await;
-            });
-            Ok::<_, tokio_postgres::Error>(client)
-        })?;
-        Ok(Pg { rt, client })
-    }
-
-    pub fn batch_execute(&self, sql: &str) -> Result<(), tokio_postgres::Error> {
-        self.rt.block_on(self.client.batch_execute(sql))
-    }
-
-    pub fn query(
-        &self,
-        sql: &str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
-        self.rt.block_on(self.client.query(sql, params))
-    }
-
-    pub fn query_one(
-        &self,
-        sql: &str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<tokio_postgres::Row, tokio_postgres::Error> {
-        self.rt.block_on(self.client.query_one(sql, params))
     }
 }

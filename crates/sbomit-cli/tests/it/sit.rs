@@ -23,8 +23,9 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// A fixture from another implementation, vendored under `testdata/` (see its README).
 fn interop(rel: &str) -> PathBuf {
-    repo().join("../shared/interop").join(rel)
+    repo().join("testdata").join(rel)
 }
 
 fn copy(from: &Path, to: &Path) {

@@ -203,42 +203,9 @@ fn assert_consistent(url: &str, old: &Checkpoint, new: &Checkpoint) {
 
 // ---- PostgreSQL ----
 
-/// A schema of its own for one test, dropped afterwards.
-struct PgSchema {
-    base: String,
-    name: String,
-}
-
-impl PgSchema {
-    fn create(tag: &str) -> Option<PgSchema> {
-        let Some(base) = std::env::var("SBOMIT_TEST_POSTGRES")
-            .ok()
-            .filter(|v| !v.is_empty())
-        else {
-            eprintln!("skipped: SBOMIT_TEST_POSTGRES is not set");
-            return None;
-        };
-        let name = format!("sbomit_cli_{tag}_{}", std::process::id());
-        let c = Pg::connect(&base).unwrap();
-        c.batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"
-        ))
-        .unwrap();
-        Some(PgSchema { base, name })
-    }
-
-    fn url(&self) -> String {
-        let sep = if self.base.contains('?') { '&' } else { '?' };
-        format!("{}{sep}options=-csearch_path%3D{}", self.base, self.name)
-    }
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        if let Ok(c) = Pg::connect(&self.base) {
-            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
-        }
-    }
+/// A schema of its own for one test, dropped afterwards; `None` (skipped) without a server.
+fn pg_schema(tag: &str) -> Option<PgSchema> {
+    PgSchema::from_env(&format!("sbomit_cli_{tag}"))
 }
 
 // ---- the CLI, end to end ----
@@ -675,7 +642,7 @@ fn acknowledged_entries_survive_sigkill_on_sqlite() {
 
 #[test]
 fn acknowledged_entries_survive_sigkill_on_postgres() {
-    let Some(schema) = PgSchema::create("durability") else {
+    let Some(schema) = pg_schema("durability") else {
         return;
     };
     acknowledged_entries_survive_sigkill(&schema.url());
@@ -685,7 +652,7 @@ fn acknowledged_entries_survive_sigkill_on_postgres() {
 
 #[test]
 fn two_servers_on_one_postgres_schema_build_one_consistent_tree() {
-    let Some(schema) = PgSchema::create("two_servers") else {
+    let Some(schema) = pg_schema("two_servers") else {
         return;
     };
     let database = schema.url();

@@ -83,42 +83,23 @@ impl Drop for Server {
 /// A database for one test: an SQLite file, or a fresh PostgreSQL schema (dropped after).
 struct Db {
     url: String,
-    pg: Option<(String, String)>,
+    /// Held for its drop, which removes the schema.
+    _pg: Option<PgSchema>,
 }
 
 impl Db {
     fn all(dir: &Path, tag: &str) -> Vec<Db> {
         let mut v = vec![Db {
             url: format!("sqlite://{}", dir.join("store.db").display()),
-            pg: None,
+            _pg: None,
         }];
-        match std::env::var("SBOMIT_TEST_POSTGRES") {
-            Ok(base) if !base.is_empty() => {
-                let name = format!("sbomit_cli_q_{tag}_{}", std::process::id());
-                let c = Pg::connect(&base).unwrap();
-                c.batch_execute(&format!(
-                    "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"
-                ))
-                .unwrap();
-                let sep = if base.contains('?') { '&' } else { '?' };
-                v.push(Db {
-                    url: format!("{base}{sep}options=-csearch_path%3D{name}"),
-                    pg: Some((base, name)),
-                });
-            }
-            _ => eprintln!("SBOMIT_TEST_POSTGRES is not set: PostgreSQL skipped"),
+        if let Some(schema) = PgSchema::from_env(&format!("sbomit_cli_q_{tag}")) {
+            v.push(Db {
+                url: schema.url(),
+                _pg: Some(schema),
+            });
         }
         v
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        if let Some((base, name)) = &self.pg {
-            if let Ok(c) = Pg::connect(base) {
-                let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"));
-            }
-        }
     }
 }
 

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 
 use sbomit_crypto::{KeyError, KeyId, KeyKind, PrivateKey, PublicKey, Scheme};
 
+/// A fixture from another implementation, vendored under `testdata/` (see its README).
 fn interop(rel: &str) -> Vec<u8> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/interop")
+        .join("../../testdata")
         .join(rel);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }

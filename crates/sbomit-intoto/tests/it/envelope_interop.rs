@@ -10,9 +10,10 @@ use sbomit_crypto::{KeyId, KeyKind, PrivateKey, PublicKey};
 use sbomit_intoto::envelope::{Envelope, EnvelopeKind, INTOTO_PAYLOAD_TYPE};
 use serde_json::Value;
 
+/// A fixture from another implementation, vendored under `testdata/` (see its README).
 fn interop(rel: &str) -> Vec<u8> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/interop")
+        .join("../../testdata")
         .join(rel);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }

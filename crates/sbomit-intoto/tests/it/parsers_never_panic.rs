@@ -6,7 +6,8 @@
 
 use proptest::prelude::*;
 use sbomit_intoto::envelope::Envelope;
-use sbomit_intoto::model::{Layout, Link, Metadata};
+use sbomit_intoto::metadata::Metadata;
+use sbomit_intoto::model::{Layout, Link};
 use sbomit_intoto::rules::ArtifactRule;
 use sbomit_intoto::statement::Statement;
 use serde_json::{json, Value};

@@ -11,11 +11,12 @@ use sbomit_crypto::{KeyId, KeyKind, PrivateKey, PublicKey};
 use sbomit_intoto::digest::{ArtifactPath, DigestSet, Sha256};
 use sbomit_intoto::envelope::{Envelope, EnvelopeKind};
 use sbomit_intoto::model::{Inspection, Link};
-use sbomit_intoto::rules::{ArtifactRule, ArtifactType, RuleViolation};
+use sbomit_intoto::rule_engine::RuleViolation;
+use sbomit_intoto::rules::{ArtifactRule, ArtifactType};
 use sbomit_intoto::statement::Statement;
 use sbomit_intoto::verify::{
-    verify, Failure, InspectionRunner, ItemKind, LinkSource, RejectedLink, Rejection, SourceError,
-    VerificationReport, VerifyOptions, Warning,
+    verify, Failure, InspectionRunner, ItemKind, LinkSource, RejectedLink, Rejection, SignedLink,
+    SourceError, VerificationReport, VerifyOptions, Warning,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -128,7 +129,7 @@ impl MemSource {
 struct Borrowed<'a>(&'a MemSource);
 
 impl LinkSource for Borrowed<'_> {
-    fn load(&self, step: &str, keyid: &KeyId) -> Result<Option<Envelope>, SourceError> {
+    fn load(&self, step: &str, keyid: &KeyId) -> Result<Option<SignedLink>, SourceError> {
         self.0.load(step, keyid)
     }
     fn sublayout_source(
@@ -143,8 +144,12 @@ impl LinkSource for Borrowed<'_> {
 static EMPTY: std::sync::LazyLock<MemSource> = std::sync::LazyLock::new(MemSource::default);
 
 impl LinkSource for MemSource {
-    fn load(&self, step: &str, keyid: &KeyId) -> Result<Option<Envelope>, SourceError> {
-        Ok(self.links.get(&(step.to_owned(), keyid.clone())).cloned())
+    fn load(&self, step: &str, keyid: &KeyId) -> Result<Option<SignedLink>, SourceError> {
+        Ok(self
+            .links
+            .get(&(step.to_owned(), keyid.clone()))
+            .cloned()
+            .map(SignedLink::new))
     }
     fn sublayout_source(
         &self,
@@ -735,4 +740,31 @@ fn substitutes_parameters_before_rules() {
     assert_eq!(report.failure, None);
     options.parameters = Some(Default::default());
     assert!(verify(&env, &keys, &options, &source, &Runner::default()).is_err());
+}
+
+// ---------------------------------------------------------------------------------------
+// The link view of an envelope
+
+#[test]
+fn signed_link_reads_the_link_once_from_the_received_bytes() {
+    use sbomit_intoto::model::CompactLink;
+    let k = key();
+    let l = link("build", &[("src.c", "a")], &[("app", "b")]);
+    let want = CompactLink::from_link(&l);
+    for kind in [EnvelopeKind::Classic, EnvelopeKind::Dsse] {
+        let bytes = signed(&l.to_value(), kind, &[&k]).to_file_bytes();
+        let read = SignedLink::new(Envelope::parse(&bytes).unwrap());
+        let first = read.compact_link().unwrap();
+        assert_eq!(first, &want, "{kind:?}");
+        // Cached: the second call returns the same value, not a second parse.
+        assert!(std::ptr::eq(first, read.compact_link().unwrap()));
+        assert!(read.envelope().verify(k.public_key()).is_ok());
+    }
+    // A classic envelope built from a value has no received bytes: read its payload instead.
+    let built = SignedLink::new(signed(&l.to_value(), EnvelopeKind::Classic, &[&k]));
+    assert!(built.compact_link().is_none());
+    // A payload that is not a plain link has no link view either.
+    let layout_env = signed(&layout(&[&k], vec![], vec![]), EnvelopeKind::Dsse, &[&k]);
+    let parsed = Envelope::parse(&layout_env.to_file_bytes()).unwrap();
+    assert!(SignedLink::from(parsed).compact_link().is_none());
 }

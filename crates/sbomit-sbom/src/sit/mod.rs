@@ -35,7 +35,8 @@ use crate::jsonpatch::PatchError;
 use sbomit_crypto::KeyId;
 use sbomit_intoto::digest::{CompactDigest, Sha256};
 use sbomit_intoto::envelope::Envelope;
-use sbomit_intoto::model::{CompactLink, Layout, Metadata};
+use sbomit_intoto::metadata::Metadata;
+use sbomit_intoto::model::{CompactLink, Layout};
 use sbomit_intoto::verify::{LinkSource, VerificationReport};
 
 pub use lockfile::{Hash, HashAlg, LockfileKind, Package};
@@ -373,13 +374,14 @@ impl Builder {
                     name: name.clone(),
                     reason,
                 };
-                let Some(env) = source
+                let Some(signed) = source
                     .load(&step.name, keyid)
                     .map_err(|e| meta_err(e.to_string()))?
                 else {
                     continue;
                 };
-                if !signed_by_layout_key(layout, keyid, &env) {
+                let env = signed.envelope();
+                if !signed_by_layout_key(layout, keyid, env) {
                     continue;
                 }
                 let index = self.attestations.len();
@@ -393,7 +395,7 @@ impl Builder {
                 links.push(index);
                 // Plain links are read straight into tables (no JSON tree, no string maps);
                 // anything else (sublayouts, Statements) through the general model.
-                if let Some(l) = env.compact_link() {
+                if let Some(l) = signed.compact_link() {
                     if first.is_none() {
                         first = Some(l.clone());
                     }

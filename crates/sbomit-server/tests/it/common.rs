@@ -1,116 +1,22 @@
-//! The fixture of the server tests: a fresh database per test (a SQLite file in a temp dir,
-//! or a fresh PostgreSQL schema when `SBOMIT_TEST_POSTGRES` names a server), a store on it,
-//! and the server on 127.0.0.1 port 0 in its own runtime thread, spoken to over real HTTP:
-//! through `sbomit-client` where a typed call exists, raw requests (below) where a test looks
-//! at statuses, headers and problem details or sends what a client never would.
+//! The fixture of the server tests: a fresh database per test (`sbomit-testkit`: a SQLite
+//! file in a temp dir, or a fresh PostgreSQL schema when `SBOMIT_TEST_POSTGRES` names a
+//! server), a store on it, and the server on 127.0.0.1 port 0 in its own runtime thread,
+//! spoken to over real HTTP.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use sbomit_crypto::{KeyKind, PrivateKey};
-use sbomit_intoto::envelope::{Envelope, EnvelopeKind};
-use sbomit_scitt::cose::{SignedStatement, StatementHeader};
+use sbomit_crypto::PrivateKey;
 use sbomit_server::ServerConfig;
 use sbomit_store::backend::Scope;
 use sbomit_store::policy::Role;
 use sbomit_store::service_key::ServiceKey;
 use sbomit_store::{Store, StoreConfig};
 
-/// Which database a test runs on.
-#[derive(Clone, Debug)]
-pub enum Backend {
-    Sqlite,
-    /// The server's base URL.
-    Postgres(String),
-}
-
-impl Backend {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres(_) => "postgres",
-        }
-    }
-}
-
-/// SQLite always; PostgreSQL too when `SBOMIT_TEST_POSTGRES` is set.
-pub fn backends() -> Vec<Backend> {
-    let mut v = vec![Backend::Sqlite];
-    match std::env::var("SBOMIT_TEST_POSTGRES") {
-        Ok(url) if !url.is_empty() => v.push(Backend::Postgres(url)),
-        _ => eprintln!("SBOMIT_TEST_POSTGRES is not set: PostgreSQL backend skipped"),
-    }
-    v
-}
-
-/// Runs `f` once per backend, naming the backend when it fails.
-pub fn each_backend(f: impl Fn(&Backend)) {
-    for b in backends() {
-        eprintln!("-- backend {}", b.name());
-        f(&b);
-    }
-}
-
-pub fn unique_suffix() -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let t = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "{}_{}_{}",
-        std::process::id(),
-        t % 1_000_000_000_000,
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// A fresh database, removed on drop.
-pub struct Db {
-    pub url: String,
-    pub dir: tempfile::TempDir,
-    pg: Option<(String, String)>,
-    /// The service key of every server on this database.
-    pub key: Arc<ServiceKey>,
-}
-
-impl Db {
-    pub fn new(backend: &Backend) -> Db {
-        let dir = tempfile::tempdir().unwrap();
-        match backend {
-            Backend::Sqlite => Db {
-                url: format!("sqlite://{}", dir.path().join("log.db").display()),
-                dir,
-                pg: None,
-                key: Arc::new(ServiceKey::generate().unwrap()),
-            },
-            Backend::Postgres(base) => {
-                let schema = format!("t_srv_{}", unique_suffix());
-                let c = Pg::connect(base).unwrap();
-                c.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
-                let sep = if base.contains('?') { '&' } else { '?' };
-                Db {
-                    url: format!("{base}{sep}options=-csearch_path%3D{schema}"),
-                    dir,
-                    pg: Some((base.clone(), schema)),
-                    key: Arc::new(ServiceKey::generate().unwrap()),
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        if let Some((base, schema)) = &self.pg {
-            if let Ok(c) = Pg::connect(base) {
-                let _ = c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
-            }
-        }
-    }
-}
+pub use sbomit_testkit::{
+    backends, cose_statement, each_backend, key, peer_bin, unique_suffix, Backend, Db,
+};
 
 /// A running server over a fresh store.
 pub struct TestServer {
@@ -118,11 +24,17 @@ pub struct TestServer {
     pub port: u16,
     pub store: Store,
     pub admin_token: String,
+    /// The service key of every server on this database.
+    pub key: Arc<ServiceKey>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     // Dropped last: the schema goes after the server and store are gone. `None` for a second
     // server on another server's database.
     db: Option<Db>,
+}
+
+fn new_service_key() -> Arc<ServiceKey> {
+    Arc::new(ServiceKey::generate().unwrap())
 }
 
 /// The test defaults: a short batch interval, a generous registration wait.
@@ -136,7 +48,7 @@ pub fn config() -> ServerConfig {
 impl TestServer {
     pub fn start(backend: &Backend, config: ServerConfig) -> TestServer {
         let db = Db::new(backend);
-        Self::start_on(&db.url.clone(), &Arc::clone(&db.key), config, Some(db))
+        Self::start_on(&db.url.clone(), &new_service_key(), config, Some(db))
     }
 
     /// A server on a fresh PostgreSQL schema whose URL also carries `params` (`a=1&b=2`),
@@ -145,13 +57,13 @@ impl TestServer {
         let mut db = Db::new(&Backend::Postgres(base.to_owned()));
         // The URL has a query already: the schema's `options`.
         db.url = format!("{}&{params}", db.url);
-        Self::start_on(&db.url.clone(), &Arc::clone(&db.key), config, Some(db))
+        Self::start_on(&db.url.clone(), &new_service_key(), config, Some(db))
     }
 
     /// Another server process on this server's database and service key (drop it first).
     pub fn second(&self, config: ServerConfig) -> TestServer {
         let db = self.db.as_ref().unwrap();
-        Self::start_on(&db.url, &Arc::clone(&db.key), config, None)
+        Self::start_on(&db.url, &self.key, config, None)
     }
 
     fn start_on(
@@ -190,6 +102,7 @@ impl TestServer {
             port,
             store,
             admin_token,
+            key: Arc::clone(service_key),
             shutdown: Some(tx),
             thread: Some(thread),
             db,
@@ -370,95 +283,19 @@ pub fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
-pub fn key(kind: KeyKind) -> PrivateKey {
-    PrivateKey::generate(kind).unwrap()
-}
-
-pub fn cose_statement(key: &PrivateKey, iss: &str, sub: &str, ct: &str, payload: &[u8]) -> Vec<u8> {
-    SignedStatement::sign(
-        &StatementHeader {
-            iss: iss.into(),
-            sub: sub.into(),
-            content_type: Some(ct.into()),
-            kid: None,
-        },
-        payload,
-        key,
-    )
-    .unwrap()
-}
-
 /// A DSSE envelope of an in-toto Statement v1 about one artifact, signed by `key`.
 pub fn dsse_statement(key: &PrivateKey, name: &str, predicate_type: &str) -> Vec<u8> {
-    let digest = hex::encode(sbomit_intoto::digest::Sha256::digest(name.as_bytes()).as_bytes());
-    let statement = serde_json::json!({
-        "_type": "https://in-toto.io/Statement/v1",
-        "subject": [{ "name": name, "digest": { "sha256": digest } }],
-        "predicateType": predicate_type,
-        "predicate": { "builder": { "id": "https://ci.example/builder" } },
-    });
-    let mut env = Envelope::from_value(EnvelopeKind::Dsse, statement).unwrap();
-    env.sign(key).unwrap();
-    env.to_file_bytes()
-}
-
-/// Whether a peer tool's variable is set; prints the skip line when not.
-pub fn peer_bin(var: &str) -> Option<std::path::PathBuf> {
-    match std::env::var(var) {
-        Ok(v) if !v.is_empty() => Some(v.into()),
-        _ => {
-            eprintln!("{var} is not set: skipped (CI sets it; see .ci/run)");
-            None
-        }
-    }
+    sbomit_testkit::dsse_statement(
+        key,
+        name,
+        predicate_type,
+        serde_json::json!({ "builder": { "id": "https://ci.example/builder" } }),
+    )
 }
 
 /// `../shared/tools/scitt_peer.py`, beside the repository.
 pub fn scitt_peer_script() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/tools/scitt_peer.py")
+    sbomit_testkit::shared_tool("scitt_peer.py")
 }
 
-/// A PostgreSQL session for the tests' own setup and checks, on the async client the store
-/// uses, with a runtime of its own (the tests are synchronous).
-pub struct Pg {
-    rt: tokio::runtime::Runtime,
-    client: tokio_postgres::Client,
-}
-
-impl Pg {
-    pub fn connect(url: &str) -> Result<Pg, tokio_postgres::Error> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        let client = rt.block_on(async {
-            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
-            // Driven whenever a query below is.
-            tokio::spawn(async move {
-                let _ = connection.await;
-            });
-            Ok::<_, tokio_postgres::Error>(client)
-        })?;
-        Ok(Pg { rt, client })
-    }
-
-    pub fn batch_execute(&self, sql: &str) -> Result<(), tokio_postgres::Error> {
-        self.rt.block_on(self.client.batch_execute(sql))
-    }
-
-    pub fn query(
-        &self,
-        sql: &str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
-        self.rt.block_on(self.client.query(sql, params))
-    }
-
-    pub fn query_one(
-        &self,
-        sql: &str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<tokio_postgres::Row, tokio_postgres::Error> {
-        self.rt.block_on(self.client.query_one(sql, params))
-    }
-}
+pub use sbomit_testkit::Pg;

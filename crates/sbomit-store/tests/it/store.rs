@@ -5,8 +5,7 @@
 use std::sync::Arc;
 
 use sbomit_crypto::{KeyKind, PrivateKey};
-use sbomit_intoto::envelope::{Envelope, EnvelopeKind};
-use sbomit_scitt::cose::{SignedStatement, StatementHeader};
+use sbomit_scitt::cose::SignedStatement;
 use sbomit_scitt::receipt::{verify_receipt_for_leaf, verify_receipt_with_keys};
 use sbomit_store::admission::{EntryKind, Refusal};
 use sbomit_store::policy::Role;
@@ -15,31 +14,11 @@ use sbomit_tlog::merkle;
 use serde_json::json;
 
 use crate::common::{each_backend, Db};
+use sbomit_testkit::cose_statement;
 
-fn cose_statement(key: &PrivateKey, iss: &str, sub: &str, ct: &str, payload: &[u8]) -> Vec<u8> {
-    SignedStatement::sign(
-        &StatementHeader {
-            iss: iss.into(),
-            sub: sub.into(),
-            content_type: Some(ct.into()),
-            kid: None,
-        },
-        payload,
-        key,
-    )
-    .unwrap()
-}
-
+/// The store tests' statement: the predicate notes the artifact's name.
 fn dsse_statement(key: &PrivateKey, predicate_type: &str, name: &str) -> Vec<u8> {
-    let statement = json!({
-        "_type": "https://in-toto.io/Statement/v1",
-        "subject": [{"name": name, "digest": {"sha256": hex::encode(sbomit_intoto::digest::Sha256::digest(name.as_bytes()).as_bytes())}}],
-        "predicateType": predicate_type,
-        "predicate": {"note": name},
-    });
-    let mut env = Envelope::from_value(EnvelopeKind::Dsse, statement).unwrap();
-    env.sign(key).unwrap();
-    env.to_file_bytes()
+    sbomit_testkit::dsse_statement(key, name, predicate_type, json!({"note": name}))
 }
 
 fn size(store: &Store) -> u64 {
