@@ -19,7 +19,6 @@
 //! `https://` stores are reached with rustls on its aws-lc-rs provider, set here explicitly,
 //! so no other crypto library (ring, rustls's default) is linked.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
@@ -206,7 +205,7 @@ impl Client {
     /// A client of the store at `base_url` (`http(s)://host[:port][/prefix]`).
     pub fn new(base_url: &str) -> Result<Client, ClientError> {
         let origin = Origin::of(base_url)?;
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = sbomit_crypto::tls_provider();
         let agent: ureq::Agent = ureq::Agent::config_builder()
             // Error statuses are answers whose body says why; they become `ClientError::Status`.
             .http_status_as_error(false)

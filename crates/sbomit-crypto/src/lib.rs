@@ -1215,6 +1215,13 @@ pub fn webpki_algorithms() -> &'static [&'static dyn SignatureVerificationAlgori
     ALGORITHMS
 }
 
+/// The TLS provider of every TLS client in the workspace (the Store client's HTTPS, the
+/// PostgreSQL backend's TLS): rustls on aws-lc-rs, so that the workspace ships one crypto
+/// library and no other crate names it.
+pub fn tls_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
+    std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
 /// SPKI DER prefix of an uncompressed P-256 point (id-ecPublicKey, prime256v1, BIT STRING).
 const P256_SPKI_PREFIX: [u8; 26] = [
     0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,

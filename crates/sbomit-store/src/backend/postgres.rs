@@ -206,7 +206,7 @@ fn tls_config(
     root_cert: Option<&std::path::Path>,
 ) -> Result<rustls::ClientConfig, StoreError> {
     use rustls::pki_types::pem::PemObject;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = sbomit_crypto::tls_provider();
     let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(StoreError::PostgresTls)?;
