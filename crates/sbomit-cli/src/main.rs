@@ -74,9 +74,9 @@ pub enum Outcome {
 fn main() -> ExitCode {
     // The HTTPS client (ureq) and the PostgreSQL TLS share one crypto library: aws-lc-rs.
     // An error means a provider was installed already, which is as good.
-    let _ = rustls::crypto::CryptoProvider::install_default(
-        std::sync::Arc::unwrap_or_clone(sbomit_crypto::tls_provider()),
-    );
+    let _ = rustls::crypto::CryptoProvider::install_default(std::sync::Arc::unwrap_or_clone(
+        sbomit_crypto::tls_provider(),
+    ));
     let cli = Cli::parse();
     let out = cmd::Output {
         quiet: cli.quiet,

@@ -32,7 +32,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use sbomit_intoto::digest::{ArtifactPath, Artifacts, DigestSet, Sha256};
+use sbomit_intoto::digest::{posix_join, ArtifactPath, Artifacts, DigestSet, Sha256};
 
 use crate::exclude::{ExcludeSpec, PatternError};
 
@@ -569,20 +569,9 @@ fn dir_digest<'a>(files: impl Iterator<Item = (&'a str, Sha256)>) -> Sha256 {
     Sha256::digest(text.as_bytes())
 }
 
-/// `os.path.join(a, b)` on POSIX.
-fn py_join(a: &str, b: &str) -> String {
-    if b.starts_with('/') {
-        b.to_owned()
-    } else if a.is_empty() || a.ends_with('/') {
-        format!("{a}{b}")
-    } else {
-        format!("{a}/{b}")
-    }
-}
-
 /// `OSTreeResolver._hash`: the commit object that `refs/heads/<reference>` names.
 fn ostree_digest(root: &Path, reference: &str) -> Result<Sha256, RecordError> {
-    let ref_path = root.join(py_join("refs/heads", reference));
+    let ref_path = root.join(posix_join("refs/heads", reference));
     let bytes = std::fs::read(&ref_path).map_err(io_err(&ref_path))?;
     let text = String::from_utf8(bytes).map_err(|e| RecordError::Io {
         path: ref_path.clone(),
@@ -593,8 +582,8 @@ fn ostree_digest(root: &Path, reference: &str) -> Result<Sha256, RecordError> {
     let commit: Vec<char> = text.trim_matches('\n').chars().collect();
     let head: String = commit.iter().take(2).collect();
     let tail: String = commit.iter().skip(2).collect();
-    let object = root.join(py_join(
-        &py_join("objects", &head),
+    let object = root.join(posix_join(
+        &posix_join("objects", &head),
         &format!("{tail}.commit"),
     ));
     Ok(hash_file(&object, false)?.0)

@@ -197,6 +197,18 @@ impl From<&str> for ArtifactPath {
     }
 }
 
+/// `posixpath.join(a, b)` for two components, as the Python reference joins artifact paths
+/// (a rule's `IN` prefix, a resolver's directory): an absolute `b` replaces `a`.
+pub fn posix_join(a: &str, b: &str) -> String {
+    if b.starts_with('/') {
+        b.to_owned()
+    } else if a.is_empty() || a.ends_with('/') {
+        format!("{a}{b}")
+    } else {
+        format!("{a}/{b}")
+    }
+}
+
 /// A link's materials or products.
 pub type Artifacts = BTreeMap<ArtifactPath, DigestSet>;
 

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::digest::{ArtifactPath, ArtifactTable, DigestSet};
+use crate::digest::{posix_join, ArtifactPath, ArtifactTable, DigestSet};
 use crate::fnmatch::Pattern;
 use crate::model::{CompactLink, Link};
 use crate::rules::{ArtifactRule, ArtifactType};
@@ -80,17 +80,6 @@ impl fmt::Display for RuleViolation {
                 )
             }
         }
-    }
-}
-
-/// `posixpath.join(a, b)` for two components.
-fn posix_join(a: &str, b: &str) -> String {
-    if b.starts_with('/') {
-        b.to_owned()
-    } else if a.is_empty() || a.ends_with('/') {
-        format!("{a}{b}")
-    } else {
-        format!("{a}/{b}")
     }
 }
 

@@ -17,6 +17,7 @@ use sbomit_store::backend::{EntryRecord, Scope};
 use sbomit_store::policy::Role;
 use sbomit_store::{EntryId, StoreError};
 
+use crate::graph_api::millis_to_rfc3339;
 use crate::problem::{ApiError, JsonProblem};
 use crate::state::{content_type_is, parse_operation_id, AppState, OpState, Registered};
 
@@ -71,11 +72,6 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
 fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request(format!("the request body: {e}")))
-}
-
-fn millis_to_rfc3339(ms: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
 /// `POST /v1/entries`: registers a DSSE envelope carrying an in-toto Statement.

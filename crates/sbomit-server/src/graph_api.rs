@@ -51,26 +51,16 @@ pub(crate) fn millis_to_rfc3339(ms: i64) -> Option<String> {
 
 // ---- query strings ----
 
-/// Decodes one `application/x-www-form-urlencoded` component (`+` is a space); `None` when a
-/// `%` escape is malformed or the bytes are not UTF-8.
-fn form_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
+/// Whether every `%` in a query string starts a two-hex-digit escape. `form_urlencoded`
+/// passes a malformed escape through as text; we refuse it, so that a mangled parameter is a
+/// 400 rather than a different question.
+fn escapes_well_formed(raw: &str) -> bool {
+    let b = raw.as_bytes();
+    b.iter().enumerate().all(|(i, &c)| {
+        c != b'%'
+            || b.get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    })
 }
 
 /// A parsed query string: the pairs in order, repeated names kept.
@@ -81,12 +71,17 @@ impl Params {
     pub(crate) fn parse(raw: Option<&str>, allowed: &[&str]) -> Result<Params, ApiError> {
         let mut pairs = Vec::new();
         for part in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = part.split_once('=').unwrap_or((part, ""));
-            let (Some(k), Some(v)) = (form_decode(k), form_decode(v)) else {
+            // Decoded bytes that are not UTF-8 are refused too: the crate would replace them.
+            let decoded = escapes_well_formed(part)
+                .then(|| form_urlencoded::parse(part.as_bytes()).next())
+                .flatten()
+                .filter(|(k, v)| !k.contains('\u{FFFD}') && !v.contains('\u{FFFD}'));
+            let Some((k, v)) = decoded else {
                 return Err(ApiError::bad_request(format!(
                     "the query parameter {part:?} is not well encoded"
                 )));
             };
+            let (k, v) = (k.into_owned(), v.into_owned());
             if !allowed.contains(&k.as_str()) {
                 return Err(ApiError::bad_request(format!(
                     "unknown query parameter {k:?}; this resource takes {}",
