@@ -1,6 +1,6 @@
 //! Integration tests of sbomit-cli, one binary (faster linking on small machines).
-mod common;
 mod cli;
+mod common;
 mod document;
 mod sit;
 mod store;

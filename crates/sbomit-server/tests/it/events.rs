@@ -4,7 +4,6 @@
 //! PostgreSQL, two servers on one schema deliver what the other registered.
 #![allow(clippy::unwrap_used)]
 
-
 use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};
 

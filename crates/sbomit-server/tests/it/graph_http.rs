@@ -7,7 +7,6 @@
 //! PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
-
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

@@ -3,7 +3,6 @@
 //! `SBOMIT_SCITT_PEER_BIN` / `SBOMIT_SCITT_CLIENT_BIN` are set.
 #![allow(clippy::unwrap_used)]
 
-
 use std::process::Command;
 
 use ciborium::value::Value;

@@ -2,9 +2,8 @@
 //! an `x5chain` that must lead to the anchor.
 #![allow(clippy::unwrap_used)]
 
-
-use ciborium::value::Value;
 use crate::common::*;
+use ciborium::value::Value;
 use sbomit_crypto::PrivateKey;
 use sbomit_scitt::cose::{CoseSign1, CwtClaims, HeaderMap};
 use serde_json::json;

@@ -5,7 +5,6 @@
 //! PostgreSQL.
 #![allow(clippy::unwrap_used)]
 
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
