@@ -1,11 +1,12 @@
 //! SBOMit: the SBOMit document (layout, links, mutation, addenda), RFC 6902 JSON Patch
 //! mutations, SITs (CycloneDX 1.5–1.7, SPDX 2.3, SPDX 3.0.1) derived from a verified document,
-//! their signatures (DSSE Statements, JSF), lockfile readers, and light and full SIT checks.
+//! their signatures (DSSE Statements, JSF), lockfile readers, and the verification of
+//! documents and SITs (light and full), whose outcomes are data ([`verification`]).
 //!
 //! ### What this crate does not do
 //! It does no IO: documents, links and lockfiles come in as bytes or parsed values, SITs go out
-//! through `std::io::Write`. It does not run inspections (`sbomit-fs` does, at the edge) and it
-//! does not store or transmit anything.
+//! through `std::io::Write`. It does not run inspections (`sbomit-fs` does, at the edge, through
+//! the runner a caller passes in) and it does not store or transmit anything.
 #![forbid(unsafe_code, unused_must_use)]
 
 pub mod document;

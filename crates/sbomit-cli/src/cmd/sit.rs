@@ -7,7 +7,9 @@
 //! bytes equal to the signed predicate) and full with `--document` and `--layout-keys`: the
 //! document verifies, the keys authorized by its layout's `sbomit-sit` step signed the SIT,
 //! the SIT is what the document yields when regenerated, and no mutation overrode
-//! in-toto-derived content.
+//! in-toto-derived content. Those checks are `sbomit_sbom::verification::sit::verify_sit`;
+//! this command reads the files, verifies the document (running inspections in `--artifacts`),
+//! calls it and prints its outcome.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
