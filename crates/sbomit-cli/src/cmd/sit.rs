@@ -143,6 +143,22 @@ fn attested_lockfiles(
     dir: &Path,
     out: &Output,
 ) -> Result<BTreeMap<String, Vec<u8>>> {
+    let mut warnings = Vec::new();
+    let lockfiles = read_attested_lockfiles(doc, what, dir, &mut warnings)?;
+    for w in warnings {
+        out.info(w);
+    }
+    Ok(lockfiles)
+}
+
+/// [`attested_lockfiles`], the warnings about files not used collected for the caller to
+/// print when it is their turn.
+fn read_attested_lockfiles(
+    doc: &Document,
+    what: &str,
+    dir: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<BTreeMap<String, Vec<u8>>> {
     let mut lockfiles = BTreeMap::new();
     let current = doc.current().with_context(|| what.to_owned())?;
     let mut recorded: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -173,7 +189,7 @@ fn attested_lockfiles(
         if shas.contains(&Sha256::digest(&bytes).to_hex()) {
             lockfiles.insert(path, bytes);
         } else {
-            out.info(format!(
+            warnings.push(format!(
                 "warning: {} does not match the sha256 any link records for {path:?}; not used",
                 file.display()
             ));
@@ -416,7 +432,7 @@ fn verify(args: VerifyArgs, out: &Output) -> Result<Outcome> {
             ),
             e => anyhow::Error::new(e).context(sit_name.clone()),
         })?;
-        return Ok(print_sit_verification(&v, &args, &env_path));
+        return Ok(print_sit_verification(&v, &args, &env_path, || {}));
     };
 
     let doc = read_document(doc_path)?;
@@ -439,9 +455,19 @@ fn verify(args: VerifyArgs, out: &Output) -> Result<Outcome> {
             print_verdict(&verification, out);
         }
     }
+    // Read only when the SIT will be regenerated; the warnings about lockfiles not used are
+    // printed when the regeneration that would have used them is reported.
+    let mut lockfile_warnings = Vec::new();
     let lockfiles = match &args.artifacts {
-        Some(dir) if verification.passed() => attested_lockfiles(&doc, &what, dir, out)?,
+        Some(dir) if verification.passed() => {
+            read_attested_lockfiles(&doc, &what, dir, &mut lockfile_warnings)?
+        }
         _ => BTreeMap::new(),
+    };
+    let print_lockfile_warnings = || {
+        for w in &lockfile_warnings {
+            out.info(w);
+        }
     };
     let input = SitVerifyInput {
         sit: &sit,
@@ -462,14 +488,29 @@ fn verify(args: VerifyArgs, out: &Output) -> Result<Outcome> {
             anyhow::anyhow!("{what}: the document's layout is not a layout")
         }
         e @ SitVerifyError::Options(_) => anyhow::Error::new(e).context(sit_name.clone()),
+        e @ SitVerifyError::Regenerate(_) => {
+            print_lockfile_warnings();
+            anyhow::Error::new(e).context(what.clone())
+        }
         e => anyhow::Error::new(e).context(what.clone()),
     })?;
-    Ok(print_sit_verification(&v, &args, &env_path))
+    Ok(print_sit_verification(
+        &v,
+        &args,
+        &env_path,
+        print_lockfile_warnings,
+    ))
 }
 
 /// Prints a SIT's verification, check by check as they ran (the document's part is printed
-/// by the caller), and gives the outcome.
-fn print_sit_verification(v: &SitVerification, args: &VerifyArgs, env_path: &Path) -> Outcome {
+/// by the caller; `lockfile_warnings` prints what reading the lockfiles for the regeneration
+/// found), and gives the outcome.
+fn print_sit_verification(
+    v: &SitVerification,
+    args: &VerifyArgs,
+    env_path: &Path,
+    lockfile_warnings: impl Fn(),
+) -> Outcome {
     if v.document == DocumentCheck::Failed {
         return failed("the document did not verify");
     }
@@ -493,6 +534,12 @@ fn print_sit_verification(v: &SitVerification, args: &VerifyArgs, env_path: &Pat
         JsfOutcome::Verified(k) => println!("jsf: verified (key {k})"),
         JsfOutcome::Failed(e) => return failed(format!("JSF signature: {e}")),
         JsfOutcome::Absent | JsfOutcome::NotChecked => {}
+    }
+    if matches!(
+        v.content,
+        ContentOutcome::Differs { .. } | ContentOutcome::Regenerated { .. }
+    ) {
+        lockfile_warnings();
     }
     match &v.content {
         ContentOutcome::SignedPredicate => {
