@@ -1,7 +1,8 @@
 //! Running a step's command: the reference's byproducts (`stdout`, `stderr`, `return-value`).
 
 use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
@@ -50,23 +51,75 @@ pub enum Streams {
 /// used for inspections.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Runs `argv` as the reference's `execute_link` does. Recorded streams are read as the
-/// reference reads them, as UTF-8 text with universal newlines (CRLF and CR become LF); a
-/// stream that is not UTF-8 is an error, as it is there. The return value is the exit code, or
-/// minus the signal number when the process was killed, as Python reports it. A program that
-/// cannot be started is an error (the reference raises), not a return value of 127.
+/// How a command runs: what becomes of its streams, how long it may take, where it runs, and
+/// whether it gets a process group of its own.
+#[derive(Clone, Copy, Debug)]
+pub struct RunOptions<'a> {
+    pub streams: Streams,
+    /// Killed (with its process group when it has its own) after this long.
+    pub timeout: Option<Duration>,
+    /// The command's working directory; `None` runs it in ours. Ours is never changed, so
+    /// commands may run from several threads at once.
+    pub current_dir: Option<&'a Path>,
+    /// Start the command in a new process group (Unix), so that a timeout kills whatever it
+    /// started too, not only the command itself. Its stdin is then `/dev/null`: a background
+    /// process group that reads the terminal would be stopped (`SIGTTIN`) until the timeout.
+    /// Off for steps, which may be interactive and should see the terminal's Ctrl-C.
+    pub own_process_group: bool,
+}
+
+impl RunOptions<'_> {
+    pub fn new(streams: Streams, timeout: Option<Duration>) -> Self {
+        RunOptions {
+            streams,
+            timeout,
+            current_dir: None,
+            own_process_group: false,
+        }
+    }
+}
+
+/// Runs `argv` as the reference's `execute_link` does (see [`run_command_with`]), in the current
+/// directory and the current process group.
 pub fn run_command(
     argv: &[String],
     streams: Streams,
     timeout: Option<Duration>,
 ) -> Result<Map<String, Value>, RunError> {
+    run_command_with(argv, &RunOptions::new(streams, timeout))
+}
+
+/// Runs `argv` as the reference's `execute_link` does. Recorded streams are read as the
+/// reference reads them, as UTF-8 text with universal newlines (CRLF and CR become LF); a
+/// stream that is not UTF-8 is an error, as it is there. The return value is the exit code, or
+/// minus the signal number when the process was killed, as Python reports it. A program that
+/// cannot be started is an error (the reference raises), not a return value of 127.
+pub fn run_command_with(
+    argv: &[String],
+    options: &RunOptions<'_>,
+) -> Result<Map<String, Value>, RunError> {
+    let RunOptions {
+        streams,
+        timeout,
+        current_dir,
+        own_process_group,
+    } = *options;
     let (program, args) = argv.split_first().ok_or(RunError::Empty)?;
     let mut cmd = Command::new(program);
-    cmd.args(args).stdin(if streams == Streams::Capture {
-        Stdio::null()
-    } else {
-        Stdio::inherit()
-    });
+    cmd.args(args)
+        .stdin(if streams == Streams::Capture || own_process_group {
+            Stdio::null()
+        } else {
+            Stdio::inherit()
+        });
+    if let Some(dir) = current_dir {
+        cmd.current_dir(dir);
+    }
+    #[cfg(unix)]
+    if own_process_group {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
     match streams {
         Streams::Discard => {
             cmd.stdout(Stdio::null()).stderr(Stdio::null());
@@ -126,7 +179,7 @@ pub fn run_command(
                     break s;
                 }
                 if start.elapsed() >= limit {
-                    let _ = child.kill();
+                    kill(&mut child, own_process_group);
                     let _ = child.wait();
                     return Err(RunError::Timeout {
                         program: program.clone(),
@@ -163,6 +216,26 @@ pub fn run_command(
     m.insert("stderr".into(), Value::String(text(stderr, "stderr")?));
     m.insert("return-value".into(), Value::from(code));
     Ok(m)
+}
+
+/// Kills a child that overran its time, with its whole process group when it leads one.
+///
+/// The child is not reaped yet, so its pid (which is the group's id) cannot have been reused:
+/// signalling `-pid` reaches only what it started (less anything that left the group).
+fn kill(child: &mut Child, own_process_group: bool) {
+    #[cfg(unix)]
+    if own_process_group {
+        let group = i32::try_from(child.id())
+            .ok()
+            .and_then(rustix::process::Pid::from_raw);
+        if let Some(group) = group {
+            if rustix::process::kill_process_group(group, rustix::process::Signal::KILL).is_ok() {
+                return;
+            }
+        }
+    }
+    let _ = own_process_group;
+    let _ = child.kill();
 }
 
 /// Python's text-mode reading: `\r\n` and lone `\r` read as `\n`.

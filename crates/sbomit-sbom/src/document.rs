@@ -395,8 +395,8 @@ impl Document {
         self.supplement = supplement;
     }
 
-    /// Sets the mutation for a SIT format (`cyclonedx`, `spdx-2.3`, `spdx-3.0.1`; see
-    /// [`crate::sit::Format::mutation_key`]).
+    /// Sets the mutation for a SIT format: a format's name (`cyclonedx-1.6`, `spdx-2.3`,
+    /// `spdx-3.0.1`), or its family (`cyclonedx`) for every version of it.
     pub fn set_mutation(&mut self, format: &str, patch: Patch) {
         self.mutations.insert(format.to_owned(), patch);
     }

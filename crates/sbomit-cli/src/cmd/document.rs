@@ -6,20 +6,23 @@
 //! layout that has inspections cannot be fully verified: the inspection runner refuses, and
 //! the command reports "verification INCOMPLETE: inspections were not run" and exits 1 (an
 //! unchecked inspection is never counted as passed). A layout without inspections verifies
-//! fully without `--artifacts`, and the report says so.
+//! fully without `--artifacts`, and the report says so. Each inspection is killed, with what
+//! it started, after `--inspection-timeout SECS` (10 minutes by default).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use sbomit_crypto::PublicKey;
+use sbomit_fs::inspect::{CommandInspectionRunner, DEFAULT_INSPECTION_TIMEOUT};
 use sbomit_intoto::metadata::Metadata;
-use sbomit_intoto::model::{Inspection, Link};
-use sbomit_intoto::verify::{
-    InspectionRunner, SourceError, VerificationReport, VerifyError, VerifyOptions,
-};
-use sbomit_sbom::document::{Document, DocumentError, Supplement};
+use sbomit_intoto::verify::{InspectionRunner, VerifyOptions};
+use sbomit_sbom::document::{Document, Supplement};
 use sbomit_sbom::jsonpatch::Patch;
+use sbomit_sbom::verification::document::{
+    verify_document as verify_document_with, DocumentOutcome, DocumentVerification, InspectionMode,
+};
 
 use super::Output;
 use crate::keys::{self, PasswordSource};
@@ -110,6 +113,9 @@ pub struct TrustArgs {
     /// reads attested lockfiles from it). Without it, inspections are not run.
     #[arg(long)]
     pub artifacts: Option<PathBuf>,
+    /// Kill an inspection (with everything it started) after this many seconds.
+    #[arg(long = "inspection-timeout", value_name = "SECS", default_value_t = DEFAULT_INSPECTION_TIMEOUT.as_secs())]
+    pub inspection_timeout: u64,
 }
 
 fn parse_mutation(s: &str) -> Result<(String, PathBuf), String> {
@@ -348,73 +354,6 @@ fn show(args: ShowArgs) -> Result<Outcome> {
 
 // ---- verify
 
-/// The runner used without `--artifacts`: refuses, so no inspection counts as passed.
-struct NotRun;
-
-#[derive(Debug)]
-struct InspectionsNotRun;
-
-impl std::fmt::Display for InspectionsNotRun {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("inspections not run (no --artifacts given)")
-    }
-}
-
-impl std::error::Error for InspectionsNotRun {}
-
-impl InspectionRunner for NotRun {
-    fn run(&self, _: &Inspection) -> Result<Link, SourceError> {
-        Err(Box::new(InspectionsNotRun))
-    }
-}
-
-/// Runs inspections with `dir` as the current directory (restored afterwards).
-struct InDir {
-    dir: PathBuf,
-    inner: sbomit_fs::inspect::CommandInspectionRunner,
-}
-
-impl InspectionRunner for InDir {
-    fn run(&self, inspection: &Inspection) -> Result<Link, SourceError> {
-        let back = std::env::current_dir()?;
-        std::env::set_current_dir(&self.dir)?;
-        let r = self.inner.run(inspection);
-        std::env::set_current_dir(back)?;
-        r
-    }
-}
-
-/// The outcome of verifying a document.
-pub(crate) enum Verdict {
-    /// Verification ran to the end (passed or failed: see the report).
-    Report(Box<VerificationReport>),
-    /// An addendum was not acceptable.
-    Addendum(DocumentError),
-    /// Inspection `name` would have had to run, but no artifacts were given.
-    InspectionsNotRun(String),
-}
-
-fn not_run(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur = Some(e);
-    while let Some(e) = cur {
-        if e.is::<InspectionsNotRun>() {
-            return true;
-        }
-        cur = e.source();
-    }
-    false
-}
-
-fn inspection_name(e: &VerifyError) -> String {
-    match e {
-        VerifyError::Inspection { inspection, .. } => inspection.clone(),
-        VerifyError::Sublayout { step, source, .. } => {
-            format!("{step} > {}", inspection_name(source))
-        }
-        _ => String::new(),
-    }
-}
-
 pub(crate) fn load_keys(paths: &[PathBuf]) -> Result<Vec<PublicKey>> {
     paths.iter().map(|p| keys::load_public(p)).collect()
 }
@@ -429,43 +368,37 @@ pub(crate) fn parse_time(at: Option<&str>) -> Result<chrono::DateTime<chrono::Ut
 }
 
 /// Verifies `doc` (addenda, then the in-toto chain), running inspections in
-/// `trust.artifacts` when given.
+/// `trust.artifacts` when given, each killed after `inspection_timeout`.
 pub(crate) fn verify_document(
     doc: &Document,
     what: &str,
     trust: &TrustArgs,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<Verdict> {
-    use sbomit_sbom::document::DocumentVerifyError as E;
+) -> Result<DocumentVerification> {
     let layout_keys = load_keys(&trust.layout_keys)?;
     let addendum_keys = load_keys(&trust.addendum_keys)?;
     let options = VerifyOptions::at(now);
-    let result = match &trust.artifacts {
+    let runner = match &trust.artifacts {
         Some(dir) => {
             if !dir.is_dir() {
                 bail!("--artifacts {}: not a directory", dir.display());
             }
-            let runner = InDir {
-                dir: std::path::absolute(dir)
-                    .with_context(|| format!("--artifacts {}", dir.display()))?,
-                inner: sbomit_fs::inspect::CommandInspectionRunner::new(None),
-            };
-            doc.verify(&layout_keys, &addendum_keys, &options, &runner)
+            let dir = std::path::absolute(dir)
+                .with_context(|| format!("--artifacts {}", dir.display()))?;
+            let timeout = Duration::from_secs(trust.inspection_timeout);
+            Some(CommandInspectionRunner::in_dir(dir, Some(timeout)))
         }
-        None => doc.verify(&layout_keys, &addendum_keys, &options, &NotRun),
+        None => None,
     };
-    match result {
-        Ok(report) => Ok(Verdict::Report(Box::new(report))),
-        Err(E::Document(e @ DocumentError::Addendum { .. })) => Ok(Verdict::Addendum(e)),
-        Err(E::Verify(e)) if not_run(&e) => Ok(Verdict::InspectionsNotRun(inspection_name(&e))),
-        Err(e) => Err(anyhow::Error::new(e).context(what.to_owned())),
-    }
+    let runner = runner.as_ref().map(|r| r as &dyn InspectionRunner);
+    verify_document_with(doc, &layout_keys, &addendum_keys, &options, runner)
+        .map_err(|e| anyhow::Error::new(e).context(what.to_owned()))
 }
 
-/// Prints the verdict; true when the document verified.
-pub(crate) fn print_verdict(v: &Verdict, inspections_ran: bool, out: &Output) -> bool {
-    match v {
-        Verdict::Report(report) => {
+/// Prints the verification's outcome; true when the document verified.
+pub(crate) fn print_verdict(v: &DocumentVerification, out: &Output) -> bool {
+    match &v.outcome {
+        DocumentOutcome::Report(report) => {
             for w in &report.warnings {
                 if !out.quiet {
                     eprintln!("warning: {w}");
@@ -474,10 +407,13 @@ pub(crate) fn print_verdict(v: &Verdict, inspections_ran: bool, out: &Output) ->
             match &report.failure {
                 None => {
                     println!("verification passed");
-                    if inspections_ran {
-                        println!("inspections: run in the given artifacts directory");
-                    } else {
-                        println!("inspections: not run (no --artifacts given); the layout has none to run");
+                    match v.inspections.mode {
+                        InspectionMode::Run => {
+                            println!("inspections: run in the given artifacts directory")
+                        }
+                        InspectionMode::NotRun(_) => println!(
+                            "inspections: not run (no --artifacts given); the layout has none to run"
+                        ),
                     }
                     true
                 }
@@ -487,13 +423,14 @@ pub(crate) fn print_verdict(v: &Verdict, inspections_ran: bool, out: &Output) ->
                 }
             }
         }
-        Verdict::Addendum(e) => {
+        DocumentOutcome::Addendum(e) => {
             println!("verification FAILED: {e}");
             false
         }
-        Verdict::InspectionsNotRun(name) => {
+        DocumentOutcome::Incomplete(n) => {
             println!(
-                "verification INCOMPLETE: inspections were not run (no --artifacts given), so inspection {name:?} and the rules after it were not checked"
+                "verification INCOMPLETE: inspections were not run (no --artifacts given), so inspection {:?} and the rules after it were not checked",
+                n.inspection
             );
             println!("give --artifacts DIR (the final product) to run them");
             false
@@ -506,7 +443,7 @@ fn verify(args: VerifyArgs, out: &Output) -> Result<Outcome> {
     let doc = read_document(&args.document)?;
     let what = args.document.display().to_string();
     let v = verify_document(&doc, &what, &args.trust, now)?;
-    Ok(if print_verdict(&v, args.trust.artifacts.is_some(), out) {
+    Ok(if print_verdict(&v, out) {
         Outcome::Ok
     } else {
         Outcome::Failed

@@ -7,7 +7,9 @@
 //! bytes equal to the signed predicate) and full with `--document` and `--layout-keys`: the
 //! document verifies, the keys authorized by its layout's `sbomit-sit` step signed the SIT,
 //! the SIT is what the document yields when regenerated, and no mutation overrode
-//! in-toto-derived content.
+//! in-toto-derived content. Those checks are `sbomit_sbom::verification::sit::verify_sit`;
+//! this command reads the files, verifies the document (running inspections in `--artifacts`),
+//! calls it and prints its outcome.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
@@ -15,16 +17,21 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{ArgGroup, Args, Subcommand};
+use sbomit_fs::inspect::DEFAULT_INSPECTION_TIMEOUT;
 use sbomit_intoto::digest::Sha256;
 use sbomit_intoto::envelope::Envelope;
 use sbomit_intoto::metadata::Metadata;
 use sbomit_sbom::document::{Document, SIT_SIGNING_STEP};
 use sbomit_sbom::sit::sign::Authorized;
-use sbomit_sbom::sit::{self, check, jsf, Format, LockfileKind, SitOptions};
+use sbomit_sbom::sit::{self, jsf, Format, LockfileKind, SitOptions};
 
-use super::document::{
-    load_keys, print_verdict, read_document, verify_document, TrustArgs, Verdict,
+use sbomit_sbom::verification::document::DocumentOutcome;
+use sbomit_sbom::verification::sit::{
+    verify_sit, Against, ContentOutcome, DocumentCheck, JsfOutcome, OverrideOutcome, ReceivedSit,
+    SignatureOutcome, SitVerification, SitVerifyError, SitVerifyInput,
 };
+
+use super::document::{load_keys, print_verdict, read_document, verify_document, TrustArgs};
 use super::Output;
 use crate::keys::{self, PasswordSource};
 use crate::progress::Timings;
@@ -91,6 +98,9 @@ pub struct VerifyArgs {
     /// read from it (as for `sit generate`).
     #[arg(long, requires = "document")]
     artifacts: Option<PathBuf>,
+    /// Kill an inspection (with everything it started) after this many seconds.
+    #[arg(long = "inspection-timeout", value_name = "SECS", default_value_t = DEFAULT_INSPECTION_TIMEOUT.as_secs(), requires = "document")]
+    inspection_timeout: u64,
     /// Pass even when the document's mutation overrode in-toto-derived content (warns).
     #[arg(long = "insecure-allow-in-toto-override")]
     insecure_allow_in_toto_override: bool,
@@ -133,6 +143,22 @@ fn attested_lockfiles(
     dir: &Path,
     out: &Output,
 ) -> Result<BTreeMap<String, Vec<u8>>> {
+    let mut warnings = Vec::new();
+    let lockfiles = read_attested_lockfiles(doc, what, dir, &mut warnings)?;
+    for w in warnings {
+        out.info(w);
+    }
+    Ok(lockfiles)
+}
+
+/// [`attested_lockfiles`], the warnings about files not used collected for the caller to
+/// print when it is their turn.
+fn read_attested_lockfiles(
+    doc: &Document,
+    what: &str,
+    dir: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<BTreeMap<String, Vec<u8>>> {
     let mut lockfiles = BTreeMap::new();
     let current = doc.current().with_context(|| what.to_owned())?;
     let mut recorded: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -163,7 +189,7 @@ fn attested_lockfiles(
         if shas.contains(&Sha256::digest(&bytes).to_hex()) {
             lockfiles.insert(path, bytes);
         } else {
-            out.info(format!(
+            warnings.push(format!(
                 "warning: {} does not match the sha256 any link records for {path:?}; not used",
                 file.display()
             ));
@@ -222,9 +248,9 @@ fn generate(args: GenerateArgs, out: &Output) -> Result<Outcome> {
     let what = args.document.display().to_string();
     let verdict = verify_document(&doc, &what, &args.trust, chrono::Utc::now())?;
     t.lap("verify the document");
-    let ok = print_verdict(&verdict, args.trust.artifacts.is_some(), out);
-    let report = match verdict {
-        Verdict::Report(r) if ok => *r,
+    let ok = print_verdict(&verdict, out);
+    let report = match verdict.outcome {
+        DocumentOutcome::Report(r) if ok => *r,
         _ => {
             eprintln!("sbomit: no SIT generated: the document did not verify");
             return Ok(Outcome::Failed);
@@ -367,10 +393,11 @@ fn failed(what: impl std::fmt::Display) -> Outcome {
 fn verify(args: VerifyArgs, out: &Output) -> Result<Outcome> {
     let sit_bytes = sbomit_fs::io::read_file(&args.sit)?;
     let sit_name = args.sit.display().to_string();
-    let sbom: serde_json::Value =
-        serde_json::from_slice(&sit_bytes).with_context(|| format!("{sit_name}: not JSON"))?;
-    let format = check::detect_format(&sbom).with_context(|| {
-        format!("{sit_name}: not a CycloneDX 1.5-1.7, SPDX 2.3 or SPDX 3.0.1 SIT")
+    let sit = ReceivedSit::parse(&sit_bytes).map_err(|e| match e {
+        SitVerifyError::NotJson(source) => {
+            anyhow::Error::new(source).context(format!("{sit_name}: not JSON"))
+        }
+        e => anyhow::Error::msg(format!("{sit_name}: {e}")),
     })?;
     let env_path = args
         .envelope
@@ -384,26 +411,28 @@ fn verify(args: VerifyArgs, out: &Output) -> Result<Outcome> {
     } else {
         None
     };
-    let has_jsf = sbom.get(jsf::SIGNATURE_PROPERTY).is_some() && format.family() == "cyclonedx";
 
     let Some(doc_path) = &args.document else {
         // Light, with the verifier's own keys.
-        let Some(envelope) = envelope else {
-            bail!(
+        let keys = if envelope.is_some() {
+            load_keys(&args.keys)?
+        } else {
+            Vec::new()
+        };
+        let input = SitVerifyInput {
+            sit: &sit,
+            envelope: envelope.as_ref(),
+            against: Against::Keys(&keys),
+            allow_in_toto_override: args.insecure_allow_in_toto_override,
+        };
+        let v = verify_sit(input).map_err(|e| match e {
+            SitVerifyError::NoEnvelope => anyhow::anyhow!(
                 "{}: no such file (light verification checks the SIT's signature)",
                 env_path.display()
-            );
-        };
-        let authorized = Authorized::any_of(load_keys(&args.keys)?);
-        return Ok(
-            match check_signatures(&envelope, format, &sit_bytes, &sbom, has_jsf, &authorized) {
-                Err(o) => o,
-                Ok(()) => {
-                    println!("verification passed (light: signature and content; not checked against a document)");
-                    Outcome::Ok
-                }
-            },
-        );
+            ),
+            e => anyhow::Error::new(e).context(sit_name.clone()),
+        })?;
+        return Ok(print_sit_verification(&v, &args, &env_path, || {}));
     };
 
     let doc = read_document(doc_path)?;
@@ -412,154 +441,161 @@ fn verify(args: VerifyArgs, out: &Output) -> Result<Outcome> {
         layout_keys: args.layout_keys.clone(),
         addendum_keys: args.addendum_keys.clone(),
         artifacts: args.artifacts.clone(),
+        inspection_timeout: args.inspection_timeout,
     };
-    let verdict = verify_document(&doc, &what, &trust, chrono::Utc::now())?;
-    let full = match &verdict {
-        Verdict::Report(r) if r.passed() => true,
-        // Everything up to the inspections verified (layout signatures and expiry, addenda,
-        // links): the layout's authorization of SIT signers stands, the content cannot be
-        // regenerated.
-        Verdict::InspectionsNotRun(name) => {
-            println!(
-                "document: verification INCOMPLETE (inspection {name:?} not run: give --artifacts DIR); light verification only"
-            );
-            false
+    let verification = verify_document(&doc, &what, &trust, chrono::Utc::now())?;
+    // The document's part is printed before the SIT is checked, as it was decided first.
+    match DocumentCheck::of(&verification) {
+        DocumentCheck::Passed => println!("document: verification passed"),
+        DocumentCheck::Incomplete(n) => println!(
+            "document: verification INCOMPLETE (inspection {:?} not run: give --artifacts DIR); light verification only",
+            n.inspection
+        ),
+        DocumentCheck::Failed | DocumentCheck::NotGiven => {
+            print_verdict(&verification, out);
         }
-        _ => {
-            print_verdict(&verdict, args.artifacts.is_some(), out);
-            return Ok(failed("the document did not verify"));
-        }
-    };
-    if full {
-        println!("document: verification passed");
     }
-    let layout = document_layout(&doc, &what)?;
-    match &envelope {
-        Some(env) => {
-            // Only the layout decides who may sign SITs.
-            let authorized = match Authorized::from_layout(&layout) {
-                Ok(a) => a,
-                Err(e) => return Ok(failed(format!("signature: {e}"))),
-            };
-            if let Err(o) = check_signatures(env, format, &sit_bytes, &sbom, has_jsf, &authorized) {
-                return Ok(o);
-            }
+    // Read only when the SIT will be regenerated; the warnings about lockfiles not used are
+    // printed when the regeneration that would have used them is reported.
+    let mut lockfile_warnings = Vec::new();
+    let lockfiles = match &args.artifacts {
+        Some(dir) if verification.passed() => {
+            read_attested_lockfiles(&doc, &what, dir, &mut lockfile_warnings)?
         }
-        None if full => {
-            println!(
-                "signature: none ({} does not exist); the content is checked against the document",
-                env_path.display()
-            );
-            if has_jsf {
-                let checked = Authorized::from_layout(&layout)
-                    .map_err(|e| e.to_string())
-                    .and_then(|a| jsf::verify(&sbom, &a.keys).map_err(|e| e.to_string()));
-                match checked {
-                    Ok(k) => println!("jsf: verified (key {k})"),
-                    Err(e) => return Ok(failed(format!("JSF signature: {e}"))),
-                }
-            }
+        _ => BTreeMap::new(),
+    };
+    let print_lockfile_warnings = || {
+        for w in &lockfile_warnings {
+            out.info(w);
         }
-        None => bail!(
+    };
+    let input = SitVerifyInput {
+        sit: &sit,
+        envelope: envelope.as_ref(),
+        against: Against::Document {
+            document: &doc,
+            verification: &verification,
+            lockfiles: &lockfiles,
+        },
+        allow_in_toto_override: args.insecure_allow_in_toto_override,
+    };
+    let v = verify_sit(input).map_err(|e| match e {
+        SitVerifyError::NothingToCheck => anyhow::anyhow!(
             "{}: no such file, and the document could not be fully verified: nothing to check",
             env_path.display()
         ),
-    }
-    if !full {
-        println!(
-            "verification passed (light: signature and content; not regenerated from the document)"
-        );
-        return Ok(Outcome::Ok);
-    }
-
-    // Full: regenerate with the SIT's own options and compare.
-    let Verdict::Report(report) = verdict else {
-        return Ok(failed("the document did not verify"));
-    };
-    let options = check::options_from_sit(format, &sbom).with_context(|| sit_name.clone())?;
-    let lockfiles = match &args.artifacts {
-        Some(dir) => attested_lockfiles(&doc, &what, dir, out)?,
-        None => BTreeMap::new(),
-    };
-    let inventory =
-        sit::derive(&doc, &report, &lockfiles, &options).with_context(|| what.clone())?;
-    let generated =
-        sit::generate(&doc, &inventory, format, &options).with_context(|| what.clone())?;
-    let mut received = sbom;
-    if has_jsf {
-        // The JSF signature was checked above; it is not part of the generated content.
-        if let Some(m) = received.as_object_mut() {
-            m.remove(jsf::SIGNATURE_PROPERTY);
+        SitVerifyError::NotALayout => {
+            anyhow::anyhow!("{what}: the document's layout is not a layout")
         }
+        e @ SitVerifyError::Options(_) => anyhow::Error::new(e).context(sit_name.clone()),
+        e @ SitVerifyError::Regenerate(_) => {
+            print_lockfile_warnings();
+            anyhow::Error::new(e).context(what.clone())
+        }
+        e => anyhow::Error::new(e).context(what.clone()),
+    })?;
+    Ok(print_sit_verification(
+        &v,
+        &args,
+        &env_path,
+        print_lockfile_warnings,
+    ))
+}
+
+/// Prints a SIT's verification, check by check as they ran (the document's part is printed
+/// by the caller; `lockfile_warnings` prints what reading the lockfiles for the regeneration
+/// found), and gives the outcome.
+fn print_sit_verification(
+    v: &SitVerification,
+    args: &VerifyArgs,
+    env_path: &Path,
+    lockfile_warnings: impl Fn(),
+) -> Outcome {
+    if v.document == DocumentCheck::Failed {
+        return failed("the document did not verify");
     }
-    if let Some(d) = check::difference(&generated.value, &received) {
-        let hint = if args.artifacts.is_none() {
-            " (attested lockfiles are read from --artifacts DIR, which was not given)"
-        } else {
-            ""
-        };
-        return Ok(failed(format!(
-            "the SIT is not what the document yields ({} regenerated as of {}){hint}: {d}",
-            format.name(),
-            options
-                .timestamp
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        )));
+    match &v.signature {
+        SignatureOutcome::Verified(s) => {
+            let ids: Vec<&str> = s.signed_by.iter().map(|k| k.as_str()).collect();
+            println!(
+                "signature: verified (signed by {}; {} subject(s))",
+                ids.join(", "),
+                s.subjects.len()
+            );
+        }
+        SignatureOutcome::Failed(e) => return failed(format!("signature: {e}")),
+        SignatureOutcome::Absent => println!(
+            "signature: none ({} does not exist); the content is checked against the document",
+            env_path.display()
+        ),
+        SignatureOutcome::NotChecked => {}
     }
-    println!(
-        "content: the SIT is what the document yields ({} components, compared order-insensitively)",
-        inventory.components.len()
-    );
-    if !generated.warnings.is_empty() {
-        if !args.insecure_allow_in_toto_override {
-            for w in &generated.warnings {
+    match &v.jsf {
+        JsfOutcome::Verified(k) => println!("jsf: verified (key {k})"),
+        JsfOutcome::Failed(e) => return failed(format!("JSF signature: {e}")),
+        JsfOutcome::Absent | JsfOutcome::NotChecked => {}
+    }
+    if matches!(
+        v.content,
+        ContentOutcome::Differs { .. } | ContentOutcome::Regenerated { .. }
+    ) {
+        lockfile_warnings();
+    }
+    match &v.content {
+        ContentOutcome::SignedPredicate => {
+            if v.document == DocumentCheck::NotGiven {
+                println!("verification passed (light: signature and content; not checked against a document)");
+            } else {
+                println!(
+                    "verification passed (light: signature and content; not regenerated from the document)"
+                );
+            }
+            return Outcome::Ok;
+        }
+        ContentOutcome::Differs {
+            format,
+            timestamp,
+            difference,
+        } => {
+            let hint = if args.artifacts.is_none() {
+                " (attested lockfiles are read from --artifacts DIR, which was not given)"
+            } else {
+                ""
+            };
+            return failed(format!(
+                "the SIT is not what the document yields ({} regenerated as of {}){hint}: {difference}",
+                format.name(),
+                timestamp.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ));
+        }
+        ContentOutcome::Regenerated { components } => println!(
+            "content: the SIT is what the document yields ({components} components, compared order-insensitively)"
+        ),
+        ContentOutcome::NotChecked => return failed("the SIT's content was not checked"),
+    }
+    match &v.overrides {
+        OverrideOutcome::Refused(warnings) => {
+            for w in warnings {
                 println!("override: {w}");
             }
-            return Ok(failed(format!(
+            return failed(format!(
                 "the document's mutation overrides in-toto-derived content ({} operation(s): {}); --insecure-allow-in-toto-override accepts that",
-                generated.warnings.len(),
-                generated
-                    .warnings
+                warnings.len(),
+                warnings
                     .iter()
                     .map(|w| format!("operation {} ({} {})", w.index, w.op, w.path))
                     .collect::<Vec<_>>()
                     .join(", ")
-            )));
+            ));
         }
-        for w in &generated.warnings {
-            eprintln!("warning: {w} (accepted: --insecure-allow-in-toto-override)");
+        OverrideOutcome::Accepted(warnings) => {
+            for w in warnings {
+                eprintln!("warning: {w} (accepted: --insecure-allow-in-toto-override)");
+            }
         }
+        OverrideOutcome::None | OverrideOutcome::NotChecked => {}
     }
+    debug_assert!(v.passed());
     println!("verification passed (full)");
-    Ok(Outcome::Ok)
-}
-
-/// Checks the envelope (and an embedded JSF signature) against the authorized keys; on
-/// failure, prints it and gives the outcome.
-fn check_signatures(
-    envelope: &Envelope,
-    format: Format,
-    sit_bytes: &[u8],
-    sbom: &serde_json::Value,
-    has_jsf: bool,
-    authorized: &Authorized,
-) -> Result<(), Outcome> {
-    match sit::sign::verify(envelope, format, sit_bytes, authorized) {
-        Ok(v) => {
-            let ids: Vec<&str> = v.signed_by.iter().map(|k| k.as_str()).collect();
-            println!(
-                "signature: verified (signed by {}; {} subject(s))",
-                ids.join(", "),
-                v.subjects.len()
-            );
-        }
-        Err(e) => return Err(failed(format!("signature: {e}"))),
-    }
-    if has_jsf {
-        match jsf::verify(sbom, &authorized.keys) {
-            Ok(k) => println!("jsf: verified (key {k})"),
-            Err(e) => return Err(failed(format!("JSF signature: {e}"))),
-        }
-    }
-    Ok(())
+    Outcome::Ok
 }

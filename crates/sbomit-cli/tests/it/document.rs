@@ -24,12 +24,18 @@ fn read_json(path: &Path) -> Value {
 /// Keys, layout and links of the two-step chain in `p`; the links in `p/links`, the final
 /// product (and Cargo.lock) in `p/dist`. With `inspection`, the layout also inspects `app`.
 fn chain(p: &Path, inspection: bool) {
+    chain_inspecting(p, inspection.then_some(r#"["true"]"#));
+}
+
+/// [`chain`], the inspection (when any) running `run` (a TOML array).
+fn chain_inspecting(p: &Path, run: Option<&str>) {
     ok(sbomit(p, &["key", "generate", "--out", "owner"]));
     ok(sbomit(p, &["key", "generate", "--out", "dev"]));
-    let inspect = if inspection {
-        "[[inspect]]\nname = \"check\"\nrun = [\"true\"]\nexpected_materials = [\"MATCH app WITH PRODUCTS FROM build\", \"ALLOW Cargo.lock\", \"DISALLOW *\"]\n"
-    } else {
-        ""
+    let inspect = match run {
+        Some(run) => format!(
+            "[[inspect]]\nname = \"check\"\nrun = {run}\nexpected_materials = [\"MATCH app WITH PRODUCTS FROM build\", \"ALLOW Cargo.lock\", \"DISALLOW *\"]\n"
+        ),
+        None => String::new(),
     };
     std::fs::write(
         p.join("layout.toml"),
@@ -294,6 +300,22 @@ fn inspections_run_only_with_artifacts() {
     // A different final product fails the inspection's rule.
     std::fs::write(p.join("dist/app"), "evil").unwrap();
     fails_with(verify(p, &["--artifacts", "dist"]), 1, &["FAILED"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn an_inspection_past_inspection_timeout_is_killed_and_reported() {
+    let d = tempdir();
+    let p = d.path();
+    chain_inspecting(p, Some(r#"["sh", "-c", "sleep 30"]"#));
+    create(p, &[]);
+    let start = std::time::Instant::now();
+    fails_with(
+        verify(p, &["--artifacts", "dist", "--inspection-timeout", "1"]),
+        2,
+        &["running inspection \"check\"", "did not finish within 1 s"],
+    );
+    assert!(start.elapsed() < std::time::Duration::from_secs(20));
 }
 
 fn components(v: &Value) -> Vec<&Value> {

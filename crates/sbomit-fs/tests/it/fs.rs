@@ -860,3 +860,78 @@ fn a_missing_link_is_none() {
     assert!(src.load("build", &k).unwrap().is_none());
     assert!(src.load("../build", &k).is_err());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Running inspections
+
+fn inspection(name: &str, run: Vec<String>) -> sbomit_intoto::model::Inspection {
+    sbomit_intoto::model::Inspection {
+        name: name.to_owned(),
+        run,
+        expected_materials: Vec::new(),
+        expected_products: Vec::new(),
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn an_inspection_runs_in_its_directory_without_changing_ours() {
+    use sbomit_fs::inspect::CommandInspectionRunner;
+    use sbomit_intoto::verify::InspectionRunner;
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "product/a.txt", b"a");
+    let dir = d.path().join("product");
+    // Held so that no CwdGuard test moves the directory while this one looks at it.
+    let _lock = CWD.lock().unwrap_or_else(|e| e.into_inner());
+    let before = std::env::current_dir().unwrap();
+    let runner = CommandInspectionRunner::in_dir(&dir, Some(Duration::from_secs(60)));
+    let link = runner
+        .run(&inspection("where", sh("pwd -P > where")))
+        .unwrap();
+    assert_eq!(std::env::current_dir().unwrap(), before);
+    let materials = serde_json::to_value(&link.materials).unwrap();
+    let products = serde_json::to_value(&link.products).unwrap();
+    assert_eq!(names(&materials), ["a.txt"]);
+    assert_eq!(names(&products), ["a.txt", "where"]);
+    let ran_in = std::fs::read_to_string(dir.join("where")).unwrap();
+    assert_eq!(
+        Path::new(ran_in.trim()),
+        dir.canonicalize().unwrap().as_path()
+    );
+    assert_eq!(link.return_value(), Some(&json!(0)));
+}
+
+#[cfg(unix)]
+#[test]
+fn an_inspection_past_its_timeout_is_killed_with_what_it_started() {
+    use sbomit_fs::inspect::CommandInspectionRunner;
+    use sbomit_intoto::verify::InspectionRunner;
+    let d = tempfile::tempdir().unwrap();
+    let runner = CommandInspectionRunner::in_dir(d.path(), Some(Duration::from_secs(1)));
+    let start = std::time::Instant::now();
+    // The shell starts a grandchild and waits for it: killing the shell alone would leave
+    // the `sleep 30` running.
+    let e = runner
+        .run(&inspection(
+            "slow",
+            sh("sleep 30 & echo $! > grandchild; wait"),
+        ))
+        .unwrap_err();
+    assert!(start.elapsed() < Duration::from_secs(10), "{e}");
+    let run = e.downcast_ref::<RunError>().unwrap();
+    assert!(matches!(run, RunError::Timeout { seconds: 1, .. }), "{run}");
+    let pid = std::fs::read_to_string(d.path().join("grandchild")).unwrap();
+    let pid = pid.trim();
+    // Gone, or a zombie waiting for an init that does not reap (as in some containers).
+    let alive = || match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while alive() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!alive(), "the grandchild {pid} outlived the timeout");
+}

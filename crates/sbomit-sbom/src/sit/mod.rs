@@ -15,11 +15,12 @@
 // size of the `Err` variant does not matter.
 #![allow(clippy::result_large_err)]
 
-pub mod check;
+pub mod compare;
 pub mod cyclonedx;
 pub mod jsf;
 pub mod lockfile;
 pub mod mutation;
+pub mod received;
 pub mod sign;
 pub mod spdx2;
 pub mod spdx3;

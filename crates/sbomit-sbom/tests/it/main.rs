@@ -4,3 +4,4 @@ mod read;
 mod sit_read_back;
 mod sit_schema;
 mod sit_validate;
+mod verification;

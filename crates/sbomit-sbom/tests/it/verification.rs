@@ -1,0 +1,444 @@
+//! Verification outcomes as data: a document whose inspections did or did not run, and a SIT
+//! verified light (against the verifier's keys) and full (against its document), with each
+//! check's result in the outcome rather than an error.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+
+use chrono::{TimeZone, Utc};
+use serde_json::{json, Value};
+
+use sbomit_crypto::{KeyKind, PrivateKey, PublicKey};
+use sbomit_intoto::digest::{ArtifactPath, DigestSet, Sha256};
+use sbomit_intoto::envelope::{Envelope, EnvelopeKind};
+use sbomit_intoto::model::{Inspection, Link};
+use sbomit_intoto::verify::{InspectionRunner, SourceError, VerifyOptions};
+use sbomit_sbom::document::Document;
+use sbomit_sbom::jsonpatch::Patch;
+use sbomit_sbom::sit::sign::SitSignatureError;
+use sbomit_sbom::sit::{self, Format, SitOptions};
+use sbomit_sbom::verification::document::{
+    verify_document, DocumentOutcome, DocumentVerification, InspectionMode, InspectionNotRun,
+    NotRunReason,
+};
+use sbomit_sbom::verification::sit::{
+    verify_sit, Against, ContentOutcome, DocumentCheck, JsfOutcome, Level, OverrideOutcome,
+    ReceivedSit, SignatureOutcome, SitVerifyError, SitVerifyInput,
+};
+
+const APP: &[u8] = b"\x7fELF app";
+
+/// A one-step build of `target/app`, a `sbomit-sit` step authorizing `signer`, and (when
+/// `inspect`) an inspection `check` of the product.
+struct Fixture {
+    doc: Document,
+    owner: PrivateKey,
+    signer: PrivateKey,
+}
+
+fn fixture(inspect: bool) -> Fixture {
+    let owner = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+    let func = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+    let signer = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+    let key = |k: &PrivateKey| {
+        let mut v = k.public_key().to_securesystemslib();
+        v["keyid"] = json!(k.public_key().keyid().0);
+        v
+    };
+    let fid = func.public_key().keyid().clone();
+    let sid = signer.public_key().keyid().clone();
+    let mut build = Link {
+        name: "build".into(),
+        command: vec!["make".into()],
+        ..Link::default()
+    };
+    build.products.insert(
+        ArtifactPath::from("target/app"),
+        DigestSet::sha256(Sha256::digest(APP)),
+    );
+    build.byproducts.insert("return-value".into(), 0.into());
+    let inspections = if inspect {
+        json!([{"_type": "inspection", "name": "check", "run": ["true"],
+                "expected_materials": [["MATCH", "*", "WITH", "PRODUCTS", "FROM", "build"]],
+                "expected_products": []}])
+    } else {
+        json!([])
+    };
+    let layout = json!({
+        "_type": "layout", "expires": "2030-01-01T00:00:00Z", "readme": "",
+        "keys": {fid.0.clone(): key(&func), sid.0.clone(): key(&signer)},
+        "steps": [
+            {"_type": "step", "name": "build", "pubkeys": [fid.0], "threshold": 1,
+             "expected_command": ["make"], "expected_materials": [],
+             "expected_products": [["CREATE", "target/app"], ["DISALLOW", "*"]]},
+            {"_type": "step", "name": "sbomit-sit", "pubkeys": [sid.0], "threshold": 1,
+             "expected_command": [], "expected_materials": [], "expected_products": []}
+        ],
+        "inspect": inspections
+    });
+    let mut le = Envelope::new(EnvelopeKind::Classic, &layout).unwrap();
+    le.sign(&owner).unwrap();
+    let mut doc = Document::new(&le.to_file_bytes()).unwrap();
+    let mut e = Envelope::new(EnvelopeKind::Dsse, &build.to_value()).unwrap();
+    e.sign(&func).unwrap();
+    doc.add_metadata(&format!("build.{}.link", fid.short()), &e.to_file_bytes())
+        .unwrap();
+    Fixture { doc, owner, signer }
+}
+
+/// Runs inspection `check` as if in the final product: `target/app` is there, it exits 0.
+struct InProduct;
+impl InspectionRunner for InProduct {
+    fn run(&self, i: &Inspection) -> Result<Link, SourceError> {
+        let mut link = Link {
+            name: i.name.clone(),
+            command: i.run.clone(),
+            ..Link::default()
+        };
+        link.materials.insert(
+            ArtifactPath::from("target/app"),
+            DigestSet::sha256(Sha256::digest(APP)),
+        );
+        link.products = link.materials.clone();
+        link.byproducts.insert("return-value".into(), 0.into());
+        Ok(link)
+    }
+}
+
+fn at(year: i32) -> VerifyOptions {
+    VerifyOptions::at(Utc.with_ymd_and_hms(year, 1, 1, 0, 0, 0).unwrap())
+}
+
+fn verify(f: &Fixture, runner: Option<&dyn InspectionRunner>) -> DocumentVerification {
+    verify_document(
+        &f.doc,
+        &[f.owner.public_key().clone()],
+        &[],
+        &at(2025),
+        runner,
+    )
+    .unwrap()
+}
+
+/// The SIT the document yields (CycloneDX 1.6), as file bytes, and its envelope by `key`.
+fn signed_sit(f: &Fixture, key: &PrivateKey) -> (Vec<u8>, Envelope) {
+    let v = verify(f, Some(&InProduct));
+    let options = SitOptions::at(Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap());
+    let inventory = sit::derive(&f.doc, v.report().unwrap(), &BTreeMap::new(), &options).unwrap();
+    let generated = sit::generate(&f.doc, &inventory, Format::CycloneDx16, &options).unwrap();
+    let envelope = sit::sign::sign(Format::CycloneDx16, &generated.value, &[], key).unwrap();
+    (generated.to_bytes(), envelope)
+}
+
+fn light<'a>(
+    sit: &'a ReceivedSit<'a>,
+    envelope: Option<&'a Envelope>,
+    keys: &'a [PublicKey],
+) -> SitVerifyInput<'a> {
+    SitVerifyInput {
+        sit,
+        envelope,
+        against: Against::Keys(keys),
+        allow_in_toto_override: false,
+    }
+}
+
+fn full<'a>(
+    sit: &'a ReceivedSit<'a>,
+    envelope: Option<&'a Envelope>,
+    f: &'a Fixture,
+    verification: &'a DocumentVerification,
+    lockfiles: &'a BTreeMap<String, Vec<u8>>,
+) -> SitVerifyInput<'a> {
+    SitVerifyInput {
+        sit,
+        envelope,
+        against: Against::Document {
+            document: &f.doc,
+            verification,
+            lockfiles,
+        },
+        allow_in_toto_override: false,
+    }
+}
+
+// ---- documents
+
+#[test]
+fn document_inspections_that_ran_are_listed() {
+    let f = fixture(true);
+    let v = verify(&f, Some(&InProduct));
+    assert!(v.passed(), "{:?}", v.outcome);
+    assert_eq!(v.inspections.mode, InspectionMode::Run);
+    assert_eq!(v.inspections.ran, ["check"]);
+}
+
+#[test]
+fn document_inspections_not_run_make_the_outcome_incomplete_not_an_error() {
+    let f = fixture(true);
+    let v = verify(&f, None);
+    assert!(!v.passed());
+    assert_eq!(
+        v.inspections.mode,
+        InspectionMode::NotRun(NotRunReason::NoProduct)
+    );
+    assert!(v.inspections.ran.is_empty());
+    let DocumentOutcome::Incomplete(n) = &v.outcome else {
+        panic!("{:?}", v.outcome);
+    };
+    assert_eq!(
+        n,
+        &InspectionNotRun {
+            inspection: "check".into(),
+            reason: NotRunReason::NoProduct
+        }
+    );
+}
+
+#[test]
+fn document_without_inspections_verifies_fully_without_a_runner() {
+    let f = fixture(false);
+    let v = verify(&f, None);
+    assert!(v.passed(), "{:?}", v.outcome);
+    assert!(v.inspections.ran.is_empty());
+}
+
+#[test]
+fn document_failing_verification_is_a_report_not_an_error() {
+    let f = fixture(false);
+    // The layout expired in 2030.
+    let v = verify_document(
+        &f.doc,
+        &[f.owner.public_key().clone()],
+        &[],
+        &at(2031),
+        None,
+    )
+    .unwrap();
+    assert!(!v.passed());
+    assert!(matches!(&v.outcome, DocumentOutcome::Report(r) if r.failure.is_some()));
+}
+
+// ---- SITs, light
+
+#[test]
+fn sit_light_passes_with_the_signers_key() {
+    let f = fixture(false);
+    let (bytes, env) = signed_sit(&f, &f.signer);
+    let sit = ReceivedSit::parse(&bytes).unwrap();
+    let keys = [f.signer.public_key().clone()];
+    let v = verify_sit(light(&sit, Some(&env), &keys)).unwrap();
+    assert_eq!(v.level, Level::Light);
+    assert_eq!(v.document, DocumentCheck::NotGiven);
+    assert!(matches!(&v.signature, SignatureOutcome::Verified(s)
+        if s.signed_by == [f.signer.public_key().keyid().clone()]));
+    assert!(matches!(v.jsf, JsfOutcome::Absent));
+    assert_eq!(v.content, ContentOutcome::SignedPredicate);
+    assert!(v.passed());
+}
+
+#[test]
+fn sit_light_fails_with_a_wrong_key() {
+    let f = fixture(false);
+    let (bytes, env) = signed_sit(&f, &f.signer);
+    let sit = ReceivedSit::parse(&bytes).unwrap();
+    let keys = [f.owner.public_key().clone()];
+    let v = verify_sit(light(&sit, Some(&env), &keys)).unwrap();
+    assert!(matches!(
+        v.signature,
+        SignatureOutcome::Failed(SitSignatureError::Threshold {
+            needed: 1,
+            found: 0,
+            ..
+        })
+    ));
+    assert_eq!(v.content, ContentOutcome::NotChecked);
+    assert!(!v.passed());
+}
+
+#[test]
+fn sit_light_fails_on_tampered_content() {
+    let f = fixture(false);
+    let (bytes, env) = signed_sit(&f, &f.signer);
+    let mut value: Value = serde_json::from_slice(&bytes).unwrap();
+    value["metadata"]["timestamp"] = json!("2025-06-02T12:00:00Z");
+    let tampered = sit::sign::sit_bytes(&value);
+    let sit = ReceivedSit::parse(&tampered).unwrap();
+    let keys = [f.signer.public_key().clone()];
+    let v = verify_sit(light(&sit, Some(&env), &keys)).unwrap();
+    assert!(matches!(
+        v.signature,
+        SignatureOutcome::Failed(SitSignatureError::ContentDiffers)
+    ));
+    assert!(!v.passed());
+}
+
+#[test]
+fn sit_light_without_an_envelope_is_an_error() {
+    let f = fixture(false);
+    let (bytes, _) = signed_sit(&f, &f.signer);
+    let sit = ReceivedSit::parse(&bytes).unwrap();
+    let keys = [f.signer.public_key().clone()];
+    let e = verify_sit(light(&sit, None, &keys)).unwrap_err();
+    assert!(matches!(e, SitVerifyError::NoEnvelope), "{e}");
+}
+
+#[test]
+fn sit_that_is_not_json_or_not_a_sit_is_an_error() {
+    assert!(matches!(
+        ReceivedSit::parse(b"{").unwrap_err(),
+        SitVerifyError::NotJson(_)
+    ));
+    assert!(matches!(
+        ReceivedSit::parse(b"{\"bomFormat\": \"CycloneDX\", \"specVersion\": \"1.2\"}")
+            .unwrap_err(),
+        SitVerifyError::UnknownFormat
+    ));
+}
+
+// ---- SITs, full
+
+#[test]
+fn sit_full_passes_when_regenerated_and_signed_by_the_layouts_key() {
+    let f = fixture(true);
+    let (bytes, env) = signed_sit(&f, &f.signer);
+    let sit = ReceivedSit::parse(&bytes).unwrap();
+    let dv = verify(&f, Some(&InProduct));
+    let lockfiles = BTreeMap::new();
+    let v = verify_sit(full(&sit, Some(&env), &f, &dv, &lockfiles)).unwrap();
+    assert_eq!(v.level, Level::Full);
+    assert_eq!(v.document, DocumentCheck::Passed);
+    assert!(matches!(v.signature, SignatureOutcome::Verified(_)));
+    assert!(matches!(
+        v.content,
+        ContentOutcome::Regenerated { components } if components > 0
+    ));
+    assert_eq!(v.overrides, OverrideOutcome::None);
+    assert!(v.passed());
+}
+
+#[test]
+fn sit_full_rejects_a_signer_the_layout_does_not_authorize() {
+    let f = fixture(false);
+    let (bytes, env) = signed_sit(&f, &f.owner);
+    let sit = ReceivedSit::parse(&bytes).unwrap();
+    let dv = verify(&f, None);
+    let lockfiles = BTreeMap::new();
+    let v = verify_sit(full(&sit, Some(&env), &f, &dv, &lockfiles)).unwrap();
+    assert!(matches!(
+        v.signature,
+        SignatureOutcome::Failed(SitSignatureError::Threshold { .. })
+    ));
+    assert!(!v.passed());
+}
+
+#[test]
+fn sit_full_unsigned_is_checked_by_regeneration() {
+    let f = fixture(false);
+    let (bytes, _) = signed_sit(&f, &f.signer);
+    let sit = ReceivedSit::parse(&bytes).unwrap();
+    let dv = verify(&f, None);
+    let lockfiles = BTreeMap::new();
+    let v = verify_sit(full(&sit, None, &f, &dv, &lockfiles)).unwrap();
+    assert!(matches!(v.signature, SignatureOutcome::Absent));
+    assert!(matches!(v.content, ContentOutcome::Regenerated { .. }));
+    assert!(v.passed());
+}
+
+#[test]
+fn sit_full_unsigned_with_tampered_content_differs() {
+    let f = fixture(false);
+    let (bytes, _) = signed_sit(&f, &f.signer);
+    let mut value: Value = serde_json::from_slice(&bytes).unwrap();
+    value["metadata"]["component"]["hashes"][0]["content"] = json!("0".repeat(64));
+    let tampered = sit::sign::sit_bytes(&value);
+    let sit = ReceivedSit::parse(&tampered).unwrap();
+    let dv = verify(&f, None);
+    let lockfiles = BTreeMap::new();
+    let v = verify_sit(full(&sit, None, &f, &dv, &lockfiles)).unwrap();
+    let ContentOutcome::Differs {
+        format,
+        timestamp,
+        difference,
+    } = &v.content
+    else {
+        panic!("{:?}", v.content);
+    };
+    assert_eq!(*format, Format::CycloneDx16);
+    assert_eq!(
+        *timestamp,
+        Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap()
+    );
+    assert!(
+        difference.contains("/metadata/component/hashes"),
+        "{difference}"
+    );
+    assert!(!v.passed());
+}
+
+#[test]
+fn sit_with_an_incomplete_document_is_light_against_the_layouts_keys() {
+    let f = fixture(true);
+    let (bytes, env) = signed_sit(&f, &f.signer);
+    let sit = ReceivedSit::parse(&bytes).unwrap();
+    let dv = verify(&f, None);
+    let lockfiles = BTreeMap::new();
+    let v = verify_sit(full(&sit, Some(&env), &f, &dv, &lockfiles)).unwrap();
+    assert_eq!(v.level, Level::Light);
+    assert!(matches!(&v.document, DocumentCheck::Incomplete(n) if n.inspection == "check"));
+    assert_eq!(v.content, ContentOutcome::SignedPredicate);
+    assert!(v.passed());
+    // Nothing is left to check without the signature.
+    let e = verify_sit(full(&sit, None, &f, &dv, &lockfiles)).unwrap_err();
+    assert!(matches!(e, SitVerifyError::NothingToCheck), "{e}");
+}
+
+#[test]
+fn sit_against_a_document_that_failed_checks_nothing_else() {
+    let f = fixture(false);
+    let (bytes, env) = signed_sit(&f, &f.signer);
+    let sit = ReceivedSit::parse(&bytes).unwrap();
+    let dv = verify_document(
+        &f.doc,
+        &[f.owner.public_key().clone()],
+        &[],
+        &at(2031),
+        None,
+    )
+    .unwrap();
+    let lockfiles = BTreeMap::new();
+    let v = verify_sit(full(&sit, Some(&env), &f, &dv, &lockfiles)).unwrap();
+    assert_eq!(v.document, DocumentCheck::Failed);
+    assert!(matches!(v.signature, SignatureOutcome::NotChecked));
+    assert!(!v.passed());
+}
+
+#[test]
+fn sit_full_refuses_an_in_toto_override_unless_allowed() {
+    let mut f = fixture(false);
+    f.doc.set_mutation(
+        "cyclonedx",
+        Patch::from_value(&json!([
+            {"op": "replace", "path": "/metadata/component/hashes/0/content", "value": "0".repeat(64)}
+        ]))
+        .unwrap(),
+    );
+    let (bytes, env) = signed_sit(&f, &f.signer);
+    let sit = ReceivedSit::parse(&bytes).unwrap();
+    let dv = verify(&f, None);
+    let lockfiles = BTreeMap::new();
+    let mut input = full(&sit, Some(&env), &f, &dv, &lockfiles);
+    let v = verify_sit(input).unwrap();
+    assert!(matches!(v.content, ContentOutcome::Regenerated { .. }));
+    let OverrideOutcome::Refused(w) = &v.overrides else {
+        panic!("{:?}", v.overrides);
+    };
+    assert_eq!(w[0].index, 0);
+    assert_eq!(w[0].op, "replace");
+    assert!(!v.passed());
+
+    input.allow_in_toto_override = true;
+    let v = verify_sit(input).unwrap();
+    assert!(matches!(&v.overrides, OverrideOutcome::Accepted(w) if w[0].index == 0));
+    assert!(v.passed());
+}
