@@ -21,9 +21,18 @@ use zeroize::Zeroizing;
 /// key id is never recomputed to match. New keys get securesystemslib ≥ 1.0 ids.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct KeyId(pub String);
+pub struct KeyId(String);
 
 impl KeyId {
+    /// A key id as metadata names it; never checked against the key (see above).
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -121,12 +121,12 @@ mod tests {
 
     #[test]
     fn link_names_cannot_escape_the_directory() {
-        let k = KeyId("0123456789abcdef".into());
+        let k = KeyId::new("0123456789abcdef");
         assert_eq!(link_file_name("build", &k).unwrap(), "build.01234567.link");
         for bad in ["../x", "a/b", "..", ".", "", "a\0b", "a\\b"] {
             assert!(link_file_name(bad, &k).is_err(), "{bad:?}");
         }
-        assert!(link_file_name("ok", &KeyId("../../etc".into())).is_err());
+        assert!(link_file_name("ok", &KeyId::new("../../etc")).is_err());
     }
 
     #[test]

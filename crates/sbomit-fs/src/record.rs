@@ -273,7 +273,7 @@ pub fn record_artifacts(
                         } else {
                             e.name.clone()
                         };
-                        (ArtifactPath(name), DigestSet::sha256(d))
+                        (ArtifactPath::new(name), DigestSet::sha256(d))
                     })
                     .collect();
                 if out.is_empty() {
@@ -286,7 +286,7 @@ pub fn record_artifacts(
                 let mut batch = Artifacts::new();
                 for (e, d) in hashed().filter(|(e, _)| e.owner == Owner::Files) {
                     let name = mangle_file(&e.name, &options.lstrip_paths, &batch)?;
-                    batch.insert(ArtifactPath(name), DigestSet::sha256(d));
+                    batch.insert(ArtifactPath::new(name), DigestSet::sha256(d));
                 }
                 out.extend(batch);
             }
@@ -301,11 +301,11 @@ pub fn record_artifacts(
                     );
                     // Only other dir: entries are checked, as in the reference.
                     if !options.lstrip_paths.is_empty()
-                        && batch.contains_key(&ArtifactPath(name.clone()))
+                        && batch.contains_key(&ArtifactPath::new(name.clone()))
                     {
                         return Err(RecordError::PrefixCollision { name });
                     }
-                    batch.insert(ArtifactPath(name), DigestSet::sha256(digest));
+                    batch.insert(ArtifactPath::new(name), DigestSet::sha256(digest));
                 }
                 out.extend(batch);
             }
@@ -315,7 +315,7 @@ pub fn record_artifacts(
                     let reference = &uri["ostree:".len()..];
                     let digest = ostree_digest(&root, reference)?;
                     out.insert(
-                        ArtifactPath(format!("ostree:{reference}")),
+                        ArtifactPath::new(format!("ostree:{reference}")),
                         DigestSet::sha256(digest),
                     );
                 }
@@ -544,7 +544,7 @@ fn mangle_file(name: &str, lstrip: &[String], existing: &Artifacts) -> Result<St
     let path = path.replace('\\', "/");
     let stripped = strip_prefix(&path, lstrip);
     // As the reference: the collision check looks at the name without the scheme prefix.
-    if !lstrip.is_empty() && existing.contains_key(&ArtifactPath(stripped.to_owned())) {
+    if !lstrip.is_empty() && existing.contains_key(&ArtifactPath::new(stripped.to_owned())) {
         return Err(RecordError::PrefixCollision {
             name: stripped.to_owned(),
         });

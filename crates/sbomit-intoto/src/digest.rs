@@ -177,9 +177,17 @@ impl<'de> Deserialize<'de> for DigestSet {
 /// into one is the job of `sbomit-fs`, which checks it stays inside the intended directory.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct ArtifactPath(pub String);
+pub struct ArtifactPath(String);
 
 impl ArtifactPath {
+    pub fn new(path: impl Into<String>) -> Self {
+        Self(path.into())
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -420,7 +428,7 @@ impl ArtifactTable {
 
     pub fn to_artifacts(&self) -> Artifacts {
         self.iter()
-            .map(|(p, d)| (ArtifactPath(p.to_owned()), d.to_set()))
+            .map(|(p, d)| (ArtifactPath::new(p), d.to_set()))
             .collect()
     }
 }

@@ -181,7 +181,7 @@ impl Envelope {
                 }
             };
             signatures.push(Signature {
-                keyid: KeyId(keyid),
+                keyid: KeyId::new(keyid),
                 sig: sig_bytes,
             });
             extra.push(sig);
@@ -250,7 +250,7 @@ impl Envelope {
                 }
             };
             signatures.push(Signature {
-                keyid: KeyId(keyid),
+                keyid: KeyId::new(keyid),
                 sig: sig_bytes,
             });
             extra.push(sig);
@@ -434,7 +434,7 @@ impl Envelope {
             .zip(&self.extra)
             .map(|(s, extra)| {
                 let mut o = extra.clone();
-                o.insert("keyid".into(), Value::String(s.keyid.0.clone()));
+                o.insert("keyid".into(), Value::String(s.keyid.as_str().to_owned()));
                 let sig = match self.kind {
                     EnvelopeKind::Classic => hex::encode(&s.sig),
                     EnvelopeKind::Dsse => b64_encode(&s.sig),
@@ -844,7 +844,7 @@ mod tests {
             json!([{"sig": std.encode(sig)}]),
         ))
         .unwrap();
-        assert_eq!(env.signatures()[0].keyid, KeyId(String::new()));
+        assert_eq!(env.signatures()[0].keyid, KeyId::new(String::new()));
         env.verify(key.public_key()).unwrap();
     }
 

@@ -224,7 +224,7 @@ fn artifacts(obj: &Obj, what: &str, field: &'static str) -> Result<Artifacts, Mo
             }
             set.insert(alg.clone(), hex.to_owned());
         }
-        out.push((ArtifactPath(path.clone()), set));
+        out.push((ArtifactPath::new(path.clone()), set));
     }
     Ok(out.into_iter().collect())
 }
@@ -266,7 +266,7 @@ fn artifacts_into_value(a: Artifacts) -> Value {
                     .iter()
                     .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
                     .collect();
-                (p.0, Value::Object(digests))
+                (p.into_string(), Value::Object(digests))
             })
             .collect(),
     )
@@ -280,7 +280,7 @@ fn artifacts_value(a: &Artifacts) -> Value {
                     .iter()
                     .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
                     .collect();
-                (p.0.clone(), Value::Object(digests))
+                (p.as_str().to_owned(), Value::Object(digests))
             })
             .collect(),
     )
@@ -367,7 +367,7 @@ impl Step {
             Some(Value::Array(items)) => items
                 .iter()
                 .map(|v| match v.as_str() {
-                    Some(s) if is_hex(s) => Ok(KeyId(s.to_owned())),
+                    Some(s) if is_hex(s) => Ok(KeyId::new(s.to_owned())),
                     Some(s) => Err(ModelError::Hex {
                         what: format!("{what}: pubkeys"),
                         value: s.to_owned(),
@@ -410,7 +410,7 @@ impl Step {
         serde_json::json!({
             "_type": "step",
             "name": self.name,
-            "pubkeys": Value::Array(self.pubkeys.iter().map(|k| Value::String(k.0.clone())).collect()),
+            "pubkeys": Value::Array(self.pubkeys.iter().map(|k| Value::String(k.as_str().to_owned())).collect()),
             "threshold": self.threshold,
             "expected_command": strings_value(&self.expected_command),
             "expected_materials": rules_value(&self.expected_materials),
@@ -523,7 +523,7 @@ impl Layout {
         let mut keys = BTreeMap::new();
         for (keyid, key) in map_field(obj, "layout", "keys")? {
             check_key(&keyid, &key)?;
-            keys.insert(KeyId(keyid), key);
+            keys.insert(KeyId::new(keyid), key);
         }
         // The reference sets a default expiry from the clock; sbomit-core has no clock, so an
         // absent `expires` is an error here.
@@ -554,7 +554,7 @@ impl Layout {
             "_type": "layout",
             "expires": self.expires_string(),
             "readme": self.readme,
-            "keys": Value::Object(self.keys.iter().map(|(k, v)| (k.0.clone(), v.clone())).collect()),
+            "keys": Value::Object(self.keys.iter().map(|(k, v)| (k.as_str().to_owned(), v.clone())).collect()),
             "steps": Value::Array(self.steps.iter().map(Step::to_value).collect()),
             "inspect": Value::Array(self.inspect.iter().map(Inspection::to_value).collect()),
         })

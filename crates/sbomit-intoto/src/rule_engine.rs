@@ -211,7 +211,7 @@ pub fn verify_compact_item_rules(
                             None => {
                                 return Err(RuleViolation::MatchSourceUnresolvable {
                                     rule: rule.clone(),
-                                    artifact: ArtifactPath(full),
+                                    artifact: ArtifactPath::new(full),
                                 })
                             }
                         }
@@ -240,7 +240,7 @@ pub fn verify_compact_item_rules(
                             rule: rule.clone(),
                             digest: source_digest.to_set(),
                             dest_name: dest_name.clone(),
-                            dest_path: ArtifactPath(dest_path.to_owned()),
+                            dest_path: ArtifactPath::new(dest_path.to_owned()),
                             dest_digest: dest_digest.to_set(),
                         });
                         continue;
@@ -302,7 +302,7 @@ pub fn verify_compact_item_rules(
                         return Err(RuleViolation::MatchHashMismatch {
                             match_rule: miss.rule,
                             disallow_rule: rule.clone(),
-                            artifact: ArtifactPath(artifacts.name(first).to_owned()),
+                            artifact: ArtifactPath::new(artifacts.name(first).to_owned()),
                             digest: miss.digest,
                             dest_name: miss.dest_name,
                             dest_path: miss.dest_path,
@@ -322,7 +322,7 @@ pub fn verify_compact_item_rules(
                 if !artifacts.find(path).is_some_and(|i| queued[i]) {
                     return Err(RuleViolation::RequireMissing {
                         rule: rule.clone(),
-                        artifact: ArtifactPath(path.clone()),
+                        artifact: ArtifactPath::new(path.clone()),
                     });
                 }
             }

@@ -120,7 +120,7 @@ fn descriptors(artifacts: &Artifacts) -> Vec<ResourceDescriptor> {
     artifacts
         .iter()
         .map(|(path, digest)| ResourceDescriptor {
-            name: path.0.clone(),
+            name: path.as_str().to_owned(),
             digest: digest.clone(),
             extra: Map::new(),
         })
@@ -248,7 +248,7 @@ impl Statement {
     pub fn subject_artifacts(&self) -> Artifacts {
         self.subject
             .iter()
-            .map(|d| (ArtifactPath(d.name.clone()), d.digest.clone()))
+            .map(|d| (ArtifactPath::new(d.name.clone()), d.digest.clone()))
             .collect()
     }
 }

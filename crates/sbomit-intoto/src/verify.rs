@@ -542,7 +542,7 @@ fn inner_keyid(layout: &Layout, keyid: &KeyId) -> String {
         .get(keyid)
         .and_then(|k| k.get("keyid"))
         .and_then(Value::as_str)
-        .map_or_else(|| keyid.0.clone(), str::to_owned)
+        .map_or_else(|| keyid.as_str().to_owned(), str::to_owned)
 }
 
 fn payload_type_name(v: &Value) -> String {
@@ -905,7 +905,7 @@ fn check_link_signatures<'l>(
                 let signatures = signed.envelope().signatures();
                 let named = signatures
                     .iter()
-                    .any(|s| s.keyid == keyid || s.keyid.0 == inner);
+                    .any(|s| s.keyid == keyid || s.keyid.as_str() == inner);
                 let reason = if named {
                     Rejection::BadSignature
                 } else {

@@ -157,7 +157,7 @@ impl Addendum {
     pub fn signed_bytes(&self) -> Result<Vec<u8>, sbomit_intoto::canonical::CanonicalError> {
         sbomit_intoto::canonical::encode(&serde_json::json!({
             "patch": self.patch.to_value(),
-            "author": self.author.0,
+            "author": self.author.as_str(),
             "time": self.time,
             "previous": self.previous.to_hex(),
         }))
@@ -166,7 +166,7 @@ impl Addendum {
     fn to_value(&self) -> Value {
         serde_json::json!({
             "patch": self.patch.to_value(),
-            "author": self.author.0,
+            "author": self.author.as_str(),
             "time": self.time,
             "previous": self.previous.to_hex(),
             "signature": hex::encode(&self.signature),
@@ -192,7 +192,7 @@ impl Addendum {
             hex::decode(s("signature")?).map_err(|_| shape("`signature` is not hex"))?;
         Ok(Addendum {
             patch,
-            author: KeyId(s("author")?.to_owned()),
+            author: KeyId::new(s("author")?.to_owned()),
             time: s("time")?.to_owned(),
             previous,
             signature,

@@ -93,7 +93,7 @@ pub fn run(args: VerifyArgs, out: &Output) -> Result<Outcome> {
             Some(keys.iter().filter_map(move |k| {
                 Some((
                     name.to_owned(),
-                    sbomit_crypto::KeyId(k.as_str()?.to_owned()),
+                    sbomit_crypto::KeyId::new(k.as_str()?.to_owned()),
                 ))
             }))
         })

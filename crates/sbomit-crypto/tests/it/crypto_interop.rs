@@ -204,7 +204,7 @@ fn rejects_gpg_keys() {
         "keyval": {"private": "", "public": {"e": "010001", "n": "c152fc1f"}}
     });
     assert_eq!(
-        PublicKey::from_securesystemslib(KeyId("8465a1e2".into()), &gpg_object).unwrap_err(),
+        PublicKey::from_securesystemslib(KeyId::new("8465a1e2"), &gpg_object).unwrap_err(),
         KeyError::Gpg
     );
 }
@@ -318,7 +318,7 @@ fn reads_layout_key_objects_keeping_their_ids() {
     ] {
         let doc: serde_json::Value = serde_json::from_slice(&interop(layout)).unwrap();
         for (id, object) in doc["signed"]["keys"].as_object().unwrap() {
-            let key = PublicKey::from_securesystemslib(KeyId(id.clone()), object)
+            let key = PublicKey::from_securesystemslib(KeyId::new(id.clone()), object)
                 .unwrap_or_else(|e| panic!("{layout} {id}: {e}"));
             assert_eq!(key.keyid().as_str(), id);
         }
@@ -330,7 +330,7 @@ fn reads_old_securesystemslib_json_key() {
     // danny.pub is a securesystemslib ≤ 0.x JSON ed25519 key, with keyid_hash_algorithms.
     let object: serde_json::Value =
         serde_json::from_slice(&interop("in-toto-python/demo_files/danny.pub")).unwrap();
-    let key = PublicKey::from_securesystemslib(KeyId("danny".into()), &object).unwrap();
+    let key = PublicKey::from_securesystemslib(KeyId::new("danny"), &object).unwrap();
     assert_eq!(key.scheme(), Scheme::Ed25519);
     assert_eq!(
         key.to_securesystemslib()["keyval"]["public"],
@@ -347,7 +347,7 @@ fn reads_go_style_ecdsa_key_objects() {
             "keytype": keytype, "scheme": "ecdsa-sha2-nistp256",
             "keyval": {"private": "", "public": pem}, "extra": 1
         });
-        let key = PublicKey::from_securesystemslib(KeyId("abc".into()), &object).unwrap();
+        let key = PublicKey::from_securesystemslib(KeyId::new("abc"), &object).unwrap();
         assert_eq!(key.scheme(), Scheme::EcdsaSha2Nistp256);
     }
 }
@@ -384,7 +384,7 @@ fn rejects_scheme_that_does_not_fit_the_key() {
         let object =
             serde_json::json!({"keytype": keytype, "scheme": scheme, "keyval": {"public": public}});
         assert_eq!(
-            PublicKey::from_securesystemslib(KeyId("k".into()), &object).unwrap_err(),
+            PublicKey::from_securesystemslib(KeyId::new("k"), &object).unwrap_err(),
             KeyError::SchemeMismatch {
                 keytype: keytype.into(),
                 scheme: scheme.into()

@@ -810,7 +810,7 @@ fn output_that_is_not_text_is_an_error() {
 fn step_names_that_escape_the_link_directory_are_refused() {
     use sbomit_crypto::KeyId;
     use sbomit_fs::io::{link_file_name, sublayout_dir_name};
-    let k = KeyId("0123456789abcdef".into());
+    let k = KeyId::new("0123456789abcdef");
     for bad in [
         "../x",
         "../../etc/passwd",
@@ -856,7 +856,7 @@ fn a_missing_link_is_none() {
     use sbomit_intoto::verify::LinkSource;
     let d = tempfile::tempdir().unwrap();
     let src = sbomit_fs::links::DirLinkSource::new(d.path());
-    let k = KeyId("0123456789abcdef".into());
+    let k = KeyId::new("0123456789abcdef");
     assert!(src.load("build", &k).unwrap().is_none());
     assert!(src.load("../build", &k).is_err());
 }

@@ -66,7 +66,7 @@ fn keys() -> BTreeMap<String, PublicKey> {
         for (id, object) in doc["signed"]["keys"].as_object().unwrap() {
             keys.insert(
                 id.clone(),
-                PublicKey::from_securesystemslib(KeyId(id.clone()), object).unwrap(),
+                PublicKey::from_securesystemslib(KeyId::new(id.clone()), object).unwrap(),
             );
         }
     }

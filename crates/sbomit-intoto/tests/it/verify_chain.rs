@@ -67,7 +67,7 @@ fn step(
     json!({
         "_type": "step",
         "name": name,
-        "pubkeys": keys.iter().map(|k| id(k).0).collect::<Vec<_>>(),
+        "pubkeys": keys.iter().map(|k| id(k).into_string()).collect::<Vec<_>>(),
         "threshold": threshold,
         "expected_command": ["run", name],
         "expected_materials": materials,
@@ -80,8 +80,8 @@ fn layout(functionaries: &[&PrivateKey], steps: Vec<Value>, inspect: Vec<Value>)
         .iter()
         .map(|k| {
             let mut v = k.public_key().to_securesystemslib();
-            v["keyid"] = json!(id(k).0);
-            (id(k).0, v)
+            v["keyid"] = json!(id(k).into_string());
+            (id(k).into_string(), v)
         })
         .collect();
     json!({

@@ -156,7 +156,7 @@ pub fn verify(object: &Value, keys: &[PublicKey]) -> Result<KeyId, JsfError> {
     }
     Err(JsfError::Invalid {
         algorithm,
-        keyid: last.unwrap_or_else(|| KeyId(String::new())),
+        keyid: last.unwrap_or_else(|| KeyId::new(String::new())),
     })
 }
 

@@ -87,15 +87,15 @@ pub(crate) fn chain() -> Chain {
     build.byproducts.insert("return-value".into(), 0.into());
 
     let mut key = func.public_key().to_securesystemslib();
-    key["keyid"] = json!(fid.0);
+    key["keyid"] = json!(fid.as_str());
     let layout = json!({
         "_type": "layout", "expires": "2030-01-01T00:00:00Z", "readme": "demo",
-        "keys": {fid.0.clone(): key},
+        "keys": {fid.as_str(): key},
         "steps": [
-            {"_type": "step", "name": "fetch", "pubkeys": [fid.0], "threshold": 1,
+            {"_type": "step", "name": "fetch", "pubkeys": [fid.as_str()], "threshold": 1,
              "expected_command": ["git", "clone", "repo"],
              "expected_materials": [], "expected_products": [["CREATE", "*"]]},
-            {"_type": "step", "name": "build", "pubkeys": [fid.0], "threshold": 1,
+            {"_type": "step", "name": "build", "pubkeys": [fid.as_str()], "threshold": 1,
              "expected_command": ["cargo", "build", "--release"],
              "expected_materials": [["MATCH", "*", "WITH", "PRODUCTS", "FROM", "fetch"],
                                     ["DISALLOW", "*"]],

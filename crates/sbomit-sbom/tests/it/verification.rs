@@ -42,7 +42,7 @@ fn fixture(inspect: bool) -> Fixture {
     let signer = PrivateKey::generate(KeyKind::Ed25519).unwrap();
     let key = |k: &PrivateKey| {
         let mut v = k.public_key().to_securesystemslib();
-        v["keyid"] = json!(k.public_key().keyid().0);
+        v["keyid"] = json!(k.public_key().keyid().as_str());
         v
     };
     let fid = func.public_key().keyid().clone();
@@ -66,12 +66,12 @@ fn fixture(inspect: bool) -> Fixture {
     };
     let layout = json!({
         "_type": "layout", "expires": "2030-01-01T00:00:00Z", "readme": "",
-        "keys": {fid.0.clone(): key(&func), sid.0.clone(): key(&signer)},
+        "keys": {fid.as_str(): key(&func), sid.as_str(): key(&signer)},
         "steps": [
-            {"_type": "step", "name": "build", "pubkeys": [fid.0], "threshold": 1,
+            {"_type": "step", "name": "build", "pubkeys": [fid.as_str()], "threshold": 1,
              "expected_command": ["make"], "expected_materials": [],
              "expected_products": [["CREATE", "target/app"], ["DISALLOW", "*"]]},
-            {"_type": "step", "name": "sbomit-sit", "pubkeys": [sid.0], "threshold": 1,
+            {"_type": "step", "name": "sbomit-sit", "pubkeys": [sid.as_str()], "threshold": 1,
              "expected_command": [], "expected_materials": [], "expected_products": []}
         ],
         "inspect": inspections
