@@ -40,8 +40,13 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    #[error("signing: {0}")]
-    Signing(String),
+    /// A COSE structure of the service's own (its key, a statement it signs, its key set).
+    #[error("the service's COSE structure: {0}")]
+    Cose(#[from] sbomit_scitt::cose::CoseError),
+    #[error("signing a checkpoint: {0}")]
+    Checkpoint(#[from] sbomit_tlog::checkpoint::NoteError),
+    #[error("the system's random source: {0}")]
+    Random(#[source] sbomit_crypto::KeyError),
 }
 
 impl From<deadpool_postgres::PoolError> for StoreError {

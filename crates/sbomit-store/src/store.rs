@@ -246,10 +246,7 @@ impl Store {
             &default_origin,
             &RegistrationPolicy::default_policy().to_json(),
         )?;
-        let cose_key = key
-            .cose_key
-            .encode()
-            .map_err(|e| StoreError::Signing(e.to_string()))?;
+        let cose_key = key.cose_key.encode()?;
         backend.add_service_key(&key.kid, &cose_key, now_ms())?;
         let seal_key = Arc::clone(&key);
         let seal_origin = origin.clone();
@@ -261,7 +258,7 @@ impl Store {
                 extensions: Vec::new(),
             }
             .sign(&seal_origin, &seal_key.private)
-            .map_err(|e| StoreError::Signing(e.to_string()))
+            .map_err(StoreError::from)
         });
         let bell = Arc::new(crate::tail::Bell::default());
         let ring = Arc::clone(&bell);
@@ -529,12 +526,9 @@ impl Store {
             &header,
             payload.to_string().as_bytes(),
             &self.inner.key.private,
-        )
-        .map_err(|e| StoreError::Signing(e.to_string()))?;
-        let st = SignedStatement::parse(&bytes).map_err(|e| StoreError::Signing(e.to_string()))?;
-        let leaf = st
-            .leaf_entry()
-            .map_err(|e| StoreError::Signing(e.to_string()))?;
+        )?;
+        let st = SignedStatement::parse(&bytes)?;
+        let leaf = st.leaf_entry()?;
         let policy_version = self.registry(false)?.policy_version;
         let entry = NewEntry {
             kind: EntryKind::Cose,
@@ -665,8 +659,7 @@ impl Store {
     /// Creates an API token; only its SHA-256 is stored. The token is returned once.
     pub fn create_token(&self, scope: Scope, label: &str) -> Result<String, StoreError> {
         let mut raw = [0u8; 32];
-        sbomit_crypto::random_bytes(&mut raw)
-            .map_err(|_| StoreError::Signing("no randomness".into()))?;
+        sbomit_crypto::random_bytes(&mut raw).map_err(StoreError::Random)?;
         let token = format!("sbomit_{}", hex::encode(raw));
         self.inner.backend.add_token(
             Sha256::digest(token.as_bytes()).as_bytes(),
@@ -773,5 +766,5 @@ impl Store {
 
 /// Encodes the published service keys as a COSE_KeySet.
 pub fn encode_key_set(keys: &[CoseKey]) -> Result<Vec<u8>, StoreError> {
-    cose::encode_key_set(keys).map_err(|e| StoreError::Signing(e.to_string()))
+    Ok(cose::encode_key_set(keys)?)
 }
