@@ -412,5 +412,21 @@ pub(crate) mod tests {
             // canonical form is still stable under re-encoding of what it decodes to.
             proptest::prop_assert_eq!(encode(&back).unwrap(), bytes);
         }
+
+        /// sbomit-crypto writes a key id's canonical bytes itself (it cannot depend on this
+        /// crate): they must be exactly this encoder's, for any strings, quotes and
+        /// backslashes included.
+        #[test]
+        fn key_id_preimage_is_the_canonical_encoding(
+            keytype in "[\\PC\"\\\\]*",
+            scheme in "[\\PC\"\\\\]*",
+            public in "[\\PC\"\\\\\n]*",
+        ) {
+            let v = json!({"keytype": keytype, "scheme": scheme, "keyval": {"public": public}});
+            proptest::prop_assert_eq!(
+                sbomit_crypto::keyid_preimage(&keytype, &scheme, &public),
+                encode(&v).unwrap()
+            );
+        }
     }
 }
