@@ -16,6 +16,7 @@ pub mod envelope;
 pub mod fnmatch;
 pub mod metadata;
 pub mod model;
+pub mod pyjson;
 pub mod rule_engine;
 pub mod rules;
 pub mod statement;
