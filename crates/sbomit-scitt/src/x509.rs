@@ -85,8 +85,11 @@ pub enum X509Error {
         "the leaf certificate does not name the issuer {iss} (its URI and DNS names: {names:?})"
     )]
     IssuerMismatch { iss: String, names: Vec<String> },
+    /// The leaf's key, encoded again as SPKI for `sbomit-crypto`, could not be encoded.
     #[error("the leaf's public key: {0}")]
-    LeafKey(String),
+    LeafKeyEncoding(String),
+    #[error("the leaf's public key: {0}")]
+    LeafKey(#[source] sbomit_crypto::KeyError),
 }
 
 struct Cert {
@@ -284,8 +287,9 @@ pub fn validate_chain(
         .tbs_certificate
         .subject_public_key_info
         .to_der()
-        .map_err(|e| X509Error::LeafKey(e.to_string()))?;
-    PublicKey::from_spki(&spki).map_err(|e| X509Error::LeafKey(e.to_string()))
+        // der's error is neither Clone nor PartialEq, which this enum promises.
+        .map_err(|e| X509Error::LeafKeyEncoding(e.to_string()))?;
+    PublicKey::from_spki(&spki).map_err(X509Error::LeafKey)
 }
 
 /// A certificate from PEM (`CERTIFICATE` block) or DER.

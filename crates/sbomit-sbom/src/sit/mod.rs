@@ -36,9 +36,9 @@ use crate::jsonpatch::PatchError;
 use sbomit_crypto::KeyId;
 use sbomit_intoto::digest::{CompactDigest, Sha256};
 use sbomit_intoto::envelope::Envelope;
-use sbomit_intoto::metadata::Metadata;
+use sbomit_intoto::metadata::{Metadata, MetadataError};
 use sbomit_intoto::model::{CompactLink, Layout};
-use sbomit_intoto::verify::{LinkSource, VerificationReport};
+use sbomit_intoto::verify::{LinkSource, SourceError, VerificationReport};
 
 pub use lockfile::{Hash, HashAlg, LockfileKind, Package};
 pub use mutation::MutationWarning;
@@ -128,8 +128,23 @@ pub enum SitError {
     NoFinalProduct,
     #[error(transparent)]
     Document(#[from] DocumentError),
-    #[error("metadata {name:?}: {reason}")]
-    Metadata { name: String, reason: String },
+    /// A link or sublayout the document names could not be read from it.
+    #[error("metadata {name:?}: {source}")]
+    Source {
+        name: String,
+        #[source]
+        source: SourceError,
+    },
+    /// The document's layout envelope carries something else.
+    #[error("metadata {name:?}: not a layout")]
+    NotLayout { name: String },
+    /// A link's payload is neither a link, a layout nor a Statement.
+    #[error("metadata {name:?}: {source}")]
+    Metadata {
+        name: String,
+        #[source]
+        source: MetadataError,
+    },
     #[error("lockfile {path:?}: {source}")]
     Lockfile {
         path: String,
@@ -371,14 +386,11 @@ impl Builder {
             let mut first: Option<CompactLink> = None;
             for keyid in &step.pubkeys {
                 let name = format!("{name_prefix}{}.{}.link", step.name, keyid.short());
-                let meta_err = |reason: String| SitError::Metadata {
+                let source_err = |source: SourceError| SitError::Source {
                     name: name.clone(),
-                    reason,
+                    source,
                 };
-                let Some(signed) = source
-                    .load(&step.name, keyid)
-                    .map_err(|e| meta_err(e.to_string()))?
-                else {
+                let Some(signed) = source.load(&step.name, keyid).map_err(source_err)? else {
                     continue;
                 };
                 let env = signed.envelope();
@@ -411,13 +423,18 @@ impl Builder {
                     {
                         let inner = source
                             .sublayout_source(&step.name, keyid)
-                            .map_err(|e| meta_err(e.to_string()))?;
+                            .map_err(source_err)?;
                         let sub_prefix = format!("{name_prefix}{}.{}/", step.name, keyid.short());
                         let sub_step = format!("{step_prefix}{}/", step.name);
                         self.collect(&sub, inner.as_ref(), &sub_prefix, &sub_step, depth + 1)?;
                     }
                     Ok(Metadata::Layout(_)) => {}
-                    Err(e) => return Err(meta_err(e.to_string())),
+                    Err(source) => {
+                        return Err(SitError::Metadata {
+                            name: name.clone(),
+                            source,
+                        })
+                    }
                 }
             }
             if let Some(link) = first {
@@ -469,9 +486,8 @@ pub fn derive(
     let layout = match Metadata::from_payload(layout_env.payload()) {
         Ok(Metadata::Layout(l)) => l,
         _ => {
-            return Err(SitError::Metadata {
+            return Err(SitError::NotLayout {
                 name: "layout".into(),
-                reason: "not a layout".into(),
             })
         }
     };
