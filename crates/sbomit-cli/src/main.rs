@@ -99,9 +99,26 @@ fn main() -> ExitCode {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Failed) => ExitCode::from(1),
         Err(e) => {
-            // One line: the chain of contexts, outermost first.
-            eprintln!("sbomit: error: {e:#}");
+            eprintln!("sbomit: error: {}", one_line(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error as one line: its chain of contexts and causes, outermost first, each said once.
+/// Library errors often carry their source's text in their own message (`"{path}: {source}"`)
+/// and also return it as `source()`; printing the chain as it is would repeat it.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out.replace('\n', " ")
 }

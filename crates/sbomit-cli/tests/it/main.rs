@@ -2,6 +2,7 @@
 mod cli;
 mod common;
 mod document;
+mod errors;
 mod sit;
 mod store;
 mod store_query;
