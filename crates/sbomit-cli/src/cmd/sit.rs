@@ -104,6 +104,11 @@ pub struct VerifyArgs {
     /// Pass even when the document's mutation overrode in-toto-derived content (warns).
     #[arg(long = "insecure-allow-in-toto-override")]
     insecure_allow_in_toto_override: bool,
+    /// With --document: when the document cannot be fully verified (an inspection needs
+    /// --artifacts), accept light verification (the signature by the layout's SIT signers)
+    /// instead of failing as INCOMPLETE.
+    #[arg(long, requires = "document")]
+    light: bool,
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -447,10 +452,19 @@ fn verify(args: VerifyArgs, out: &Output) -> Result<Outcome> {
     // The document's part is printed before the SIT is checked, as it was decided first.
     match DocumentCheck::of(&verification) {
         DocumentCheck::Passed => println!("document: verification passed"),
-        DocumentCheck::Incomplete(n) => println!(
-            "document: verification INCOMPLETE (inspection {:?} not run: give --artifacts DIR); light verification only",
+        // Full verification was asked for: it never becomes light without saying so, and
+        // only when --light accepts that (as `document verify` says INCOMPLETE and exits 1).
+        DocumentCheck::Incomplete(n) if args.light => println!(
+            "document: verification INCOMPLETE (inspection {:?} not run: give --artifacts DIR); light verification only (--light)",
             n.inspection
         ),
+        DocumentCheck::Incomplete(n) => {
+            println!(
+                "document: verification INCOMPLETE (inspection {:?} not run: give --artifacts DIR, or --light to accept light verification)",
+                n.inspection
+            );
+            return Ok(Outcome::Failed);
+        }
         DocumentCheck::Failed | DocumentCheck::NotGiven => {
             print_verdict(&verification, out);
         }

@@ -739,11 +739,12 @@ fn light_of(p: &Path, sit: &str, keys: &str) -> Output {
     sbomit(p, &["sit", "verify", "--sit", sit, "--keys", keys])
 }
 
-/// Without --artifacts a layout's inspection cannot run: the document does not fully
-/// verify, so `sit verify --document` checks the signature by the layout's SIT signers only,
-/// and says so; with --artifacts it is full.
+/// Without --artifacts a layout's inspection cannot run: the document does not fully verify,
+/// so `sit verify --document` fails as INCOMPLETE (exit 1, as `document verify` does) unless
+/// `--light` accepts a check of the signature by the layout's SIT signers only, which it says;
+/// with --artifacts it is full.
 #[test]
-fn sit_verify_with_an_incomplete_document_is_light_and_says_so() {
+fn sit_verify_with_an_incomplete_document_fails_unless_light_is_asked_for() {
     let d = tempdir();
     let c = npm_with(
         d.path(),
@@ -754,23 +755,29 @@ expected_materials = ["MATCH greeter.tgz WITH PRODUCTS FROM build", "ALLOW *"]
 "#,
     );
     ok(c.generate("spdx-3.0.1", "sit.json", &["--signing-key", "signer"]));
-    let o = ok(sbomit(
-        &c.dir,
+    let args = [
+        "sit",
+        "verify",
+        "--sit",
+        "sit.json",
+        "--document",
+        "doc.json",
+        "--layout-keys",
+        "owner.pub",
+    ];
+    fails_with(
+        sbomit(&c.dir, &args),
+        1,
         &[
-            "sit",
-            "verify",
-            "--sit",
-            "sit.json",
-            "--document",
-            "doc.json",
-            "--layout-keys",
-            "owner.pub",
+            "verification INCOMPLETE",
+            "--light to accept light verification",
         ],
-    ));
+    );
+    let o = ok(sbomit(&c.dir, &[&args[..], &["--light"]].concat()));
     let t = text(&o);
     for n in [
         "verification INCOMPLETE",
-        "light verification only",
+        "light verification only (--light)",
         "signature: verified",
         "verification passed (light",
     ] {
