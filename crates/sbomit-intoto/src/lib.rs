@@ -14,6 +14,7 @@ pub mod canonical;
 pub mod digest;
 pub mod envelope;
 pub mod fnmatch;
+pub mod lint;
 pub mod metadata;
 pub mod model;
 pub mod pyjson;

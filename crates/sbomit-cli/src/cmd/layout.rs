@@ -26,6 +26,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use sbomit_intoto::envelope::{Envelope, EnvelopeKind};
+use sbomit_intoto::lint::{lint, Finding, Severity};
+use sbomit_intoto::model::Layout;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -53,6 +55,10 @@ pub enum LayoutCommand {
     },
     /// Print a layout for review: who may sign each step, thresholds, rules, expiry.
     Show { layout: PathBuf },
+    /// Check a layout (a layout file, or its .toml/.yaml source) for mistakes in-toto accepts
+    /// silently: rules that let a swapped artifact through, MATCH from no step, unreachable
+    /// rules, unsatisfiable thresholds, duplicate or unknown keys, expiry. Exit 1 on errors.
+    Lint { layout: PathBuf },
 }
 
 #[derive(Deserialize)]
@@ -129,6 +135,15 @@ pub fn run(cmd: LayoutCommand, out: &Output) -> Result<Outcome> {
             use_dsse,
         } => {
             let layout = layout_from_source(&from)?;
+            // Errors refuse the layout (nothing is written); warnings are printed.
+            let findings = lint_value(&layout).with_context(|| from.display().to_string())?;
+            let errors = print_findings(&findings);
+            if errors > 0 {
+                bail!(
+                    "{}: {errors} error(s) in the layout (listed above); nothing written",
+                    from.display()
+                );
+            }
             let kind = if use_dsse {
                 EnvelopeKind::Dsse
             } else {
@@ -151,6 +166,29 @@ pub fn run(cmd: LayoutCommand, out: &Output) -> Result<Outcome> {
             ));
             Ok(Outcome::Ok)
         }
+        LayoutCommand::Lint { layout: path } => {
+            let value = if is_source(&path) {
+                layout_from_source(&path)?
+            } else {
+                let bytes = sbomit_fs::io::read_file(&path)?;
+                Envelope::parse(&bytes)
+                    .with_context(|| path.display().to_string())?
+                    .payload()
+                    .clone()
+            };
+            let findings = lint_value(&value).with_context(|| path.display().to_string())?;
+            let errors = print_findings(&findings);
+            let warnings = findings.len() - errors;
+            println!(
+                "{}: {errors} error(s), {warnings} warning(s)",
+                path.display()
+            );
+            Ok(if errors > 0 {
+                Outcome::Failed
+            } else {
+                Outcome::Ok
+            })
+        }
         LayoutCommand::Show { layout } => {
             let bytes = sbomit_fs::io::read_file(&layout)?;
             let envelope = Envelope::parse(&bytes).with_context(|| layout.display().to_string())?;
@@ -161,6 +199,34 @@ pub fn run(cmd: LayoutCommand, out: &Output) -> Result<Outcome> {
             Ok(Outcome::Ok)
         }
     }
+}
+
+/// Whether `path` names a layout source (.toml, .yaml, .yml) rather than a layout file.
+fn is_source(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e, "toml" | "yaml" | "yml"))
+}
+
+/// Lints a layout's `signed` JSON as of now.
+fn lint_value(value: &Value) -> Result<Vec<Finding>> {
+    let layout = Layout::from_value(value)?;
+    Ok(lint(&layout, chrono::Utc::now()))
+}
+
+/// Prints each finding on stderr (`error: …` / `warning: …`); returns how many are errors.
+fn print_findings(findings: &[Finding]) -> usize {
+    for f in findings {
+        let level = match f.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        eprintln!("{level}: {}: {}", f.location, f.message);
+    }
+    findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count()
 }
 
 /// Reads a layout source and returns the layout's `signed` JSON, shaped as the reference writes it.
@@ -271,15 +337,20 @@ pub fn layout_from_source(path: &Path) -> Result<Value> {
 /// The review text of `layout show`.
 fn describe(envelope: &Envelope) -> Result<String> {
     use std::fmt::Write;
-    let layout = sbomit_intoto::model::Layout::from_value(envelope.payload())?;
+    let layout = Layout::from_value(envelope.payload())?;
     let mut s = String::new();
     let kind = match envelope.kind() {
         EnvelopeKind::Classic => "classic",
         EnvelopeKind::Dsse => "DSSE",
     };
+    let expired = if layout.expires <= chrono::Utc::now() {
+        " (expired)"
+    } else {
+        ""
+    };
     let _ = writeln!(
         s,
-        "Layout ({kind} envelope), expires {}",
+        "Layout ({kind} envelope), expires {}{expired}",
         layout.expires_string()
     );
     let signers: Vec<_> = envelope
