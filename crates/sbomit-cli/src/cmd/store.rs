@@ -54,6 +54,19 @@ pub enum StoreCommand {
     Query(store_query::QueryCommand),
     /// Follow a running store's new entries as they are registered (resumes after drops).
     Watch(store_query::WatchArgs),
+    /// Print the service's public key(s): the COSE kid receipts name, the key id `key id`
+    /// prints, and the SPKI PEM that `verify-receipt --service-key` and
+    /// `checkpoint --verify-key` take.
+    Key(KeyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct KeyArgs {
+    #[command(flatten)]
+    remote: RemoteArgs,
+    /// Also write the (first) key's PEM to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 /// Where the store keeps its data: the database and the service's signing key.
@@ -142,8 +155,12 @@ pub struct TokenCreateArgs {
 /// A running store.
 #[derive(Args, Debug)]
 pub struct RemoteArgs {
-    /// The store's base URL, e.g. http://127.0.0.1:8087.
-    #[arg(long, env = "SBOMIT_STORE_URL")]
+    /// The store's base URL (default: `store serve`'s own default address).
+    #[arg(
+        long,
+        env = "SBOMIT_STORE_URL",
+        default_value = "http://127.0.0.1:8087"
+    )]
     url: String,
     /// An API token (sent as `Authorization: Bearer`).
     #[arg(long, env = "SBOMIT_STORE_TOKEN", hide_env_values = true)]
@@ -207,7 +224,29 @@ pub fn run(command: StoreCommand, out: &Output) -> Result<Outcome> {
         StoreCommand::Checkpoint(a) => checkpoint(a, out),
         StoreCommand::Query(c) => store_query::query(c, out),
         StoreCommand::Watch(a) => store_query::watch(a, out),
+        StoreCommand::Key(a) => service_key(a, out),
     }
+}
+
+fn service_key(args: KeyArgs, out: &Output) -> Result<Outcome> {
+    let keys = client(&args.remote)?
+        .service_keys()
+        .with_context(|| format!("{}: the service's keys", args.remote.url))?;
+    let Some(first) = keys.first() else {
+        bail!("{}: the service publishes no key", args.remote.url);
+    };
+    for k in &keys {
+        // Receipts name the COSE kid; sbomit's own commands show the securesystemslib key
+        // id: both are printed, for the same key.
+        let kid = k.kid().map(hex::encode).unwrap_or_else(|| "(none)".into());
+        println!("kid {kid} (key id {})", k.public_key().keyid());
+        print!("{}", k.public_key().to_pem());
+    }
+    if let Some(path) = &args.out {
+        sbomit_fs::io::write_atomic(path, first.public_key().to_pem().as_bytes(), None)?;
+        out.info(format!("wrote {}", path.display()));
+    }
+    Ok(Outcome::Ok)
 }
 
 // ---- the operator's commands ----

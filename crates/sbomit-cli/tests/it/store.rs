@@ -701,3 +701,33 @@ fn two_servers_on_one_postgres_schema_build_one_consistent_tree() {
         assert_consistent(&urls[old.size as usize % 2], &old, &head);
     }
 }
+
+/// `store key` prints the service's key as receipts name it (COSE kid) and as `key id` does,
+/// with its PEM, which `verify-receipt --service-key` takes; `--url` may come from
+/// `SBOMIT_STORE_URL`.
+#[test]
+fn store_key_prints_the_service_key_with_both_ids_and_its_pem() {
+    let tmp = tempdir();
+    let dir = tmp.path();
+    let db = format!("sqlite://{}", dir.join("store.db").display());
+    let skey = dir.join("service-key.pem");
+    let server = Server::start(dir, &db, &skey, "serve.log");
+    let o = crate::common::sbomit_env(
+        dir,
+        &["store", "key", "--out", "service.pub"],
+        &[("SBOMIT_STORE_URL", server.url.as_str())],
+    );
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let printed = String::from_utf8_lossy(&o.stdout).into_owned();
+    let pem = std::fs::read_to_string(dir.join("service.pub")).unwrap();
+    let key = sbomit_crypto::PublicKey::from_pem(pem.as_bytes(), None).unwrap();
+    let kid = service_keys(&server.url)[0].kid().map(hex::encode).unwrap();
+    assert!(
+        printed.starts_with(&format!("kid {kid} (key id {})\n", key.keyid())),
+        "{printed}"
+    );
+    assert!(printed.ends_with(&pem), "{printed}");
+    // The key id is the one `key id` prints for the service's own key file.
+    let id = run_ok(dir, &["key", "id", "service.pub"]);
+    assert_eq!(id.trim(), key.keyid().as_str());
+}
