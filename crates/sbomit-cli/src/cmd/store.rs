@@ -475,12 +475,14 @@ fn is_json(bytes: &[u8]) -> bool {
     bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
-fn entry_path_id(id: &str) -> String {
-    if id.contains('.') {
-        id.to_owned()
-    } else {
-        format!("1.{id}")
+/// An entry id as the store names it (`1.N`), from `N` or `1.N`; anything else is refused
+/// rather than sent as `1.<whatever was typed>`.
+fn entry_path_id(id: &str) -> Result<String> {
+    let n = id.strip_prefix("1.").unwrap_or(id);
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        bail!("{id:?} is not an entry id: give its log index N, or 1.N");
     }
+    Ok(format!("1.{n}"))
 }
 
 fn submit(args: SubmitArgs, out: &Output) -> Result<Outcome> {
@@ -519,7 +521,7 @@ fn submit(args: SubmitArgs, out: &Output) -> Result<Outcome> {
 }
 
 fn get(args: GetArgs, out: &Output) -> Result<Outcome> {
-    let id = entry_path_id(&args.id);
+    let id = entry_path_id(&args.id)?;
     let receipt = client(&args.remote)?
         .receipt(&id)
         .with_context(|| format!("fetching entry {id}"))?;

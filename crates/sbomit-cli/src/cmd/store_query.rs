@@ -45,7 +45,7 @@ pub enum QueryCommand {
 #[group(required = true, multiple = false)]
 pub struct TargetArgs {
     /// `sha256:<hex>` or bare hex.
-    #[arg(long)]
+    #[arg(long, value_parser = sha256_arg)]
     digest: Option<String>,
     /// A package URL; without `@version` every version matches.
     #[arg(long)]
@@ -123,7 +123,7 @@ pub struct AffectedArgs {
 #[group(id = "about", required = true, multiple = false, args = ["digest", "purl", "name", "key", "iss"])]
 pub struct EvidenceArgs {
     /// `sha256:<hex>` or bare hex.
-    #[arg(long)]
+    #[arg(long, value_parser = sha256_arg)]
     digest: Option<String>,
     /// A package URL; without `@version` every version matches.
     #[arg(long)]
@@ -183,8 +183,11 @@ pub struct WatchArgs {
     #[arg(long = "type", value_name = "TYPE")]
     types: Vec<String>,
     /// Start after this log index (default: with the entries registered from now on).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "from")]
     after: Option<u64>,
+    /// Start at this log index (0: the first entry of the log).
+    #[arg(long)]
+    from: Option<u64>,
     /// Stop after this many events.
     #[arg(long)]
     count: Option<u64>,
@@ -482,7 +485,12 @@ enum Ended {
 
 pub fn watch(args: WatchArgs, out: &Output) -> Result<Outcome> {
     let client = client(&args.remote)?;
-    let mut resume = args.after.map_or(Resume::Now, Resume::After);
+    let mut resume = match (args.after, args.from) {
+        (Some(n), _) => Resume::After(n),
+        (None, Some(0)) => Resume::Start,
+        (None, Some(n)) => Resume::After(n - 1),
+        (None, None) => Resume::Now,
+    };
     let mut printed = 0u64;
     let mut backoff = BACKOFF_START;
     loop {
@@ -588,6 +596,17 @@ fn print_event(stdout: &mut impl Write, e: &Value, format: Format) -> Result<()>
     }
     .and_then(|()| stdout.flush())
     .context("writing to stdout")
+}
+
+/// A `--digest`: `sha256:` and 64 hex digits, or the bare hex. Anything else is a usage error
+/// (exit 2) rather than a question no entry can answer.
+fn sha256_arg(s: &str) -> Result<String, String> {
+    let hex = s.strip_prefix("sha256:").unwrap_or(s);
+    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(s.to_owned())
+    } else {
+        Err("give a SHA-256 digest: `sha256:` and 64 hex digits, or the 64 digits alone".into())
+    }
 }
 
 #[cfg(test)]

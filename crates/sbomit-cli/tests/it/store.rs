@@ -320,6 +320,59 @@ fn store_commands_register_fetch_and_verify_receipts_end_to_end() {
         dir,
         &["store", "get", cose_id, "--url", url, "--out", "got.cose"],
     );
+    // The bare index names the same entry; what is not an index is refused, not sent on.
+    let index = cose_id.trim_start_matches("1.");
+    run_ok(
+        dir,
+        &[
+            "store",
+            "get",
+            index,
+            "--url",
+            url,
+            "--out",
+            "got-by-index.cose",
+        ],
+    );
+    assert_eq!(
+        std::fs::read(dir.join("got.cose")).unwrap(),
+        std::fs::read(dir.join("got-by-index.cose")).unwrap()
+    );
+    let o = sbomit(
+        dir,
+        &["store", "get", "abc", "--url", url, "--out", "x.cose"],
+    );
+    assert_eq!(code(&o), 2);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "sbomit: error: \"abc\" is not an entry id: give its log index N, or 1.N\n"
+    );
+    // A digest that is not one is a usage error, not an empty answer.
+    let o = sbomit(
+        dir,
+        &[
+            "store",
+            "query",
+            "components",
+            "--digest",
+            "nothex",
+            "--url",
+            url,
+        ],
+    );
+    assert_eq!(code(&o), 2, "{}", String::from_utf8_lossy(&o.stderr));
+    // `watch --from 0` starts with the log's first entry.
+    let first = run_ok(
+        dir,
+        &[
+            "store", "watch", "--from", "0", "--count", "1", "--url", url, "--output", "json",
+        ],
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(first.trim()).unwrap()["index"],
+        0,
+        "{first}"
+    );
     let key_set = client(url).service_key_set_bytes().unwrap();
     std::fs::write(dir.join("scitt-keys.cbor"), key_set).unwrap();
 
