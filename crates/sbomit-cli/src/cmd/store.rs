@@ -324,6 +324,13 @@ fn serve(args: ServeArgs, out: &Output) -> Result<Outcome> {
     config.database = Some(database);
     config.service_key = Some(service_key);
 
+    // The port first: a server that cannot start creates no key and no database.
+    let listen = config.listen;
+    let listener = std::net::TcpListener::bind(listen)
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    listener
+        .set_nonblocking(true)
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let key_path = config.service_key_path();
     let (key, created_key) = keys::load_or_create_service_key(&key_path)?;
     let store_config = config.store_config(key);
@@ -346,9 +353,7 @@ fn serve(args: ServeArgs, out: &Output) -> Result<Outcome> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
-        let listen = config.listen;
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
+        let listener = tokio::net::TcpListener::from_std(listener)
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr().context("reading the bound address")?;
         println!("listening on http://{addr}");

@@ -784,3 +784,31 @@ fn store_key_prints_the_service_key_with_both_ids_and_its_pem() {
     let id = run_ok(dir, &["key", "id", "service.pub"]);
     assert_eq!(id.trim(), key.keyid().as_str());
 }
+
+/// `serve` on a port that is taken fails before it creates anything (issue 17).
+#[test]
+fn serve_on_a_busy_port_creates_no_key_and_no_database() {
+    let tmp = tempdir();
+    let dir = tmp.path();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let db = format!("sqlite://{}", dir.join("store.db").display());
+    let o = sbomit(
+        dir,
+        &[
+            "store",
+            "serve",
+            "--listen",
+            &addr,
+            "--database",
+            &db,
+            "--service-key",
+            "service-key.pem",
+        ],
+    );
+    assert_eq!(code(&o), 2, "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr)
+        .starts_with(&format!("sbomit: error: cannot listen on {addr}")));
+    assert!(!dir.join("store.db").exists());
+    assert!(!dir.join("service-key.pem").exists());
+}
