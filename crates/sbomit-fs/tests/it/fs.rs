@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use sbomit_fs::exclude::ExcludeSpec;
 use sbomit_fs::record::{record_artifacts, NoProgress, RecordError, RecordOptions};
-use sbomit_fs::run::{run_command, RunError, Streams};
+use sbomit_fs::run::{
+    run_command, run_command_with, truncation_marker, RunError, RunOptions, Streams,
+};
 use serde_json::{json, Value};
 
 // ---------------------------------------------------------------------------------------------
@@ -943,6 +945,46 @@ fn a_slow_command_times_out() {
     .unwrap_err();
     assert!(matches!(e, RunError::Timeout { .. }), "{e}");
     assert!(start.elapsed() < Duration::from_secs(4));
+}
+
+/// A command writing more than the cap: the first `cap` bytes are recorded, then the marker;
+/// the rest is drained, so the command is not blocked on a full pipe and exits normally.
+#[cfg(unix)]
+#[test]
+fn recorded_output_is_capped_and_the_rest_drained() {
+    let options = RunOptions {
+        max_output_bytes: 1000,
+        ..RunOptions::new(Streams::Capture, Some(Duration::from_secs(60)))
+    };
+    let b = run_command_with(
+        &sh("head -c 3000000 /dev/zero | tr '\\0' x; printf e >&2; exit 4"),
+        &options,
+    )
+    .unwrap();
+    let want = format!("{}{}", "x".repeat(1000), truncation_marker(1000, 3_000_000));
+    assert_eq!(b["stdout"], want.as_str());
+    assert!(want.ends_with("recorded the first 1000 of 3000000 bytes]\n"));
+    assert_eq!(b["stderr"], "e");
+    assert_eq!(b["return-value"], 4);
+    // At the cap exactly, nothing is cut.
+    let b = run_command_with(&sh("head -c 1000 /dev/zero | tr '\\0' y"), &options).unwrap();
+    assert_eq!(b["stdout"], "y".repeat(1000).as_str());
+}
+
+/// A cut inside a multibyte character keeps only whole characters: the stream stays text.
+#[cfg(unix)]
+#[test]
+fn capped_output_is_cut_between_characters() {
+    let options = RunOptions {
+        max_output_bytes: 5,
+        ..RunOptions::new(Streams::Capture, None)
+    };
+    // "ééé" is six bytes; five would end inside the third "é".
+    let b = run_command_with(&sh("printf 'ééé'"), &options).unwrap();
+    assert_eq!(
+        b["stdout"],
+        format!("éé{}", truncation_marker(4, 6)).as_str()
+    );
 }
 
 #[cfg(unix)]
