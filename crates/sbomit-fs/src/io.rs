@@ -62,6 +62,36 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, IoError> {
 /// disk, then renamed over the target. `mode` (Unix permissions) is set before any byte is
 /// written, so a private key is never readable by others, not even briefly.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), IoError> {
+    let tmp = write_temp(path, bytes, mode)?;
+    tmp.persist(path).map_err(|e| IoError::Write {
+        path: path.to_owned(),
+        source: e.error,
+    })?;
+    Ok(())
+}
+
+/// As [`write_atomic`], but never replaces a file already at `path`: returns `false`, writing
+/// nothing, when there is one. The check and the rename are one step (no-clobber rename), so
+/// of several processes creating the same file at once exactly one wins and the others see
+/// its complete file.
+pub fn create_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<bool, IoError> {
+    let tmp = write_temp(path, bytes, mode)?;
+    match tmp.persist_noclobber(path) {
+        Ok(_) => Ok(true),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(IoError::Write {
+            path: path.to_owned(),
+            source: e.error,
+        }),
+    }
+}
+
+/// `bytes` in a temporary file beside `path`, with `mode`, flushed to disk.
+fn write_temp(
+    path: &Path,
+    bytes: &[u8],
+    mode: Option<u32>,
+) -> Result<tempfile::NamedTempFile, IoError> {
     let err = |source| IoError::Write {
         path: path.to_owned(),
         source,
@@ -86,8 +116,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), 
     let _ = mode;
     tmp.write_all(bytes).map_err(err)?;
     tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
+    Ok(tmp)
 }
 
 /// Checks that `name` is a single path component we may use in a file name.
@@ -145,6 +174,17 @@ mod tests {
             );
         }
         // Nothing else left behind.
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn create_atomic_never_replaces_a_file() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("k");
+        assert!(create_atomic(&p, b"one", Some(0o600)).unwrap());
+        assert!(!create_atomic(&p, b"two", Some(0o600)).unwrap());
+        assert_eq!(std::fs::read(&p).unwrap(), b"one");
+        // The loser's temporary file is gone too.
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
     }
 
