@@ -54,20 +54,31 @@ pub fn load_public(path: &Path) -> Result<PublicKey> {
 
 /// The Store's service key at `path`, created (Ed25519, PKCS#8 PEM, mode 0600) when absent;
 /// written atomically so a crash never leaves half a key. Returns whether it was created.
+///
+/// Creation never replaces a key: when several servers start at once on an empty directory,
+/// one key wins and every server loads that one (otherwise each would sign with its own key
+/// while only the last one written survives on disk).
 pub fn load_or_create_service_key(path: &Path) -> Result<(Arc<ServiceKey>, bool)> {
     let what = || format!("the service key {}", path.display());
-    if path.exists() {
+    let load = || -> Result<(Arc<ServiceKey>, bool)> {
         let pem = sbomit_fs::io::read_file(path).with_context(what)?;
         let key = ServiceKey::from_pem(&pem).with_context(what)?;
-        return Ok((Arc::new(key), false));
+        Ok((Arc::new(key), false))
+    };
+    if path.exists() {
+        return load();
     }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(what)?;
     }
     let key = ServiceKey::generate().with_context(what)?;
     let pem = key.to_pem().with_context(what)?;
-    sbomit_fs::io::write_atomic(path, pem.as_bytes(), Some(0o600)).with_context(what)?;
-    Ok((Arc::new(key), true))
+    if sbomit_fs::io::create_atomic(path, pem.as_bytes(), Some(0o600)).with_context(what)? {
+        Ok((Arc::new(key), true))
+    } else {
+        // Another process created it meanwhile: theirs is the key.
+        load()
+    }
 }
 
 #[cfg(test)]
@@ -92,5 +103,28 @@ mod tests {
         let (again, created) = load_or_create_service_key(&path).expect("loaded");
         assert!(!created);
         assert_eq!(again.kid, key.kid);
+    }
+
+    #[test]
+    fn servers_racing_on_an_empty_directory_end_with_the_same_key() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("service-key.pem");
+            let barrier = std::sync::Barrier::new(2);
+            let (a, b) = std::thread::scope(|s| {
+                let start = || {
+                    barrier.wait();
+                    load_or_create_service_key(&path).expect("key")
+                };
+                let a = s.spawn(start);
+                let b = s.spawn(start);
+                (a.join().expect("thread"), b.join().expect("thread"))
+            });
+            assert_eq!(a.0.kid, b.0.kid);
+            // Exactly one of them made it, and it is the one on disk.
+            assert_eq!(u8::from(a.1) + u8::from(b.1), 1, "exactly one created it");
+            let (on_disk, _) = load_or_create_service_key(&path).expect("loaded");
+            assert_eq!(on_disk.kid, a.0.kid);
+        }
     }
 }

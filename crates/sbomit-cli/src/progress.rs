@@ -4,6 +4,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 pub struct Bar {
     bar: Option<ProgressBar>,
+    what: String,
+    quiet: bool,
 }
 
 impl Bar {
@@ -23,7 +25,11 @@ impl Bar {
             b.set_prefix(what.to_owned());
             b
         });
-        Self { bar }
+        Self {
+            bar,
+            what: what.to_owned(),
+            quiet,
+        }
     }
 }
 
@@ -41,6 +47,18 @@ impl sbomit_fs::record::Progress for Bar {
     fn file_done(&self, _bytes: u64) {
         if let Some(b) = &self.bar {
             b.inc(1);
+        }
+    }
+
+    fn directory_cycle(&self, path: &std::path::Path) {
+        // The record is still right (the reference's less the names going round the cycle),
+        // but it differs from what in-toto-run would record, so say so.
+        if !self.quiet {
+            eprintln!(
+                "warning: {}: {} not entered: it leads back to a directory it is inside (symlink cycle)",
+                self.what,
+                path.display()
+            );
         }
     }
 }

@@ -52,10 +52,9 @@ impl InspectionRunner for CommandInspectionRunner {
         };
         let materials = record_artifacts(&here, &options, &NoProgress)?;
         let run = RunOptions {
-            streams: Streams::Discard,
-            timeout: self.timeout,
             current_dir: self.dir.as_deref(),
             own_process_group: true,
+            ..RunOptions::new(Streams::Discard, self.timeout)
         };
         let byproducts = run_command_with(&inspection.run, &run)?;
         let products = record_artifacts(&here, &options, &NoProgress)?;

@@ -27,6 +27,12 @@ pub enum IoError {
     },
     #[error("{name:?} cannot name a metadata file: it must not be empty, contain '/', '\\\\' or NUL, or be '.' or '..'")]
     UnsafeName { name: String },
+    #[error("{path:?} names a file outside {dir} ({why}); refusing to read it")]
+    OutsideDirectory {
+        path: String,
+        dir: PathBuf,
+        why: &'static str,
+    },
 }
 
 /// Reads a whole file, refusing files over [`MAX_FILE_BYTES`].
@@ -62,6 +68,36 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, IoError> {
 /// disk, then renamed over the target. `mode` (Unix permissions) is set before any byte is
 /// written, so a private key is never readable by others, not even briefly.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), IoError> {
+    let tmp = write_temp(path, bytes, mode)?;
+    tmp.persist(path).map_err(|e| IoError::Write {
+        path: path.to_owned(),
+        source: e.error,
+    })?;
+    Ok(())
+}
+
+/// As [`write_atomic`], but never replaces a file already at `path`: returns `false`, writing
+/// nothing, when there is one. The check and the rename are one step (no-clobber rename), so
+/// of several processes creating the same file at once exactly one wins and the others see
+/// its complete file.
+pub fn create_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<bool, IoError> {
+    let tmp = write_temp(path, bytes, mode)?;
+    match tmp.persist_noclobber(path) {
+        Ok(_) => Ok(true),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(IoError::Write {
+            path: path.to_owned(),
+            source: e.error,
+        }),
+    }
+}
+
+/// `bytes` in a temporary file beside `path`, with `mode`, flushed to disk.
+fn write_temp(
+    path: &Path,
+    bytes: &[u8],
+    mode: Option<u32>,
+) -> Result<tempfile::NamedTempFile, IoError> {
     let err = |source| IoError::Write {
         path: path.to_owned(),
         source,
@@ -86,8 +122,36 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), 
     let _ = mode;
     tmp.write_all(bytes).map_err(err)?;
     tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
+    Ok(tmp)
+}
+
+/// `dir/path` for a relative `path` that comes from metadata (an attacker's, maybe), refused
+/// when it could name a file outside `dir`: an absolute path, a `..` component, or (when the
+/// file exists) a symlink on the way that leads out. Whether the file exists is left to the
+/// caller.
+pub fn path_under(dir: &Path, path: &str) -> Result<PathBuf, IoError> {
+    use std::path::Component;
+    let refuse = |why| IoError::OutsideDirectory {
+        path: path.to_owned(),
+        dir: dir.to_owned(),
+        why,
+    };
+    let rel = Path::new(path);
+    for c in rel.components() {
+        match c {
+            Component::Normal(_) | Component::CurDir => {}
+            Component::ParentDir => return Err(refuse("a '..' component")),
+            Component::RootDir | Component::Prefix(_) => return Err(refuse("an absolute path")),
+        }
+    }
+    let joined = dir.join(rel);
+    // Symlinks are judged by where they lead: both sides resolved, the file must stay inside.
+    if let (Ok(real), Ok(real_dir)) = (std::fs::canonicalize(&joined), std::fs::canonicalize(dir)) {
+        if !real.starts_with(&real_dir) {
+            return Err(refuse("a symlink leads out of it"));
+        }
+    }
+    Ok(joined)
 }
 
 /// Checks that `name` is a single path component we may use in a file name.
@@ -145,6 +209,45 @@ mod tests {
             );
         }
         // Nothing else left behind.
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn metadata_paths_cannot_leave_their_directory() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("sub")).unwrap();
+        std::fs::write(d.path().join("sub/Cargo.lock"), b"x").unwrap();
+        assert_eq!(
+            path_under(d.path(), "sub/Cargo.lock").unwrap(),
+            d.path().join("sub/Cargo.lock")
+        );
+        assert!(path_under(d.path(), "./missing.lock").is_ok());
+        for bad in ["../../etc/passwd", "/etc/passwd", "sub/../../x", ".."] {
+            let e = path_under(d.path(), bad).unwrap_err();
+            assert!(matches!(e, IoError::OutsideDirectory { .. }), "{bad}: {e}");
+            assert!(e.to_string().contains(bad), "{e}");
+        }
+        #[cfg(unix)]
+        {
+            let outside = tempfile::tempdir().unwrap();
+            std::fs::write(outside.path().join("Cargo.lock"), b"secret").unwrap();
+            std::os::unix::fs::symlink(outside.path(), d.path().join("out")).unwrap();
+            let e = path_under(d.path(), "out/Cargo.lock").unwrap_err();
+            assert!(matches!(e, IoError::OutsideDirectory { .. }), "{e}");
+            // A symlink that stays inside is fine.
+            std::os::unix::fs::symlink("sub", d.path().join("in")).unwrap();
+            assert!(path_under(d.path(), "in/Cargo.lock").is_ok());
+        }
+    }
+
+    #[test]
+    fn create_atomic_never_replaces_a_file() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("k");
+        assert!(create_atomic(&p, b"one", Some(0o600)).unwrap());
+        assert!(!create_atomic(&p, b"two", Some(0o600)).unwrap());
+        assert_eq!(std::fs::read(&p).unwrap(), b"one");
+        // The loser's temporary file is gone too.
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
     }
 

@@ -1,4 +1,9 @@
 //! Running a step's command: the reference's byproducts (`stdout`, `stderr`, `return-value`).
+//!
+//! Unlike the reference, which keeps all of a command's output in memory, a recorded stream is
+//! capped ([`RunOptions::max_output_bytes`]): its first bytes are recorded, followed by a
+//! [`truncation_marker`] line saying how much was left out; the rest is still read (and shown,
+//! with [`Streams::Tee`]) so the command is never blocked on a full pipe.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -66,7 +71,14 @@ pub struct RunOptions<'a> {
     /// process group that reads the terminal would be stopped (`SIGTTIN`) until the timeout.
     /// Off for steps, which may be interactive and should see the terminal's Ctrl-C.
     pub own_process_group: bool,
+    /// How many bytes of each recorded stream are kept in memory and recorded; past it the
+    /// recorded text ends with a [`truncation_marker`].
+    pub max_output_bytes: usize,
 }
+
+/// The default [`RunOptions::max_output_bytes`]: far more than any log worth reading in a
+/// link, little enough that two streams of a hostile command cannot exhaust memory.
+pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 64 << 20;
 
 impl RunOptions<'_> {
     pub fn new(streams: Streams, timeout: Option<Duration>) -> Self {
@@ -75,8 +87,21 @@ impl RunOptions<'_> {
             timeout,
             current_dir: None,
             own_process_group: false,
+            max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
         }
     }
+}
+
+/// The line that ends a recorded stream cut at `kept` of `total` bytes.
+pub fn truncation_marker(kept: usize, total: u64) -> String {
+    format!("\n[sbomit: output truncated: recorded the first {kept} of {total} bytes]\n")
+}
+
+/// The first bytes of a stream, and how many it had in all.
+#[derive(Default)]
+struct Captured {
+    head: Vec<u8>,
+    total: u64,
 }
 
 /// Runs `argv` as the reference's `execute_link` does (see [`run_command_with`]), in the current
@@ -103,6 +128,7 @@ pub fn run_command_with(
         timeout,
         current_dir,
         own_process_group,
+        max_output_bytes,
     } = *options;
     let (program, args) = argv.split_first().ok_or(RunError::Empty)?;
     let mut cmd = Command::new(program);
@@ -136,14 +162,18 @@ pub fn run_command_with(
     })?;
     let tee = move |stream: Option<Box<dyn Read + Send>>, mut sink: Box<dyn Write + Send>| {
         std::thread::spawn(move || {
-            let mut captured = Vec::new();
+            let mut captured = Captured::default();
             if let Some(mut s) = stream {
                 let mut buf = [0u8; 8192];
                 while let Ok(n) = s.read(&mut buf) {
                     if n == 0 {
                         break;
                     }
-                    captured.extend_from_slice(&buf[..n]);
+                    // Past the cap the rest is still read, so the command never blocks on a
+                    // full pipe, but not kept.
+                    let room = max_output_bytes.saturating_sub(captured.head.len());
+                    captured.head.extend_from_slice(&buf[..n.min(room)]);
+                    captured.total += n as u64;
                     if echo {
                         let _ = sink.write_all(&buf[..n]);
                     }
@@ -203,13 +233,29 @@ pub fn run_command_with(
             -1
         }
     });
-    let text = |bytes: Vec<u8>, stream: &'static str| {
-        String::from_utf8(bytes)
+    let text = |captured: Captured, stream: &'static str| {
+        let Captured { mut head, total } = captured;
+        let truncated = total > head.len() as u64;
+        if truncated {
+            // The cut may fall inside a character: keep only whole ones, so a text stream
+            // stays text.
+            if let Err(e) = std::str::from_utf8(&head) {
+                if e.error_len().is_none() {
+                    head.truncate(e.valid_up_to());
+                }
+            }
+        }
+        let kept = head.len();
+        let mut s = String::from_utf8(head)
             .map(|s| universal_newlines(&s))
             .map_err(|_| RunError::NotText {
                 program: program.clone(),
                 stream,
-            })
+            })?;
+        if truncated {
+            s.push_str(&truncation_marker(kept, total));
+        }
+        Ok(s)
     };
     let mut m = Map::new();
     m.insert("stdout".into(), Value::String(text(stdout, "stdout")?));

@@ -80,6 +80,10 @@ pub struct RunArgs {
     /// Seconds after which the command is killed (default: no limit).
     #[arg(long = "run-timeout")]
     run_timeout: Option<u64>,
+    /// With --record-streams, bytes of stdout and of stderr each recorded; past it the
+    /// recorded text is cut and ends with a line saying so (the command still runs to its end).
+    #[arg(long = "max-output-bytes", value_name = "BYTES", default_value_t = sbomit_fs::run::DEFAULT_MAX_OUTPUT_BYTES)]
+    max_output_bytes: usize,
     /// The command to run, after `--`.
     #[arg(last = true)]
     command: Vec<String>,
@@ -178,16 +182,17 @@ pub fn run(args: RunArgs, out: &Output) -> Result<Outcome> {
     let mut byproducts = serde_json::Map::new();
     if !args.no_command {
         let timeout = args.run_timeout.map(Duration::from_secs);
-        byproducts = sbomit_fs::run::run_command(
-            &args.command,
-            if args.record_streams {
-                sbomit_fs::run::Streams::Tee
-            } else {
-                sbomit_fs::run::Streams::Inherit
-            },
-            timeout,
-        )
-        .with_context(|| format!("running {:?}", args.command.join(" ")))?;
+        let streams = if args.record_streams {
+            sbomit_fs::run::Streams::Tee
+        } else {
+            sbomit_fs::run::Streams::Inherit
+        };
+        let options = sbomit_fs::run::RunOptions {
+            max_output_bytes: args.max_output_bytes,
+            ..sbomit_fs::run::RunOptions::new(streams, timeout)
+        };
+        byproducts = sbomit_fs::run::run_command_with(&args.command, &options)
+            .with_context(|| format!("running {:?}", args.command.join(" ")))?;
     }
     let products = c.record(&args.products, "products", out)?;
     timer.lap("run and record products");

@@ -186,7 +186,8 @@ fn read_attested_lockfiles(
         }
     }
     for (path, shas) in recorded {
-        let file = dir.join(&path);
+        // Link paths are the document's, maybe an attacker's: never read outside `dir`.
+        let file = sbomit_fs::io::path_under(dir, &path)?;
         if !file.is_file() {
             continue;
         }

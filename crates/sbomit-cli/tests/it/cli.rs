@@ -1156,3 +1156,47 @@ fn failing_command_is_recorded_with_its_return_value() {
         serde_json::json!({"return-value": 3, "stdout": "out\n", "stderr": "err\n"})
     );
 }
+
+/// `--max-output-bytes` caps what a link records of each stream; the command still runs to
+/// its end (its exit code is recorded) and the cut is marked.
+#[test]
+fn recorded_streams_are_capped_by_max_output_bytes() {
+    let d = tempdir();
+    let p = d.path();
+    keys(p);
+    ok(sbomit(
+        p,
+        &[
+            "-q",
+            "run",
+            "-n",
+            "loud",
+            "--signing-key",
+            "dev",
+            "-s",
+            "--max-output-bytes",
+            "10",
+            "--",
+            "sh",
+            "-c",
+            "head -c 100000 /dev/zero | tr '\\0' x; echo err >&2; exit 3",
+        ],
+    ));
+    let link = std::fs::read_dir(p)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|f| f.extension().is_some_and(|e| e == "link"))
+        .unwrap();
+    let v: Value = serde_json::from_slice(&std::fs::read(link).unwrap()).unwrap();
+    let b = &v["signed"]["byproducts"];
+    assert_eq!(
+        b["stdout"],
+        format!(
+            "{}{}",
+            "x".repeat(10),
+            sbomit_fs::run::truncation_marker(10, 100_000)
+        )
+    );
+    assert_eq!(b["stderr"], "err\n");
+    assert_eq!(b["return-value"], 3);
+}

@@ -823,3 +823,37 @@ fn streamed_and_whole_sits_are_byte_identical() {
         assert!(a == b, "{format}: streamed and whole SITs differ");
     }
 }
+
+/// Lockfile paths come from link metadata; one that leaves `--artifacts` (here the build
+/// recorded `../Cargo.lock`, which is in the directory above `work`) is refused by name, not
+/// read from outside.
+#[test]
+fn attested_lockfile_paths_outside_artifacts_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    std::fs::create_dir_all(p.join("work")).unwrap();
+    copy(&repo().join("Cargo.lock"), &p.join("Cargo.lock"));
+    let c = one_step_chain(p, &["../Cargo.lock"], "lock.tgz", "");
+    let refused = ["\"../Cargo.lock\"", "outside"];
+    fails_with(c.generate("cyclonedx-1.6", "sit.json", &[]), 2, &refused);
+    assert!(!p.join("sit.json").exists());
+    // Without --artifacts no lockfile is read: the SIT is made, and its full verification
+    // (which reads lockfiles from --artifacts) refuses the path too.
+    ok(sbomit_env(
+        p,
+        &[
+            "sit",
+            "generate",
+            "--document",
+            "doc.json",
+            "--format",
+            "cyclonedx-1.6",
+            "--layout-keys",
+            &c.layout_key,
+            "--out",
+            "sit.json",
+        ],
+        &[("SOURCE_DATE_EPOCH", "1700000000")],
+    ));
+    fails_with(c.verify_full("sit.json", &[]), 2, &refused);
+}

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use sbomit_fs::exclude::ExcludeSpec;
 use sbomit_fs::record::{record_artifacts, NoProgress, RecordError, RecordOptions};
-use sbomit_fs::run::{run_command, RunError, Streams};
+use sbomit_fs::run::{
+    run_command, run_command_with, truncation_marker, RunError, RunOptions, Streams,
+};
 use serde_json::{json, Value};
 
 // ---------------------------------------------------------------------------------------------
@@ -302,18 +304,27 @@ fn records_the_same_artifacts_as_the_reference() {
     }
 }
 
+/// A cycle is where we differ from the reference on purpose (it follows `src/cycle -> ..`
+/// until the OS refuses the path; with two such links that is 2^40 paths): we record what the
+/// reference records for the same tree without the looping link.
 #[test]
-fn follows_a_directory_cycle_as_far_as_the_reference() {
+fn a_directory_cycle_records_what_the_reference_records_without_it() {
     let Some(bin) = ref_bin() else { return };
     let d = cycle_tree();
+    let without = tempfile::tempdir().unwrap();
+    write(without.path(), "a.txt", b"a");
+    write(without.path(), "src/m", b"m");
     for case in [
         Case::paths(&["."]).follow(),
         Case::paths(&["."]),
         Case::paths(&["dir:."]).follow(),
     ] {
         let ours = case.ours(d.path());
-        assert_eq!(ours, case.reference(&bin, d.path()), "{case:?}");
+        assert_eq!(ours, case.reference(&bin, without.path()), "{case:?}");
     }
+    // Not followed, the link is not a cycle: the reference agrees on the tree itself.
+    let plain = Case::paths(&["."]);
+    assert_eq!(plain.ours(d.path()), plain.reference(&bin, d.path()));
 }
 
 /// Exclude patterns against pathspec's own `match_file`, on handwritten and random patterns.
@@ -528,18 +539,167 @@ fn symlinks_as_the_reference() {
     assert!(given.get("link-to-dir/main.rs").is_some());
 }
 
+/// Collects the directories the walk refused to enter again.
+#[derive(Default)]
+struct Cycles(std::sync::Mutex<Vec<PathBuf>>);
+impl sbomit_fs::record::Progress for Cycles {
+    fn directory_cycle(&self, path: &Path) {
+        self.0.lock().unwrap().push(path.to_owned());
+    }
+}
+
 #[cfg(unix)]
 #[test]
-fn a_directory_cycle_ends_where_the_os_refuses_the_path() {
+fn a_directory_cycle_is_not_entered_again() {
     let d = cycle_tree();
+    let mut o = RecordOptions::default();
+    o.base_path = Some(d.path().to_owned());
+    let cycles = Cycles::default();
+    let v = record_artifacts(&strings(&["."]), &o, &cycles).unwrap();
+    let v = serde_json::to_value(v).unwrap();
+    assert_eq!(names(&v), ["a.txt", "src/m"]);
+    let cycles = cycles.0.into_inner().unwrap();
+    assert_eq!(cycles, [d.path().join("src/cycle")]);
+}
+
+/// Two self-links make the reference walk about 2^40 paths; we record the one file once.
+#[cfg(unix)]
+#[test]
+fn two_self_links_give_a_bounded_record() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "f", b"f");
+    std::os::unix::fs::symlink(".", d.path().join("a")).unwrap();
+    std::os::unix::fs::symlink(".", d.path().join("b")).unwrap();
+    for paths in [&["."][..], &["a"], &["dir:."]] {
+        let _cwd = CwdGuard::enter(d.path());
+        let v = record_artifacts(&strings(paths), &RecordOptions::default(), &NoProgress);
+        let v = serde_json::to_value(v.unwrap()).unwrap();
+        assert_eq!(v.as_object().unwrap().len(), 1, "{paths:?}: {v}");
+    }
     let v = record_in(d.path(), &["."], RecordOptions::default()).unwrap();
-    let deepest = names(&v)
-        .iter()
-        .map(|n| n.matches("cycle").count())
-        .max()
+    assert_eq!(names(&v), ["f"]);
+}
+
+/// The same through an inspection, which records its directory before and after.
+#[cfg(unix)]
+#[test]
+fn an_inspection_of_a_tree_with_self_links_ends() {
+    use sbomit_fs::inspect::CommandInspectionRunner;
+    use sbomit_intoto::verify::InspectionRunner;
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "f", b"f");
+    std::os::unix::fs::symlink(".", d.path().join("a")).unwrap();
+    std::os::unix::fs::symlink(".", d.path().join("b")).unwrap();
+    let runner = CommandInspectionRunner::in_dir(d.path(), Some(Duration::from_secs(60)));
+    let link = runner.run(&inspection("loops", sh("true"))).unwrap();
+    assert_eq!(
+        names(&serde_json::to_value(&link.materials).unwrap()),
+        ["f"]
+    );
+    assert_eq!(names(&serde_json::to_value(&link.products).unwrap()), ["f"]);
+}
+
+/// Symlinks without a cycle can still fan out: `l5` holds four links to `l4`, which holds
+/// four to `l3`, ...: 4^5 paths to the files of `l0`. The entry limit stops that.
+#[cfg(unix)]
+#[test]
+fn a_symlink_fan_out_past_the_entry_limit_is_an_error() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "l0/f", b"f");
+    for level in 1..=5 {
+        std::fs::create_dir(d.path().join(format!("l{level}"))).unwrap();
+        for i in 0..4 {
+            let target = format!("../l{}", level - 1);
+            let link = d.path().join(format!("l{level}/s{i}"));
+            std::os::unix::fs::symlink(target, link).unwrap();
+        }
+    }
+    let mut o = RecordOptions::default();
+    o.max_entries = 2000;
+    let e = record_in(d.path(), &["l5"], o.clone()).unwrap_err();
+    assert!(
+        matches!(e, RecordError::TooManyEntries { limit: 2000 }),
+        "{e}"
+    );
+    assert!(e.to_string().contains("2000"), "{e}");
+    // Under a limit that fits (4 + 16 + ... + 1024 links, 1024 files), all is recorded.
+    o.max_entries = 3000;
+    let v = record_in(d.path(), &["l5"], o).unwrap();
+    assert_eq!(v.as_object().unwrap().len(), 1024);
+}
+
+/// `root/top` nested `depth` levels of `d`, with a file `bottom` at the end. Built and torn
+/// down by renames with short paths: a path to the bottom is far past PATH_MAX, and std's
+/// recursive `remove_dir_all` would need one descriptor per level.
+struct DeepTree {
+    root: tempfile::TempDir,
+}
+
+impl DeepTree {
+    fn new(depth: usize) -> Self {
+        let root = tempfile::tempdir().unwrap();
+        let (top, next) = (root.path().join("top"), root.path().join("next"));
+        write(root.path(), "top/bottom", b"deep");
+        for _ in 0..depth {
+            std::fs::create_dir(&next).unwrap();
+            std::fs::rename(&top, next.join("d")).unwrap();
+            std::fs::rename(&next, &top).unwrap();
+        }
+        DeepTree { root }
+    }
+}
+
+impl Drop for DeepTree {
+    fn drop(&mut self) {
+        let (top, next) = (self.root.path().join("top"), self.root.path().join("next"));
+        while std::fs::rename(top.join("d"), &next).is_ok() {
+            let _ = std::fs::remove_dir(&top);
+            let _ = std::fs::rename(&next, &top);
+        }
+    }
+}
+
+/// A directory nested far past PATH_MAX: the walk is iterative, so depth costs no stack; past
+/// PATH_MAX (about 2,000 levels of one-letter names) the OS cannot name a directory, and that
+/// is an error, not a silent gap in the record. Recorded on a thread with a small stack, where
+/// a recursive walk would overflow first.
+///
+/// 5,000 levels, not the 100,000 of the issue: every walk by path stops at the same ~2,000
+/// levels however deep the tree goes, so deeper only costs time and disk (100,000 levels took
+/// over a minute and 400 MB of directory blocks here).
+#[cfg(unix)]
+#[test]
+fn a_directory_nested_past_path_max_is_a_clear_error_not_a_stack_overflow() {
+    let deep = DeepTree::new(5_000);
+    let root = deep.root.path().to_owned();
+    let e = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || record_in(&root, &["top"], RecordOptions::default()))
+        .unwrap()
+        .join()
+        .unwrap()
+        .unwrap_err();
+    let RecordError::TooDeep { depth, .. } = &e else {
+        panic!("{e}")
+    };
+    assert!((1000..3000).contains(depth), "{e}");
+}
+
+/// A deep tree the OS can still name is recorded in full, its bottom file included.
+#[cfg(unix)]
+#[test]
+fn a_deep_tree_within_path_max_is_recorded_in_full() {
+    let deep = DeepTree::new(1000);
+    let root = deep.root.path().to_owned();
+    let v = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || record_in(&root, &["top"], RecordOptions::default()))
+        .unwrap()
+        .join()
+        .unwrap()
         .unwrap();
-    // Linux resolves at most 40 symlinks in one path.
-    assert_eq!(deepest, 40);
+    let want = format!("top/{}bottom", "d/".repeat(1000));
+    assert_eq!(names(&v), [want]);
 }
 
 #[test]
@@ -785,6 +945,46 @@ fn a_slow_command_times_out() {
     .unwrap_err();
     assert!(matches!(e, RunError::Timeout { .. }), "{e}");
     assert!(start.elapsed() < Duration::from_secs(4));
+}
+
+/// A command writing more than the cap: the first `cap` bytes are recorded, then the marker;
+/// the rest is drained, so the command is not blocked on a full pipe and exits normally.
+#[cfg(unix)]
+#[test]
+fn recorded_output_is_capped_and_the_rest_drained() {
+    let options = RunOptions {
+        max_output_bytes: 1000,
+        ..RunOptions::new(Streams::Capture, Some(Duration::from_secs(60)))
+    };
+    let b = run_command_with(
+        &sh("head -c 3000000 /dev/zero | tr '\\0' x; printf e >&2; exit 4"),
+        &options,
+    )
+    .unwrap();
+    let want = format!("{}{}", "x".repeat(1000), truncation_marker(1000, 3_000_000));
+    assert_eq!(b["stdout"], want.as_str());
+    assert!(want.ends_with("recorded the first 1000 of 3000000 bytes]\n"));
+    assert_eq!(b["stderr"], "e");
+    assert_eq!(b["return-value"], 4);
+    // At the cap exactly, nothing is cut.
+    let b = run_command_with(&sh("head -c 1000 /dev/zero | tr '\\0' y"), &options).unwrap();
+    assert_eq!(b["stdout"], "y".repeat(1000).as_str());
+}
+
+/// A cut inside a multibyte character keeps only whole characters: the stream stays text.
+#[cfg(unix)]
+#[test]
+fn capped_output_is_cut_between_characters() {
+    let options = RunOptions {
+        max_output_bytes: 5,
+        ..RunOptions::new(Streams::Capture, None)
+    };
+    // "ééé" is six bytes; five would end inside the third "é".
+    let b = run_command_with(&sh("printf 'ééé'"), &options).unwrap();
+    assert_eq!(
+        b["stdout"],
+        format!("éé{}", truncation_marker(4, 6)).as_str()
+    );
 }
 
 #[cfg(unix)]
