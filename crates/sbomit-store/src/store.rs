@@ -2,7 +2,8 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::{mpsc, Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -30,6 +31,13 @@ pub const REGISTRATION_POLICY_TYPE: &str = "application/vnd.sbomit.registration-
 /// How long a registry snapshot (issuers, policy) is trusted before it is re-read: other
 /// processes on the same PostgreSQL may have changed it.
 const REGISTRY_TTL: Duration = Duration::from_secs(1);
+
+/// The least time between two registry reads caused by refused submissions (an unknown
+/// issuer, or a policy refusal, which a registration made by another process a moment ago
+/// could turn around). Without it, every statement from an unknown issuer cost a database
+/// read: a flood of junk would hammer the database. A registration made elsewhere is still
+/// seen within this interval, or [`REGISTRY_TTL`] at most.
+pub const MIN_REFUSAL_RELOAD_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Configuration of a store.
 #[derive(Clone, Debug)]
@@ -159,6 +167,11 @@ struct Inner {
     origin: String,
     jobs: mpsc::Sender<Job>,
     registry: RwLock<(Instant, Arc<Registry>)>,
+    /// Held while the registry is read for a submission (so concurrent requests wait for one
+    /// read instead of each making their own); holds when a refused submission last caused one.
+    reload: Mutex<Option<Instant>>,
+    /// How many times the registry was read from the database.
+    registry_loads: AtomicU64,
     max_statement_bytes: usize,
 }
 
@@ -287,6 +300,8 @@ impl Store {
                     origin,
                     jobs,
                     registry: RwLock::new((Instant::now(), Arc::new(registry))),
+                    reload: Mutex::new(None),
+                    registry_loads: AtomicU64::new(1),
                     max_statement_bytes: config.max_statement_bytes,
                 }),
             },
@@ -320,13 +335,20 @@ impl Store {
         (r.0.elapsed() < REGISTRY_TTL).then(|| Arc::clone(&r.1))
     }
 
-    fn registry(&self, force: bool) -> Result<Arc<Registry>, StoreError> {
-        if !force {
-            if let Some(r) = self.cached_registry() {
-                return Ok(r);
-            }
-        }
+    /// The registry snapshot in memory, whatever its age.
+    fn current_registry(&self) -> Arc<Registry> {
+        let r = self
+            .inner
+            .registry
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        Arc::clone(&r.1)
+    }
+
+    /// Reads the registry from the database and makes it the snapshot.
+    fn load_registry(&self) -> Result<Arc<Registry>, StoreError> {
         let fresh = Arc::new(load_registry(&*self.inner.backend)?);
+        self.inner.registry_loads.fetch_add(1, Ordering::Relaxed);
         *self
             .inner
             .registry
@@ -335,14 +357,74 @@ impl Store {
         Ok(fresh)
     }
 
+    /// How many times the registry has been read from the database since the store was
+    /// opened (the first read included): for monitoring, and for tests of the rate limit.
+    pub fn registry_loads(&self) -> u64 {
+        self.inner.registry_loads.load(Ordering::Relaxed)
+    }
+
+    fn registry(&self, force: bool) -> Result<Arc<Registry>, StoreError> {
+        if !force {
+            if let Some(r) = self.cached_registry() {
+                return Ok(r);
+            }
+        }
+        self.load_registry()
+    }
+
+    /// The snapshot for a submission, and whether it was read from the database for it (when
+    /// the one in memory was stale). Concurrent requests finding it stale make one read.
+    fn submission_registry(&self) -> Result<(Arc<Registry>, bool), StoreError> {
+        if let Some(r) = self.cached_registry() {
+            return Ok((r, false));
+        }
+        let _reading = self.inner.reload.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = self.cached_registry() {
+            return Ok((r, false));
+        }
+        Ok((self.load_registry()?, true))
+    }
+
+    /// A registry newer than `used`, which refused a submission as from an unknown issuer (or
+    /// by policy): the snapshot in memory if another request has replaced `used` since, else
+    /// one read from the database, unless a refused submission caused a read less than
+    /// [`MIN_REFUSAL_RELOAD_INTERVAL`] ago. `None`: nothing newer.
+    fn registry_newer_than(
+        &self,
+        used: &Arc<Registry>,
+    ) -> Result<Option<Arc<Registry>>, StoreError> {
+        let mut last = self.inner.reload.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self.current_registry();
+        if !Arc::ptr_eq(&current, used) {
+            return Ok(Some(current));
+        }
+        if last.is_some_and(|t| t.elapsed() < MIN_REFUSAL_RELOAD_INTERVAL) {
+            return Ok(None);
+        }
+        *last = Some(Instant::now());
+        self.load_registry().map(Some)
+    }
+
     /// Certifies a submission and queues it for sequencing. Refusals come back at once; the
     /// ticket resolves when the entry is durable.
+    ///
+    /// The registry is read from the database at most once per call, and a refusal causes a
+    /// read at most once per [`MIN_REFUSAL_RELOAD_INTERVAL`] across calls.
     pub fn submit(&self, kind: EntryKind, bytes: &[u8]) -> Result<Ticket, StoreError> {
         let limit = self.inner.max_statement_bytes;
-        let entry = match admission::admit(kind, bytes, &*self.registry(false)?, limit) {
+        let (registry, just_read) = self.submission_registry()?;
+        let entry = match admission::admit(kind, bytes, &registry, limit) {
             // Another process may have registered the issuer a moment ago.
-            Err(Refusal::UnknownIssuer(_)) | Err(Refusal::NotAllowed(_)) => {
-                admission::admit(kind, bytes, &*self.registry(true)?, limit)?
+            Err(refusal @ (Refusal::UnknownIssuer(_) | Refusal::NotAllowed(_))) => {
+                let newer = if just_read {
+                    None
+                } else {
+                    self.registry_newer_than(&registry)?
+                };
+                match newer {
+                    Some(newer) => admission::admit(kind, bytes, &newer, limit)?,
+                    None => return Err(refusal.into()),
+                }
             }
             other => other?,
         };

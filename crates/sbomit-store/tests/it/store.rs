@@ -228,6 +228,38 @@ fn cached_admission_agrees_with_submit_and_defers_what_the_database_may_change()
     });
 }
 
+/// Junk from unknown issuers must not hammer the database: one request reads the registry at
+/// most once, and refusals cause at most one read per interval across requests.
+#[test]
+fn unknown_issuers_read_the_registry_at_most_once_per_request_and_per_interval() {
+    each_backend(|db| {
+        let store = db.open();
+        let stranger = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        let unknown = dsse_statement(&stranger, "https://example/test", "junk");
+        let refused = |r: Result<_, StoreError>| {
+            matches!(r, Err(StoreError::Refused(Refusal::UnknownIssuer(_))))
+        };
+        // A stale snapshot is read once, and not read again for the refusal.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let before = store.registry_loads();
+        assert!(refused(store.submit(EntryKind::Dsse, &unknown)));
+        assert_eq!(store.registry_loads(), before + 1);
+        // A flood.
+        let before = store.registry_loads();
+        let start = std::time::Instant::now();
+        for _ in 0..50 {
+            assert!(refused(store.submit(EntryKind::Dsse, &unknown)));
+        }
+        let ms = start.elapsed().as_millis();
+        let allowed = 1 + ms / sbomit_store::MIN_REFUSAL_RELOAD_INTERVAL.as_millis() + ms / 1000;
+        let loads = u128::from(store.registry_loads() - before);
+        assert!(
+            loads <= allowed,
+            "{loads} registry reads for 50 refusals in {ms} ms"
+        );
+    });
+}
+
 #[test]
 fn registration_policy_versions_are_recorded_and_enforced() {
     each_backend(|db| {
