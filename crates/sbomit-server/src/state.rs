@@ -70,6 +70,9 @@ impl Operations {
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub max_body_bytes: usize,
+    /// The body limit of a registration without a valid submit token (at most
+    /// `max_body_bytes`).
+    pub max_anonymous_body_bytes: usize,
     pub read_public: bool,
     pub submit_token_required: bool,
     pub registration_wait: Duration,
@@ -102,6 +105,9 @@ impl AppState {
             store,
             settings: Arc::new(Settings {
                 max_body_bytes: config.max_body_bytes,
+                max_anonymous_body_bytes: config
+                    .max_anonymous_body_bytes
+                    .min(config.max_body_bytes),
                 read_public: config.read_public,
                 submit_token_required: config.submit_token_required,
                 registration_wait: Duration::from_millis(config.registration_wait_ms),
@@ -167,12 +173,23 @@ impl AppState {
         self.require(headers, Scope::Read).await
     }
 
-    /// The check of a submission.
-    pub async fn require_submit(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        if !self.settings.submit_token_required {
-            return Ok(());
+    /// The check of a submission, giving its body limit: `max_body_bytes` with a valid submit
+    /// token, `max_anonymous_body_bytes` without one (where tokens are optional). An optional
+    /// token that is not valid is not an error: it only does not raise the limit.
+    pub async fn require_submit(&self, headers: &HeaderMap) -> Result<usize, ApiError> {
+        let full = self.settings.max_body_bytes;
+        if self.settings.submit_token_required {
+            self.require(headers, Scope::Submit).await?;
+            return Ok(full);
         }
-        self.require(headers, Scope::Submit).await
+        let anonymous = self.settings.max_anonymous_body_bytes;
+        if anonymous >= full || !headers.contains_key(header::AUTHORIZATION) {
+            return Ok(anonymous);
+        }
+        Ok(match self.require(headers, Scope::Submit).await {
+            Ok(()) => full,
+            Err(_) => anonymous,
+        })
     }
 
     /// Reads a request body of at most `limit` bytes. A declared length over the limit is
