@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use sbomit_store::admission::EntryKind;
 use sbomit_store::backend::Scope;
-use sbomit_store::{Registration, Store, StoreError};
+use sbomit_store::{CachedAdmission, Deferred, Registration, Store, StoreError};
 use sbomit_tlog::merkle::Hash;
 
 use crate::problem::ApiError;
@@ -225,19 +225,27 @@ impl AppState {
         // and one signature check cost less than handing the work to the blocking pool and
         // back (~15 % of the server's CPU per entry). Anything else waits for a blocking
         // thread: the database may be needed.
-        let cached = (bytes.len() <= MAX_INLINE_ADMISSION)
-            .then(|| self.store.submit_cached(kind, &bytes))
-            .flatten();
+        // A deferred admission goes on from what the cached one found: one request admits
+        // against one registry snapshot once.
+        let cached = if bytes.len() <= MAX_INLINE_ADMISSION {
+            self.store.try_submit_cached(kind, &bytes)
+        } else {
+            CachedAdmission::Deferred(Deferred::default())
+        };
         let ticket = match cached {
-            Some(ticket) => ticket.map_err(|e| ApiError::store("admitting a submission", e))?,
-            None => {
+            CachedAdmission::Done(ticket) => {
+                ticket.map_err(|e| ApiError::store("admitting a submission", e))?
+            }
+            CachedAdmission::Deferred(deferred) => {
                 let _permit = self
                     .admissions
                     .acquire()
                     .await
                     .map_err(|e| ApiError::internal("admitting a submission", &e))?;
-                self.blocking("admitting a submission", move |s| s.submit(kind, &bytes))
-                    .await?
+                self.blocking("admitting a submission", move |s| {
+                    s.submit_deferred(kind, &bytes, deferred)
+                })
+                .await?
             }
         };
         let id = ticket.statement_hash;

@@ -175,6 +175,21 @@ struct Inner {
     max_statement_bytes: usize,
 }
 
+/// What [`Store::try_submit_cached`] found.
+pub enum CachedAdmission {
+    /// Admitted and queued, or refused for good.
+    Done(Result<Ticket, StoreError>),
+    /// The database may change the answer: hand this to [`Store::submit_deferred`].
+    Deferred(Deferred),
+}
+
+/// A submission [`Store::try_submit_cached`] could not decide: the snapshot that refused it
+/// and why (or nothing, when the snapshot was stale: the default).
+#[derive(Default)]
+pub struct Deferred {
+    refused: Option<(Arc<Registry>, Refusal)>,
+}
+
 /// What opening a store found or made, for the operator.
 #[derive(Clone, Debug)]
 pub struct Opened {
@@ -411,24 +426,40 @@ impl Store {
     /// The registry is read from the database at most once per call, and a refusal causes a
     /// read at most once per [`MIN_REFUSAL_RELOAD_INTERVAL`] across calls.
     pub fn submit(&self, kind: EntryKind, bytes: &[u8]) -> Result<Ticket, StoreError> {
+        self.submit_deferred(kind, bytes, Deferred::default())
+    }
+
+    /// [`Store::submit`] for a statement [`Store::try_submit_cached`] deferred: the snapshot
+    /// that refused it is not tried again.
+    pub fn submit_deferred(
+        &self,
+        kind: EntryKind,
+        bytes: &[u8],
+        deferred: Deferred,
+    ) -> Result<Ticket, StoreError> {
         let limit = self.inner.max_statement_bytes;
-        let (registry, just_read) = self.submission_registry()?;
-        let entry = match admission::admit(kind, bytes, &registry, limit) {
-            // Another process may have registered the issuer a moment ago.
-            Err(refusal @ (Refusal::UnknownIssuer(_) | Refusal::NotAllowed(_))) => {
-                let newer = if just_read {
-                    None
-                } else {
-                    self.registry_newer_than(&registry)?
-                };
-                match newer {
-                    Some(newer) => admission::admit(kind, bytes, &newer, limit)?,
-                    None => return Err(refusal.into()),
+        let (registry, just_read, refusal) = match deferred.refused {
+            Some((registry, refusal)) => (registry, false, refusal),
+            None => {
+                let (registry, just_read) = self.submission_registry()?;
+                match admission::admit(kind, bytes, &registry, limit) {
+                    Err(refusal @ (Refusal::UnknownIssuer(_) | Refusal::NotAllowed(_))) => {
+                        (registry, just_read, refusal)
+                    }
+                    other => return Ok(self.enqueue(other?)),
                 }
             }
-            other => other?,
         };
-        Ok(self.enqueue(entry))
+        // Another process may have registered the issuer a moment ago.
+        let newer = if just_read {
+            None
+        } else {
+            self.registry_newer_than(&registry)?
+        };
+        match newer {
+            Some(newer) => Ok(self.enqueue(admission::admit(kind, bytes, &newer, limit)?)),
+            None => Err(refusal.into()),
+        }
     }
 
     /// [`Store::submit`] without the database: admits with the registry snapshot in memory,
@@ -442,11 +473,26 @@ impl Store {
         kind: EntryKind,
         bytes: &[u8],
     ) -> Option<Result<Ticket, StoreError>> {
-        let registry = self.cached_registry()?;
+        match self.try_submit_cached(kind, bytes) {
+            CachedAdmission::Done(r) => Some(r),
+            CachedAdmission::Deferred(_) => None,
+        }
+    }
+
+    /// [`Store::submit_cached`], handing back what a deferred admission already found, for
+    /// [`Store::submit_deferred`] (so that one request admits against one snapshot once).
+    pub fn try_submit_cached(&self, kind: EntryKind, bytes: &[u8]) -> CachedAdmission {
+        let Some(registry) = self.cached_registry() else {
+            return CachedAdmission::Deferred(Deferred::default());
+        };
         match admission::admit(kind, bytes, &registry, self.inner.max_statement_bytes) {
-            Ok(entry) => Some(Ok(self.enqueue(entry))),
-            Err(Refusal::UnknownIssuer(_)) | Err(Refusal::NotAllowed(_)) => None,
-            Err(refusal) => Some(Err(refusal.into())),
+            Ok(entry) => CachedAdmission::Done(Ok(self.enqueue(entry))),
+            Err(refusal @ (Refusal::UnknownIssuer(_) | Refusal::NotAllowed(_))) => {
+                CachedAdmission::Deferred(Deferred {
+                    refused: Some((registry, refusal)),
+                })
+            }
+            Err(refusal) => CachedAdmission::Done(Err(refusal.into())),
         }
     }
 

@@ -260,6 +260,35 @@ fn unknown_issuers_read_the_registry_at_most_once_per_request_and_per_interval()
     });
 }
 
+/// The server's path: a cached admission deferred for an unknown issuer goes on from the
+/// snapshot that refused it, without admitting against it again.
+#[test]
+fn a_deferred_admission_goes_on_from_the_snapshot_that_refused_it() {
+    each_backend(|db| {
+        let store = db.open();
+        let stranger = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        let unknown = dsse_statement(&stranger, "https://example/test", "deferred");
+        // A fresh snapshot first.
+        assert!(store.submit(EntryKind::Dsse, b"{}").is_err());
+        let deferred = match store.try_submit_cached(EntryKind::Dsse, &unknown) {
+            sbomit_store::CachedAdmission::Deferred(d) => d,
+            sbomit_store::CachedAdmission::Done(_) => panic!("an unknown issuer is deferred"),
+        };
+        // Registered meanwhile (this store reads the registry again on registration): the
+        // snapshot in memory is newer than the one that refused, and admits it.
+        store
+            .add_issuer("late", Role::Attester, stranger.public_key())
+            .unwrap();
+        let loads = store.registry_loads();
+        store
+            .submit_deferred(EntryKind::Dsse, &unknown, deferred)
+            .unwrap()
+            .wait()
+            .unwrap();
+        assert_eq!(store.registry_loads(), loads);
+    });
+}
+
 #[test]
 fn registration_policy_versions_are_recorded_and_enforced() {
     each_backend(|db| {
