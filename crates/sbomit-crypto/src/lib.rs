@@ -98,6 +98,54 @@ pub enum KeyError {
     Sign,
     #[error("the system's random source failed")]
     Random,
+    /// RSA below 2048 bits is factorable with public means within the lifetime of supply-chain
+    /// metadata (NIST SP 800-131A disallows it for signatures since 2013).
+    #[error("RSA key of {bits} bits: at least {min} bits are required")]
+    RsaKeyTooSmall { bits: u64, min: u64 },
+    /// A password-based key derivation asks for more work than any honest file does; refused
+    /// before any of it is done, so that a hostile key file cannot pin a CPU.
+    #[error("{kdf} iteration count {count} is above the limit of {max}")]
+    KdfIterations {
+        kdf: &'static str,
+        count: u64,
+        max: u64,
+    },
+    /// scrypt parameters asking for more memory or work than the limits allow.
+    #[error("scrypt parameters N={cost} r={block_size} p={parallelization} exceed the limits (128·N·r ≤ 1 GiB, p ≤ 16)")]
+    ScryptTooCostly {
+        cost: u64,
+        block_size: u32,
+        parallelization: u32,
+    },
+}
+
+/// The smallest RSA modulus accepted anywhere a key is read.
+pub const MIN_RSA_BITS: u64 = 2048;
+
+/// The largest RSA modulus accepted (verification cost grows with the square of the size).
+const MAX_RSA_BITS: u64 = 16384;
+
+/// Refuses RSA moduli outside `MIN_RSA_BITS..=MAX_RSA_BITS`.
+fn check_rsa_bits(bits: u64) -> Result<(), KeyError> {
+    if bits < MIN_RSA_BITS {
+        Err(KeyError::RsaKeyTooSmall {
+            bits,
+            min: MIN_RSA_BITS,
+        })
+    } else if bits > MAX_RSA_BITS {
+        Err(KeyError::Unsupported(format!("RSA key of {bits} bits")))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks an RSA private key's size from its PKCS#1 `RSAPrivateKey` DER before the provider
+/// reads it, so that a small key gets [`KeyError::RsaKeyTooSmall`] and not the provider's
+/// generic rejection.
+fn check_rsa_private_der(pkcs1_der: &[u8]) -> Result<(), KeyError> {
+    let key = pkcs1::RsaPrivateKey::from_der(pkcs1_der)
+        .map_err(|e| KeyError::Malformed(format!("bad RSA private key: {e}")))?;
+    check_rsa_bits(BigUint::from_bytes_be(key.modulus.as_bytes()).bits())
 }
 
 /// Why a signature did not verify.
@@ -430,9 +478,12 @@ impl PublicKey {
                     .map_err(|e| KeyError::Malformed(format!("bad RSA public key: {e}")))?;
                 let n = BigUint::from_bytes_be(pkcs1.modulus.as_bytes());
                 let e = BigUint::from_bytes_be(pkcs1.public_exponent.as_bytes());
-                let bits = n.bits();
-                if !(1024..=16384).contains(&bits) || e.bits() > 64 || e < BigUint::from(3u8) {
-                    return Err(KeyError::Unsupported(format!("RSA key of {bits} bits")));
+                check_rsa_bits(n.bits())?;
+                if e.bits() > 64 || e < BigUint::from(3u8) {
+                    return Err(KeyError::Unsupported(format!(
+                        "RSA public exponent of {} bits",
+                        e.bits()
+                    )));
                 }
                 let parsed = signature::ParsedPublicKey::new(
                     &signature::RSA_PSS_2048_8192_SHA256,
@@ -844,6 +895,7 @@ impl PrivateKey {
                 signature::EcdsaKeyPair::from_pkcs8(alg, der_bytes).map_err(rejected)?,
             )
         } else if oid == OID_RSA {
+            check_rsa_private_der(info.private_key)?;
             PrivateMaterial::Rsa(signature::RsaKeyPair::from_pkcs8(der_bytes).map_err(rejected)?)
         } else {
             return Err(KeyError::Unsupported(format!(
@@ -879,9 +931,12 @@ impl PrivateKey {
                 let plain = pbe::decrypt(&block.der, password)?;
                 Self::from_pkcs8_der(&plain)
             }
-            "RSA PRIVATE KEY" => Self::from_material(PrivateMaterial::Rsa(
-                signature::RsaKeyPair::from_der(&block.der).map_err(rejected)?,
-            )),
+            "RSA PRIVATE KEY" => {
+                check_rsa_private_der(&block.der)?;
+                Self::from_material(PrivateMaterial::Rsa(
+                    signature::RsaKeyPair::from_der(&block.der).map_err(rejected)?,
+                ))
+            }
             "EC PRIVATE KEY" => Self::from_material(PrivateMaterial::Ecdsa(sec1_key(&block.der)?)),
             "PUBLIC KEY" | "RSA PUBLIC KEY" => Err(KeyError::Unsupported(
                 "a public key where a private key is expected".into(),
@@ -998,6 +1053,26 @@ mod pbe {
     /// PBKDF2 iterations for keys we write (OWASP 2023 recommendation for PBKDF2-HMAC-SHA256).
     const ITERATIONS: u32 = 600_000;
 
+    /// The most PBKDF1/PBKDF2 iterations a key file may ask for. Honest files ask for far
+    /// fewer (OpenSSL writes 2,048 for PBES1 and PBES2, OWASP recommends 600,000 for
+    /// PBKDF2-SHA256 and 1,300,000 for SHA-1, and we write 600,000); ten million PBKDF2-SHA256
+    /// iterations are a few seconds of one core, so a hostile file costs at most that.
+    pub(super) const MAX_ITERATIONS: u32 = 10_000_000;
+
+    /// scrypt limits: memory is 128·N·r bytes, capped at 1 GiB (N = 2^20, r = 8, the scrypt
+    /// paper's "sensitive storage" setting; OpenSSL's default is 2^14 and 8, 16 MiB); the work
+    /// is that times p, capped at p = 16.
+    const MAX_SCRYPT_MEMORY: u64 = 1 << 30;
+    const MAX_SCRYPT_PARALLELIZATION: u16 = 16;
+
+    fn iterations_error(kdf: &'static str, count: u32) -> KeyError {
+        KeyError::KdfIterations {
+            kdf,
+            count: u64::from(count),
+            max: u64::from(MAX_ITERATIONS),
+        }
+    }
+
     pub(super) fn decrypt(
         der_bytes: &[u8],
         password: &[u8],
@@ -1041,6 +1116,12 @@ mod pbe {
         let iterations = alg.parameters.iteration_count;
         if iterations == 0 {
             return Err(KeyError::Malformed("PBES1 iteration count 0".into()));
+        }
+        // The decoder reads the count as a u16 today (at most 65,535 MD5 iterations, a few
+        // milliseconds; larger counts fail to decode), so this only keeps the bound should the
+        // dependency widen the field.
+        if u32::from(iterations) > MAX_ITERATIONS {
+            return Err(iterations_error("PBKDF1", u32::from(iterations)));
         }
         // PBKDF1 (RFC 8018 §5.1) with MD5: T_1 = MD5(P || S), T_i = MD5(T_{i-1}); DK = T_c[..16].
         let mut hasher = md5::Md5::new();
@@ -1092,21 +1173,24 @@ mod pbe {
                     ));
                 }
                 // Bound the work a hostile file can ask for.
+                if p.iteration_count > MAX_ITERATIONS {
+                    return Err(iterations_error("PBKDF2", p.iteration_count));
+                }
                 let iterations = NonZeroU32::new(p.iteration_count)
-                    .filter(|n| n.get() <= 10_000_000)
-                    .ok_or_else(|| {
-                        KeyError::Unsupported(format!(
-                            "PBKDF2 iteration count {}",
-                            p.iteration_count
-                        ))
-                    })?;
+                    .ok_or_else(|| KeyError::Malformed("PBKDF2 iteration count 0".into()))?;
                 pbkdf2::derive(prf, iterations, p.salt, password, &mut key);
             }
             pbes2::Kdf::Scrypt(s) => {
-                if s.cost_parameter > (1 << 20)
-                    || u32::from(s.block_size) * u32::from(s.parallelization) > 1024
-                {
-                    return Err(KeyError::Unsupported("scrypt parameters too costly".into()));
+                // Checked before the scrypt crate allocates 128·N·r bytes.
+                let memory = 128u64
+                    .saturating_mul(s.cost_parameter)
+                    .saturating_mul(u64::from(s.block_size));
+                if memory > MAX_SCRYPT_MEMORY || s.parallelization > MAX_SCRYPT_PARALLELIZATION {
+                    return Err(KeyError::ScryptTooCostly {
+                        cost: s.cost_parameter,
+                        block_size: u32::from(s.block_size),
+                        parallelization: u32::from(s.parallelization),
+                    });
                 }
                 return params
                     .decrypt(password, data)
@@ -1468,6 +1552,162 @@ mod tests {
             PublicKey::from_pem(b"hello", None),
             Err(KeyError::NotPem(_))
         ));
+    }
+
+    const RSA1024_PUBLIC: &str = include_str!("../../../testdata/openssl/rsa1024_public.pem");
+    const RSA1024_PRIVATE: &str = include_str!("../../../testdata/openssl/rsa1024_private.pem");
+    const RSA1024_PRIVATE_PKCS1: &str =
+        include_str!("../../../testdata/openssl/rsa1024_private_pkcs1.pem");
+
+    fn too_small() -> KeyError {
+        KeyError::RsaKeyTooSmall {
+            bits: 1024,
+            min: 2048,
+        }
+    }
+
+    #[test]
+    fn refuses_rsa_keys_under_2048_bits_everywhere_a_key_is_read() {
+        // SPKI PEM.
+        assert_eq!(
+            PublicKey::from_pem(RSA1024_PUBLIC.as_bytes(), None).unwrap_err(),
+            too_small()
+        );
+        // PKCS#1 `RSA PUBLIC KEY`.
+        let block = pem_decode(RSA1024_PUBLIC.as_bytes()).unwrap();
+        let info = spki::SubjectPublicKeyInfoRef::from_der(&block.der).unwrap();
+        let pkcs1 = pem_encode("RSA PUBLIC KEY", info.subject_public_key.raw_bytes());
+        assert_eq!(
+            PublicKey::from_pem(pkcs1.as_bytes(), None).unwrap_err(),
+            too_small()
+        );
+        // securesystemslib key objects, SPKI and PKCS#1 inside.
+        for public in [RSA1024_PUBLIC, pkcs1.as_str()] {
+            let object = serde_json::json!({
+                "keytype": "rsa", "scheme": "rsassa-pss-sha256", "keyval": {"public": public}
+            });
+            assert_eq!(
+                PublicKey::from_securesystemslib(KeyId("k".into()), &object).unwrap_err(),
+                too_small()
+            );
+        }
+        // Private keys: PKCS#8, PKCS#1, and PKCS#8 encrypted.
+        for pem in [RSA1024_PRIVATE, RSA1024_PRIVATE_PKCS1] {
+            assert_eq!(
+                PrivateKey::from_pem(pem.as_bytes(), None).unwrap_err(),
+                too_small()
+            );
+        }
+        let block = pem_decode(RSA1024_PRIVATE.as_bytes()).unwrap();
+        let encrypted = pem_encode(
+            "ENCRYPTED PRIVATE KEY",
+            &pbe::encrypt(&block.der, b"pw").unwrap(),
+        );
+        assert_eq!(
+            PrivateKey::from_pem(encrypted.as_bytes(), Some(b"pw")).unwrap_err(),
+            too_small()
+        );
+    }
+
+    #[test]
+    fn every_fixture_key_still_loads() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+        let mut stack = vec![dir];
+        let mut loaded = 0;
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let bytes = std::fs::read(&path).unwrap();
+                let text = String::from_utf8_lossy(&bytes);
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                if !text.starts_with("-----BEGIN") || name.starts_with("rsa1024") {
+                    continue;
+                }
+                let public = PublicKey::from_pem(&bytes, None);
+                let private = PrivateKey::from_pem(&bytes, Some(b"hunter2"))
+                    .or_else(|_| PrivateKey::from_pem(&bytes, None));
+                assert!(
+                    public.is_ok() || private.is_ok(),
+                    "{}: {public:?} / {private:?}",
+                    path.display()
+                );
+                loaded += 1;
+            }
+        }
+        assert!(loaded >= 20, "only {loaded} PEM fixtures found");
+    }
+
+    fn encrypted_pem(scheme: pkcs8::pkcs5::EncryptionScheme<'_>) -> String {
+        let info = pkcs8::EncryptedPrivateKeyInfo {
+            encryption_algorithm: scheme,
+            encrypted_data: &[0u8; 32],
+        };
+        pem_encode("ENCRYPTED PRIVATE KEY", &info.to_der().unwrap())
+    }
+
+    #[test]
+    fn refuses_pbkdf2_iteration_count_above_the_cap() {
+        use pkcs8::pkcs5::{pbes2, EncryptionScheme};
+        let params =
+            pbes2::Parameters::pbkdf2_sha256_aes256cbc(10_000_001, &[7; 16], &[9; 16]).unwrap();
+        let pem = encrypted_pem(EncryptionScheme::Pbes2(params));
+        assert_eq!(
+            PrivateKey::from_pem(pem.as_bytes(), Some(b"pw")).unwrap_err(),
+            KeyError::KdfIterations {
+                kdf: "PBKDF2",
+                count: 10_000_001,
+                max: 10_000_000
+            }
+        );
+    }
+
+    #[test]
+    fn refuses_scrypt_parameters_above_one_gib() {
+        use pkcs8::pkcs5::{pbes2, EncryptionScheme};
+        // N = 2^20 and r = 1024: 128 GiB, which the old check (N ≤ 2^20, r·p ≤ 1024) let
+        // through to the allocator.
+        let params = pbes2::Parameters {
+            kdf: pbes2::Kdf::Scrypt(pbes2::ScryptParams {
+                salt: &[7; 16],
+                cost_parameter: 1 << 20,
+                block_size: 1024,
+                parallelization: 1,
+                key_length: None,
+            }),
+            encryption: pbes2::EncryptionScheme::Aes256Cbc { iv: &[9; 16] },
+        };
+        let pem = encrypted_pem(EncryptionScheme::Pbes2(params));
+        assert_eq!(
+            PrivateKey::from_pem(pem.as_bytes(), Some(b"pw")).unwrap_err(),
+            KeyError::ScryptTooCostly {
+                cost: 1 << 20,
+                block_size: 1024,
+                parallelization: 1
+            }
+        );
+    }
+
+    #[test]
+    fn pbes1_iteration_count_is_bounded_by_decoding() {
+        // pbeWithMD5AndDES-CBC with iteration count 10,000,001: the decoder reads the count as
+        // a u16, so the file is refused before any MD5 is computed.
+        let mut der_bytes = vec![0x30, 0x29, 0x30, 0x1d];
+        der_bytes.extend_from_slice(&[
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x03,
+        ]);
+        der_bytes.extend_from_slice(&[0x30, 0x10, 0x04, 0x08, 1, 2, 3, 4, 5, 6, 7, 8]);
+        der_bytes.extend_from_slice(&[0x02, 0x04, 0x00, 0x98, 0x96, 0x81]);
+        der_bytes.extend_from_slice(&[0x04, 0x08, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let pem = pem_encode("ENCRYPTED PRIVATE KEY", &der_bytes);
+        let err = PrivateKey::from_pem(pem.as_bytes(), Some(b"pw")).unwrap_err();
+        assert!(
+            matches!(&err, KeyError::Malformed(m) if m.starts_with("not an encrypted PKCS#8 key")),
+            "{err:?}"
+        );
     }
 
     #[test]

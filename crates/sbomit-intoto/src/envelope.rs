@@ -22,6 +22,17 @@ pub struct Signature {
     pub sig: Vec<u8>,
 }
 
+/// The most signatures an envelope may carry. In-toto metadata is signed by one functionary
+/// (links) or a few owners (layouts); DSSE statements by one issuer. Verification tries a key
+/// against signatures, so a bound here bounds the work a hostile envelope can cause.
+pub const MAX_SIGNATURES: usize = 32;
+
+/// How many signatures whose key id does not name the key (keyid-less ones first) a key is
+/// tried against after those that name it. Peers compute key ids in different ways (older
+/// securesystemslib, in-toto-golang), so a legitimate signature may name the key by an id
+/// we do not know; layouts are signed by a handful of owners, so a few attempts find it.
+pub const MAX_UNNAMED_ATTEMPTS: usize = 8;
+
 /// Which envelope a piece of metadata came in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EnvelopeKind {
@@ -41,6 +52,19 @@ pub enum EnvelopeError {
     Encoding(String),
     #[error(transparent)]
     Canonical(#[from] crate::canonical::CanonicalError),
+    #[error("the envelope carries {count} signatures, over the limit of {max}")]
+    TooManySignatures { count: usize, max: usize },
+}
+
+/// Refuses a signature list longer than [`MAX_SIGNATURES`], before any of it is decoded.
+fn check_signature_count(count: usize) -> Result<(), EnvelopeError> {
+    if count > MAX_SIGNATURES {
+        return Err(EnvelopeError::TooManySignatures {
+            count,
+            max: MAX_SIGNATURES,
+        });
+    }
+    Ok(())
 }
 
 /// A signed piece of metadata in either envelope.
@@ -154,6 +178,7 @@ impl Envelope {
                 ))
             }
         };
+        check_signature_count(sigs.len())?;
         let mut signatures = Vec::with_capacity(sigs.len());
         let mut extra = Vec::with_capacity(sigs.len());
         for (i, sig) in sigs.into_iter().enumerate() {
@@ -218,6 +243,7 @@ impl Envelope {
                 ))
             }
         };
+        check_signature_count(sigs.len())?;
         let mut signatures = Vec::with_capacity(sigs.len());
         let mut extra = Vec::with_capacity(sigs.len());
         let mut foreign = Vec::new();
@@ -373,15 +399,24 @@ impl Envelope {
         &self.signatures
     }
 
-    /// Checks that `key` made a signature in this envelope. The signature whose key id matches
-    /// is tried first; then the others, so a key whose id the signer computed differently
-    /// (older securesystemslib) still verifies: identity is proven by the signature itself.
+    /// Checks that `key` made a signature in this envelope. The signatures whose key id matches
+    /// are tried first; then at most [`MAX_UNNAMED_ATTEMPTS`] others, keyid-less ones first, so
+    /// that a key whose id the signer computed differently (older securesystemslib) still
+    /// verifies: identity is proven by the signature itself. The bound keeps the work per key
+    /// small whatever the envelope carries.
     pub fn verify(&self, key: &PublicKey) -> Result<(), SignatureError> {
         let keyid = key.keyid();
         let matching = self.signatures.iter().filter(|s| &s.keyid == keyid);
-        let others = self.signatures.iter().filter(|s| &s.keyid != keyid);
+        let keyless = self
+            .signatures
+            .iter()
+            .filter(|s| s.keyid.as_str().is_empty() && &s.keyid != keyid);
+        let others = self
+            .signatures
+            .iter()
+            .filter(|s| !s.keyid.as_str().is_empty() && &s.keyid != keyid);
         if matching
-            .chain(others)
+            .chain(keyless.chain(others).take(MAX_UNNAMED_ATTEMPTS))
             .any(|s| key.verify(&self.signed_bytes, &s.sig).is_ok())
         {
             Ok(())
@@ -586,6 +621,57 @@ mod tests {
             assert_eq!(env.payload_bytes(), Some(payload.as_slice()));
             env.verify(key.public_key()).unwrap();
         }
+    }
+
+    #[test]
+    fn refuses_an_envelope_with_10000_signatures_at_parse() {
+        let sigs: Vec<Value> = (0..10_000)
+            .map(|i| json!({"keyid": format!("{i:x}"), "sig": "AAAA"}))
+            .collect();
+        let std = base64::engine::general_purpose::STANDARD;
+        let dsse = dsse_file(&std.encode(b"{}"), Value::Array(sigs.clone()));
+        let hex_sigs: Vec<Value> = (0..10_000)
+            .map(|i| json!({"keyid": format!("{i:x}"), "sig": "00"}))
+            .collect();
+        let classic =
+            serde_json::to_vec(&json!({"signed": link(), "signatures": hex_sigs})).unwrap();
+        for file in [dsse, classic] {
+            assert_eq!(
+                Envelope::parse(&file).unwrap_err(),
+                EnvelopeError::TooManySignatures {
+                    count: 10_000,
+                    max: MAX_SIGNATURES
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn a_key_tries_only_a_bounded_number_of_signatures_not_naming_it() {
+        let key = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        let payload = serde_json::to_vec(&link()).unwrap();
+        let std = base64::engine::general_purpose::STANDARD;
+        let good = std.encode(key.sign(&pae(INTOTO_PAYLOAD_TYPE, &payload)).unwrap());
+        let junk = std.encode([0u8; 64]);
+        let own = key.public_key().keyid().as_str().to_owned();
+        // `before` junk signatures under other ids, then the good one under `id`.
+        let verifies = |before: usize, id: &str| {
+            let mut sigs: Vec<Value> = (0..before)
+                .map(|i| json!({"keyid": format!("other{i}"), "sig": junk}))
+                .collect();
+            sigs.push(json!({"keyid": id, "sig": good}));
+            Envelope::parse(&dsse_file(&std.encode(&payload), Value::Array(sigs)))
+                .unwrap()
+                .verify(key.public_key())
+                .is_ok()
+        };
+        // Named by its id: found wherever it is.
+        assert!(verifies(MAX_SIGNATURES - 1, &own));
+        // Keyid-less: tried before signatures naming other keys.
+        assert!(verifies(MAX_SIGNATURES - 1, ""));
+        // Under a foreign id (a peer's way of computing ids): within the bound only.
+        assert!(verifies(MAX_UNNAMED_ATTEMPTS - 1, "peer-id"));
+        assert!(!verifies(MAX_UNNAMED_ATTEMPTS, "peer-id"));
     }
 
     #[test]

@@ -48,6 +48,10 @@ pub enum ModelError {
     Expires { value: String },
     #[error("layout key {keyid}: {reason}")]
     Key { keyid: String, reason: String },
+    /// One public key listed under two key ids would let one functionary count twice
+    /// towards a step's threshold.
+    #[error("layout keys {first} and {second} are the same public key")]
+    DuplicateKey { first: KeyId, second: KeyId },
     #[error("{item:?}: {field}[{index}]: {source}")]
     Rule {
         item: String,
@@ -473,6 +477,24 @@ fn check_key(keyid: &str, key: &Value) -> Result<(), ModelError> {
     }
 }
 
+/// Refuses a layout listing the same public key (same SPKI, however its PEM is written) under
+/// two key ids. Keys that do not load are left for verification to report, as before.
+fn refuse_duplicate_keys(keys: &BTreeMap<KeyId, Value>) -> Result<(), ModelError> {
+    let mut seen: BTreeMap<Vec<u8>, &KeyId> = BTreeMap::new();
+    for (keyid, object) in keys {
+        let Ok(key) = PublicKey::from_securesystemslib(keyid.clone(), object) else {
+            continue;
+        };
+        if let Some(first) = seen.insert(key.spki_der().to_vec(), keyid) {
+            return Err(ModelError::DuplicateKey {
+                first: first.clone(),
+                second: keyid.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Parses `s` exactly as `_check_iso8601` plus dateutil accept it.
 pub fn parse_expires(s: &str) -> Result<DateTime<Utc>, ModelError> {
     let err = || ModelError::Expires {
@@ -525,6 +547,7 @@ impl Layout {
             check_key(&keyid, &key)?;
             keys.insert(KeyId::new(keyid), key);
         }
+        refuse_duplicate_keys(&keys)?;
         // The reference sets a default expiry from the clock; sbomit-core has no clock, so an
         // absent `expires` is an error here.
         let expires = parse_expires(&string(obj, "layout", "expires", None)?)?;
@@ -960,6 +983,27 @@ mod tests {
                          "expected_materials": [], "expected_products": []}],
             "extra": true
         })
+    }
+
+    #[test]
+    fn refuses_a_layout_listing_one_key_under_two_ids() {
+        let key = sbomit_crypto::PrivateKey::generate(sbomit_crypto::KeyKind::EcdsaP256).unwrap();
+        let mut object = key.public_key().to_securesystemslib();
+        let (first, second) = ("aa".repeat(32), "bb".repeat(32));
+        let mut v = layout_json();
+        object["keyid"] = json!(first);
+        v["keys"][&first] = object.clone();
+        object["keyid"] = json!(second);
+        v["keys"][&second] = object;
+        v["steps"][0]["pubkeys"] = json!([first, second]);
+        v["steps"][0]["threshold"] = json!(2);
+        assert_eq!(
+            Layout::from_value(&v).unwrap_err(),
+            ModelError::DuplicateKey {
+                first: KeyId::new(first),
+                second: KeyId::new(second)
+            }
+        );
     }
 
     #[test]

@@ -160,6 +160,9 @@ pub enum Rejection {
     UnauthorizedKey { signed_by: Vec<KeyId> },
     /// A signature names the authorized key but does not verify.
     BadSignature,
+    /// The layout lists this key id's public key under another id too, whose link already
+    /// counts: one functionary counts once towards the threshold.
+    SameKeyAs { keyid: KeyId },
 }
 
 impl fmt::Display for Rejection {
@@ -172,6 +175,12 @@ impl fmt::Display for Rejection {
                 write!(f, "signed by unauthorized key(s) {ids:?}")
             }
             Rejection::BadSignature => f.write_str("bad signature"),
+            Rejection::SameKeyAs { keyid } => {
+                write!(
+                    f,
+                    "the same public key as {keyid}, whose link already counts"
+                )
+            }
         }
     }
 }
@@ -881,8 +890,11 @@ fn check_link_signatures<'l>(
         let mut good = Vec::new();
         let mut rejected = Vec::new();
         let mut main_keyids = BTreeSet::new();
-        for (keyid, signed) in per_step {
-            let keyid = keyid.clone();
+        // Key material already counted, by SPKI: layouts are refused when they list a key
+        // twice, but a `Layout` can be built by hand.
+        let mut counted: BTreeMap<&[u8], &KeyId> = BTreeMap::new();
+        for (keyid_ref, signed) in per_step {
+            let keyid = keyid_ref.clone();
             let key = match layout_keys.get(&keyid) {
                 None | Some(None) => {
                     rejected.push(RejectedLink {
@@ -898,7 +910,7 @@ fn check_link_signatures<'l>(
                     });
                     continue;
                 }
-                Some(Some(Ok(k))) => k.clone(),
+                Some(Some(Ok(k))) => k,
             };
             if signature_ok.next() != Some(true) {
                 let inner = inner_keyid(layout, &keyid);
@@ -916,8 +928,22 @@ fn check_link_signatures<'l>(
                 rejected.push(RejectedLink { keyid, reason });
                 continue;
             }
+            if let Some(first) = counted.get(key.spki_der()) {
+                rejected.push(RejectedLink {
+                    keyid,
+                    reason: Rejection::SameKeyAs {
+                        keyid: (*first).clone(),
+                    },
+                });
+                continue;
+            }
+            counted.insert(key.spki_der(), keyid_ref);
             main_keyids.insert(inner_keyid(layout, &keyid));
-            good.push(Verified { keyid, signed, key });
+            good.push(Verified {
+                keyid,
+                signed,
+                key: key.clone(),
+            });
         }
         if (main_keyids.len() as u64) < step.threshold {
             return Err(threshold_failure(
@@ -1130,4 +1156,65 @@ fn summary_link(
         summary.command = last.command.clone();
     }
     summary
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::model::Step;
+    use sbomit_crypto::{KeyKind, PrivateKey};
+
+    #[test]
+    fn threshold_counts_one_key_listed_under_two_ids_once() {
+        // A `Layout` built by hand: `Layout::from_value` refuses this one outright.
+        let key = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        let (first, second) = (KeyId::new("aa".repeat(32)), KeyId::new("bb".repeat(32)));
+        let mut keys = BTreeMap::new();
+        for id in [&first, &second] {
+            let mut object = key.public_key().to_securesystemslib();
+            object["keyid"] = Value::String(id.as_str().to_owned());
+            keys.insert(id.clone(), object);
+        }
+        let layout = Layout {
+            expires: DateTime::<Utc>::MAX_UTC,
+            readme: String::new(),
+            keys,
+            steps: vec![Step {
+                name: "build".into(),
+                pubkeys: vec![first.clone(), second.clone()],
+                threshold: 2,
+                expected_command: Vec::new(),
+                expected_materials: Vec::new(),
+                expected_products: Vec::new(),
+            }],
+            inspect: Vec::new(),
+        };
+        let signed = || {
+            let link = Link {
+                name: "build".into(),
+                ..Link::default()
+            };
+            let mut envelope = Envelope::from_value(EnvelopeKind::Dsse, link.to_value()).unwrap();
+            envelope.sign(&key).unwrap();
+            SignedLink::new(envelope)
+        };
+        let loaded: Loaded = vec![vec![(first.clone(), signed()), (second.clone(), signed())]];
+        let mut warnings = Vec::new();
+        let failure = check_link_signatures(&layout, &loaded, &mut warnings)
+            .err()
+            .unwrap();
+        assert_eq!(
+            failure,
+            Failure::ThresholdNotMet {
+                step: "build".into(),
+                threshold: 2,
+                valid: 1,
+                rejected: vec![RejectedLink {
+                    keyid: second,
+                    reason: Rejection::SameKeyAs { keyid: first },
+                }],
+            }
+        );
+    }
 }

@@ -80,13 +80,11 @@ pub async fn post_entries(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
-    state.require_submit(&headers).await?;
+    let limit = state.require_submit(&headers).await?;
     if !content_type_is(&headers, JSON_TYPES) {
         return Err(ApiError::unsupported_media_type("a DSSE envelope (application/json)").into());
     }
-    let bytes = state
-        .read_body(&headers, body, state.settings.max_body_bytes)
-        .await?;
+    let bytes = state.read_body(&headers, body, limit).await?;
     match state.register(EntryKind::Dsse, bytes).await? {
         Registered::Durable(reg) => {
             let body = json!({

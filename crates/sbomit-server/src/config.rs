@@ -24,6 +24,10 @@ pub struct ServerConfig {
     pub origin: Option<String>,
     /// Request bodies over this many bytes are refused with 413 before being read whole.
     pub max_body_bytes: usize,
+    /// The body limit of a registration made without a submit token (when
+    /// `submit_token_required` is false): anyone can send one, so it is kept small (default
+    /// 4 MiB); a registration with a valid submit token gets `max_body_bytes`.
+    pub max_anonymous_body_bytes: usize,
     /// GET requests need no token (default true); when false they need a read token.
     pub read_public: bool,
     /// POST /entries and POST /v1/entries need a submit token (default false).
@@ -48,6 +52,7 @@ impl Default for ServerConfig {
             service_key: None,
             origin: None,
             max_body_bytes: StoreConfig::DEFAULT_MAX_STATEMENT_BYTES,
+            max_anonymous_body_bytes: Self::DEFAULT_MAX_ANONYMOUS_BODY_BYTES,
             read_public: true,
             submit_token_required: false,
             batch_interval_ms: 20,
@@ -71,6 +76,9 @@ pub enum ConfigError {
 impl ServerConfig {
     pub const DEFAULT_DATABASE: &'static str = "sbomit-store.db";
     pub const DEFAULT_SERVICE_KEY: &'static str = "sbomit-store.key";
+    /// Large enough for a DSSE-wrapped SBOM of about 10,000 components; bounds what an
+    /// anonymous request makes the server parse and hash.
+    pub const DEFAULT_MAX_ANONYMOUS_BODY_BYTES: usize = 4 << 20;
 
     /// Parses and checks a TOML configuration.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
@@ -84,6 +92,11 @@ impl ServerConfig {
         if self.max_body_bytes == 0 {
             return Err(ConfigError::Zero {
                 field: "max_body_bytes",
+            });
+        }
+        if self.max_anonymous_body_bytes == 0 {
+            return Err(ConfigError::Zero {
+                field: "max_anonymous_body_bytes",
             });
         }
         if self.max_batch == 0 {
@@ -133,6 +146,8 @@ mod tests {
         assert_eq!(c.listen.port(), 8087);
         assert!(c.read_public && !c.submit_token_required && !c.compat_pyscitt);
         assert_eq!(c.max_body_bytes, 64 << 20);
+        assert_eq!(c.max_anonymous_body_bytes, 4 << 20);
+        assert!(ServerConfig::from_toml("max_anonymous_body_bytes = 0").is_err());
         assert!(ServerConfig::from_toml("lsiten = \"127.0.0.1:1\"").is_err());
         assert!(ServerConfig::from_toml("max_batch = 0").is_err());
         let c = ServerConfig::from_toml(

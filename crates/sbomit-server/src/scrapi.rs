@@ -103,13 +103,11 @@ pub async fn post_entries(
     headers: HeaderMap,
     body: Body,
 ) -> ScrapiResult {
-    state.require_submit(&headers).await?;
+    let limit = state.require_submit(&headers).await?;
     if !content_type_is(&headers, &[COSE]) {
         return Err(ApiError::unsupported_media_type(COSE).into());
     }
-    let bytes = state
-        .read_body(&headers, body, state.settings.max_body_bytes)
-        .await?;
+    let bytes = state.read_body(&headers, body, limit).await?;
     let registered = state.register(EntryKind::Cose, bytes).await?;
     let operation_style = state.settings.compat_pyscitt && !accepts(&headers, COSE);
     match registered {

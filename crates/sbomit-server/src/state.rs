@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use sbomit_store::admission::EntryKind;
 use sbomit_store::backend::Scope;
-use sbomit_store::{Registration, Store, StoreError};
+use sbomit_store::{CachedAdmission, Deferred, Registration, Store, StoreError};
 use sbomit_tlog::merkle::Hash;
 
 use crate::problem::ApiError;
@@ -70,6 +70,9 @@ impl Operations {
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub max_body_bytes: usize,
+    /// The body limit of a registration without a valid submit token (at most
+    /// `max_body_bytes`).
+    pub max_anonymous_body_bytes: usize,
     pub read_public: bool,
     pub submit_token_required: bool,
     pub registration_wait: Duration,
@@ -102,6 +105,9 @@ impl AppState {
             store,
             settings: Arc::new(Settings {
                 max_body_bytes: config.max_body_bytes,
+                max_anonymous_body_bytes: config
+                    .max_anonymous_body_bytes
+                    .min(config.max_body_bytes),
                 read_public: config.read_public,
                 submit_token_required: config.submit_token_required,
                 registration_wait: Duration::from_millis(config.registration_wait_ms),
@@ -167,12 +173,23 @@ impl AppState {
         self.require(headers, Scope::Read).await
     }
 
-    /// The check of a submission.
-    pub async fn require_submit(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        if !self.settings.submit_token_required {
-            return Ok(());
+    /// The check of a submission, giving its body limit: `max_body_bytes` with a valid submit
+    /// token, `max_anonymous_body_bytes` without one (where tokens are optional). An optional
+    /// token that is not valid is not an error: it only does not raise the limit.
+    pub async fn require_submit(&self, headers: &HeaderMap) -> Result<usize, ApiError> {
+        let full = self.settings.max_body_bytes;
+        if self.settings.submit_token_required {
+            self.require(headers, Scope::Submit).await?;
+            return Ok(full);
         }
-        self.require(headers, Scope::Submit).await
+        let anonymous = self.settings.max_anonymous_body_bytes;
+        if anonymous >= full || !headers.contains_key(header::AUTHORIZATION) {
+            return Ok(anonymous);
+        }
+        Ok(match self.require(headers, Scope::Submit).await {
+            Ok(()) => full,
+            Err(_) => anonymous,
+        })
     }
 
     /// Reads a request body of at most `limit` bytes. A declared length over the limit is
@@ -208,19 +225,27 @@ impl AppState {
         // and one signature check cost less than handing the work to the blocking pool and
         // back (~15 % of the server's CPU per entry). Anything else waits for a blocking
         // thread: the database may be needed.
-        let cached = (bytes.len() <= MAX_INLINE_ADMISSION)
-            .then(|| self.store.submit_cached(kind, &bytes))
-            .flatten();
+        // A deferred admission goes on from what the cached one found: one request admits
+        // against one registry snapshot once.
+        let cached = if bytes.len() <= MAX_INLINE_ADMISSION {
+            self.store.try_submit_cached(kind, &bytes)
+        } else {
+            CachedAdmission::Deferred(Deferred::default())
+        };
         let ticket = match cached {
-            Some(ticket) => ticket.map_err(|e| ApiError::store("admitting a submission", e))?,
-            None => {
+            CachedAdmission::Done(ticket) => {
+                ticket.map_err(|e| ApiError::store("admitting a submission", e))?
+            }
+            CachedAdmission::Deferred(deferred) => {
                 let _permit = self
                     .admissions
                     .acquire()
                     .await
                     .map_err(|e| ApiError::internal("admitting a submission", &e))?;
-                self.blocking("admitting a submission", move |s| s.submit(kind, &bytes))
-                    .await?
+                self.blocking("admitting a submission", move |s| {
+                    s.submit_deferred(kind, &bytes, deferred)
+                })
+                .await?
             }
         };
         let id = ticket.statement_hash;

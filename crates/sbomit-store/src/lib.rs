@@ -29,6 +29,7 @@ mod tail;
 
 pub use error::StoreError;
 pub use store::{
-    encode_key_set, ConsistencyProof, EntryId, InclusionProofJson, Opened, Registration, Store,
-    StoreConfig, Ticket, IDENTITY_CHANGE_TYPE, REGISTRATION_POLICY_TYPE,
+    encode_key_set, CachedAdmission, ConsistencyProof, Deferred, EntryId, InclusionProofJson,
+    Opened, Registration, Store, StoreConfig, Ticket, IDENTITY_CHANGE_TYPE,
+    MIN_REFUSAL_RELOAD_INTERVAL, REGISTRATION_POLICY_TYPE,
 };

@@ -2,7 +2,8 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::{mpsc, Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -30,6 +31,13 @@ pub const REGISTRATION_POLICY_TYPE: &str = "application/vnd.sbomit.registration-
 /// How long a registry snapshot (issuers, policy) is trusted before it is re-read: other
 /// processes on the same PostgreSQL may have changed it.
 const REGISTRY_TTL: Duration = Duration::from_secs(1);
+
+/// The least time between two registry reads caused by refused submissions (an unknown
+/// issuer, or a policy refusal, which a registration made by another process a moment ago
+/// could turn around). Without it, every statement from an unknown issuer cost a database
+/// read: a flood of junk would hammer the database. A registration made elsewhere is still
+/// seen within this interval, or [`REGISTRY_TTL`] at most.
+pub const MIN_REFUSAL_RELOAD_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Configuration of a store.
 #[derive(Clone, Debug)]
@@ -159,7 +167,27 @@ struct Inner {
     origin: String,
     jobs: mpsc::Sender<Job>,
     registry: RwLock<(Instant, Arc<Registry>)>,
+    /// Held while the registry is read for a submission (so concurrent requests wait for one
+    /// read instead of each making their own); holds when a refused submission last caused one.
+    reload: Mutex<Option<Instant>>,
+    /// How many times the registry was read from the database.
+    registry_loads: AtomicU64,
     max_statement_bytes: usize,
+}
+
+/// What [`Store::try_submit_cached`] found.
+pub enum CachedAdmission {
+    /// Admitted and queued, or refused for good.
+    Done(Result<Ticket, StoreError>),
+    /// The database may change the answer: hand this to [`Store::submit_deferred`].
+    Deferred(Deferred),
+}
+
+/// A submission [`Store::try_submit_cached`] could not decide: the snapshot that refused it
+/// and why (or nothing, when the snapshot was stale: the default).
+#[derive(Default)]
+pub struct Deferred {
+    refused: Option<(Arc<Registry>, Refusal)>,
 }
 
 /// What opening a store found or made, for the operator.
@@ -287,6 +315,8 @@ impl Store {
                     origin,
                     jobs,
                     registry: RwLock::new((Instant::now(), Arc::new(registry))),
+                    reload: Mutex::new(None),
+                    registry_loads: AtomicU64::new(1),
                     max_statement_bytes: config.max_statement_bytes,
                 }),
             },
@@ -320,13 +350,20 @@ impl Store {
         (r.0.elapsed() < REGISTRY_TTL).then(|| Arc::clone(&r.1))
     }
 
-    fn registry(&self, force: bool) -> Result<Arc<Registry>, StoreError> {
-        if !force {
-            if let Some(r) = self.cached_registry() {
-                return Ok(r);
-            }
-        }
+    /// The registry snapshot in memory, whatever its age.
+    fn current_registry(&self) -> Arc<Registry> {
+        let r = self
+            .inner
+            .registry
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        Arc::clone(&r.1)
+    }
+
+    /// Reads the registry from the database and makes it the snapshot.
+    fn load_registry(&self) -> Result<Arc<Registry>, StoreError> {
         let fresh = Arc::new(load_registry(&*self.inner.backend)?);
+        self.inner.registry_loads.fetch_add(1, Ordering::Relaxed);
         *self
             .inner
             .registry
@@ -335,18 +372,94 @@ impl Store {
         Ok(fresh)
     }
 
+    /// How many times the registry has been read from the database since the store was
+    /// opened (the first read included): for monitoring, and for tests of the rate limit.
+    pub fn registry_loads(&self) -> u64 {
+        self.inner.registry_loads.load(Ordering::Relaxed)
+    }
+
+    fn registry(&self, force: bool) -> Result<Arc<Registry>, StoreError> {
+        if !force {
+            if let Some(r) = self.cached_registry() {
+                return Ok(r);
+            }
+        }
+        self.load_registry()
+    }
+
+    /// The snapshot for a submission, and whether it was read from the database for it (when
+    /// the one in memory was stale). Concurrent requests finding it stale make one read.
+    fn submission_registry(&self) -> Result<(Arc<Registry>, bool), StoreError> {
+        if let Some(r) = self.cached_registry() {
+            return Ok((r, false));
+        }
+        let _reading = self.inner.reload.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = self.cached_registry() {
+            return Ok((r, false));
+        }
+        Ok((self.load_registry()?, true))
+    }
+
+    /// A registry newer than `used`, which refused a submission as from an unknown issuer (or
+    /// by policy): the snapshot in memory if another request has replaced `used` since, else
+    /// one read from the database, unless a refused submission caused a read less than
+    /// [`MIN_REFUSAL_RELOAD_INTERVAL`] ago. `None`: nothing newer.
+    fn registry_newer_than(
+        &self,
+        used: &Arc<Registry>,
+    ) -> Result<Option<Arc<Registry>>, StoreError> {
+        let mut last = self.inner.reload.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self.current_registry();
+        if !Arc::ptr_eq(&current, used) {
+            return Ok(Some(current));
+        }
+        if last.is_some_and(|t| t.elapsed() < MIN_REFUSAL_RELOAD_INTERVAL) {
+            return Ok(None);
+        }
+        *last = Some(Instant::now());
+        self.load_registry().map(Some)
+    }
+
     /// Certifies a submission and queues it for sequencing. Refusals come back at once; the
     /// ticket resolves when the entry is durable.
+    ///
+    /// The registry is read from the database at most once per call, and a refusal causes a
+    /// read at most once per [`MIN_REFUSAL_RELOAD_INTERVAL`] across calls.
     pub fn submit(&self, kind: EntryKind, bytes: &[u8]) -> Result<Ticket, StoreError> {
+        self.submit_deferred(kind, bytes, Deferred::default())
+    }
+
+    /// [`Store::submit`] for a statement [`Store::try_submit_cached`] deferred: the snapshot
+    /// that refused it is not tried again.
+    pub fn submit_deferred(
+        &self,
+        kind: EntryKind,
+        bytes: &[u8],
+        deferred: Deferred,
+    ) -> Result<Ticket, StoreError> {
         let limit = self.inner.max_statement_bytes;
-        let entry = match admission::admit(kind, bytes, &*self.registry(false)?, limit) {
-            // Another process may have registered the issuer a moment ago.
-            Err(Refusal::UnknownIssuer(_)) | Err(Refusal::NotAllowed(_)) => {
-                admission::admit(kind, bytes, &*self.registry(true)?, limit)?
+        let (registry, just_read, refusal) = match deferred.refused {
+            Some((registry, refusal)) => (registry, false, refusal),
+            None => {
+                let (registry, just_read) = self.submission_registry()?;
+                match admission::admit(kind, bytes, &registry, limit) {
+                    Err(refusal @ (Refusal::UnknownIssuer(_) | Refusal::NotAllowed(_))) => {
+                        (registry, just_read, refusal)
+                    }
+                    other => return Ok(self.enqueue(other?)),
+                }
             }
-            other => other?,
         };
-        Ok(self.enqueue(entry))
+        // Another process may have registered the issuer a moment ago.
+        let newer = if just_read {
+            None
+        } else {
+            self.registry_newer_than(&registry)?
+        };
+        match newer {
+            Some(newer) => Ok(self.enqueue(admission::admit(kind, bytes, &newer, limit)?)),
+            None => Err(refusal.into()),
+        }
     }
 
     /// [`Store::submit`] without the database: admits with the registry snapshot in memory,
@@ -360,11 +473,26 @@ impl Store {
         kind: EntryKind,
         bytes: &[u8],
     ) -> Option<Result<Ticket, StoreError>> {
-        let registry = self.cached_registry()?;
+        match self.try_submit_cached(kind, bytes) {
+            CachedAdmission::Done(r) => Some(r),
+            CachedAdmission::Deferred(_) => None,
+        }
+    }
+
+    /// [`Store::submit_cached`], handing back what a deferred admission already found, for
+    /// [`Store::submit_deferred`] (so that one request admits against one snapshot once).
+    pub fn try_submit_cached(&self, kind: EntryKind, bytes: &[u8]) -> CachedAdmission {
+        let Some(registry) = self.cached_registry() else {
+            return CachedAdmission::Deferred(Deferred::default());
+        };
         match admission::admit(kind, bytes, &registry, self.inner.max_statement_bytes) {
-            Ok(entry) => Some(Ok(self.enqueue(entry))),
-            Err(Refusal::UnknownIssuer(_)) | Err(Refusal::NotAllowed(_)) => None,
-            Err(refusal) => Some(Err(refusal.into())),
+            Ok(entry) => CachedAdmission::Done(Ok(self.enqueue(entry))),
+            Err(refusal @ (Refusal::UnknownIssuer(_) | Refusal::NotAllowed(_))) => {
+                CachedAdmission::Deferred(Deferred {
+                    refused: Some((registry, refusal)),
+                })
+            }
+            Err(refusal) => CachedAdmission::Done(Err(refusal.into())),
         }
     }
 

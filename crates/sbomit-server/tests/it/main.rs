@@ -2,5 +2,6 @@
 mod common;
 mod events;
 mod graph_http;
+mod hostile;
 mod server;
 mod trust_anchor;

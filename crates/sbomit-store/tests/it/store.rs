@@ -228,6 +228,67 @@ fn cached_admission_agrees_with_submit_and_defers_what_the_database_may_change()
     });
 }
 
+/// Junk from unknown issuers must not hammer the database: one request reads the registry at
+/// most once, and refusals cause at most one read per interval across requests.
+#[test]
+fn unknown_issuers_read_the_registry_at_most_once_per_request_and_per_interval() {
+    each_backend(|db| {
+        let store = db.open();
+        let stranger = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        let unknown = dsse_statement(&stranger, "https://example/test", "junk");
+        let refused = |r: Result<_, StoreError>| {
+            matches!(r, Err(StoreError::Refused(Refusal::UnknownIssuer(_))))
+        };
+        // A stale snapshot is read once, and not read again for the refusal.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let before = store.registry_loads();
+        assert!(refused(store.submit(EntryKind::Dsse, &unknown)));
+        assert_eq!(store.registry_loads(), before + 1);
+        // A flood.
+        let before = store.registry_loads();
+        let start = std::time::Instant::now();
+        for _ in 0..50 {
+            assert!(refused(store.submit(EntryKind::Dsse, &unknown)));
+        }
+        let ms = start.elapsed().as_millis();
+        let allowed = 1 + ms / sbomit_store::MIN_REFUSAL_RELOAD_INTERVAL.as_millis() + ms / 1000;
+        let loads = u128::from(store.registry_loads() - before);
+        assert!(
+            loads <= allowed,
+            "{loads} registry reads for 50 refusals in {ms} ms"
+        );
+    });
+}
+
+/// The server's path: a cached admission deferred for an unknown issuer goes on from the
+/// snapshot that refused it, without admitting against it again.
+#[test]
+fn a_deferred_admission_goes_on_from_the_snapshot_that_refused_it() {
+    each_backend(|db| {
+        let store = db.open();
+        let stranger = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        let unknown = dsse_statement(&stranger, "https://example/test", "deferred");
+        // A fresh snapshot first.
+        assert!(store.submit(EntryKind::Dsse, b"{}").is_err());
+        let deferred = match store.try_submit_cached(EntryKind::Dsse, &unknown) {
+            sbomit_store::CachedAdmission::Deferred(d) => d,
+            sbomit_store::CachedAdmission::Done(_) => panic!("an unknown issuer is deferred"),
+        };
+        // Registered meanwhile (this store reads the registry again on registration): the
+        // snapshot in memory is newer than the one that refused, and admits it.
+        store
+            .add_issuer("late", Role::Attester, stranger.public_key())
+            .unwrap();
+        let loads = store.registry_loads();
+        store
+            .submit_deferred(EntryKind::Dsse, &unknown, deferred)
+            .unwrap()
+            .wait()
+            .unwrap();
+        assert_eq!(store.registry_loads(), loads);
+    });
+}
+
 #[test]
 fn registration_policy_versions_are_recorded_and_enforced() {
     each_backend(|db| {
