@@ -59,11 +59,17 @@ pub(crate) fn spawn(
     now_ms: Clock,
     config: BatchConfig,
     committed: Box<dyn Fn() + Send>,
+    running: crate::tail::RunningGuard,
 ) -> Result<mpsc::Sender<Job>, StoreError> {
     let (tx, rx) = mpsc::channel::<Job>();
     std::thread::Builder::new()
         .name("sbomit-sequencer".into())
-        .spawn(move || run(&*backend, &seal, &*now_ms, config, rx, &*committed))
+        .spawn(move || {
+            // Dropped last, after the backend: the thread has let go of the database.
+            let _running = running;
+            let backend = backend;
+            run(&*backend, &seal, &*now_ms, config, rx, &*committed)
+        })
         .map_err(|source| StoreError::Io {
             what: "starting the sequencer thread".into(),
             source,

@@ -173,6 +173,8 @@ struct Inner {
     /// How many times the registry was read from the database.
     registry_loads: AtomicU64,
     max_statement_bytes: usize,
+    /// The sequencer and tail threads still running.
+    running: Arc<crate::tail::Running>,
 }
 
 /// What [`Store::try_submit_cached`] found.
@@ -290,16 +292,23 @@ impl Store {
         });
         let bell = Arc::new(crate::tail::Bell::default());
         let ring = Arc::clone(&bell);
+        let running = Arc::new(crate::tail::Running::default());
         let jobs = sequencer::spawn(
             Arc::clone(&backend),
             seal,
             Arc::new(now_ms),
             config.batch,
             Box::new(move || ring.ring()),
+            running.enter(),
         )?;
         let initial = backend.latest_checkpoint()?.map_or(0, |c| c.size);
         let (size_tx, size_rx) = tokio::sync::watch::channel(initial);
-        crate::tail::spawn(Arc::clone(&backend), Arc::clone(&bell), size_tx)?;
+        crate::tail::spawn(
+            Arc::clone(&backend),
+            Arc::clone(&bell),
+            size_tx,
+            running.enter(),
+        )?;
         let registry = load_registry(&*backend)?;
         let opened = Opened {
             backend: backend.name(),
@@ -318,6 +327,7 @@ impl Store {
                     reload: Mutex::new(None),
                     registry_loads: AtomicU64::new(1),
                     max_statement_bytes: config.max_statement_bytes,
+                    running,
                 }),
             },
             opened,
@@ -334,6 +344,16 @@ impl Store {
 
     pub fn service_key(&self) -> &ServiceKey {
         &self.inner.key
+    }
+
+    /// Closes the store and waits (at most `timeout`) for its background threads to let go
+    /// of the database: what a short-lived process does before it exits, so that no thread
+    /// is in the middle of a query (and its TLS) while the process tears down. Other handles
+    /// to this store keep it open; then this only waits out the timeout.
+    pub fn close(self, timeout: std::time::Duration) -> bool {
+        let running = Arc::clone(&self.inner.running);
+        drop(self);
+        running.wait_idle(timeout)
     }
 
     pub fn max_statement_bytes(&self) -> usize {

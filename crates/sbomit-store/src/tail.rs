@@ -21,6 +21,42 @@ const ENTRIES_PER_ROUND: usize = 512;
 /// does not hold the write lock for long together with many others.
 const FACTS_PER_TRANSACTION: usize = 50_000;
 
+/// Counts the store's background threads still running, so that a short-lived process
+/// (an operator command) can let them finish their database work before it exits.
+#[derive(Default)]
+pub(crate) struct Running {
+    count: Mutex<usize>,
+    cond: Condvar,
+}
+
+impl Running {
+    /// Counts one more thread; the guard counts it out when the thread ends, panics included.
+    pub fn enter(self: &Arc<Self>) -> RunningGuard {
+        *self.count.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        RunningGuard(Arc::clone(self))
+    }
+
+    /// Waits until no thread runs, or `timeout` passes; whether they all ended.
+    pub fn wait_idle(&self, timeout: Duration) -> bool {
+        let guard = self.count.lock().unwrap_or_else(|p| p.into_inner());
+        let (guard, _) = self
+            .cond
+            .wait_timeout_while(guard, timeout, |n| *n > 0)
+            .unwrap_or_else(|p| p.into_inner());
+        *guard == 0
+    }
+}
+
+pub(crate) struct RunningGuard(Arc<Running>);
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        let mut n = self.0.count.lock().unwrap_or_else(|p| p.into_inner());
+        *n = n.saturating_sub(1);
+        self.0.cond.notify_all();
+    }
+}
+
 /// Wakes the tail.
 #[derive(Default)]
 pub(crate) struct Bell {
@@ -98,10 +134,14 @@ pub(crate) fn spawn(
     backend: Arc<dyn Backend>,
     bell: Arc<Bell>,
     size_tx: watch::Sender<u64>,
+    running: RunningGuard,
 ) -> Result<(), StoreError> {
     std::thread::Builder::new()
         .name("sbomit-tail".into())
         .spawn(move || {
+            // Dropped last, after the backend: the thread has let go of the database.
+            let _running = running;
+            let backend = backend;
             let mut failures = 0u32;
             while !bell.stop.load(Ordering::Relaxed) {
                 match round(&*backend, &size_tx) {

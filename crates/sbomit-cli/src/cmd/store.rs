@@ -393,10 +393,15 @@ async fn shutdown_signal() {
     }
 }
 
-fn operator_store(db: &DatabaseArgs) -> Result<Store> {
+/// Runs `f` on the store `db` names, then closes it: its threads let go of the database
+/// before this short-lived process exits, instead of being cut off in the middle of a query.
+fn with_operator_store<T>(db: &DatabaseArgs, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
     let (database, service_key) = locations(db.database.as_deref(), db.service_key.as_deref())?;
     let (key, _) = keys::load_or_create_service_key(&service_key)?;
-    Ok(open_store(&StoreConfig::new(database, key))?.0)
+    let store = open_store(&StoreConfig::new(database, key))?.0;
+    let result = f(&store);
+    store.close(std::time::Duration::from_secs(5));
+    result
 }
 
 fn issuer_add(args: IssuerAddArgs, out: &Output) -> Result<Outcome> {
@@ -404,7 +409,10 @@ fn issuer_add(args: IssuerAddArgs, out: &Output) -> Result<Outcome> {
         RoleArg::Attester => Role::Attester,
         RoleArg::PolicyManager => Role::PolicyManager,
     };
-    let store = operator_store(&args.db)?;
+    with_operator_store(&args.db, |store| issuer_add_on(store, &args, role, out))
+}
+
+fn issuer_add_on(store: &Store, args: &IssuerAddArgs, role: Role, out: &Output) -> Result<Outcome> {
     let Some(key_path) = &args.key else {
         let Some(anchor) = &args.trust_anchor else {
             bail!("give --key or --trust-anchor");
@@ -460,10 +468,11 @@ fn token_create(args: TokenCreateArgs) -> Result<Outcome> {
         ScopeArg::Submit => Scope::Submit,
         ScopeArg::Read => Scope::Read,
     };
-    let store = operator_store(&args.db)?;
-    let token = store
-        .create_token(scope, &args.label)
-        .context("creating the token")?;
+    let token = with_operator_store(&args.db, |store| {
+        store
+            .create_token(scope, &args.label)
+            .context("creating the token")
+    })?;
     println!("{token}");
     Ok(Outcome::Ok)
 }

@@ -60,15 +60,21 @@ type Params<'a> = [&'a (dyn ToSql + Sync)];
 pub struct PostgresBackend {
     pool: Pool,
     handle: tokio::runtime::Handle,
-    /// Drives every pooled connection; shut down without waiting when the backend drops
-    /// (which may happen on an async thread, where a blocking shutdown would panic).
+    /// Drives every pooled connection; shut down when the backend drops, waiting for the
+    /// connections to close unless that happens on an async thread (where it would panic).
     runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl Drop for PostgresBackend {
     fn drop(&mut self) {
         if let Some(rt) = self.runtime.take() {
-            rt.shutdown_background();
+            if tokio::runtime::Handle::try_current().is_ok() {
+                // On an async thread a blocking shutdown would panic.
+                rt.shutdown_background();
+            } else {
+                // Elsewhere, let the connections close before the process may exit.
+                rt.shutdown_timeout(std::time::Duration::from_secs(2));
+            }
         }
     }
 }

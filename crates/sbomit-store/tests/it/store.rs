@@ -735,3 +735,26 @@ fn statements_are_found_by_hash_and_read_back_small_and_large() {
         assert!(store.entry_by_statement(&[7u8; 32]).unwrap().is_none());
     });
 }
+
+/// A short-lived process closes its store: the sequencer and tail threads let go of the
+/// database before it exits (an operator command crashed now and then when they were cut off
+/// mid-query at exit).
+#[test]
+fn close_waits_for_the_background_threads_to_let_go_of_the_database() {
+    each_backend(|db| {
+        let store = db.open();
+        store
+            .add_issuer(
+                "https://close.example",
+                Role::Attester,
+                &PrivateKey::generate(KeyKind::Ed25519).unwrap().public_key(),
+            )
+            .unwrap();
+        assert!(store.close(std::time::Duration::from_secs(10)));
+        // A second handle keeps the store open: close then only waits out its timeout.
+        let store = db.open();
+        let other = store.clone();
+        assert!(!store.close(std::time::Duration::from_millis(50)));
+        assert!(other.close(std::time::Duration::from_secs(10)));
+    });
+}
