@@ -747,7 +747,7 @@ fn close_waits_for_the_background_threads_to_let_go_of_the_database() {
             .add_issuer(
                 "https://close.example",
                 Role::Attester,
-                &PrivateKey::generate(KeyKind::Ed25519).unwrap().public_key(),
+                PrivateKey::generate(KeyKind::Ed25519).unwrap().public_key(),
             )
             .unwrap();
         assert!(store.close(std::time::Duration::from_secs(10)));
