@@ -8,41 +8,15 @@
 #
 # Prints one line per comparison and exits 1 if any differs.
 set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OLD=$(realpath "$1"); NEW=$(realpath "$2"); N=${3:-10000}
 W=$(mktemp -d "${TMPDIR:-/tmp}/sbomit-compare.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 cd "$W"
 
-for k in owner dev; do "$NEW" key generate --type ed25519 --out "$k" >/dev/null 2>&1; done
-cat > layout.toml <<'EOF'
-expires = "2099-01-01T00:00:00Z"
-[keys]
-dev = "dev.pub"
-[[steps]]
-name = "write-code"
-functionaries = ["dev"]
-expected_products = ["CREATE src/*", "DISALLOW *"]
-[[steps]]
-name = "build"
-functionaries = ["dev"]
-expected_command = ["tar", "cf", "app.tar", "src"]
-expected_materials = ["MATCH src/* WITH PRODUCTS FROM write-code", "DISALLOW *"]
-expected_products = ["CREATE app.tar", "DISALLOW *"]
-EOF
-"$NEW" -q layout create --from layout.toml --out root.layout --signing-key owner
-mkdir -p work links
-python3 - "$N" <<'EOF'
-import os, sys
-n = int(sys.argv[1])
-for i in range(n):
-    d = f"work/src/d{i // 1000:03d}"
-    if i % 1000 == 0:
-        os.makedirs(d, exist_ok=True)
-    with open(f"{d}/f{i:06d}.c", "w") as f:
-        f.write(f"int f{i}(void) {{ return {i}; }}\n")
-EOF
-(cd work && "$NEW" -q run -n write-code --signing-key ../dev -d ../links -p src -x)
-(cd work && "$NEW" -q run -n build --signing-key ../dev -d ../links -m src -p app.tar -- tar cf app.tar src)
+# The chain of benches/sit.sh (keys, layout, N files, two links), made by the new binary.
+SB=$NEW
+. "$ROOT/benches/sit-chain.sh"
 "$NEW" -q document create --layout root.layout --link-dir links --out doc.json
 
 differs=0

@@ -32,37 +32,8 @@ measure() {
   cat "$W/.time"
 }
 
-for k in owner dev; do "$SB" key generate --type ed25519 --out "$k" >/dev/null 2>&1; done
-cat > layout.toml <<'EOF'
-expires = "2099-01-01T00:00:00Z"
-[keys]
-dev = "dev.pub"
-[[steps]]
-name = "write-code"
-functionaries = ["dev"]
-expected_products = ["CREATE src/*", "DISALLOW *"]
-[[steps]]
-name = "build"
-functionaries = ["dev"]
-expected_command = ["tar", "cf", "app.tar", "src"]
-expected_materials = ["MATCH src/* WITH PRODUCTS FROM write-code", "DISALLOW *"]
-expected_products = ["CREATE app.tar", "DISALLOW *"]
-EOF
-"$SB" -q layout create --from layout.toml --out root.layout --signing-key owner
-mkdir -p work links
-# N files of a few bytes each, 1,000 per directory.
-python3 - "$N" <<'EOF'
-import os, sys
-n = int(sys.argv[1])
-for i in range(n):
-    d = f"work/src/d{i // 1000:03d}"
-    if i % 1000 == 0:
-        os.makedirs(d, exist_ok=True)
-    with open(f"{d}/f{i:06d}.c", "w") as f:
-        f.write(f"int f{i}(void) {{ return {i}; }}\n")
-EOF
-(cd work && "$SB" -q run -n write-code --signing-key ../dev -d ../links -p src -x)
-(cd work && "$SB" -q run -n build --signing-key ../dev -d ../links -m src -p app.tar -- tar cf app.tar src)
+# The chain (keys, layout, N files, two links): shared with benches/compare.sh.
+. "$ROOT/benches/sit-chain.sh"
 doc=$(measure "$SB" -q document create --layout root.layout --link-dir links --out doc.json)
 verify=$(measure "$SB" -q document verify --document doc.json --layout-keys owner.pub)
 
