@@ -256,6 +256,58 @@ pub fn dsse_statement(
 }
 
 // ---------------------------------------------------------------------------------------
+// Graph fixtures (the SBOM / VEX / OSV readers and the Store's extraction of them)
+
+/// One key for a test binary's statements (its identity does not matter to the readers).
+pub fn shared_key() -> &'static PrivateKey {
+    static KEY: std::sync::OnceLock<PrivateKey> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| key(KeyKind::Ed25519))
+}
+
+/// A JSON fixture under `testdata/graph/` (see the README there).
+pub fn graph_fixture(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/graph")
+        .join(name);
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+/// 64 hex digits all `c`: a recognisable fake SHA-256.
+pub fn hex64(c: char) -> String {
+    c.to_string().repeat(64)
+}
+
+/// `sha256:` and [`hex64`].
+pub fn sha256_of(c: char) -> String {
+    format!("sha256:{}", hex64(c))
+}
+
+/// A DSSE envelope file, signed by [`shared_key`], of an in-toto Statement with these
+/// subjects (a subject without a sha256 gets only a sha512) and this predicate.
+pub fn dsse_with_subjects(
+    predicate_type: &str,
+    subjects: &[(&str, Option<String>)],
+    predicate: Value,
+) -> Vec<u8> {
+    let subject: Vec<Value> = subjects
+        .iter()
+        .map(|(name, digest)| match digest {
+            Some(d) => serde_json::json!({"name": name, "digest": {"sha256": d}}),
+            None => serde_json::json!({"name": name, "digest": {"sha512": "00"}}),
+        })
+        .collect();
+    let statement = serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": subject,
+        "predicateType": predicate_type,
+        "predicate": predicate,
+    });
+    let mut env = Envelope::from_value(EnvelopeKind::Dsse, statement).unwrap();
+    env.sign(shared_key()).unwrap();
+    env.to_file_bytes()
+}
+
+// ---------------------------------------------------------------------------------------
 // Peers
 
 /// The path a peer tool's variable names, or `None` (with the skip line on stderr) when it

@@ -7,55 +7,15 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
-use std::sync::OnceLock;
 
 use proptest::prelude::*;
-use sbomit_crypto::{KeyKind, PrivateKey};
-use sbomit_intoto::envelope::{Envelope, EnvelopeKind};
+use sbomit_intoto::envelope::Envelope;
 use sbomit_sbom::read::{self, FactKind, Facts, Node, VulnStatus};
 use serde_json::{json, Value};
 
-fn key() -> &'static PrivateKey {
-    static KEY: OnceLock<PrivateKey> = OnceLock::new();
-    KEY.get_or_init(|| PrivateKey::generate(KeyKind::Ed25519).unwrap())
-}
-
-fn fixture(name: &str) -> Value {
-    let path = format!("{}/../../testdata/graph/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
-}
-
-fn hex(c: char) -> String {
-    c.to_string().repeat(64)
-}
-
-fn sha(c: char) -> String {
-    format!("sha256:{}", hex(c))
-}
-
-/// A signed DSSE envelope around an in-toto Statement.
-fn dsse_bytes(
-    predicate_type: &str,
-    subjects: &[(&str, Option<String>)],
-    predicate: Value,
-) -> Vec<u8> {
-    let subject: Vec<Value> = subjects
-        .iter()
-        .map(|(name, digest)| match digest {
-            Some(d) => json!({"name": name, "digest": {"sha256": d}}),
-            None => json!({"name": name, "digest": {"sha512": "00"}}),
-        })
-        .collect();
-    let statement = json!({
-        "_type": "https://in-toto.io/Statement/v1",
-        "subject": subject,
-        "predicateType": predicate_type,
-        "predicate": predicate,
-    });
-    let mut env = Envelope::from_value(EnvelopeKind::Dsse, statement).unwrap();
-    env.sign(key()).unwrap();
-    env.to_file_bytes()
-}
+use sbomit_testkit::{
+    dsse_with_subjects as dsse_bytes, graph_fixture as fixture, hex64 as hex, sha256_of as sha,
+};
 
 /// What the Store does with a DSSE entry: open the envelope, read the Statement it carries.
 fn open_dsse(predicate_type: &str, bytes: &[u8]) -> Facts {

@@ -6,10 +6,8 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
-use std::sync::OnceLock;
 
 use proptest::prelude::*;
-use sbomit_crypto::{KeyKind, PrivateKey};
 use sbomit_intoto::envelope::{Envelope, EnvelopeKind};
 use sbomit_sbom::read;
 use sbomit_scitt::cose::{SignedStatement, StatementHeader};
@@ -17,47 +15,10 @@ use sbomit_store::admission::EntryKind;
 use sbomit_store::graph::{extract, FactKind, Facts, Node};
 use serde_json::{json, Value};
 
-fn key() -> &'static PrivateKey {
-    static KEY: OnceLock<PrivateKey> = OnceLock::new();
-    KEY.get_or_init(|| PrivateKey::generate(KeyKind::Ed25519).unwrap())
-}
-
-fn fixture(name: &str) -> Value {
-    let path = format!("{}/../../testdata/graph/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
-}
-
-fn hex(c: char) -> String {
-    c.to_string().repeat(64)
-}
-
-fn sha(c: char) -> String {
-    format!("sha256:{}", hex(c))
-}
-
-/// A signed DSSE envelope around an in-toto Statement.
-fn dsse_bytes(
-    predicate_type: &str,
-    subjects: &[(&str, Option<String>)],
-    predicate: Value,
-) -> Vec<u8> {
-    let subject: Vec<Value> = subjects
-        .iter()
-        .map(|(name, digest)| match digest {
-            Some(d) => json!({"name": name, "digest": {"sha256": d}}),
-            None => json!({"name": name, "digest": {"sha512": "00"}}),
-        })
-        .collect();
-    let statement = json!({
-        "_type": "https://in-toto.io/Statement/v1",
-        "subject": subject,
-        "predicateType": predicate_type,
-        "predicate": predicate,
-    });
-    let mut env = Envelope::from_value(EnvelopeKind::Dsse, statement).unwrap();
-    env.sign(key()).unwrap();
-    env.to_file_bytes()
-}
+use sbomit_testkit::{
+    dsse_with_subjects as dsse_bytes, graph_fixture as fixture, hex64 as hex, sha256_of as sha,
+    shared_key as key,
+};
 
 /// The usual subject: the artifact `app` (sha256 `aaaa…`).
 fn app_subject() -> Vec<(&'static str, Option<String>)> {
