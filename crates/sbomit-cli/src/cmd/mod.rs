@@ -24,4 +24,9 @@ impl Output {
             eprintln!("{msg}");
         }
     }
+
+    /// Something the user likely did not mean, said even with `-q`.
+    pub fn warn(&self, msg: impl std::fmt::Display) {
+        eprintln!("warning: {msg}");
+    }
 }

@@ -138,6 +138,23 @@ impl CommonArgs {
         if paths.is_empty() {
             return Ok(Artifacts::new());
         }
+        let flag = if what == "materials" { "-m" } else { "-p" };
+        for path in paths {
+            // `dir:` names a directory to hash as one; other `scheme:` resolvers are not files.
+            let plain = path.strip_prefix("dir:").unwrap_or(path);
+            if plain.contains(':') {
+                continue;
+            }
+            let on_disk = match &self.base_path {
+                Some(base) => base.join(plain),
+                None => PathBuf::from(plain),
+            };
+            if std::fs::symlink_metadata(&on_disk).is_err() {
+                out.warn(format!(
+                    "{flag} {path}: no such file or directory, so nothing is recorded for it"
+                ));
+            }
+        }
         let bar = Bar::new(what, out.quiet);
         record_artifacts(paths, &self.record_options(), &bar)
             .with_context(|| format!("recording {what}"))
@@ -193,6 +210,13 @@ pub fn run(args: RunArgs, out: &Output) -> Result<Outcome> {
         };
         byproducts = sbomit_fs::run::run_command_with(&args.command, &options)
             .with_context(|| format!("running {:?}", args.command.join(" ")))?;
+        match byproducts.get("return-value").and_then(|v| v.as_i64()) {
+            Some(0) | None => {}
+            Some(code) => out.warn(format!(
+                "{:?} exited with code {code}; the link records that",
+                args.command.join(" ")
+            )),
+        }
     }
     let products = c.record(&args.products, "products", out)?;
     timer.lap("run and record products");

@@ -91,3 +91,56 @@ fn a_truncated_link_says_its_parse_error_once() {
     let name = link.file_name().unwrap().to_str().unwrap();
     assert!(err.contains(name), "the link at fault is named: {err}");
 }
+
+/// `run` says when a `-m`/`-p` path does not exist (it records nothing for it) and when the
+/// wrapped command fails, even with `-q`; the link is still written, as in-toto's is.
+#[test]
+fn run_warns_of_a_missing_path_and_a_failing_command() {
+    let dir = tempdir();
+    let d = dir.path();
+    sbomit(d, &["key", "generate", "--type", "ed25519", "--out", "dev"]);
+    std::fs::write(d.join("here.txt"), b"x").unwrap();
+    let o = sbomit(
+        d,
+        &[
+            "-q",
+            "run",
+            "-n",
+            "build",
+            "--signing-key",
+            "dev",
+            "-m",
+            "here.txt",
+            "nothere",
+            "-p",
+            "out.bin",
+            "--",
+            "false",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o),
+        "warning: -m nothere: no such file or directory, so nothing is recorded for it\n\
+         warning: \"false\" exited with code 1; the link records that\n\
+         warning: -p out.bin: no such file or directory, so nothing is recorded for it\n"
+    );
+    // Paths that exist and a command that succeeds: nothing to say.
+    let o = sbomit(
+        d,
+        &[
+            "-q",
+            "run",
+            "-n",
+            "build",
+            "--signing-key",
+            "dev",
+            "-m",
+            "here.txt",
+            "--",
+            "true",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+}
