@@ -257,6 +257,55 @@ pub struct Facts {
     pub unparsed: Option<String>,
 }
 
+impl Facts {
+    /// The invariants every result keeps, whatever the input, that this one breaks (none,
+    /// unless a reader has a bug): nodes and edges deduplicated, every subject, edge end and
+    /// vulnerability on a known node, no self-edge, `sha256:` keys over 64 lowercase hex
+    /// digits. The Store indexes facts on that understanding; tests and fuzzers check it.
+    pub fn violations(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let keys: std::collections::BTreeSet<&str> =
+            self.nodes.iter().map(|n| n.key.as_str()).collect();
+        if keys.len() != self.nodes.len() {
+            out.push("nodes are not deduplicated".to_owned());
+        }
+        for s in &self.subjects {
+            if !keys.contains(s.key.as_str()) {
+                out.push(format!("subject {} is not a node", s.key));
+            }
+        }
+        let mut edge_set = std::collections::BTreeSet::new();
+        for e in &self.edges {
+            if !keys.contains(e.parent.as_str()) || !keys.contains(e.child.as_str()) {
+                out.push(format!("edge {e:?} joins an unknown node"));
+            }
+            if e.parent == e.child {
+                out.push(format!("edge {e:?} is a self-edge"));
+            }
+            edge_set.insert((&e.parent, &e.child));
+        }
+        if edge_set.len() != self.edges.len() {
+            out.push("edges are not deduplicated".to_owned());
+        }
+        for v in &self.vulns {
+            if !keys.contains(v.node.as_str()) {
+                out.push(format!("vulnerability {v:?} is on an unknown node"));
+            }
+        }
+        for n in &self.nodes {
+            if let Some(h) = &n.sha256 {
+                let lower_hex = h.len() == 64
+                    && h.bytes()
+                        .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
+                if n.key != format!("sha256:{h}") || !lower_hex {
+                    out.push(format!("node {} has sha256 {h:?}", n.key));
+                }
+            }
+        }
+        out
+    }
+}
+
 /// The graph facts of an in-toto Statement (a DSSE envelope's payload): its subjects, then
 /// its predicate read by its `predicateType`. `predicate_type` is the type the Statement was
 /// registered under, used only when the Statement itself cannot be read.
@@ -942,5 +991,43 @@ mod tests {
         // No time bound here (timings belong in benchmarks); the counts above would not
         // change if the work went quadratic, the printed time would.
         eprintln!("{n} components: {took:?}");
+    }
+
+    #[test]
+    fn violations_name_a_dangling_edge_a_self_edge_and_duplicates() {
+        let a = Node::from_identifier("pkg:npm/a@1").unwrap();
+        let mut f = Facts {
+            kind: FactKind::Sbom,
+            subjects: vec![a.clone()],
+            nodes: vec![a.clone()],
+            edges: Vec::new(),
+            vulns: Vec::new(),
+            unparsed: None,
+        };
+        assert_eq!(f.violations(), Vec::<String>::new());
+        let edge = |p: &str, c: &str| Edge {
+            parent: p.to_owned(),
+            child: c.to_owned(),
+        };
+        f.edges = vec![
+            edge(&a.key, "purl:pkg:npm/b@1"),
+            edge(&a.key, &a.key),
+            edge(&a.key, &a.key),
+        ];
+        f.nodes.push(a.clone());
+        let v = f.violations();
+        assert!(
+            v.contains(&"nodes are not deduplicated".to_owned()),
+            "{v:?}"
+        );
+        assert!(
+            v.contains(&"edges are not deduplicated".to_owned()),
+            "{v:?}"
+        );
+        assert!(
+            v.iter().any(|m| m.contains("joins an unknown node")),
+            "{v:?}"
+        );
+        assert!(v.iter().any(|m| m.contains("is a self-edge")), "{v:?}");
     }
 }
