@@ -124,6 +124,11 @@ pub struct VerifyOptions {
     /// `sbomit-sit`, which only names who may sign SITs): they are left out of link loading,
     /// thresholds, rules and the summary. The layout's signatures still cover them.
     pub skip_steps: BTreeSet<String>,
+    /// Steps of the root layout that are verified like any other (links, thresholds,
+    /// rules) but make nothing the build delivers: the summary's first and last step are
+    /// chosen among the others (SBOMit's `sbomit-mutate` and `sbomit-sit` steps, whose
+    /// products are the document's parts and the SITs, not the final product).
+    pub summary_skip_steps: BTreeSet<String>,
     /// Whether the report carries the summary link (building it copies the last step's
     /// products; the CLI, which does not print it, turns it off).
     pub summary: bool,
@@ -136,6 +141,7 @@ impl VerifyOptions {
             parameters: None,
             max_depth: DEFAULT_MAX_DEPTH,
             skip_steps: BTreeSet::new(),
+            summary_skip_steps: BTreeSet::new(),
             summary: true,
         }
     }
@@ -637,7 +643,12 @@ impl Ctx<'_> {
         check_step_rules(&layout, &reduced)?; // 9
         let inspection_links = self.run_inspections(&layout)?; // 10
         check_inspection_rules(&layout, &reduced, &inspection_links)?; // 11
-        Ok(summary_link(&layout, &reduced, name))
+        let skip = if depth == 0 {
+            &self.options.summary_skip_steps
+        } else {
+            &BTreeSet::new()
+        };
+        Ok(summary_link(&layout, &reduced, name, skip))
     }
 
     /// Step 2: expiry.
@@ -1138,15 +1149,14 @@ fn summary_link(
     layout: &Layout,
     reduced: &BTreeMap<&str, &CompactLink>,
     name: &str,
+    skip: &BTreeSet<String>,
 ) -> CompactLink {
     let mut summary = CompactLink::default();
-    let first = layout
-        .steps
-        .first()
-        .and_then(|s| reduced.get(s.name.as_str()));
-    let last = layout
-        .steps
-        .last()
+    let mut steps = layout.steps.iter().filter(|s| !skip.contains(&s.name));
+    let first = steps.next().and_then(|s| reduced.get(s.name.as_str()));
+    let last = steps
+        .next_back()
+        .or_else(|| layout.steps.iter().find(|s| !skip.contains(&s.name)))
         .and_then(|s| reduced.get(s.name.as_str()));
     if let (Some(first), Some(last)) = (first, last) {
         summary.name = name.to_owned();

@@ -44,10 +44,10 @@ use sbomit_intoto::verify::{
 /// The `_type` of an SBOMit document of this version.
 pub const DOCUMENT_TYPE: &str = "https://sbomit.dev/document/v0.1";
 
-/// The layout step reserved for SIT signers: its `pubkeys` and `threshold` say which keys may
-/// sign SITs of the document. It is not a build step: no link is expected for it, and
-/// [`Document::verify`] leaves it out of link verification.
-pub const SIT_SIGNING_STEP: &str = "sbomit-sit";
+/// The layout step reserved for SIT generators (see [`crate::roles`]): its `pubkeys` and
+/// `threshold` say which keys may sign SITs of the document (per format, the most specific of
+/// `sbomit-sit-<format>`, `sbomit-sit-<family>`, `sbomit-sit`).
+pub const SIT_SIGNING_STEP: &str = crate::roles::SIT_STEP;
 
 /// Why a document cannot be built, read or amended.
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +107,9 @@ pub enum AddendumError {
     Rewrites { what: String },
     #[error("the amended document is not a valid document: {0}")]
     Invalid(String),
+    /// A SIT generator (not otherwise trusted to amend) may only add its own links.
+    #[error("author {author} is a SIT generator: its addenda may only add its own generator links (at {what})")]
+    GeneratorOverreach { author: KeyId, what: String },
 }
 
 /// A person or organisation (supplier, author, contact).
@@ -603,6 +606,28 @@ impl Document {
         self.digest_with(self.addenda.len())
     }
 
+    /// The document as it was with only its first `n` addenda (`None` past the last): its
+    /// digest is the digest that version had.
+    pub fn version(&self, n: usize) -> Option<Document> {
+        if n > self.addenda.len() {
+            return None;
+        }
+        let mut d = self.clone();
+        d.addenda.truncate(n);
+        Some(d)
+    }
+
+    /// How many addenda the version of this document with digest `digest` had, if it is
+    /// one of its versions (SITs name the version they were generated from).
+    pub fn version_with_digest(&self, digest: &Sha256) -> Result<Option<usize>, DocumentError> {
+        for n in (0..=self.addenda.len()).rev() {
+            if &self.digest_with(n)? == digest {
+                return Ok(Some(n));
+            }
+        }
+        Ok(None)
+    }
+
     /// The digest of the document with its first `n` addenda: the canonical JSON of
     /// [`Document::to_value_with`], written member by member from the fields instead of
     /// from a copy of the (possibly tens of megabytes of) document.
@@ -756,6 +781,17 @@ impl Document {
     /// verify` passes the project owner's layout keys (the keys that must have signed the
     /// layout) plus any `--addendum-keys`.
     pub fn verify_addenda(&self, trusted: &[PublicKey]) -> Result<(), DocumentError> {
+        self.verify_addenda_with(trusted, &BTreeMap::new())
+    }
+
+    /// [`Document::verify_addenda`], also accepting addenda by SIT generators: `generators`
+    /// maps a generator's key to the generator steps it is a functionary of, and such an
+    /// addendum may only add that key's links for those steps (`/metadata/<step>.<keyid8>.link`).
+    pub fn verify_addenda_with(
+        &self,
+        trusted: &[PublicKey],
+        generators: &BTreeMap<KeyId, (PublicKey, Vec<String>)>,
+    ) -> Result<(), DocumentError> {
         if self.addenda.is_empty() {
             return Ok(());
         }
@@ -778,14 +814,21 @@ impl Document {
                     time: a.time.clone(),
                 }));
             }
-            let key = trusted
-                .iter()
-                .find(|k| k.keyid() == &a.author)
-                .ok_or_else(|| {
-                    err(AddendumError::UntrustedAuthor {
-                        author: a.author.clone(),
-                    })
-                })?;
+            let key = match trusted.iter().find(|k| k.keyid() == &a.author) {
+                Some(k) => k,
+                None => match generators.get(&a.author) {
+                    Some((k, steps)) => {
+                        generator_patch_only_adds_own_links(&a.patch, &a.author, steps)
+                            .map_err(err)?;
+                        k
+                    }
+                    None => {
+                        return Err(err(AddendumError::UntrustedAuthor {
+                            author: a.author.clone(),
+                        }))
+                    }
+                },
+            };
             let msg = a.signed_bytes()?;
             key.verify(&msg, &a.signature).map_err(|_| {
                 err(AddendumError::BadSignature {
@@ -809,11 +852,28 @@ impl Document {
         inspections: &dyn InspectionRunner,
     ) -> Result<VerificationReport, DocumentVerifyError> {
         let trusted: Vec<PublicKey> = layout_keys.iter().chain(addendum_keys).cloned().collect();
-        self.verify_addenda(&trusted)?;
+        // The layout is the base's: addenda cannot change it. Its signatures are checked by
+        // the in-toto verification below; until then it only says who the generators are,
+        // and what they may add is checked again there (their links, by their keys).
+        let roles_layout = crate::roles::layout_of(self).ok();
+        let generators = roles_layout
+            .as_ref()
+            .map(generator_keys)
+            .unwrap_or_default();
+        self.verify_addenda_with(&trusted, &generators)?;
         let current = self.current()?;
         let layout = current.layout_envelope()?;
         let mut options = options.clone();
-        options.skip_steps.insert(SIT_SIGNING_STEP.to_owned());
+        if let Some(l) = &roles_layout {
+            // Generator steps without links are left out until a SIT of theirs exists;
+            // no role step delivers the final product.
+            options
+                .skip_steps
+                .extend(crate::roles::generator_steps_without_links(&current, l));
+            options
+                .summary_skip_steps
+                .extend(crate::roles::all_role_steps(l));
+        }
         Ok(sbomit_intoto::verify::verify(
             &layout,
             layout_keys,
@@ -842,6 +902,65 @@ impl Document {
     pub fn layout_file_bytes(&self) -> Result<Vec<u8>, DocumentError> {
         Ok(self.layout_envelope()?.to_file_bytes())
     }
+}
+
+/// The keys of the layout's generator steps, with the steps each is a functionary of.
+fn generator_keys(
+    layout: &sbomit_intoto::model::Layout,
+) -> BTreeMap<KeyId, (PublicKey, Vec<String>)> {
+    let mut out: BTreeMap<KeyId, (PublicKey, Vec<String>)> = BTreeMap::new();
+    for step in crate::roles::role_steps(layout, crate::roles::Role::Generator) {
+        for keyid in &step.pubkeys {
+            if let Some(Ok(k)) = layout.public_key(keyid) {
+                out.entry(keyid.clone())
+                    .or_insert_with(|| (k, Vec::new()))
+                    .1
+                    .push(step.name.clone());
+            }
+        }
+    }
+    out
+}
+
+/// A generator's addendum may only add its own links for its steps.
+fn generator_patch_only_adds_own_links(
+    patch: &Patch,
+    author: &KeyId,
+    steps: &[String],
+) -> Result<(), AddendumError> {
+    use crate::jsonpatch::Operation;
+    let allowed: Vec<String> = steps
+        .iter()
+        .map(|s| format!("{s}.{}.link", author.short()))
+        .collect();
+    for op in &patch.0 {
+        let ok = match op {
+            Operation::Add { path, .. } => matches!(path.tokens(),
+                [m, name] if m == "metadata" && allowed.contains(name)),
+            _ => false,
+        };
+        if !ok {
+            return Err(AddendumError::GeneratorOverreach {
+                author: author.clone(),
+                what: op_summary(op),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn op_summary(op: &crate::jsonpatch::Operation) -> String {
+    use crate::jsonpatch::Operation as O;
+    let (name, path) = match op {
+        O::Add { path, .. } => ("add", path),
+        O::Remove { path } => ("remove", path),
+        O::Replace { path, .. } => ("replace", path),
+        O::Move { path, .. } => ("move", path),
+        O::Copy { path, .. } => ("copy", path),
+        O::Test { path, .. } => ("test", path),
+    };
+    let p: String = path.tokens().iter().map(|t| format!("/{t}")).collect();
+    format!("{name} {p}")
 }
 
 /// Why a document did not verify (as opposed to failing verification, which is a report).

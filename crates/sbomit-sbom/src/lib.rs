@@ -16,5 +16,6 @@
 pub mod document;
 pub mod jsonpatch;
 pub mod read;
+pub mod roles;
 pub mod sit;
 pub mod verification;

@@ -20,9 +20,11 @@ use sbomit_intoto::metadata::Metadata;
 use sbomit_intoto::verify::{InspectionRunner, VerifyOptions};
 use sbomit_sbom::document::{Document, Supplement};
 use sbomit_sbom::jsonpatch::Patch;
+use sbomit_sbom::roles::{self, Binding, Role};
 use sbomit_sbom::verification::document::{
     verify_document as verify_document_with, DocumentOutcome, DocumentVerification, InspectionMode,
 };
+use sbomit_sbom::verification::sits::{check_sits, Regeneration};
 
 use super::Output;
 use crate::keys::{self, PasswordSource};
@@ -32,6 +34,9 @@ use crate::Outcome;
 pub enum DocumentCommand {
     /// Bundle a signed layout and its in-toto metadata into an SBOMit document.
     Create(CreateArgs),
+    /// Sign the document's parts (layout, links, attestations, supplement, mutations) as
+    /// the layout's mutator: a link of its `sbomit-mutate` step, added to the document.
+    Seal(SealArgs),
     /// Append a signed addendum (a JSON Patch to the document).
     Amend(AmendArgs),
     /// Summarize a document.
@@ -60,6 +65,31 @@ pub struct CreateArgs {
     /// Where to write the document.
     #[arg(short = 'o', long)]
     out: PathBuf,
+    /// Sign the document's parts as the layout's mutator (see `document seal`).
+    #[arg(long = "signing-key")]
+    signing_key: Option<PathBuf>,
+    /// The mutator step to sign as (default: the one mutator step the key is listed for).
+    #[arg(long, requires = "signing_key")]
+    step: Option<String>,
+    /// Password of an encrypted signing key; `-P` alone prompts.
+    #[arg(short = 'P', long = "password", num_args = 0..=1, default_missing_value = "", requires = "signing_key")]
+    password: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SealArgs {
+    /// The document (rewritten in place, atomically). It must have no addenda yet.
+    #[arg(long)]
+    document: PathBuf,
+    /// The mutator's private key (a functionary of the layout's `sbomit-mutate` step).
+    #[arg(long = "signing-key")]
+    signing_key: PathBuf,
+    /// The mutator step to sign as (default: the one mutator step the key is listed for).
+    #[arg(long)]
+    step: Option<String>,
+    /// Password of an encrypted signing key; `-P` alone prompts.
+    #[arg(short = 'P', long = "password", num_args = 0..=1, default_missing_value = "")]
+    password: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -97,6 +127,9 @@ pub struct VerifyArgs {
     /// Verify as of this time (RFC 3339) instead of now.
     #[arg(long)]
     at: Option<String>,
+    /// Pass even when a mutation overrides in-toto-derived content (one warning each).
+    #[arg(long = "insecure-allow-in-toto-override")]
+    insecure_allow_in_toto_override: bool,
 }
 
 /// Keys and final product for verifying a document (shared with `sit generate`).
@@ -139,6 +172,7 @@ fn parse_mutation(s: &str) -> Result<(String, PathBuf), String> {
 pub fn run(c: DocumentCommand, out: &Output) -> Result<Outcome> {
     match c {
         DocumentCommand::Create(a) => create(a, out),
+        DocumentCommand::Seal(a) => seal(a, out),
         DocumentCommand::Amend(a) => amend(a, out),
         DocumentCommand::Show(a) => show(a),
         DocumentCommand::Verify(a) => verify(a, out),
@@ -238,6 +272,12 @@ fn create(args: CreateArgs, out: &Output) -> Result<Outcome> {
     for (format, path) in &args.mutations {
         doc.set_mutation(format, read_patch(path)?);
     }
+    if let Some(k) = &args.signing_key {
+        let key = keys::load_private(k, &password_source(args.password.clone()))?;
+        let name = seal_as(&mut doc, args.step.as_deref(), &key)
+            .with_context(|| args.out.display().to_string())?;
+        out.info(format!("signed the document's parts as {name}"));
+    }
     sbomit_fs::io::write_atomic(&args.out, &doc.to_bytes(), None)?;
     out.info(format!(
         "wrote {} ({} metadata files, {} attestations)",
@@ -245,6 +285,56 @@ fn create(args: CreateArgs, out: &Output) -> Result<Outcome> {
         links.len(),
         attested
     ));
+    Ok(Outcome::Ok)
+}
+
+// ---- seal
+
+fn password_source(p: Option<String>) -> PasswordSource {
+    match p {
+        None => PasswordSource::Auto,
+        Some(p) if p.is_empty() => PasswordSource::Prompt,
+        Some(p) => PasswordSource::Given(p),
+    }
+}
+
+/// Adds the mutator's link by `key`, as `step` or the one mutator step listing the key.
+fn seal_as(
+    doc: &mut Document,
+    step: Option<&str>,
+    key: &sbomit_crypto::PrivateKey,
+) -> Result<String> {
+    let step = match step {
+        Some(s) => s.to_owned(),
+        None => {
+            let layout = roles::layout_of(doc)?;
+            let keyid = key.public_key().keyid();
+            let mine: Vec<String> = roles::role_steps(&layout, Role::Mutator)
+                .filter(|s| s.pubkeys.contains(keyid))
+                .map(|s| s.name.clone())
+                .collect();
+            match mine.as_slice() {
+                [one] => one.clone(),
+                [] => bail!(
+                    "key {keyid} is not a functionary of any mutator step (sbomit-mutate) of the layout"
+                ),
+                _ => bail!(
+                    "key {keyid} is listed for several mutator steps ({}): choose one with --step",
+                    mine.join(", ")
+                ),
+            }
+        }
+    };
+    Ok(roles::seal(doc, &step, key)?)
+}
+
+fn seal(args: SealArgs, out: &Output) -> Result<Outcome> {
+    let mut doc = read_document(&args.document)?;
+    let key = keys::load_private(&args.signing_key, &password_source(args.password.clone()))?;
+    let what = args.document.display().to_string();
+    let name = seal_as(&mut doc, args.step.as_deref(), &key).with_context(|| what.clone())?;
+    sbomit_fs::io::write_atomic(&args.document, &doc.to_bytes(), None)?;
+    out.info(format!("signed the document's parts as {name} in {what}"));
     Ok(Outcome::Ok)
 }
 
@@ -258,12 +348,7 @@ pub(crate) fn read_document(path: &Path) -> Result<Document> {
 fn amend(args: AmendArgs, out: &Output) -> Result<Outcome> {
     let mut doc = read_document(&args.document)?;
     let patch = read_patch(&args.patch)?;
-    let source = match args.password {
-        None => PasswordSource::Auto,
-        Some(p) if p.is_empty() => PasswordSource::Prompt,
-        Some(p) => PasswordSource::Given(p),
-    };
-    let key = keys::load_private(&args.signing_key, &source)?;
+    let key = keys::load_private(&args.signing_key, &password_source(args.password.clone()))?;
     let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let a = doc
         .amend(patch, &key, &time)
@@ -407,6 +492,16 @@ pub(crate) fn print_verdict(v: &DocumentVerification, out: &Output) -> bool {
             match &report.failure {
                 None => {
                     println!("verification passed");
+                    match &v.binding {
+                        Some(Binding::Signed { links }) => println!(
+                            "document parts: signed by the layout's mutator ({})",
+                            links.join(", ")
+                        ),
+                        Some(Binding::NoMutator) => println!(
+                            "document parts: the layout names no mutator (no sbomit-mutate step); only the in-toto chain binds the metadata"
+                        ),
+                        None => {}
+                    }
                     match v.inspections.mode {
                         InspectionMode::Run => {
                             println!("inspections: run in the given artifacts directory")
@@ -427,6 +522,10 @@ pub(crate) fn print_verdict(v: &DocumentVerification, out: &Output) -> bool {
             println!("verification FAILED: {e}");
             false
         }
+        DocumentOutcome::Unbound(f) => {
+            println!("verification FAILED: {f}");
+            false
+        }
         DocumentOutcome::Incomplete(n) => {
             println!(
                 "verification INCOMPLETE: inspections were not run (no --artifacts given), so inspection {:?} and the rules after it were not checked",
@@ -443,7 +542,60 @@ fn verify(args: VerifyArgs, out: &Output) -> Result<Outcome> {
     let doc = read_document(&args.document)?;
     let what = args.document.display().to_string();
     let v = verify_document(&doc, &what, &args.trust, now)?;
-    Ok(if print_verdict(&v, out) {
+    if !print_verdict(&v, out) {
+        return Ok(Outcome::Failed);
+    }
+    // §5.2.1: regenerate each SIT a generator recorded, and look at every mutation.
+    let lockfiles = match &args.trust.artifacts {
+        Some(dir) => super::sit::attested_lockfiles(&doc, &what, dir, out)?,
+        None => Default::default(),
+    };
+    let sits = check_sits(&doc, &v, &lockfiles).with_context(|| what.clone())?;
+    for s in &sits.sits {
+        let format = s.format.map_or("?", |f| f.name());
+        match &s.result {
+            Regeneration::Matches => {
+                println!("SIT {format} ({}): regenerated byte for byte", s.name)
+            }
+            Regeneration::Differs { recorded, regenerated } => {
+                let hint = if args.trust.artifacts.is_none() {
+                    " (attested lockfiles are read from --artifacts DIR, which was not given)"
+                } else {
+                    ""
+                };
+                println!(
+                    "verification FAILED: SIT {format} ({}): the regenerated SIT is not the one its generator signed (sha256 {recorded} signed, {regenerated} regenerated){hint}",
+                    s.name
+                )
+            }
+            Regeneration::UnknownVersion { document } => println!(
+                "verification FAILED: SIT {format} ({}): generated from document {document}, which is not a version of this document",
+                s.name
+            ),
+            Regeneration::Malformed { reason } => {
+                println!("verification FAILED: {}: {reason}", s.name)
+            }
+        }
+    }
+    for step in &sits.not_generated {
+        println!("SIT step {step}: no SIT recorded yet");
+    }
+    let allow = args.insecure_allow_in_toto_override;
+    for m in &sits.mutations {
+        for w in &m.overrides {
+            if allow {
+                if !out.quiet {
+                    eprintln!("warning: mutation {:?} overrides in-toto content (allowed by --insecure-allow-in-toto-override): {w}", m.key);
+                }
+            } else {
+                println!(
+                    "verification FAILED: mutation {:?} overrides in-toto-derived content: {w} (--insecure-allow-in-toto-override accepts it)",
+                    m.key
+                );
+            }
+        }
+    }
+    Ok(if sits.passed(allow) {
         Outcome::Ok
     } else {
         Outcome::Failed

@@ -22,6 +22,7 @@ use sbomit_intoto::digest::Sha256;
 use sbomit_intoto::envelope::Envelope;
 use sbomit_intoto::metadata::Metadata;
 use sbomit_sbom::document::{Document, SIT_SIGNING_STEP};
+use sbomit_sbom::roles::{self, Role};
 use sbomit_sbom::sit::sign::Authorized;
 use sbomit_sbom::sit::{self, jsf, Format, LockfileKind, SitOptions};
 
@@ -70,6 +71,11 @@ pub struct GenerateArgs {
     /// Also embed a JSF signature in the SBOM (CycloneDX only).
     #[arg(long, requires = "signing_key")]
     jsf: bool,
+    /// Record the generator's link (written beside OUT as `<step>.<keyid8>.link`) in the
+    /// document too, as an addendum signed by the signing key: `document verify` then
+    /// regenerates this SIT, and in-toto verifiers see the layout's SIT step done.
+    #[arg(long, requires = "signing_key")]
+    record: bool,
 }
 
 #[derive(Args, Debug)]
@@ -142,7 +148,7 @@ fn timestamp() -> Result<chrono::DateTime<chrono::Utc>> {
 
 /// Attested lockfiles: every lockfile path a link in the document records with a sha256,
 /// read from `dir` when present there with one of those digests.
-fn attested_lockfiles(
+pub(crate) fn attested_lockfiles(
     doc: &Document,
     what: &str,
     dir: &Path,
@@ -305,13 +311,32 @@ fn generate(args: GenerateArgs, out: &Output) -> Result<Outcome> {
     // Tell the signer now if verifiers going by the layout will not accept the signature.
     let layout = document_layout(&doc, &what)?;
     let keyid = key.public_key().keyid().clone();
-    match Authorized::from_layout(&layout) {
-        Ok(a) if a.keys.iter().any(|k| k.keyid() == &keyid) => {}
-        Ok(_) => out.info(format!(
-            "warning: key {keyid} is not listed by the layout's {SIT_SIGNING_STEP:?} step: verifiers that go by the layout will reject this signature"
-        )),
-        Err(e) => out.info(format!("warning: {e}")),
+    let step = roles::step_for(&layout, Role::Generator, args.format.name());
+    let functionary = match (&step, Authorized::from_layout(&layout, args.format)) {
+        (Some(_), Ok(a)) if a.keys.iter().any(|k| k.keyid() == &keyid) => true,
+        (Some(s), _) => {
+            out.info(format!(
+                "warning: key {keyid} is not listed by the layout's {:?} step: verifiers that go by the layout will reject this signature",
+                s.name
+            ));
+            false
+        }
+        (None, _) => {
+            out.info(format!(
+                "warning: the layout has no {SIT_SIGNING_STEP:?} step for {}: no key is authorized to sign its SITs",
+                args.format.name()
+            ));
+            false
+        }
+    };
+    if args.record && !functionary {
+        bail!(
+            "--record: key {keyid} is not a generator the layout names for {} SITs",
+            args.format.name()
+        );
     }
+    // What the generator's link records: the SIT file's sha256 before any JSF signature.
+    let sit_sha256 = Sha256::digest(&sit::sign::sit_bytes(&value));
     if args.jsf {
         jsf::sign(&mut value, &key).context("JSF signature")?;
     }
@@ -343,6 +368,39 @@ fn generate(args: GenerateArgs, out: &Output) -> Result<Outcome> {
         if args.jsf { ", JSF-signed" } else { "" },
         env_path.display(),
     ));
+    if let (Some(step), true) = (step, functionary) {
+        let digest = doc.digest().with_context(|| what.clone())?;
+        let (name, bytes) =
+            roles::generator_link(&step.name, args.format, digest, sit_sha256, &options, &key)
+                .context("the generator's link")?;
+        let link_path = match args.out.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.join(&name),
+            _ => PathBuf::from(&name),
+        };
+        sbomit_fs::io::write_atomic(&link_path, &bytes, None)?;
+        out.info(format!(
+            "wrote the generator's link {}",
+            link_path.display()
+        ));
+        if args.record {
+            let mut doc = doc.clone();
+            let link: serde_json::Value =
+                serde_json::from_slice(&bytes).context("the generator's link")?;
+            let patch = sbomit_sbom::jsonpatch::Patch::from_value(&serde_json::json!([
+                {"op": "add", "path": format!("/metadata/{name}"), "value": link}
+            ]))
+            .context("the generator's addendum")?;
+            let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            doc.amend(patch, &key, &time)
+                .with_context(|| format!("{what}: recording the generator's link"))?;
+            sbomit_fs::io::write_atomic(&args.document, &doc.to_bytes(), None)?;
+            out.info(format!(
+                "recorded {name} in {} (addendum {})",
+                args.document.display(),
+                doc.addenda().len()
+            ));
+        }
+    }
     exiting((doc, report, inventory, value, envelope));
     Ok(Outcome::Ok)
 }
@@ -539,9 +597,14 @@ fn print_sit_verification(
             );
         }
         SignatureOutcome::Failed(e) => return failed(format!("signature: {e}")),
-        SignatureOutcome::Absent => println!(
-            "signature: none ({} does not exist); the content is checked against the document",
-            env_path.display()
+        SignatureOutcome::Absent => {
+            return failed(format!(
+                "signature: none ({} does not exist) and no generator the layout names recorded this SIT in the document: nobody vouches for it",
+                env_path.display()
+            ))
+        }
+        SignatureOutcome::RecordedByGenerator { link, keyid } => println!(
+            "signature: no envelope; recorded by the generator's link {link} (key {keyid})"
         ),
         SignatureOutcome::NotChecked => {}
     }

@@ -7,3 +7,4 @@ mod layout_lint;
 mod sit;
 mod store;
 mod store_query;
+mod trust_model;

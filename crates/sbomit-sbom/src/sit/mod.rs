@@ -378,8 +378,9 @@ impl Builder {
         depth: usize,
     ) -> Result<(), SitError> {
         for step in &layout.steps {
-            // The SIT signers' step is not a build step: it has no link (see `Document::verify`).
-            if depth == 0 && step.name == crate::document::SIT_SIGNING_STEP {
+            // SBOMit's role steps (mutator, generators) build nothing: their artifacts are the
+            // document's parts and the SITs, not components.
+            if depth == 0 && crate::roles::Role::of_step(&step.name).is_some() {
                 continue;
             }
             let mut links = Vec::new();

@@ -150,3 +150,43 @@ pub fn options_from_sit(format: Format, sbom: &Value) -> Result<SitOptions, SitR
     }
     Ok(o)
 }
+
+/// The digest of the document version `sbom` says it was generated from
+/// (`sbomit:document:sha256`: a CycloneDX metadata property, or `sbomit:document:sha256=HEX`
+/// in an SPDX comment or annotation).
+pub fn document_digest_from_sit(sbom: &Value) -> Option<sbomit_intoto::digest::Sha256> {
+    use sbomit_intoto::digest::Sha256;
+    const NAME: &str = "sbomit:document:sha256";
+    if let Some(props) = sbom
+        .pointer("/metadata/properties")
+        .and_then(Value::as_array)
+    {
+        if let Some(d) = props
+            .iter()
+            .find(|p| p.get("name").and_then(Value::as_str) == Some(NAME))
+            .and_then(|p| p.get("value"))
+            .and_then(Value::as_str)
+            .and_then(Sha256::from_hex)
+        {
+            return Some(d);
+        }
+    }
+    let marker = format!("{NAME}=");
+    let mut stack = vec![sbom];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::String(s) => {
+                if let Some(i) = s.find(&marker) {
+                    let rest = &s[i + marker.len()..];
+                    if let Some(d) = rest.get(..64).and_then(Sha256::from_hex) {
+                        return Some(d);
+                    }
+                }
+            }
+            Value::Array(a) => stack.extend(a.iter().rev()),
+            Value::Object(m) => stack.extend(m.values().rev()),
+            _ => {}
+        }
+    }
+    None
+}

@@ -46,7 +46,7 @@ pub enum SitSignatureError {
     BytesDiffer,
     #[error("subject {name:?} (sha256 {sha256}) is not a component hash of the SIT")]
     SubjectNotInSit { name: String, sha256: String },
-    #[error("the layout has no {SIT_SIGNING_STEP:?} step: no key is authorized to sign SITs")]
+    #[error("the layout has no {SIT_SIGNING_STEP:?} step (nor one for this format): no key is authorized to sign SITs")]
     NoSitStep,
     #[error(
         "signed by {found} authorized key(s), {needed} needed (authorized: {authorized}; signatures by: {signed_by})"
@@ -72,11 +72,11 @@ impl Authorized {
         Authorized { keys, threshold: 1 }
     }
 
-    /// The keys of the layout's [`SIT_SIGNING_STEP`] step. The caller has verified the
-    /// layout's signatures and expiry.
-    pub fn from_layout(layout: &Layout) -> Result<Self, SitSignatureError> {
-        let step = layout
-            .step(SIT_SIGNING_STEP)
+    /// The keys of the layout's generator step for SITs of `format` (the most specific of
+    /// `sbomit-sit-<format>`, `sbomit-sit-<family>`, [`SIT_SIGNING_STEP`]; see
+    /// [`crate::roles`]). The caller has verified the layout's signatures and expiry.
+    pub fn from_layout(layout: &Layout, format: Format) -> Result<Self, SitSignatureError> {
+        let step = crate::roles::step_for(layout, crate::roles::Role::Generator, format.name())
             .ok_or(SitSignatureError::NoSitStep)?;
         let keys = step
             .pubkeys

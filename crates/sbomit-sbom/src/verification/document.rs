@@ -16,6 +16,7 @@ use sbomit_intoto::verify::{
 };
 
 use crate::document::{Document, DocumentError, DocumentVerifyError};
+use crate::roles::{self, Binding, BindingFailure};
 
 /// Why an inspection did not run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +69,9 @@ pub enum DocumentOutcome {
     Addendum(DocumentError),
     /// An inspection had to run and could not; it and the rules after it were not checked.
     Incomplete(InspectionNotRun),
+    /// The in-toto chain verified, but a part of the base document is not what the layout's
+    /// mutator signed (or is signed by no one): see [`crate::roles::check_binding`].
+    Unbound(BindingFailure),
 }
 
 /// The outcome of verifying a document.
@@ -75,6 +79,8 @@ pub enum DocumentOutcome {
 pub struct DocumentVerification {
     pub outcome: DocumentOutcome,
     pub inspections: Inspections,
+    /// How the base document is bound, when verification passed.
+    pub binding: Option<Binding>,
 }
 
 impl DocumentVerification {
@@ -123,6 +129,16 @@ pub fn verify_document(
     };
     let inspections = Inspections { mode, ran };
     let outcome = match result {
+        Ok(report) if report.passed() => match bind(doc) {
+            Ok(binding) => {
+                return Ok(DocumentVerification {
+                    outcome: DocumentOutcome::Report(Box::new(report)),
+                    inspections,
+                    binding: Some(binding),
+                })
+            }
+            Err(f) => DocumentOutcome::Unbound(f),
+        },
         Ok(report) => DocumentOutcome::Report(Box::new(report)),
         Err(DocumentVerifyError::Document(e @ DocumentError::Addendum { .. })) => {
             DocumentOutcome::Addendum(e)
@@ -139,7 +155,19 @@ pub fn verify_document(
     Ok(DocumentVerification {
         outcome,
         inspections,
+        binding: None,
     })
+}
+
+/// Checks the base document (without addenda) against its mutator links.
+fn bind(doc: &Document) -> Result<Binding, BindingFailure> {
+    let base = doc.version(0).unwrap_or_else(|| doc.clone());
+    let layout = roles::layout_of(&base).map_err(|_| BindingFailure {
+        part: "/layout".into(),
+        problem: roles::BindingProblem::NotSigned,
+        step: None,
+    })?;
+    roles::check_binding(&base, &layout)
 }
 
 /// Passes inspections to the given runner, noting which ran.

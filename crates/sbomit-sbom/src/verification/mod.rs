@@ -7,3 +7,4 @@
 
 pub mod document;
 pub mod sit;
+pub mod sits;

@@ -28,7 +28,9 @@ use sbomit_intoto::model::Layout;
 use super::document::{DocumentOutcome, DocumentVerification, InspectionNotRun};
 use crate::document::{Document, DocumentError};
 use crate::sit::jsf::{self, JsfError};
-use crate::sit::received::{detect_format, options_from_sit, SitReadError};
+use crate::sit::received::{
+    detect_format, document_digest_from_sit, options_from_sit, SitReadError,
+};
 use crate::sit::sign::{Authorized, SitSignatureError, VerifiedSignature};
 use crate::sit::{self, compare, Format, MutationWarning, SitError};
 
@@ -157,8 +159,15 @@ impl DocumentCheck {
 #[derive(Debug)]
 pub enum SignatureOutcome {
     NotChecked,
-    /// No envelope (acceptable in full verification only: the content is regenerated).
+    /// No envelope, and no generator recorded the SIT in the document: nobody vouches for
+    /// it, so verification fails.
     Absent,
+    /// No envelope, but a generator named for the format recorded this SIT's sha256 in the
+    /// document (its link, signed by a key the layout lists; see [`crate::roles`]).
+    RecordedByGenerator {
+        link: String,
+        keyid: KeyId,
+    },
     Verified(VerifiedSignature),
     /// The signature does not hold, or the layout authorizes no signer.
     Failed(SitSignatureError),
@@ -246,8 +255,10 @@ impl SitVerification {
         let document = !matches!(self.document, DocumentCheck::Failed);
         let signature = match &self.signature {
             SignatureOutcome::Verified(_) => true,
-            SignatureOutcome::Absent => self.level == Level::Full,
-            SignatureOutcome::NotChecked | SignatureOutcome::Failed(_) => false,
+            SignatureOutcome::RecordedByGenerator { .. } => self.level == Level::Full,
+            SignatureOutcome::Absent
+            | SignatureOutcome::NotChecked
+            | SignatureOutcome::Failed(_) => false,
         };
         let jsf = matches!(self.jsf, JsfOutcome::Absent | JsfOutcome::Verified(_));
         let content = match self.level {
@@ -299,8 +310,9 @@ pub fn verify_sit(input: SitVerifyInput<'_>) -> Result<SitVerification, SitVerif
         DocumentCheck::NotGiven | DocumentCheck::Incomplete(_) => Level::Light,
     };
     let mut v = SitVerification::start(level, check);
-    // Only the layout decides who may sign SITs.
-    let authorized = Authorized::from_layout(&document_layout(document)?);
+    // Only the layout decides who may sign SITs, per format.
+    let layout = document_layout(document)?;
+    let authorized = Authorized::from_layout(&layout, sit.format());
     match envelope {
         Some(envelope) => {
             let authorized = match authorized {
@@ -315,7 +327,13 @@ pub fn verify_sit(input: SitVerifyInput<'_>) -> Result<SitVerification, SitVerif
             }
         }
         None if level == Level::Full => {
-            v.signature = SignatureOutcome::Absent;
+            v.signature = match recorded_by_generator(document, &layout, sit) {
+                Some((link, keyid)) => SignatureOutcome::RecordedByGenerator { link, keyid },
+                None => {
+                    v.signature = SignatureOutcome::Absent;
+                    return Ok(v);
+                }
+            };
             v.jsf = if sit.has_jsf() {
                 match authorized {
                     Err(e) => JsfOutcome::Failed(JsfFailure::Authorization(e)),
@@ -345,6 +363,15 @@ pub fn verify_sit(input: SitVerifyInput<'_>) -> Result<SitVerification, SitVerif
     };
     let format = sit.format();
     let options = options_from_sit(format, sit.value())?;
+    // The SIT names the document version it was generated from; later addenda (a
+    // generator's link, say) do not change what it should be.
+    let version = match document_digest_from_sit(sit.value()) {
+        Some(d) => document
+            .version_with_digest(&d)?
+            .and_then(|n| document.version(n)),
+        None => None,
+    };
+    let document = version.as_ref().unwrap_or(document);
     let inventory = sit::derive(document, report, lockfiles, &options)?;
     let generated = sit::generate(document, &inventory, format, &options)?;
     let stripped;
@@ -409,6 +436,36 @@ fn check_signatures(
             false
         }
     }
+}
+
+/// The generator link in `document` that records this SIT (the sha256 of its bytes without a
+/// JSF signature), by a functionary of the generator step named for its format.
+fn recorded_by_generator(
+    document: &Document,
+    layout: &Layout,
+    sit: &ReceivedSit<'_>,
+) -> Option<(String, KeyId)> {
+    let step = crate::roles::step_for(layout, crate::roles::Role::Generator, sit.format().name())?;
+    let digest = unsigned_sit_sha256(sit);
+    let current = document.current().ok()?;
+    crate::roles::generator_links(&current, layout)
+        .into_iter()
+        .flatten()
+        .find(|g| g.step == step.name && g.format == sit.format() && g.sit == digest)
+        .map(|g| (g.name, g.keyid))
+}
+
+/// The sha256 generators record for a SIT: of its file bytes, rendered without a JSF
+/// signature (which is made after the content, over it).
+pub fn unsigned_sit_sha256(sit: &ReceivedSit<'_>) -> sbomit_intoto::digest::Sha256 {
+    if !sit.has_jsf() {
+        return sbomit_intoto::digest::Sha256::digest(sit.bytes());
+    }
+    let mut value = sit.value().clone();
+    if let Some(m) = value.as_object_mut() {
+        m.remove(jsf::SIGNATURE_PROPERTY);
+    }
+    sbomit_intoto::digest::Sha256::digest(&crate::sit::sign::sit_bytes(&value))
 }
 
 /// The layout of a document (whose signatures were verified with the document).

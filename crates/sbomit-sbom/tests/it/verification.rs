@@ -72,6 +72,8 @@ fn fixture(inspect: bool) -> Fixture {
              "expected_command": ["make"], "expected_materials": [],
              "expected_products": [["CREATE", "target/app"], ["DISALLOW", "*"]]},
             {"_type": "step", "name": "sbomit-sit", "pubkeys": [sid.as_str()], "threshold": 1,
+             "expected_command": [], "expected_materials": [], "expected_products": []},
+            {"_type": "step", "name": "sbomit-mutate", "pubkeys": [sid.as_str()], "threshold": 1,
              "expected_command": [], "expected_materials": [], "expected_products": []}
         ],
         "inspect": inspections
@@ -83,6 +85,7 @@ fn fixture(inspect: bool) -> Fixture {
     e.sign(&func).unwrap();
     doc.add_metadata(&format!("build.{}.link", fid.short()), &e.to_file_bytes())
         .unwrap();
+    sbomit_sbom::roles::seal(&mut doc, "sbomit-mutate", &signer).unwrap();
     Fixture { doc, owner, signer }
 }
 
@@ -332,8 +335,10 @@ fn sit_full_rejects_a_signer_the_layout_does_not_authorize() {
     assert!(!v.passed());
 }
 
+/// Issue 11: a SIT nobody the layout names vouches for (no envelope, no generator link in the
+/// document) fails full verification, even when it is exactly what the document yields.
 #[test]
-fn sit_full_unsigned_is_checked_by_regeneration() {
+fn sit_full_unsigned_and_unrecorded_fails() {
     let f = fixture(false);
     let (bytes, _) = signed_sit(&f, &f.signer);
     let sit = ReceivedSit::parse(&bytes).unwrap();
@@ -341,21 +346,24 @@ fn sit_full_unsigned_is_checked_by_regeneration() {
     let lockfiles = BTreeMap::new();
     let v = verify_sit(full(&sit, None, &f, &dv, &lockfiles)).unwrap();
     assert!(matches!(v.signature, SignatureOutcome::Absent));
-    assert!(matches!(v.content, ContentOutcome::Regenerated { .. }));
-    assert!(v.passed());
+    assert_eq!(v.content, ContentOutcome::NotChecked);
+    assert!(!v.passed());
 }
 
+/// The authorized generator signs a SIT that is not what the document yields: the
+/// regeneration catches it.
 #[test]
-fn sit_full_unsigned_with_tampered_content_differs() {
+fn sit_full_signed_by_the_generator_with_tampered_content_differs() {
     let f = fixture(false);
     let (bytes, _) = signed_sit(&f, &f.signer);
     let mut value: Value = serde_json::from_slice(&bytes).unwrap();
     value["metadata"]["component"]["hashes"][0]["content"] = json!("0".repeat(64));
     let tampered = sit::sign::sit_bytes(&value);
+    let env = sit::sign::sign(Format::CycloneDx16, &value, &[], &f.signer).unwrap();
     let sit = ReceivedSit::parse(&tampered).unwrap();
     let dv = verify(&f, None);
     let lockfiles = BTreeMap::new();
-    let v = verify_sit(full(&sit, None, &f, &dv, &lockfiles)).unwrap();
+    let v = verify_sit(full(&sit, Some(&env), &f, &dv, &lockfiles)).unwrap();
     let ContentOutcome::Differs {
         format,
         timestamp,
@@ -423,6 +431,8 @@ fn sit_full_refuses_an_in_toto_override_unless_allowed() {
         ]))
         .unwrap(),
     );
+    // The mutator signs the document with its mutation.
+    sbomit_sbom::roles::seal(&mut f.doc, "sbomit-mutate", &f.signer).unwrap();
     let (bytes, env) = signed_sit(&f, &f.signer);
     let sit = ReceivedSit::parse(&bytes).unwrap();
     let dv = verify(&f, None);
@@ -440,5 +450,100 @@ fn sit_full_refuses_an_in_toto_override_unless_allowed() {
     input.allow_in_toto_override = true;
     let v = verify_sit(input).unwrap();
     assert!(matches!(&v.overrides, OverrideOutcome::Accepted(w) if w[0].index == 0));
+    assert!(v.passed());
+}
+
+// ---- issue 11: generators' links and §5.2.1 regeneration
+
+/// Records a generator link by `key` for a cyclonedx-1.6 SIT with sha256 `sit` (as a
+/// generator's addendum) and returns the amended document.
+fn with_generator_link(f: &Fixture, sit: Sha256, key: &PrivateKey) -> Document {
+    use sbomit_sbom::roles;
+    let options = SitOptions::at(Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap());
+    let (name, bytes) = roles::generator_link(
+        "sbomit-sit",
+        Format::CycloneDx16,
+        f.doc.digest().unwrap(),
+        sit,
+        &options,
+        key,
+    )
+    .unwrap();
+    let link: Value = serde_json::from_slice(&bytes).unwrap();
+    let patch = Patch::from_value(&json!([
+        {"op": "add", "path": format!("/metadata/{name}"), "value": link}
+    ]))
+    .unwrap();
+    let mut doc = f.doc.clone();
+    doc.amend(patch, key, "2025-06-01T12:00:00Z").unwrap();
+    doc
+}
+
+fn check(doc: &Document, f: &Fixture) -> sbomit_sbom::verification::sits::SitsCheck {
+    let dv = verify_document(doc, &[f.owner.public_key().clone()], &[], &at(2025), None).unwrap();
+    assert!(dv.passed(), "{:?}", dv.outcome);
+    sbomit_sbom::verification::sits::check_sits(doc, &dv, &BTreeMap::new()).unwrap()
+}
+
+#[test]
+fn document_verify_regenerates_each_recorded_sit_and_refuses_a_forged_digest() {
+    use sbomit_sbom::verification::sits::Regeneration;
+    let f = fixture(false);
+    let (bytes, _) = signed_sit(&f, &f.signer);
+    // The generator recorded the SIT it made: regenerated byte for byte.
+    let good = with_generator_link(&f, Sha256::digest(&bytes), &f.signer);
+    let c = check(&good, &f);
+    assert_eq!(c.sits.len(), 1);
+    assert_eq!(c.sits[0].result, Regeneration::Matches);
+    assert!(c.passed(false));
+    // A generator that signs the digest of some other SIT is caught.
+    let forged = with_generator_link(&f, Sha256::digest(b"another SIT"), &f.signer);
+    let c = check(&forged, &f);
+    assert!(
+        matches!(c.sits[0].result, Regeneration::Differs { .. }),
+        "{:?}",
+        c.sits
+    );
+    assert!(!c.passed(false));
+    // A link by a key that is not the generator is not an addendum the document accepts.
+    let stranger = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+    let bad = with_generator_link(&f, Sha256::digest(&bytes), &stranger);
+    let dv = verify_document(&bad, &[f.owner.public_key().clone()], &[], &at(2025), None).unwrap();
+    assert!(
+        matches!(dv.outcome, DocumentOutcome::Addendum(_)),
+        "{:?}",
+        dv.outcome
+    );
+}
+
+#[test]
+fn a_recorded_sit_verifies_fully_without_its_envelope() {
+    let f = fixture(false);
+    let (bytes, _) = signed_sit(&f, &f.signer);
+    let doc = with_generator_link(&f, Sha256::digest(&bytes), &f.signer);
+    let dv = verify_document(&doc, &[f.owner.public_key().clone()], &[], &at(2025), None).unwrap();
+    let sit = ReceivedSit::parse(&bytes).unwrap();
+    let lockfiles = BTreeMap::new();
+    let v = verify_sit(SitVerifyInput {
+        sit: &sit,
+        envelope: None,
+        against: Against::Document {
+            document: &doc,
+            verification: &dv,
+            lockfiles: &lockfiles,
+        },
+        allow_in_toto_override: false,
+    })
+    .unwrap();
+    assert!(
+        matches!(v.signature, SignatureOutcome::RecordedByGenerator { .. }),
+        "{:?}",
+        v.signature
+    );
+    assert!(
+        matches!(v.content, ContentOutcome::Regenerated { .. }),
+        "{:?}",
+        v.content
+    );
     assert!(v.passed());
 }
