@@ -211,6 +211,9 @@ pub struct Document {
     attestations: Vec<Value>,
     supplement: Supplement,
     mutations: BTreeMap<String, Patch>,
+    /// Attested files embedded so that verification needs only the document and the keys
+    /// (lockfiles, the final product for inspections): path → bytes.
+    files: BTreeMap<String, Vec<u8>>,
     addenda: Vec<Addendum>,
     parsed: EnvelopeCache,
 }
@@ -300,6 +303,73 @@ fn check_name(name: &str) -> Result<(), DocumentError> {
     Ok(())
 }
 
+/// An embedded file's path: relative, `/`-separated, plain components.
+fn check_file_path(path: &str) -> Result<(), DocumentError> {
+    let bad = |reason: &str| DocumentError::Shape {
+        field: format!("files/{path}"),
+        reason: reason.to_owned(),
+    };
+    if path.starts_with('/') || path.contains('\\') {
+        return Err(bad("must be a relative path with '/' separators"));
+    }
+    if path
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+    {
+        return Err(bad("must not contain empty, '.' or '..' components"));
+    }
+    Ok(())
+}
+
+/// `{path: {"sha256": HEX, "content": BASE64}}`: the digest lets a reader see what a file is
+/// without decoding it, and is checked on reading.
+fn files_value(files: &BTreeMap<String, Vec<u8>>) -> Value {
+    use base64::Engine as _;
+    Value::Object(
+        files
+            .iter()
+            .map(|(p, b)| {
+                (
+                    p.clone(),
+                    serde_json::json!({
+                        "sha256": Sha256::digest(b).to_hex(),
+                        "content": base64::engine::general_purpose::STANDARD.encode(b),
+                    }),
+                )
+            })
+            .collect(),
+    )
+}
+
+fn files_from_value(v: &Value) -> Result<BTreeMap<String, Vec<u8>>, DocumentError> {
+    use base64::Engine as _;
+    let shape = |field: String, reason: &str| DocumentError::Shape {
+        field,
+        reason: reason.to_owned(),
+    };
+    let Value::Object(m) = v else {
+        return Err(shape("files".into(), "not an object"));
+    };
+    let mut out = BTreeMap::new();
+    for (path, f) in m {
+        check_file_path(path)?;
+        let field = format!("files/{path}");
+        let content = f
+            .get("content")
+            .and_then(Value::as_str)
+            .ok_or_else(|| shape(field.clone(), "no base64 `content`"))?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(content)
+            .map_err(|_| shape(field.clone(), "`content` is not base64"))?;
+        let sha = f.get("sha256").and_then(Value::as_str).unwrap_or("");
+        if Sha256::digest(&bytes).to_hex() != sha.to_ascii_lowercase() {
+            return Err(shape(field, "`sha256` is not the sha256 of `content`"));
+        }
+        out.insert(path.clone(), bytes);
+    }
+    Ok(out)
+}
+
 /// [`parse_envelope`], with the payload read as a link when it is one: verification and
 /// SIT derivation both need it, and clones of a cached envelope share the work.
 fn parse_warm(name: &str, value: &Value) -> Result<SignedLink, DocumentError> {
@@ -335,6 +405,7 @@ impl Document {
             attestations: Vec::new(),
             supplement: Supplement::default(),
             mutations: BTreeMap::new(),
+            files: BTreeMap::new(),
             addenda: Vec::new(),
             parsed: EnvelopeCache::default(),
         })
@@ -443,6 +514,18 @@ impl Document {
         &self.mutations
     }
 
+    /// The embedded files: path → bytes.
+    pub fn files(&self) -> &BTreeMap<String, Vec<u8>> {
+        &self.files
+    }
+
+    /// Embeds a file (path relative to the final product's directory, `/`-separated).
+    pub fn add_file(&mut self, path: &str, bytes: Vec<u8>) -> Result<(), DocumentError> {
+        check_file_path(path)?;
+        self.files.insert(path.to_owned(), bytes);
+        Ok(())
+    }
+
     pub fn mutation(&self, format: &str) -> Option<&Patch> {
         self.mutations.get(format)
     }
@@ -489,6 +572,9 @@ impl Document {
                     .collect(),
             ),
         );
+        if !self.files.is_empty() {
+            m.insert("files".into(), files_value(&self.files));
+        }
         m.insert(
             "addenda".into(),
             Value::Array(self.addenda[..n].iter().map(Addendum::to_value).collect()),
@@ -589,12 +675,17 @@ impl Document {
                 .collect::<Result<_, _>>()?,
             Some(_) => return Err(shape("addenda", "not an array")),
         };
+        let files = match obj.get("files") {
+            None => BTreeMap::new(),
+            Some(v) => files_from_value(v)?,
+        };
         Ok(Document {
             layout,
             metadata,
             attestations,
             supplement,
             mutations,
+            files,
             addenda,
             parsed,
         })
@@ -659,6 +750,10 @@ impl Document {
             out.extend_from_slice(&encode(a)?);
         }
         out.push(b']');
+        if !self.files.is_empty() {
+            key(&mut out, false, "files")?;
+            out.extend_from_slice(&encode(&files_value(&self.files))?);
+        }
         key(&mut out, false, "layout")?;
         out.extend_from_slice(&encode(&self.layout)?);
         key(&mut out, false, "metadata")?;
@@ -735,6 +830,13 @@ impl Document {
             if next.metadata.get(name) != Some(value) {
                 return Err(AddendumError::Rewrites {
                     what: format!("/metadata/{name}"),
+                });
+            }
+        }
+        for (path, bytes) in &self.files {
+            if next.files.get(path) != Some(bytes) {
+                return Err(AddendumError::Rewrites {
+                    what: format!("/files/{path}"),
                 });
             }
         }
@@ -1049,6 +1151,28 @@ mod tests {
     }
 
     #[test]
+    fn embedded_files_are_checked_on_reading_and_cannot_be_rewritten_by_addenda() {
+        let owner = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        let mut d = doc(&owner);
+        assert!(d.add_file("../etc/passwd", vec![1]).is_err());
+        assert!(d.add_file("/abs", vec![1]).is_err());
+        d.add_file("Cargo.lock", b"lock".to_vec()).unwrap();
+        let back = Document::from_bytes(&d.to_bytes()).unwrap();
+        assert_eq!(back.files(), d.files());
+        let mut v = d.to_value();
+        v["files"]["Cargo.lock"]["content"] = json!("b3RoZXI="); // "other"
+        assert!(
+            Document::from_value(&v).is_err(),
+            "a content not matching its sha256"
+        );
+        let patch = Patch::from_value(&json!([
+            {"op": "replace", "path": "/files/Cargo.lock/content", "value": "b3RoZXI="}
+        ]))
+        .unwrap();
+        assert!(d.amend(patch, &owner, "2025-01-01T00:00:00Z").is_err());
+    }
+
+    #[test]
     fn round_trips_through_bytes() {
         let owner = PrivateKey::generate(KeyKind::Ed25519).unwrap();
         let mut d = doc(&owner);
@@ -1097,6 +1221,8 @@ mod tests {
             ..Supplement::default()
         });
         d.set_mutation("cyclonedx", supplier_patch("x"));
+        d.add_file("dist/app.tar.gz", b"\x1f\x8b app".to_vec())
+            .unwrap();
         d.amend(supplier_patch("A"), &owner, "2025-01-01T00:00:00Z")
             .unwrap();
         d.amend(supplier_patch("B"), &owner, "2025-01-02T00:00:00Z")

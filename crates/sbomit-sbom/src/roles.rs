@@ -8,7 +8,7 @@
 //! * **Mutator**: step `sbomit-mutate`, or `sbomit-mutate-<format>` / `sbomit-mutate-<family>`
 //!   for the mutation of one SIT format. Its link records, as materials, the document's base
 //!   parts the mutator saw (`sbomit/layout`, `sbomit/metadata/<name>` for every build link,
-//!   `sbomit/attestations/<i>`) and, as products, what it contributes (`sbomit/supplement`,
+//!   `sbomit/attestations/<i>`, `sbomit/files/<path>`) and, as products, what it contributes (`sbomit/supplement`,
 //!   `sbomit/mutations/<key>`), each with the sha256 of its bytes. An edit to any part of the
 //!   base, a link swapped or added, breaks a recorded digest and names the part.
 //! * **Generator**: step `sbomit-sit`, or `sbomit-sit-<format>` / `sbomit-sit-<family>`. Its
@@ -148,6 +148,9 @@ pub fn base_parts(doc: &Document) -> Result<BTreeMap<String, Sha256>, DocumentEr
             format!("sbomit/attestations/{i}"),
             Sha256::digest(&encode(a)?),
         );
+    }
+    for (path, bytes) in doc.files() {
+        parts.insert(format!("sbomit/files/{path}"), Sha256::digest(bytes));
     }
     let supplement = serde_json::to_value(doc.supplement()).unwrap_or(Value::Null);
     parts.insert(

@@ -65,6 +65,11 @@ pub struct CreateArgs {
     /// Where to write the document.
     #[arg(short = 'o', long)]
     out: PathBuf,
+    /// Embed the attested files found in DIR (every file a link records, whose sha256 is the
+    /// one recorded: lockfiles, the final product), so that verification needs only the
+    /// document and the keys.
+    #[arg(long, value_name = "DIR")]
+    embed: Option<PathBuf>,
     /// Sign the document's parts as the layout's mutator (see `document seal`).
     #[arg(long = "signing-key")]
     signing_key: Option<PathBuf>,
@@ -272,6 +277,13 @@ fn create(args: CreateArgs, out: &Output) -> Result<Outcome> {
     for (format, path) in &args.mutations {
         doc.set_mutation(format, read_patch(path)?);
     }
+    if let Some(dir) = &args.embed {
+        let n = embed_attested(&mut doc, dir)?;
+        out.info(format!(
+            "embedded {n} attested files from {}",
+            dir.display()
+        ));
+    }
     if let Some(k) = &args.signing_key {
         let key = keys::load_private(k, &password_source(args.password.clone()))?;
         let name = seal_as(&mut doc, args.step.as_deref(), &key)
@@ -286,6 +298,90 @@ fn create(args: CreateArgs, out: &Output) -> Result<Outcome> {
         attested
     ));
     Ok(Outcome::Ok)
+}
+
+// ---- embedded files
+
+/// Embeds every file under `dir` that a link of `doc` records with that sha256; returns how
+/// many.
+fn embed_attested(doc: &mut Document, dir: &Path) -> Result<usize> {
+    if !dir.is_dir() {
+        bail!("--embed {}: not a directory", dir.display());
+    }
+    let mut recorded: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    for name in doc.metadata().keys() {
+        let Some(Ok(env)) = doc.metadata_envelope(name) else {
+            continue;
+        };
+        let Ok(Metadata::Link(link)) = Metadata::from_payload(env.payload()) else {
+            continue;
+        };
+        for (path, d) in link.materials.iter().chain(link.products.iter()) {
+            if let Some(sha) = d.get("sha256") {
+                recorded
+                    .entry(path.as_str().to_owned())
+                    .or_default()
+                    .insert(sha.to_ascii_lowercase());
+            }
+        }
+    }
+    let mut n = 0;
+    for (path, shas) in recorded {
+        // Link paths are the links' own: never read outside `dir`.
+        let Ok(file) = sbomit_fs::io::path_under(dir, &path) else {
+            continue;
+        };
+        if !file.is_file() {
+            continue;
+        }
+        let bytes = sbomit_fs::io::read_file(&file)?;
+        if shas.contains(&sbomit_intoto::digest::Sha256::digest(&bytes).to_hex()) {
+            doc.add_file(&path, bytes)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// The final product's directory for verification: `--artifacts` when given, else the
+/// document's embedded files written to a fresh temporary directory (removed when this is
+/// dropped), else none.
+pub(crate) struct ArtifactsDir {
+    pub path: Option<PathBuf>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+pub(crate) fn artifacts_dir(given: Option<&Path>, doc: &Document) -> Result<ArtifactsDir> {
+    if let Some(p) = given {
+        return Ok(ArtifactsDir {
+            path: Some(p.to_owned()),
+            _tmp: None,
+        });
+    }
+    let current = doc.current()?;
+    if current.files().is_empty() {
+        return Ok(ArtifactsDir {
+            path: None,
+            _tmp: None,
+        });
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("sbomit-embedded-")
+        .tempdir()
+        .context("cannot create a directory for the document's embedded files")?;
+    for (path, bytes) in current.files() {
+        let file = sbomit_fs::io::path_under(tmp.path(), path)?;
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::write(&file, bytes).with_context(|| format!("cannot write {}", file.display()))?;
+    }
+    Ok(ArtifactsDir {
+        path: Some(tmp.path().to_owned()),
+        _tmp: Some(tmp),
+    })
 }
 
 // ---- seal
@@ -537,9 +633,11 @@ pub(crate) fn print_verdict(v: &DocumentVerification, out: &Output) -> bool {
     }
 }
 
-fn verify(args: VerifyArgs, out: &Output) -> Result<Outcome> {
+fn verify(mut args: VerifyArgs, out: &Output) -> Result<Outcome> {
     let now = parse_time(args.at.as_deref())?;
     let doc = read_document(&args.document)?;
+    let embedded = artifacts_dir(args.trust.artifacts.as_deref(), &doc)?;
+    args.trust.artifacts = embedded.path.clone();
     let what = args.document.display().to_string();
     let v = verify_document(&doc, &what, &args.trust, now)?;
     if !print_verdict(&v, out) {

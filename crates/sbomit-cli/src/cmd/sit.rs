@@ -32,7 +32,9 @@ use sbomit_sbom::verification::sit::{
     SignatureOutcome, SitVerification, SitVerifyError, SitVerifyInput,
 };
 
-use super::document::{load_keys, print_verdict, read_document, verify_document, TrustArgs};
+use super::document::{
+    artifacts_dir, load_keys, print_verdict, read_document, verify_document, TrustArgs,
+};
 use super::Output;
 use crate::keys::{self, PasswordSource};
 use crate::progress::Timings;
@@ -238,7 +240,7 @@ fn document_layout(doc: &Document, what: &str) -> Result<sbomit_intoto::model::L
     }
 }
 
-fn generate(args: GenerateArgs, out: &Output) -> Result<Outcome> {
+fn generate(mut args: GenerateArgs, out: &Output) -> Result<Outcome> {
     if args.jsf && !matches!(args.format.family(), "cyclonedx") {
         bail!(
             "--jsf: JSF signatures are embedded in CycloneDX SITs only, not {}",
@@ -258,6 +260,8 @@ fn generate(args: GenerateArgs, out: &Output) -> Result<Outcome> {
     let doc = read_document(&args.document)?;
     t.lap("read the document");
     let what = args.document.display().to_string();
+    let embedded = artifacts_dir(args.trust.artifacts.as_deref(), &doc)?;
+    args.trust.artifacts = embedded.path.clone();
     let verdict = verify_document(&doc, &what, &args.trust, chrono::Utc::now())?;
     t.lap("verify the document");
     let ok = print_verdict(&verdict, out);
@@ -454,7 +458,7 @@ fn failed(what: impl std::fmt::Display) -> Outcome {
     Outcome::Failed
 }
 
-fn verify(args: VerifyArgs, out: &Output) -> Result<Outcome> {
+fn verify(mut args: VerifyArgs, out: &Output) -> Result<Outcome> {
     let sit_bytes = sbomit_fs::io::read_file(&args.sit)?;
     let sit_name = args.sit.display().to_string();
     let sit = ReceivedSit::parse(&sit_bytes).map_err(|e| match e {
@@ -500,6 +504,8 @@ fn verify(args: VerifyArgs, out: &Output) -> Result<Outcome> {
     };
 
     let doc = read_document(doc_path)?;
+    let embedded = artifacts_dir(args.artifacts.as_deref(), &doc)?;
+    args.artifacts = embedded.path.clone();
     let what = doc_path.display().to_string();
     let trust = TrustArgs {
         layout_keys: args.layout_keys.clone(),

@@ -85,9 +85,72 @@ struct Chain {
     signer: String,
     /// The mutator's private key, when the layout names one (documents are sealed with it).
     mutator: Option<String>,
+    /// The layout and link directory the document is made of.
+    layout: String,
+    link_dir: String,
 }
 
 impl Chain {
+    /// Generates a SIT and verifies it fully with nothing but the document (created with
+    /// `--embed`) and the keys: no `--artifacts`.
+    fn self_contained(&self, format: &str) {
+        self.fresh_artifacts();
+        let layout = self.layout.clone();
+        let link_dir = self.link_dir.clone();
+        self.create_document(&["--embed", &self.artifacts], &layout, &link_dir);
+        let gone = self.dir.join(&self.artifacts).with_extension("moved");
+        std::fs::rename(self.dir.join(&self.artifacts), &gone).unwrap();
+        let out = format!("embedded.{format}.json");
+        ok(sbomit_env(
+            &self.dir,
+            &[
+                "sit",
+                "generate",
+                "--document",
+                "doc.json",
+                "--format",
+                format,
+                "--layout-keys",
+                &self.layout_key,
+                "--out",
+                &out,
+                "--signing-key",
+                &self.signer,
+            ],
+            &[("SOURCE_DATE_EPOCH", "1700000000")],
+        ));
+        let o = ok(sbomit(
+            &self.dir,
+            &[
+                "sit",
+                "verify",
+                "--sit",
+                &out,
+                "--document",
+                "doc.json",
+                "--layout-keys",
+                &self.layout_key,
+            ],
+        ));
+        assert!(
+            text(&o).contains("verification passed (full)"),
+            "{}",
+            text(&o)
+        );
+        ok(sbomit(
+            &self.dir,
+            &[
+                "document",
+                "verify",
+                "--document",
+                "doc.json",
+                "--layout-keys",
+                &self.layout_key,
+            ],
+        ));
+        std::fs::rename(&gone, self.dir.join(&self.artifacts)).unwrap();
+    }
+
     fn fresh_artifacts(&self) {
         if self.delivered.is_empty() {
             return;
@@ -197,6 +260,8 @@ fn quickstart_with(p: &Path, generator: bool) -> Chain {
         delivered: vec![p.join("demo/work/hello.tar.gz")],
         signer: "demo/work/carl".into(),
         mutator: None,
+        layout: "demo/work/root.layout".into(),
+        link_dir: "demo/work".into(),
     };
     c.create_document(&[], "demo/work/root.layout", "demo/work");
     c
@@ -241,6 +306,8 @@ fn intoto_demo(p: &Path) -> Chain {
         delivered: vec![src.join("foo.tar.gz")],
         signer: "intoto/bob".into(),
         mutator: None,
+        layout: "intoto/demo.layout".into(),
+        link_dir: "intoto".into(),
     };
     c.create_document(&[], "intoto/demo.layout", "intoto");
     c
@@ -320,6 +387,8 @@ functionaries = ["signer"]
         delivered: Vec::new(),
         signer: "signer".into(),
         mutator: Some("mutator".into()),
+        layout: "root.layout".into(),
+        link_dir: "links".into(),
     };
     c.create_document(&[], "root.layout", "links");
     c
@@ -606,6 +675,21 @@ fn full_verification_fails_on_a_changed_link_hash_or_lockfile() {
     // named generator's signature).
     std::fs::remove_file(p.join("sit.json.intoto.json")).unwrap();
     fails_with(c.verify_full("sit.json", &[]), 1, &["nobody vouches"]);
+}
+
+// ---- f. self-contained documents (issue 11): full verification needs only the document and
+// the keys, for the four chains.
+
+#[test]
+fn every_chain_verifies_fully_from_a_document_with_embedded_files() {
+    let d = tempdir();
+    for sub in ["q", "i", "r", "n"] {
+        std::fs::create_dir(d.path().join(sub)).unwrap();
+    }
+    quickstart(&d.path().join("q")).self_contained("cyclonedx-1.6");
+    intoto_demo(&d.path().join("i")).self_contained("spdx-2.3");
+    repository(&d.path().join("r")).self_contained("spdx-3.0.1");
+    npm(&d.path().join("n")).self_contained("cyclonedx-1.6");
 }
 
 // ---- c. mutations
