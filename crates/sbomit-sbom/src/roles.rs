@@ -437,6 +437,7 @@ pub fn generator_link(
             "attestation-url-base": options.attestation_url_base,
             "tool-name": options.tool_name,
             "tool-version": options.tool_version,
+            "allow-unhashed": options.allow_unhashed,
         }),
     );
     let link = Link {
@@ -486,6 +487,10 @@ pub fn read_generator_link(
         .ok_or_else(|| bad("no RFC 3339 timestamp in its options"))?;
     let mut options = SitOptions::at(timestamp);
     options.attestation_url_base = s("attestation-url-base").map(str::to_owned);
+    options.allow_unhashed = opts
+        .get("allow-unhashed")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     if let (Some(n), Some(v)) = (s("tool-name"), s("tool-version")) {
         options.tool_name = n.to_owned();
         options.tool_version = v.to_owned();

@@ -70,6 +70,10 @@ pub struct GenerateArgs {
     /// Password of an encrypted signing key; `-P` alone prompts.
     #[arg(short = 'P', long = "password", num_args = 0..=1, default_missing_value = "")]
     password: Option<String>,
+    /// Keep packages that have no sha256 matching an attested artifact (each carries a
+    /// `sbomit:unhashed` property saying why) instead of refusing to generate.
+    #[arg(long = "allow-unhashed")]
+    allow_unhashed: bool,
     /// Also embed a JSF signature in the SBOM (CycloneDX only).
     #[arg(long, requires = "signing_key")]
     jsf: bool,
@@ -280,6 +284,7 @@ fn generate(mut args: GenerateArgs, out: &Output) -> Result<Outcome> {
 
     let mut options = SitOptions::at(timestamp);
     options.attestation_url_base = args.attestation_url_base.clone();
+    options.allow_unhashed = args.allow_unhashed;
     let inventory =
         sit::derive(&doc, &report, &lockfiles, &options).with_context(|| what.clone())?;
     t.lap("derive the inventory");
@@ -652,9 +657,21 @@ fn print_sit_verification(
                 timestamp.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             ));
         }
-        ContentOutcome::Regenerated { components } => println!(
-            "content: the SIT is what the document yields ({components} components, compared order-insensitively)"
-        ),
+        ContentOutcome::Regenerated {
+            components,
+            unhashed,
+        } => {
+            println!(
+                "content: the SIT is what the document yields ({components} components, compared order-insensitively)"
+            );
+            if !unhashed.is_empty() {
+                println!(
+                    "unhashed: {} component(s) have no sha256 matching an attested artifact (made with --allow-unhashed): {}",
+                    unhashed.len(),
+                    unhashed.join(", ")
+                );
+            }
+        }
         ContentOutcome::NotChecked => return failed("the SIT's content was not checked"),
     }
     match &v.overrides {

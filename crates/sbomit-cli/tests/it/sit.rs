@@ -436,9 +436,22 @@ fn npm_with(p: &Path, extra_layout: &str) -> Chain {
     for f in ["package.json", "package-lock.json", "index.js"] {
         copy(&src.join(f), &p.join("work").join(f));
     }
+    // The packages' tarballs as `npm ci` fetched them into its cache, recorded as materials:
+    // npm's lockfile records only their sha512, and the SIT gives every package the sha256
+    // of its attested tarball (issue 11). Stand-ins, as the fixture's README says: each
+    // holds its own file name, whose sha512 is the lockfile's `integrity`.
+    let lock = read_json(&src.join("package-lock.json"));
+    let cache = p.join("work/npm-cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    for v in lock["packages"].as_object().unwrap().values() {
+        if let Some(url) = v["resolved"].as_str() {
+            let file = url.rsplit('/').next().unwrap();
+            std::fs::write(cache.join(file), file).unwrap();
+        }
+    }
     one_step_chain(
         p,
-        &["package.json", "package-lock.json", "index.js"],
+        &["package.json", "package-lock.json", "index.js", "npm-cache"],
         "greeter.tgz",
         extra_layout,
     )
@@ -537,14 +550,70 @@ fn sit_hashes(format: &str, sit: &Value) -> Vec<String> {
     out
 }
 
-/// Generates and signs a SIT in every format; each validates, each component hash is
-/// attested, and each passes full verification.
+/// The sha256 (lowercase hex) of every component of a SIT, `None` for a component without one
+/// (SBOMit §4.2.2.1: "all components have hashes").
+fn component_sha256s(format: &str, sit: &Value) -> Vec<(String, Option<String>)> {
+    let find = |list: Option<&Vec<Value>>, alg_key: &str, val_key: &str| {
+        list.into_iter()
+            .flatten()
+            .find(|h| {
+                h[alg_key].as_str().is_some_and(|a| {
+                    a.eq_ignore_ascii_case("sha-256") || a.eq_ignore_ascii_case("sha256")
+                })
+            })
+            .and_then(|h| h[val_key].as_str())
+            .map(str::to_ascii_lowercase)
+    };
+    let mut out = Vec::new();
+    if format.starts_with("cyclonedx") {
+        let mut comps: Vec<&Value> = sit["components"].as_array().unwrap().iter().collect();
+        comps.extend(sit["metadata"].get("component"));
+        for c in comps {
+            let id = c["bom-ref"].as_str().unwrap_or("?").to_owned();
+            out.push((id, find(c["hashes"].as_array(), "alg", "content")));
+        }
+    } else if format == "spdx-2.3" {
+        for p in sit["packages"].as_array().unwrap() {
+            let id = p["SPDXID"].as_str().unwrap_or("?").to_owned();
+            out.push((
+                id,
+                find(p["checksums"].as_array(), "algorithm", "checksumValue"),
+            ));
+        }
+    } else {
+        for e in sit["@graph"].as_array().unwrap() {
+            let t = e["type"].as_str().unwrap_or("");
+            if t == "software_Package" || t == "software_File" {
+                let id = e["spdxId"].as_str().unwrap_or("?").to_owned();
+                out.push((
+                    id,
+                    find(e["verifiedUsing"].as_array(), "algorithm", "hashValue"),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Generates and signs a SIT in every format; each validates, every component has a sha256
+/// and each component hash is attested, and each passes full verification.
 fn every_format(c: &Chain, min_hashes: usize) {
     let attested = attested_hashes(c);
     for format in FORMATS {
         let out = format!("sit.{format}.json");
         ok(c.generate(format, &out, &["--signing-key", &c.signer]));
         let sit = read_json(&c.dir.join(&out));
+        let shas = component_sha256s(format, &sit);
+        assert!(!shas.is_empty(), "{format}: no components");
+        for (id, sha) in &shas {
+            let sha = sha
+                .as_ref()
+                .unwrap_or_else(|| panic!("{format}: component {id} has no sha256"));
+            assert!(
+                attested.contains(sha),
+                "{format}: component {id}'s sha256 {sha} is in no verified link or attested lockfile"
+            );
+        }
         let hashes = sit_hashes(format, &sit);
         assert!(
             hashes.len() >= min_hashes,

@@ -159,6 +159,9 @@ pub enum SitError {
     },
     #[error("lockfile {path:?} is not an attested material with a sha256 in any link")]
     LockfileNotAttested { path: String },
+    /// §4.2.2.1: every component must have a sha256 matching an attested artifact.
+    #[error("{} package(s) have no sha256 matching an attested artifact (record their archives in a step, or pass --allow-unhashed): {}", .packages.len(), .packages.join(", "))]
+    Unhashed { packages: Vec<String> },
     #[error("the {format} mutation does not apply: {source}")]
     Mutation {
         format: &'static str,
@@ -205,6 +208,9 @@ pub struct Component {
     pub evidence: Vec<usize>,
     /// For a package: the id of the lockfile component it was read from.
     pub from_lockfile: Option<String>,
+    /// Why the component has no sha256 matching an attested artifact (only with
+    /// [`SitOptions::allow_unhashed`]; otherwise [`derive`] refuses such a package).
+    pub unhashed: Option<String>,
 }
 
 /// One in-toto step as performed (from its verified link).
@@ -266,6 +272,9 @@ pub struct SitOptions {
     pub attestation_url_base: Option<String>,
     pub tool_name: String,
     pub tool_version: String,
+    /// Keep packages without an attested sha256 (each then carries `sbomit:unhashed` saying
+    /// why) instead of refusing to derive the inventory.
+    pub allow_unhashed: bool,
 }
 
 impl SitOptions {
@@ -275,6 +284,7 @@ impl SitOptions {
             attestation_url_base: None,
             tool_name: "sbomit".into(),
             tool_version: env!("CARGO_PKG_VERSION").into(),
+            allow_unhashed: false,
         }
     }
 }
@@ -349,6 +359,7 @@ impl Builder {
                 hashes,
                 evidence: Vec::new(),
                 from_lockfile: None,
+                unhashed: None,
             });
         for e in evidence {
             if !c.evidence.contains(e) {
@@ -462,6 +473,73 @@ impl Builder {
     }
 }
 
+/// The attested artifacts (every verified link's materials and products), to find a
+/// package's archive among them.
+struct AttestedArtifacts {
+    by_sha256: BTreeSet<String>,
+    /// file name → sha256 hex, for names that could be archives.
+    by_file_name: BTreeMap<String, String>,
+}
+
+impl AttestedArtifacts {
+    fn of(components: &BTreeMap<String, Component>) -> Self {
+        let mut by_sha256 = BTreeSet::new();
+        let mut by_file_name = BTreeMap::new();
+        for c in components
+            .values()
+            .filter(|c| c.kind != ComponentKind::Library)
+        {
+            let Some(h) = c.hashes.iter().find(|h| h.alg == HashAlg::Sha256) else {
+                continue;
+            };
+            by_sha256.insert(h.hex.clone());
+            let base = c.name.rsplit('/').next().unwrap_or(&c.name);
+            if [".tgz", ".crate", ".whl", ".tar.gz", ".zip"]
+                .iter()
+                .any(|x| base.ends_with(x))
+            {
+                by_file_name.insert(base.to_owned(), h.hex.clone());
+            }
+        }
+        AttestedArtifacts {
+            by_sha256,
+            by_file_name,
+        }
+    }
+
+    /// The sha256 of the attested archive of a package, found by the file name its
+    /// ecosystem gives it: npm `name-version.tgz` (`@scope/name` → `scope-name-version.tgz`),
+    /// Cargo `name-version.crate`, Python `name-version.tar.gz` or a wheel
+    /// `name-version-*.whl` (name normalised with `_`).
+    fn archive_of(&self, kind: LockfileKind, name: &str, version: &str) -> Option<String> {
+        let names: Vec<String> = match kind {
+            LockfileKind::Npm => {
+                let n = name.trim_start_matches('@').replace('/', "-");
+                let short = name.rsplit('/').next().unwrap_or(name);
+                vec![
+                    format!("{n}-{version}.tgz"),
+                    format!("{short}-{version}.tgz"),
+                ]
+            }
+            LockfileKind::Cargo => vec![format!("{name}-{version}.crate")],
+            LockfileKind::Requirements | LockfileKind::Poetry | LockfileKind::Uv => {
+                let n = name.to_ascii_lowercase().replace(['-', '.'], "_");
+                let prefix = format!("{n}-{version}-");
+                if let Some((_, h)) = self.by_file_name.iter().find(|(f, _)| {
+                    f.to_ascii_lowercase().starts_with(&prefix) && f.ends_with(".whl")
+                }) {
+                    return Some(h.clone());
+                }
+                vec![
+                    format!("{n}-{version}.tar.gz"),
+                    format!("{name}-{version}.tar.gz"),
+                ]
+            }
+        };
+        names.iter().find_map(|f| self.by_file_name.get(f)).cloned()
+    }
+}
+
 fn signed_by_layout_key(layout: &Layout, keyid: &KeyId, env: &Envelope) -> bool {
     match layout.public_key(keyid) {
         Some(Ok(k)) => env.verify(&k).is_ok(),
@@ -534,6 +612,8 @@ pub fn derive(
     }
 
     // Lockfiles.
+    let attested = AttestedArtifacts::of(&b.components);
+    let mut unhashed: Vec<String> = Vec::new();
     for (path, bytes) in lockfiles {
         let Some((expected, lock_id, evidence)) = b.lockfile_materials.get(path).cloned() else {
             return Err(SitError::LockfileNotAttested { path: path.clone() });
@@ -566,10 +646,45 @@ pub fn derive(
                     hashes: Vec::new(),
                     evidence: Vec::new(),
                     from_lockfile: Some(lock_id.clone()),
+                    unhashed: None,
                 });
             for h in p.hashes {
                 if !c.hashes.contains(&h) {
                     c.hashes.push(h);
+                }
+            }
+            // §4.2.2.1: every component has a sha256 matching an attested artifact. The
+            // package's archive, when a step recorded it (by the digest the lockfile gives,
+            // else by its file name), else the sha256 the attested lockfile records for it.
+            let archive = c
+                .hashes
+                .iter()
+                .find(|h| h.alg == HashAlg::Sha256 && attested.by_sha256.contains(&h.hex))
+                .map(|h| h.hex.clone())
+                .or_else(|| attested.archive_of(kind, &p.name, &p.version));
+            match archive {
+                Some(hex) => {
+                    let h = Hash {
+                        alg: HashAlg::Sha256,
+                        hex,
+                    };
+                    if !c.hashes.contains(&h) {
+                        c.hashes.push(h);
+                    }
+                    c.unhashed = None;
+                }
+                None if c.hashes.iter().any(|h| h.alg == HashAlg::Sha256) => c.unhashed = None,
+                None => {
+                    let reason = format!(
+                        "{} records no sha256 for {}@{} and no attested step recorded its archive",
+                        kind.name(),
+                        p.name,
+                        p.version
+                    );
+                    if !options.allow_unhashed {
+                        unhashed.push(format!("{} ({})", p.purl, kind.name()));
+                    }
+                    c.unhashed = Some(reason);
                 }
             }
             c.hashes.sort();
@@ -581,6 +696,11 @@ pub fn derive(
         }
     }
 
+    if !unhashed.is_empty() {
+        unhashed.sort();
+        unhashed.dedup();
+        return Err(SitError::Unhashed { packages: unhashed });
+    }
     let primary_set: BTreeSet<&String> = primary.iter().collect();
     let mut components: Vec<Component> = Vec::with_capacity(b.components.len());
     for id in &primary {
@@ -785,11 +905,24 @@ fn has_evidence(inv: &Inventory, c: &Component) -> bool {
 fn sbomit_property_count(inv: &Inventory, c: &Component, options: &SitOptions) -> usize {
     let primary = usize::from(c.kind == ComponentKind::Application);
     let evidence = usize::from(has_evidence(inv, c));
+    let unhashed = usize::from(c.unhashed.is_some());
     match &options.attestation_url_base {
-        Some(_) => evidence + primary,
-        None if primary == 1 => evidence + 1,
-        None => evidence,
+        Some(_) => evidence + primary + unhashed,
+        // Every component names the layout (contents on the primary, a reference elsewhere).
+        None => evidence + 1 + unhashed,
     }
+}
+
+/// The reference, by digest, to an attestation embedded elsewhere in the SIT (in the
+/// primary component's `sbomit:attestation:contents`).
+pub fn attestation_urn(sha256: &Sha256) -> String {
+    format!("urn:sbomit:attestation:sha256:{}", sha256.to_hex())
+}
+
+/// The reference, by digest, to the layout embedded in the primary component's
+/// `sbomit:layout:contents`.
+pub fn layout_urn(sha256: &Sha256) -> String {
+    format!("urn:sbomit:layout:sha256:{}", sha256.to_hex())
 }
 
 /// The `sbomit:*` name/value pairs of a component.
@@ -826,11 +959,18 @@ fn sbomit_properties(
             out.push(("sbomit:layout:contents", b64(&inv.layout.bytes)));
         }
         None => {
-            let names: Vec<&str> = evidence.map(|e| e.name.as_str()).collect();
-            if !names.is_empty() {
-                out.push(("sbomit:attestation:names", names.join(",")));
+            // Every other component carries the spec's properties too (§4.2.2.2), each
+            // attestation recording it referenced by its digest: the contents are embedded
+            // once, on the primary, and a SIT stays linear in size.
+            let urls: Vec<String> = evidence.map(|e| attestation_urn(&e.sha256)).collect();
+            if !urls.is_empty() {
+                out.push(("sbomit:attestation:urls", urls.join(",")));
             }
+            out.push(("sbomit:layout:urls", layout_urn(&inv.layout.sha256)));
         }
+    }
+    if let Some(reason) = &c.unhashed {
+        out.push(("sbomit:unhashed", reason.clone()));
     }
     out
 }

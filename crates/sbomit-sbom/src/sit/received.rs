@@ -142,6 +142,8 @@ pub fn options_from_sit(format: Format, sbom: &Value) -> Result<SitOptions, SitR
             }
         }
     }
+    // A SIT made with --allow-unhashed says so on each such component.
+    o.allow_unhashed = mentions(sbom, "sbomit:unhashed");
     if let Some(url) = layout_url(sbom) {
         let suffix = format!("/{LAYOUT_FILE_NAME}");
         if let Some(base) = url.strip_suffix(&suffix) {
@@ -189,4 +191,18 @@ pub fn document_digest_from_sit(sbom: &Value) -> Option<sbomit_intoto::digest::S
         }
     }
     None
+}
+
+/// Whether any string of `sbom` starts with `prefix` (property names, SPDX annotations).
+fn mentions(sbom: &Value, prefix: &str) -> bool {
+    let mut stack = vec![sbom];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::String(s) if s.starts_with(prefix) => return true,
+            Value::Array(a) => stack.extend(a.iter()),
+            Value::Object(m) => stack.extend(m.values()),
+            _ => {}
+        }
+    }
+    false
 }

@@ -204,6 +204,9 @@ pub enum ContentOutcome {
     /// order-insensitively.
     Regenerated {
         components: usize,
+        /// Components without a sha256 matching an attested artifact (the SIT was made with
+        /// `--allow-unhashed`): their ids.
+        unhashed: Vec<String>,
     },
     /// Full: the SIT is not what the document yields, regenerated in `format` as of
     /// `timestamp` (read back from the SIT).
@@ -396,6 +399,12 @@ pub fn verify_sit(input: SitVerifyInput<'_>) -> Result<SitVerification, SitVerif
     }
     v.content = ContentOutcome::Regenerated {
         components: inventory.components.len(),
+        unhashed: inventory
+            .components
+            .iter()
+            .filter(|c| c.unhashed.is_some())
+            .map(|c| c.id.clone())
+            .collect(),
     };
     v.overrides = if generated.warnings.is_empty() {
         OverrideOutcome::None

@@ -56,6 +56,11 @@ pub(crate) struct Chain {
 }
 
 pub(crate) fn chain() -> Chain {
+    chain_with(true)
+}
+
+/// [`chain`]; `tarballs`: whether the fetch step records the npm packages' tarballs.
+pub(crate) fn chain_with(tarballs: bool) -> Chain {
     let owner = PrivateKey::generate(KeyKind::Ed25519).unwrap();
     let func = PrivateKey::generate(KeyKind::Ed25519).unwrap();
     let fid = func.public_key().keyid().clone();
@@ -65,7 +70,21 @@ pub(crate) fn chain() -> Chain {
         ("Cargo.lock", cargo_lock.clone()),
         ("web/package-lock.json", PACKAGE_LOCK.as_bytes().to_vec()),
         ("src/main.rs", b"fn main() {}\n".to_vec()),
+        // The npm packages' tarballs as fetched (npm's lockfile records only sha512 for
+        // them): their sha256 is what every npm component carries (issue 11).
+        (
+            "web/npm-cache/left-pad-1.3.0.tgz",
+            b"left-pad tarball".to_vec(),
+        ),
+        (
+            "web/npm-cache/types-node-20.1.0.tgz",
+            b"@types/node tarball".to_vec(),
+        ),
     ];
+    let files: Vec<(&str, Vec<u8>)> = files
+        .into_iter()
+        .filter(|(p, _)| tarballs || !p.ends_with(".tgz"))
+        .collect();
     let mut fetch = Link {
         name: "fetch".into(),
         command: vec!["git".into(), "clone".into(), "repo".into()],
@@ -254,7 +273,27 @@ fn sit_every_component_hash_is_attested() {
     assert!(inv.packages().any(|p| p.name == "serde_json"));
     let left_pad = inv.packages().find(|p| p.name == "left-pad").unwrap();
     assert_eq!(left_pad.purl.as_deref(), Some("pkg:npm/left-pad@1.3.0"));
-    assert_eq!(left_pad.hashes[0].alg, sit::HashAlg::Sha512);
+    // Its lockfile records sha512; the sha256 is its attested tarball's.
+    let tarball = sit::Hash {
+        alg: sit::HashAlg::Sha256,
+        hex: Sha256::digest(b"left-pad tarball").to_hex(),
+    };
+    assert!(left_pad.hashes.contains(&tarball), "{:?}", left_pad.hashes);
+    assert!(left_pad
+        .hashes
+        .iter()
+        .any(|h| h.alg == sit::HashAlg::Sha512));
+    // §4.2.2.1, literally: every component has a sha256, and it is an attested digest.
+    for c in &inv.components {
+        let sha = c.hashes.iter().find(|h| h.alg == sit::HashAlg::Sha256);
+        let sha = sha.unwrap_or_else(|| panic!("{} has no sha256", c.id));
+        assert!(
+            attested.contains(&("sha256".to_owned(), sha.hex.clone())),
+            "{}: sha256 {} is not attested",
+            c.id,
+            sha.hex
+        );
+    }
     for format in Format::ALL {
         let s = sit::generate(&c.doc, &inv, format, &options()).unwrap();
         let hashes = component_hashes(format, &s.value);
@@ -400,4 +439,45 @@ fn sit_validates_with_third_party_validators() {
     }
     assert!(failed.is_empty(), "invalid SITs: {failed:?}");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Issue 11: a package with no attested sha256 (npm records only sha512, and no step recorded
+/// its tarball) is refused, naming it, unless unhashed packages are allowed; then it carries
+/// `sbomit:unhashed` saying why, in every format.
+#[test]
+fn sit_refuses_packages_without_an_attested_sha256_unless_allowed() {
+    let c = chain_with(false);
+    let report = c
+        .doc
+        .verify(
+            &[c.owner.public_key().clone()],
+            &[],
+            &VerifyOptions::at(Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap()),
+            &NoInspections,
+        )
+        .unwrap();
+    let err = sit::derive(&c.doc, &report, &c.lockfiles, &options()).unwrap_err();
+    let sit::SitError::Unhashed { packages } = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(
+        packages,
+        &[
+            "pkg:npm/%40types/node@20.1.0 (package-lock.json)".to_owned(),
+            "pkg:npm/left-pad@1.3.0 (package-lock.json)".to_owned()
+        ]
+    );
+    let mut allowed = options();
+    allowed.allow_unhashed = true;
+    let inv = sit::derive(&c.doc, &report, &c.lockfiles, &allowed).unwrap();
+    let left_pad = inv.packages().find(|p| p.name == "left-pad").unwrap();
+    assert!(left_pad.unhashed.as_deref().unwrap().contains("no sha256"));
+    for format in Format::ALL {
+        let s = sit::generate(&c.doc, &inv, format, &allowed).unwrap();
+        let text = serde_json::to_string(&s.value).unwrap();
+        assert_eq!(text.matches("sbomit:unhashed").count(), 2, "{format:?}");
+        // Read back, the SIT says it was made allowing them.
+        let back = sit::received::options_from_sit(format, &s.value).unwrap();
+        assert!(back.allow_unhashed, "{format:?}");
+    }
 }

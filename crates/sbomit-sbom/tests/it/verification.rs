@@ -314,7 +314,7 @@ fn sit_full_passes_when_regenerated_and_signed_by_the_layouts_key() {
     assert!(matches!(v.signature, SignatureOutcome::Verified(_)));
     assert!(matches!(
         v.content,
-        ContentOutcome::Regenerated { components } if components > 0
+        ContentOutcome::Regenerated { components, .. } if components > 0
     ));
     assert_eq!(v.overrides, OverrideOutcome::None);
     assert!(v.passed());
