@@ -440,6 +440,43 @@ fn an_expired_token_gets_401_and_one_not_yet_expired_works() {
 }
 
 #[test]
+fn tokens_made_over_the_admin_api_can_expire() {
+    let srv = TestServer::start(
+        &Backend::Sqlite,
+        ServerConfig {
+            read_public: false,
+            ..config()
+        },
+    );
+    let url = srv.url("/v1/admin/tokens");
+    let admin = bearer(&srv.admin_token);
+    let make = |body: &str| {
+        post(
+            &url,
+            Some("application/json"),
+            body.as_bytes(),
+            &[("Authorization", &admin)],
+        )
+    };
+    let r = make(r#"{"scope":"read","expiresAt":"2000-01-01T00:00:00Z"}"#);
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = make(r#"{"scope":"read","expiresAt":"soon"}"#);
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = make(r#"{"scope":"read","label":"q","expiresAt":"2099-01-01T00:00:00Z"}"#);
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["expiresAt"], "2099-01-01T00:00:00.000Z");
+    let token = r.json()["token"].as_str().unwrap().to_owned();
+    let listed = srv.store.tokens().unwrap();
+    let q = listed.iter().find(|t| t.label == "q").unwrap();
+    assert_eq!(q.expires_ms, Some(4_070_908_800_000));
+    let r = get(
+        &srv.url("/v1/registration-policy"),
+        &[("Authorization", &bearer(&token))],
+    );
+    assert_eq!(r.status, 200);
+}
+
+#[test]
 fn a_revoked_token_gets_401_at_once() {
     each_backend(|b| {
         let srv = TestServer::start(
