@@ -49,7 +49,7 @@ pub struct ServerConfig {
     pub max_event_streams_per_client: usize,
     /// A request (event streams excepted) not answered within this time gets 408 when it has
     /// a body (the client was too slow sending it) or 503, and its connection is closed
-    /// (default 60 s).
+    /// (default 60 s). Keep it above `registration_wait_ms`.
     pub request_timeout_ms: u64,
     /// A connection that has not sent a request's whole head within this time is closed;
     /// this also ends idle keep-alive connections (default 10 s).

@@ -285,7 +285,8 @@ pub async fn get_events(
         None => DEFAULT_HEARTBEAT,
     };
     let client = peer.map(|Extension(ConnectInfo(a))| crate::limits::client_key(a.ip()));
-    // Held by the response body: freed when the client goes away, at once.
+    // Held by the response body: freed when the connection ends (the server notices a client
+    // gone at the latest when the next heartbeat or event fails to go out).
     let slot = state.streams.acquire(client)?;
     let sizes = state.store.watch_size();
     // Fixed before the answer's head is sent: a client that has the head is subscribed.

@@ -817,7 +817,11 @@ fn identities_are_listed_and_removed_by_id_and_each_removal_is_logged() {
             Err(StoreError::Refused(Refusal::UnknownIssuer(_)))
         ));
         // The trust anchor, by its certificate's SHA-256.
-        let signed = x5chain_statement(&leaf_key, "https://vendor.example", &[leaf.clone()]);
+        let signed = x5chain_statement(
+            &leaf_key,
+            "https://vendor.example",
+            std::slice::from_ref(&leaf),
+        );
         store.register(EntryKind::Cose, &signed).unwrap();
         assert_eq!(store.remove_identity(&anchor, None).unwrap().len(), 1);
         // Another statement by the same chain (ECDSA: another signature) is refused now.
