@@ -37,9 +37,17 @@ struct Server {
 
 impl Server {
     /// Starts `sbomit store serve` on a free port and waits for its `listening on` line.
+    ///
+    /// The tests drive one server from one address with hundreds of requests without a token
+    /// (bursts, polling, verifying every entry), so its anonymous rate limit is off (through
+    /// `--config`); the limit has its own tests in sbomit-server.
     fn start(dir: &Path, database: &str, service_key: &Path, log: &str) -> Server {
+        let config = dir.join(format!("{log}.toml"));
+        std::fs::write(&config, "anonymous_rate_per_sec = 0\n").unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_sbomit"))
-            .args(["store", "serve", "--listen", "127.0.0.1:0", "--database"])
+            .args(["store", "serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .arg("--database")
             .arg(database)
             .arg("--service-key")
             .arg(service_key)
