@@ -34,10 +34,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts the server on DB (a free port); sets SERVER (its pid) and URL.
+# Starts the server on DB (a free port); sets SERVER (its pid) and URL. The load generator
+# submits without a token from one address, so the anonymous rate limit is off.
 start_server() {
-  "$SB" store serve --listen 127.0.0.1:0 --database "$1" --service-key "$W/service-key.pem" \
-    >"$W/serve.out" 2>"$W/serve.err" &
+  printf 'anonymous_rate_per_sec = 0\n' >"$W/serve.toml"
+  "$SB" store serve --listen 127.0.0.1:0 --config "$W/serve.toml" --database "$1" \
+    --service-key "$W/service-key.pem" >"$W/serve.out" 2>"$W/serve.err" &
   SERVER=$!
   URL=
   for _ in $(seq 600); do

@@ -426,6 +426,9 @@ struct NewToken {
     scope: String,
     #[serde(default)]
     label: String,
+    /// When the token stops working (RFC 3339); absent: never.
+    #[serde(default, rename = "expiresAt")]
+    expires_at: Option<String>,
 }
 
 /// `POST /v1/admin/tokens`: a new API token, shown once.
@@ -442,14 +445,31 @@ pub async fn post_token(
             req.scope
         ))
     })?;
+    let expires_ms = match &req.expires_at {
+        None => None,
+        Some(t) => {
+            let at = chrono::DateTime::parse_from_rfc3339(t).map_err(|e| {
+                ApiError::bad_request(format!("expiresAt {t:?}: not an RFC 3339 time ({e})"))
+            })?;
+            if at <= chrono::Utc::now() {
+                return Err(
+                    ApiError::bad_request(format!("expiresAt {t:?} is not in the future")).into(),
+                );
+            }
+            Some(at.timestamp_millis())
+        }
+    };
     let label = req.label.clone();
     let token = state
-        .blocking("creating a token", move |s| s.create_token(scope, &label))
+        .blocking("creating a token", move |s| {
+            s.create_token_expiring(scope, &label, expires_ms)
+        })
         .await?;
-    Ok(json_response(
-        StatusCode::CREATED,
-        &json!({ "token": token, "scope": scope.name(), "label": req.label }),
-    ))
+    let mut body = json!({ "token": token, "scope": scope.name(), "label": req.label });
+    if let Some(ms) = expires_ms {
+        body["expiresAt"] = json!(millis_to_rfc3339(ms));
+    }
+    Ok(json_response(StatusCode::CREATED, &body))
 }
 
 /// Unknown `/v1` paths.

@@ -42,6 +42,23 @@ pub struct ServerConfig {
     /// Answer `POST /entries` as the CCF SCITT ledger's pyscitt 0.10 client expects (202 and a
     /// CBOR operation) unless the request asks for `application/cose`. See docs/store-api.md.
     pub compat_pyscitt: bool,
+    /// The most event streams (`GET /v1/events`) open at once; past it a new stream gets 503
+    /// with Retry-After (default 1024).
+    pub max_event_streams: usize,
+    /// The most event streams one client address may hold open (default 16; 429 past it).
+    pub max_event_streams_per_client: usize,
+    /// A request (event streams excepted) not answered within this time gets 408 when it has
+    /// a body (the client was too slow sending it) or 503, and its connection is closed
+    /// (default 60 s). Keep it above `registration_wait_ms`.
+    pub request_timeout_ms: u64,
+    /// A connection that has not sent a request's whole head within this time is closed;
+    /// this also ends idle keep-alive connections (default 10 s).
+    pub header_read_timeout_ms: u64,
+    /// Requests without a valid token: the sustained rate one client address may make, per
+    /// second (default 20; 0 turns the limit off). Past it they get 429 with Retry-After.
+    pub anonymous_rate_per_sec: u32,
+    /// …and the burst above that rate (default 200).
+    pub anonymous_burst: u32,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +76,12 @@ impl Default for ServerConfig {
             max_batch: 4096,
             registration_wait_ms: 5000,
             compat_pyscitt: false,
+            max_event_streams: 1024,
+            max_event_streams_per_client: 16,
+            request_timeout_ms: 60_000,
+            header_read_timeout_ms: 10_000,
+            anonymous_rate_per_sec: 20,
+            anonymous_burst: 200,
         }
     }
 }
@@ -99,8 +122,23 @@ impl ServerConfig {
                 field: "max_anonymous_body_bytes",
             });
         }
-        if self.max_batch == 0 {
-            return Err(ConfigError::Zero { field: "max_batch" });
+        let positive = [
+            ("max_batch", self.max_batch as u64),
+            ("max_event_streams", self.max_event_streams as u64),
+            (
+                "max_event_streams_per_client",
+                self.max_event_streams_per_client as u64,
+            ),
+            ("request_timeout_ms", self.request_timeout_ms),
+            ("header_read_timeout_ms", self.header_read_timeout_ms),
+        ];
+        if let Some((field, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(ConfigError::Zero { field });
+        }
+        if self.anonymous_rate_per_sec > 0 && self.anonymous_burst == 0 {
+            return Err(ConfigError::Zero {
+                field: "anonymous_burst",
+            });
         }
         Ok(())
     }
@@ -150,6 +188,23 @@ mod tests {
         assert!(ServerConfig::from_toml("max_anonymous_body_bytes = 0").is_err());
         assert!(ServerConfig::from_toml("lsiten = \"127.0.0.1:1\"").is_err());
         assert!(ServerConfig::from_toml("max_batch = 0").is_err());
+        assert!(ServerConfig::from_toml("request_timeout_ms = 0").is_err());
+        assert!(ServerConfig::from_toml("header_read_timeout_ms = 0").is_err());
+        assert!(ServerConfig::from_toml("max_event_streams = 0").is_err());
+        assert!(ServerConfig::from_toml("anonymous_burst = 0").is_err());
+        let c = ServerConfig::from_toml("anonymous_rate_per_sec = 0\nanonymous_burst = 0")
+            .expect("the rate limit turned off");
+        assert_eq!(c.anonymous_rate_per_sec, 0);
+        let c = ServerConfig::from_toml("").expect("empty config");
+        assert_eq!(
+            (c.max_event_streams, c.max_event_streams_per_client),
+            (1024, 16)
+        );
+        assert_eq!(
+            (c.request_timeout_ms, c.header_read_timeout_ms),
+            (60_000, 10_000)
+        );
+        assert_eq!((c.anonymous_rate_per_sec, c.anonymous_burst), (20, 200));
         let c = ServerConfig::from_toml(
             "listen = \"0.0.0.0:9000\"\ndatabase = \"postgres://db/x\"\nread_public = false",
         )

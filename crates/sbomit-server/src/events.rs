@@ -14,11 +14,12 @@
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{RawQuery, State};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use http_body_util::channel::{Channel, Sender};
+use http_body_util::BodyExt;
 use serde_json::{json, Value};
 
 use sbomit_store::backend::EntryRecord;
@@ -246,10 +247,12 @@ fn event(e: &EntryRecord, subjects: Value) -> Bytes {
 
 /// `GET /v1/events[?subject=…][&purl=…][&type=…][&after=N|&from=N][&heartbeatMs=M]`,
 /// resumable with `Last-Event-ID: N` (which wins over `after` and `from`). Without any, the
-/// stream starts at the entries registered after it was opened.
+/// stream starts at the entries registered after it was opened. Streams are capped in all and
+/// per client (`max_event_streams`, `max_event_streams_per_client`).
 pub async fn get_events(
     State(state): State<AppState>,
     hub: Option<Extension<Hub>>,
+    peer: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, JsonProblem> {
@@ -281,6 +284,10 @@ pub async fn get_events(
         Some(ms) => Duration::from_millis(ms.clamp(MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS)),
         None => DEFAULT_HEARTBEAT,
     };
+    let client = peer.map(|Extension(ConnectInfo(a))| crate::limits::client_key(a.ip()));
+    // Held by the response body: freed when the connection ends (the server notices a client
+    // gone at the latest when the next heartbeat or event fails to go out).
+    let slot = state.streams.acquire(client)?;
     let sizes = state.store.watch_size();
     // Fixed before the answer's head is sent: a client that has the head is subscribed.
     // Without a resume point the stream starts at the log's committed size, read from the
@@ -319,7 +326,10 @@ pub async fn get_events(
                 HeaderValue::from_static("no"),
             ),
         ],
-        Body::new(body),
+        Body::new(body.map_frame(move |frame| {
+            let _held = &slot;
+            frame
+        })),
     )
         .into_response())
 }

@@ -17,6 +17,7 @@ mod api;
 mod config;
 mod events;
 mod graph_api;
+mod limits;
 mod problem;
 mod scrapi;
 mod state;
@@ -71,6 +72,10 @@ pub fn router(store: Store, config: &ServerConfig) -> Router {
         .route("/v1/openapi.json", get(graph_api::get_openapi))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::guard,
+        ))
         .with_state(state)
 }
 
@@ -99,20 +104,77 @@ async fn method_not_allowed(uri: Uri) -> Response {
 
 /// Serves [`router`] on `listener` until `shutdown` completes, then finishes the requests in
 /// flight.
+///
+/// Each connection is HTTP/1.1 with a header-read timeout (`header_read_timeout_ms`): a client
+/// that does not send a request's head in time, or sits idle between requests that long, is
+/// disconnected. Each request carries its peer address (`ConnectInfo<SocketAddr>`) for the
+/// per-client limits.
 pub async fn serve(
     store: Store,
     config: ServerConfig,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
     // One reader of the log feeds every event stream; streams never end on their own, so
     // they are told to when shutdown begins.
     let hub = events::Hub::start(store.clone());
     let app = router(store, &config).layer(axum::Extension(hub.clone()));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            hub.close();
-        })
-        .await
+    let header_timeout = std::time::Duration::from_millis(config.header_read_timeout_ms);
+    // Connections hold a receiver of `closing` (told to finish) and of `done` (dropped when
+    // they end): shutdown waits for the last.
+    let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
+    let (done_tx, done_rx) = tokio::sync::watch::channel(());
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait rather than spin.
+                    eprintln!("sbomit-server: accepting a connection: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Small answers go out at once.
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = hyper::service::service_fn(
+            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                hyper::service::Service::call(&TowerToHyperService::new(app.clone()), req)
+            },
+        );
+        let mut closing = closing_rx.clone();
+        let done = done_rx.clone();
+        tokio::spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                // A client that goes away or times out is no error of the server's.
+                _ = conn.as_mut() => {}
+                () = async { let _ = closing.wait_for(|c| *c).await; } => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+            drop(done);
+        });
+    }
+    drop(listener);
+    hub.close();
+    closing_tx.send_replace(true);
+    drop(done_rx);
+    done_tx.closed().await;
+    Ok(())
 }

@@ -18,7 +18,7 @@ pub struct ApiError {
     pub status: StatusCode,
     pub title: &'static str,
     pub detail: String,
-    /// Seconds, for 503.
+    /// Seconds, for 503 and 429.
     pub retry_after: Option<u64>,
 }
 
@@ -46,6 +46,11 @@ impl ApiError {
             "Unauthorized",
             "this request needs an API token (Authorization: Bearer TOKEN)",
         )
+    }
+
+    /// A token that is not (or no longer) valid: 401, as RFC 6750 `invalid_token`.
+    pub fn invalid_token(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "Unauthorized", detail)
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {

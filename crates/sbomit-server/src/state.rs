@@ -12,9 +12,11 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use sbomit_store::admission::EntryKind;
 use sbomit_store::backend::Scope;
+use sbomit_store::tokens::TokenStatus;
 use sbomit_store::{CachedAdmission, Deferred, Registration, Store, StoreError};
 use sbomit_tlog::merkle::Hash;
 
+use crate::limits::{RateLimiter, StreamSlots};
 use crate::problem::ApiError;
 use crate::ServerConfig;
 
@@ -77,6 +79,7 @@ pub struct Settings {
     pub submit_token_required: bool,
     pub registration_wait: Duration,
     pub compat_pyscitt: bool,
+    pub request_timeout: Duration,
 }
 
 #[derive(Clone)]
@@ -89,6 +92,10 @@ pub struct AppState {
     /// blocking-pool thread — 512 connections made ~260 threads, each with its own allocator
     /// heap faulting in fresh memory, a fifth of the server's CPU.
     admissions: Arc<tokio::sync::Semaphore>,
+    /// Requests without a valid token, per client address (`None`: no limit).
+    pub rate_limiter: Option<Arc<RateLimiter>>,
+    /// The event streams open.
+    pub streams: Arc<StreamSlots>,
 }
 
 /// The outcome of a registration request.
@@ -112,11 +119,22 @@ impl AppState {
                 submit_token_required: config.submit_token_required,
                 registration_wait: Duration::from_millis(config.registration_wait_ms),
                 compat_pyscitt: config.compat_pyscitt,
+                request_timeout: Duration::from_millis(config.request_timeout_ms),
             }),
             ops: Arc::new(Operations::default()),
             admissions: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             )),
+            rate_limiter: (config.anonymous_rate_per_sec > 0).then(|| {
+                Arc::new(RateLimiter::new(
+                    config.anonymous_rate_per_sec,
+                    config.anonymous_burst,
+                ))
+            }),
+            streams: StreamSlots::new(
+                config.max_event_streams,
+                config.max_event_streams_per_client,
+            ),
         }
     }
 
@@ -134,34 +152,27 @@ impl AppState {
         }
     }
 
-    /// Checks the bearer token against `needed`. No token: 401; an unknown token or one of a
-    /// lower scope: 403.
+    /// Checks the bearer token against `needed`. No token, or one that is unknown, expired
+    /// or revoked: 401; one of a lower scope: 403.
     pub async fn require(&self, headers: &HeaderMap, needed: Scope) -> Result<(), ApiError> {
-        let Some(value) = headers.get(header::AUTHORIZATION) else {
-            return Err(ApiError::unauthorized());
+        let token = bearer_token(headers).ok_or_else(ApiError::unauthorized)?;
+        let status = match self.store.token_status_cached(&token) {
+            Some(status) => status,
+            None => {
+                self.blocking("checking a token", move |s| s.token_status(&token))
+                    .await?
+            }
         };
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty() && t.len() <= 256)
-            .ok_or_else(ApiError::unauthorized)?
-            .to_owned();
-        let scope = self
-            .blocking("checking a token", move |s| s.token_scope(&token))
-            .await?;
-        match scope {
-            Some(scope) if scope.allows(needed) => Ok(()),
-            Some(scope) => Err(ApiError::forbidden(format!(
+        match status {
+            TokenStatus::Valid(scope) if scope.allows(needed) => Ok(()),
+            TokenStatus::Valid(scope) => Err(ApiError::forbidden(format!(
                 "this token's scope is {}; this request needs {}",
                 scope.name(),
                 needed.name()
             ))),
-            None => Err(ApiError::forbidden("the token is not valid here")),
+            TokenStatus::Expired => Err(ApiError::invalid_token("the token has expired")),
+            TokenStatus::Revoked => Err(ApiError::invalid_token("the token has been revoked")),
+            TokenStatus::Unknown => Err(ApiError::invalid_token("the token is not valid here")),
         }
     }
 
@@ -289,6 +300,21 @@ impl AppState {
             None => self.ops.get(&id),
         })
     }
+}
+
+/// The bearer token of a request, if it carries a plausible one (at most 256 bytes).
+pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 256)
+        .map(str::to_owned)
 }
 
 /// Whether the request's media type (parameters ignored) is one of `accepted`.

@@ -26,10 +26,11 @@ pub mod sequencer;
 pub mod service_key;
 mod store;
 mod tail;
+pub mod tokens;
 
 pub use error::StoreError;
 pub use store::{
-    encode_key_set, CachedAdmission, ConsistencyProof, Deferred, EntryId, InclusionProofJson,
-    Opened, Registration, Store, StoreConfig, Ticket, IDENTITY_CHANGE_TYPE,
+    encode_key_set, CachedAdmission, ConsistencyProof, Deferred, EntryId, Identity,
+    InclusionProofJson, Opened, Registration, Store, StoreConfig, Ticket, IDENTITY_CHANGE_TYPE,
     MIN_REFUSAL_RELOAD_INTERVAL, REGISTRATION_POLICY_TYPE,
 };

@@ -17,10 +17,13 @@ use sbomit_tlog::checkpoint::Checkpoint;
 use sbomit_tlog::merkle::{self, Hash, HashReader, NodeId};
 
 use crate::admission::{self, EntryKind, IssuerKey, NewEntry, Refusal, Registry, TrustAnchor};
-use crate::backend::{self, Backend, CheckpointRecord, EntryRecord, IssuerRecord, Scope};
+use crate::backend::{
+    self, Backend, CheckpointRecord, EntryRecord, IssuerRecord, Scope, TokenRecord,
+};
 use crate::policy::{RegistrationPolicy, Role};
 use crate::sequencer::{self, BatchConfig, Job, Sequenced};
 use crate::service_key::ServiceKey;
+use crate::tokens::{token_hash, TokenCache, TokenInfo, TokenStatus};
 use crate::StoreError;
 
 /// Content type of the service's own statements recording identity changes.
@@ -173,6 +176,8 @@ struct Inner {
     /// How many times the registry was read from the database.
     registry_loads: AtomicU64,
     max_statement_bytes: usize,
+    /// The API tokens, in memory.
+    tokens: TokenCache,
     /// The sequencer and tail threads still running.
     running: Arc<crate::tail::Running>,
 }
@@ -190,6 +195,16 @@ pub enum CachedAdmission {
 #[derive(Default)]
 pub struct Deferred {
     refused: Option<(Arc<Registry>, Refusal)>,
+}
+
+/// A registered identity: an issuer key or an X.509 trust anchor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// The key's id (securesystemslib key id), or the trust anchor certificate's SHA-256.
+    pub id: String,
+    pub trust_anchor: bool,
+    /// For a trust anchor, `spki` holds the certificate DER.
+    pub record: IssuerRecord,
 }
 
 /// What opening a store found or made, for the operator.
@@ -327,6 +342,7 @@ impl Store {
                     reload: Mutex::new(None),
                     registry_loads: AtomicU64::new(1),
                     max_statement_bytes: config.max_statement_bytes,
+                    tokens: TokenCache::new(),
                     running,
                 }),
             },
@@ -770,6 +786,67 @@ impl Store {
         self.inner.backend.issuers()
     }
 
+    /// Every registered identity, keys and trust anchors, with the id `issuer remove` takes.
+    pub fn identities(&self) -> Result<Vec<Identity>, StoreError> {
+        let mut out = Vec::new();
+        for r in self.inner.backend.issuers()? {
+            let id = PublicKey::from_spki(&r.spki)
+                .map(|k| k.keyid().as_str().to_owned())
+                .map_err(|e| StoreError::corrupt(format!("issuer {} key: {e}", r.iss)))?;
+            out.push(Identity {
+                id,
+                trust_anchor: false,
+                record: r,
+            });
+        }
+        for r in self.inner.backend.trust_anchors()? {
+            out.push(Identity {
+                id: hex::encode(Sha256::digest(&r.spki).as_bytes()),
+                trust_anchor: true,
+                record: r,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Removes every identity whose id (a key id, or a trust anchor's SHA-256, as
+    /// [`Store::identities`] lists them) is `id`, optionally only those of `iss`; each removal
+    /// is logged. Returns the log entries, one per identity removed (none: nothing matched).
+    pub fn remove_identity(
+        &self,
+        id: &str,
+        iss: Option<&str>,
+    ) -> Result<Vec<(Identity, Registration)>, StoreError> {
+        let id = id.trim().to_ascii_lowercase();
+        let matching: Vec<Identity> = self
+            .identities()?
+            .into_iter()
+            .filter(|i| i.id == id && iss.is_none_or(|iss| i.record.iss == iss))
+            .collect();
+        let mut out = Vec::new();
+        for identity in matching {
+            let r = &identity.record;
+            let removed = if identity.trust_anchor {
+                self.inner.backend.remove_trust_anchor(r)?
+            } else {
+                self.inner.backend.remove_issuer(r)?
+            };
+            if !removed {
+                continue;
+            }
+            self.registry(true)?;
+            let payload = serde_json::json!({
+                "action": if identity.trust_anchor { "trust-anchor-removed" } else { "issuer-removed" },
+                "iss": r.iss,
+                "role": r.role.name(),
+                "id": identity.id,
+            });
+            let reg = self.log_own_statement(IDENTITY_CHANGE_TYPE, &r.iss, &payload)?;
+            out.push((identity, reg));
+        }
+        Ok(out)
+    }
+
     /// Replaces the registration policy; returns the new version and its log entry.
     pub fn set_registration_policy(
         &self,
@@ -804,25 +881,91 @@ impl Store {
         }
     }
 
-    /// Creates an API token; only its SHA-256 is stored. The token is returned once.
+    /// Creates an API token that does not expire; only its SHA-256 is stored. The token is
+    /// returned once.
     pub fn create_token(&self, scope: Scope, label: &str) -> Result<String, StoreError> {
+        self.create_token_expiring(scope, label, None)
+    }
+
+    /// Creates an API token refused from `expires_ms` (Unix milliseconds) on, if given.
+    pub fn create_token_expiring(
+        &self,
+        scope: Scope,
+        label: &str,
+        expires_ms: Option<i64>,
+    ) -> Result<String, StoreError> {
         let mut raw = [0u8; 32];
         sbomit_crypto::random_bytes(&mut raw).map_err(StoreError::Random)?;
         let token = format!("sbomit_{}", hex::encode(raw));
-        self.inner.backend.add_token(
-            Sha256::digest(token.as_bytes()).as_bytes(),
+        self.inner.backend.add_token(&TokenRecord {
+            hash: token_hash(&token),
             scope,
-            label,
-            now_ms(),
-        )?;
+            label: label.to_owned(),
+            created_ms: now_ms(),
+            expires_ms,
+            revoked_ms: None,
+        })?;
+        self.inner.tokens.reload(&*self.inner.backend)?;
         Ok(token)
     }
 
-    /// The scope of a presented token, if it is one of ours.
-    pub fn token_scope(&self, token: &str) -> Result<Option<Scope>, StoreError> {
-        self.inner
+    /// Every token (id, scope, label, lifetime; never the secret), oldest first.
+    pub fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        Ok(self
+            .inner
             .backend
-            .token_scope(Sha256::digest(token.as_bytes()).as_bytes())
+            .tokens()?
+            .iter()
+            .map(TokenInfo::of)
+            .collect())
+    }
+
+    /// Revokes the token whose id (as [`Store::tokens`] lists it) starts with `id`: refused
+    /// at once by this process, and by other processes on the database within
+    /// [`crate::tokens::TOKEN_TTL`]. Returns it, or `None` when it was revoked already.
+    pub fn revoke_token(&self, id: &str) -> Result<Option<TokenInfo>, StoreError> {
+        let hash = self.inner.tokens.resolve(&*self.inner.backend, id)?;
+        let revoked = self.inner.backend.revoke_token(&hash, now_ms())?;
+        self.inner.tokens.reload(&*self.inner.backend)?;
+        if !revoked {
+            return Ok(None);
+        }
+        Ok(self
+            .inner
+            .backend
+            .tokens()?
+            .iter()
+            .find(|t| t.hash == hash)
+            .map(TokenInfo::of))
+    }
+
+    /// What a presented token is worth now. Answered from memory; the table is read only
+    /// when the snapshot is stale, or for an unknown token at most every
+    /// [`crate::tokens::MIN_MISS_RELOAD_INTERVAL`] (see [`crate::tokens`]).
+    pub fn token_status(&self, token: &str) -> Result<TokenStatus, StoreError> {
+        self.inner
+            .tokens
+            .check(&*self.inner.backend, &token_hash(token), now_ms())
+    }
+
+    /// [`Store::token_status`] if it can be answered without the database (it never blocks);
+    /// `None` when [`Store::token_status`] must read the table.
+    pub fn token_status_cached(&self, token: &str) -> Option<TokenStatus> {
+        self.inner.tokens.cached(&token_hash(token), now_ms())
+    }
+
+    /// The scope of a presented token, if it is one of ours and neither expired nor revoked.
+    pub fn token_scope(&self, token: &str) -> Result<Option<Scope>, StoreError> {
+        Ok(match self.token_status(token)? {
+            TokenStatus::Valid(scope) => Some(scope),
+            _ => None,
+        })
+    }
+
+    /// How many times the tokens were read from the database since the store was opened: for
+    /// monitoring, and for tests that random tokens cannot make many.
+    pub fn token_loads(&self) -> u64 {
+        self.inner.tokens.loads()
     }
 
     pub fn storage_bytes(&self) -> Result<u64, StoreError> {

@@ -1,7 +1,7 @@
 //! `sbomit store …`: run the Store (a SCITT transparency service) and talk to one.
 //!
-//! `serve`, `issuer add` and `token create` are the operator's commands and open the database
-//! directly; `submit`, `get` and `checkpoint` talk to a running store through sbomit-client;
+//! `serve`, `issuer add|list|remove` and `token create|list|revoke` are the operator's
+//! commands and open the database directly; `submit`, `get` and `checkpoint` talk to a running store through sbomit-client;
 //! `verify-receipt` is offline: a statement, its receipt and the service's key are enough.
 
 use std::io::{IsTerminal, Write};
@@ -35,10 +35,10 @@ mod store_query;
 pub enum StoreCommand {
     /// Run the Store's HTTP service (SCRAPI and the in-toto evidence API).
     Serve(ServeArgs),
-    /// Register issuer identities (direct database access).
+    /// Register, list and remove issuer identities (direct database access).
     #[command(subcommand)]
     Issuer(IssuerCommand),
-    /// Create API tokens (direct database access).
+    /// Create, list and revoke API tokens (direct database access).
     #[command(subcommand)]
     Token(TokenCommand),
     /// Register a signed statement (COSE or DSSE) with a running store; saves its receipt.
@@ -98,6 +98,27 @@ pub struct ServeArgs {
 pub enum IssuerCommand {
     /// Register a public key for an issuer, with a role; the change is logged.
     Add(IssuerAddArgs),
+    /// List the registered identities: id, kind (key or trust anchor), role, issuer, added.
+    List(DatabaseOnlyArgs),
+    /// Remove an identity by the id `issuer list` shows; each removal is logged.
+    Remove(IssuerRemoveArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DatabaseOnlyArgs {
+    #[command(flatten)]
+    db: DatabaseArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct IssuerRemoveArgs {
+    #[command(flatten)]
+    db: DatabaseArgs,
+    /// A key id, or a trust anchor's SHA-256, as `issuer list` shows it.
+    id: String,
+    /// Only the identity of this issuer (by default every issuer's with this id).
+    #[arg(long)]
+    iss: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -132,6 +153,17 @@ pub struct IssuerAddArgs {
 pub enum TokenCommand {
     /// Create an API token; it is printed once (only its hash is stored).
     Create(TokenCreateArgs),
+    /// List the tokens: id, scope, created, expires, revoked, label (never the secret).
+    List(DatabaseOnlyArgs),
+    /// Revoke a token by the id `token list` shows (or a unique prefix of 8+ digits).
+    Revoke(TokenRevokeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TokenRevokeArgs {
+    #[command(flatten)]
+    db: DatabaseArgs,
+    id: String,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -150,6 +182,12 @@ pub struct TokenCreateArgs {
     /// A note on what the token is for.
     #[arg(long, default_value = "")]
     label: String,
+    /// The token stops working after this long: a number with s, m, h, d or w (`90d`).
+    #[arg(long, conflicts_with = "expires")]
+    expires_in: Option<String>,
+    /// The token stops working at this instant (RFC 3339, `2027-01-01T00:00:00Z`).
+    #[arg(long)]
+    expires: Option<String>,
 }
 
 /// A running store.
@@ -217,7 +255,11 @@ pub fn run(command: StoreCommand, out: &Output) -> Result<Outcome> {
     match command {
         StoreCommand::Serve(a) => serve(a, out),
         StoreCommand::Issuer(IssuerCommand::Add(a)) => issuer_add(a, out),
+        StoreCommand::Issuer(IssuerCommand::List(a)) => issuer_list(a),
+        StoreCommand::Issuer(IssuerCommand::Remove(a)) => issuer_remove(a, out),
         StoreCommand::Token(TokenCommand::Create(a)) => token_create(a),
+        StoreCommand::Token(TokenCommand::List(a)) => token_list(a),
+        StoreCommand::Token(TokenCommand::Revoke(a)) => token_revoke(a, out),
         StoreCommand::Submit(a) => submit(a, out),
         StoreCommand::Get(a) => get(a, out),
         StoreCommand::VerifyReceipt(a) => verify_receipt(a),
@@ -462,18 +504,155 @@ fn issuer_add_on(store: &Store, args: &IssuerAddArgs, role: Role, out: &Output) 
     Ok(Outcome::Ok)
 }
 
+fn issuer_list(args: DatabaseOnlyArgs) -> Result<Outcome> {
+    let identities = with_operator_store(&args.db, |store| {
+        store.identities().context("reading the identities")
+    })?;
+    println!("ID\tKIND\tROLE\tISS\tADDED");
+    for i in identities {
+        println!(
+            "{}\t{}\t{}\t{}\t{}",
+            i.id,
+            if i.trust_anchor {
+                "trust-anchor"
+            } else {
+                "key"
+            },
+            i.record.role,
+            i.record.iss,
+            rfc3339(i.record.added_ms)
+        );
+    }
+    Ok(Outcome::Ok)
+}
+
+fn issuer_remove(args: IssuerRemoveArgs, out: &Output) -> Result<Outcome> {
+    let removed = with_operator_store(&args.db, |store| {
+        store
+            .remove_identity(&args.id, args.iss.as_deref())
+            .with_context(|| format!("removing identity {}", args.id))
+    })?;
+    if removed.is_empty() {
+        match &args.iss {
+            Some(iss) => bail!(
+                "no identity {} of issuer {iss} (see `store issuer list`)",
+                args.id
+            ),
+            None => bail!("no identity {} (see `store issuer list`)", args.id),
+        }
+    }
+    for (identity, reg) in removed {
+        out.info(format!(
+            "removed {} of issuer {} ({}); logged as entry {}",
+            identity.id, identity.record.iss, identity.record.role, reg.id
+        ));
+        println!("{}", reg.id);
+    }
+    Ok(Outcome::Ok)
+}
+
+/// Unix milliseconds as RFC 3339 (UTC).
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// `90d`, `12h`, `30m`, `45s`, `2w`: a positive number and its unit.
+fn parse_duration(text: &str) -> Result<chrono::Duration> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: i64 = number
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .with_context(|| format!("--expires-in {text:?}: expected a positive number and a unit (s, m, h, d, w), such as 90d"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => bail!("--expires-in {text:?}: the unit must be s, m, h, d or w"),
+    };
+    n.checked_mul(seconds)
+        .and_then(chrono::Duration::try_seconds)
+        .with_context(|| format!("--expires-in {text:?} is too long"))
+}
+
+/// When a new token expires (Unix milliseconds), from `--expires-in` or `--expires`.
+fn token_expiry(args: &TokenCreateArgs) -> Result<Option<i64>> {
+    let now = chrono::Utc::now();
+    let at = match (&args.expires_in, &args.expires) {
+        (Some(d), _) => now
+            .checked_add_signed(parse_duration(d)?)
+            .with_context(|| format!("--expires-in {d:?} is too long"))?,
+        (None, Some(t)) => chrono::DateTime::parse_from_rfc3339(t)
+            .with_context(|| format!("--expires {t:?}: not an RFC 3339 time"))?
+            .with_timezone(&chrono::Utc),
+        (None, None) => return Ok(None),
+    };
+    if at <= now {
+        bail!(
+            "the token would expire at {}, which is not in the future",
+            at.to_rfc3339()
+        );
+    }
+    Ok(Some(at.timestamp_millis()))
+}
+
 fn token_create(args: TokenCreateArgs) -> Result<Outcome> {
     let scope = match args.scope {
         ScopeArg::Admin => Scope::Admin,
         ScopeArg::Submit => Scope::Submit,
         ScopeArg::Read => Scope::Read,
     };
+    let expires = token_expiry(&args)?;
     let token = with_operator_store(&args.db, |store| {
         store
-            .create_token(scope, &args.label)
+            .create_token_expiring(scope, &args.label, expires)
             .context("creating the token")
     })?;
     println!("{token}");
+    Ok(Outcome::Ok)
+}
+
+fn token_list(args: DatabaseOnlyArgs) -> Result<Outcome> {
+    let tokens = with_operator_store(&args.db, |store| {
+        store.tokens().context("reading the tokens")
+    })?;
+    println!("ID\tSCOPE\tCREATED\tEXPIRES\tREVOKED\tLABEL");
+    let never = || "-".to_owned();
+    for t in tokens {
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}",
+            t.id,
+            t.scope.name(),
+            rfc3339(t.created_ms),
+            t.expires_ms.map(rfc3339).unwrap_or_else(never),
+            t.revoked_ms.map(rfc3339).unwrap_or_else(never),
+            t.label
+        );
+    }
+    Ok(Outcome::Ok)
+}
+
+fn token_revoke(args: TokenRevokeArgs, out: &Output) -> Result<Outcome> {
+    let revoked = with_operator_store(&args.db, |store| {
+        store
+            .revoke_token(&args.id)
+            .with_context(|| format!("revoking token {}", args.id))
+    })?;
+    match revoked {
+        Some(t) => out.info(format!(
+            "revoked token {} ({}, {:?}); running servers refuse it within a second",
+            t.id,
+            t.scope.name(),
+            t.label
+        )),
+        None => out.info(format!("token {} was revoked already", args.id)),
+    }
     Ok(Outcome::Ok)
 }
 

@@ -37,9 +37,17 @@ struct Server {
 
 impl Server {
     /// Starts `sbomit store serve` on a free port and waits for its `listening on` line.
+    ///
+    /// The tests drive one server from one address with hundreds of requests without a token
+    /// (bursts, polling, verifying every entry), so its anonymous rate limit is off (through
+    /// `--config`); the limit has its own tests in sbomit-server.
     fn start(dir: &Path, database: &str, service_key: &Path, log: &str) -> Server {
+        let config = dir.join(format!("{log}.toml"));
+        std::fs::write(&config, "anonymous_rate_per_sec = 0\n").unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_sbomit"))
-            .args(["store", "serve", "--listen", "127.0.0.1:0", "--database"])
+            .args(["store", "serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .arg("--database")
             .arg(database)
             .arg("--service-key")
             .arg(service_key)
@@ -811,4 +819,201 @@ fn serve_on_a_busy_port_creates_no_key_and_no_database() {
         .starts_with(&format!("sbomit: error: cannot listen on {addr}")));
     assert!(!dir.join("store.db").exists());
     assert!(!dir.join("service-key.pem").exists());
+}
+
+// ---- issue 12: the operator's token and issuer commands ----
+
+/// `sbomit store …` on `db`, with the data directory under `dir`.
+fn operator(dir: &Path, db: &str, skey: &Path, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["store"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--database", db, "--service-key", skey.to_str().unwrap()]);
+    sbomit_env(
+        dir,
+        &all,
+        &[("SBOMIT_DATA_DIR", dir.join("data").to_str().unwrap())],
+    )
+}
+
+fn stdout_of(o: std::process::Output) -> String {
+    String::from_utf8(ok(o).stdout).unwrap()
+}
+
+/// The rows of a tab-separated listing (the header dropped).
+fn rows(listing: &str) -> Vec<Vec<String>> {
+    listing
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').map(str::to_owned).collect())
+        .collect()
+}
+
+#[test]
+fn issuer_list_shows_identities_and_issuer_remove_takes_one_out_and_logs_it() {
+    let tmp = tempdir();
+    let dir = tmp.path();
+    let db = format!("sqlite://{}", dir.join("store.db").display());
+    let skey = dir.join("service-key.pem");
+    let (key, pub_path) = issuer_key(dir, "ci");
+    add_issuer(dir, &db, &skey, "https://ci.example", &pub_path);
+    let keyid = key.public_key().keyid().as_str().to_owned();
+
+    let listing = stdout_of(operator(dir, &db, &skey, &["issuer", "list"]));
+    assert!(
+        listing.starts_with("ID\tKIND\tROLE\tISS\tADDED"),
+        "{listing}"
+    );
+    let list = rows(&listing);
+    assert_eq!(list.len(), 1, "{listing}");
+    assert_eq!(
+        &list[0][..4],
+        &[keyid.as_str(), "key", "attester", "https://ci.example"]
+    );
+
+    // Removed, narrowed to its issuer (without --iss, every issuer's use of the key goes).
+    let removed = stdout_of(operator(
+        dir,
+        &db,
+        &skey,
+        &["issuer", "remove", &keyid, "--iss", "https://ci.example"],
+    ));
+    assert!(removed.trim().starts_with("1."), "{removed}");
+    assert!(rows(&stdout_of(operator(dir, &db, &skey, &["issuer", "list"]))).is_empty());
+    // Removing what is not there is a usage error, naming the id.
+    fails_with(
+        operator(dir, &db, &skey, &["issuer", "remove", &keyid]),
+        2,
+        &[&keyid],
+    );
+
+    // The removal is logged: a server on the database shows it as an entry.
+    let server = Server::start(dir, &db, &skey, "serve.log");
+    let index: u64 = removed.trim().strip_prefix("1.").unwrap().parse().unwrap();
+    let entry = client(&server.url).entry(index).unwrap();
+    assert_eq!(
+        entry.statement_type.as_deref(),
+        Some(sbomit_store::IDENTITY_CHANGE_TYPE)
+    );
+}
+
+#[test]
+fn token_list_revoke_and_expiry_reach_a_running_server() {
+    let tmp = tempdir();
+    let dir = tmp.path();
+    let db = format!("sqlite://{}", dir.join("store.db").display());
+    let skey = dir.join("service-key.pem");
+    let create = |args: &[&str]| {
+        let mut all = vec!["token", "create"];
+        all.extend_from_slice(args);
+        operator(dir, &db, &skey, &all)
+    };
+    let admin = stdout_of(create(&["--scope", "admin", "--label", "ops"]));
+    let admin = admin.trim().to_owned();
+    let brief = stdout_of(create(&[
+        "--scope",
+        "admin",
+        "--label",
+        "brief",
+        "--expires-in",
+        "2s",
+    ]));
+    let brief = brief.trim().to_owned();
+    let later = stdout_of(create(&[
+        "--scope",
+        "read",
+        "--expires",
+        "2099-01-01T00:00:00Z",
+    ]));
+
+    // Bad lifetimes are usage errors.
+    fails_with(
+        create(&["--scope", "read", "--expires", "2000-01-01T00:00:00Z"]),
+        2,
+        &["not in the future"],
+    );
+    fails_with(
+        create(&["--scope", "read", "--expires-in", "0d"]),
+        2,
+        &["0d"],
+    );
+    fails_with(
+        create(&["--scope", "read", "--expires-in", "5x"]),
+        2,
+        &["unit"],
+    );
+    fails_with(
+        create(&["--scope", "read", "--expires", "tomorrow"]),
+        2,
+        &["RFC 3339"],
+    );
+    fails_with(
+        create(&[
+            "--scope",
+            "read",
+            "--expires-in",
+            "1d",
+            "--expires",
+            "2099-01-01T00:00:00Z",
+        ]),
+        2,
+        &["--expires"],
+    );
+
+    let listing = stdout_of(operator(dir, &db, &skey, &["token", "list"]));
+    assert!(
+        listing.starts_with("ID\tSCOPE\tCREATED\tEXPIRES\tREVOKED\tLABEL"),
+        "{listing}"
+    );
+    for secret in [&admin, &brief, later.trim()] {
+        assert!(!listing.contains(secret), "the list shows a token");
+    }
+    let list = rows(&listing);
+    assert_eq!(list.len(), 3, "{listing}");
+    let ops = list.iter().find(|r| r[5] == "ops").unwrap().clone();
+    assert_eq!(
+        (ops[1].as_str(), ops[3].as_str(), ops[4].as_str()),
+        ("admin", "-", "-")
+    );
+    let read = list.iter().find(|r| r[1] == "read").unwrap();
+    assert_eq!(read[3], "2099-01-01T00:00:00Z");
+
+    let server = Server::start(dir, &db, &skey, "serve.log");
+    let as_admin = client(&server.url).with_token(Some(&admin));
+    as_admin.issuers().unwrap();
+    // Revoked by the operator's command, another process: the server refuses it within
+    // the store's token snapshot lifetime (a second).
+    let revoked = operator(dir, &db, &skey, &["token", "revoke", &ops[0]]);
+    assert!(text(&ok(revoked)).contains("revoked token"));
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        match as_admin.issuers() {
+            Err(e) if e.status() == Some(401) => break,
+            other => assert!(Instant::now() < until, "still {other:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let list = rows(&stdout_of(operator(dir, &db, &skey, &["token", "list"])));
+    let ops = list.iter().find(|r| r[5] == "ops").unwrap();
+    assert_ne!(ops[4], "-", "the revocation time is listed");
+    // Revoking again says so; an unknown id is a usage error.
+    let again = operator(dir, &db, &skey, &["token", "revoke", &ops[0]]);
+    assert!(text(&ok(again)).contains("revoked already"));
+    fails_with(
+        operator(dir, &db, &skey, &["token", "revoke", "ffffffffffffffff"]),
+        2,
+        &["ffffffffffffffff"],
+    );
+
+    // The brief token works until it expires, then gets 401.
+    let as_brief = client(&server.url).with_token(Some(&brief));
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        match as_brief.issuers() {
+            Err(e) if e.status() == Some(401) => break,
+            Ok(_) => {}
+            Err(e) => panic!("{e}"),
+        }
+        assert!(Instant::now() < until, "the brief token never expired");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

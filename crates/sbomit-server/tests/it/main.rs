@@ -3,5 +3,6 @@ mod common;
 mod events;
 mod graph_http;
 mod hostile;
+mod limits;
 mod server;
 mod trust_anchor;

@@ -25,8 +25,19 @@ use crate::StoreError;
 pub mod postgres;
 pub mod sqlite;
 
-/// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+/// The schema version this build writes. Version 2 added `tokens.expires_ms` and
+/// `tokens.revoked_ms`; a version-1 database is migrated when opened (and an older build then
+/// refuses it, rather than accept its expired and revoked tokens).
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// Statements that bring a version-1 database to version 2 (`if_not_exists`: PostgreSQL's
+/// `IF NOT EXISTS`, empty for SQLite, whose caller checks the columns first).
+pub(crate) fn migrate_v1_to_v2(if_not_exists: &str, int: &str) -> String {
+    format!(
+        "ALTER TABLE tokens ADD COLUMN {if_not_exists} expires_ms {int};
+ALTER TABLE tokens ADD COLUMN {if_not_exists} revoked_ms {int};"
+    )
+}
 
 /// A stored entry (the statement itself is a blob).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,6 +74,20 @@ pub struct IssuerRecord {
     /// SubjectPublicKeyInfo DER.
     pub spki: Vec<u8>,
     pub added_ms: i64,
+}
+
+/// A stored API token: its SHA-256 (the token itself is never stored), scope, label, and
+/// lifetime.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub hash: Hash,
+    pub scope: Scope,
+    pub label: String,
+    pub created_ms: i64,
+    /// After this instant the token is refused; `None`: it does not expire.
+    pub expires_ms: Option<i64>,
+    /// When it was revoked; a revoked token is refused.
+    pub revoked_ms: Option<i64>,
 }
 
 /// What an API token may do.
@@ -146,14 +171,16 @@ pub trait Backend: Send + Sync {
     fn add_trust_anchor(&self, issuer: &IssuerRecord) -> Result<bool, StoreError>;
     /// Every registered trust anchor (`spki` holds the certificate DER).
     fn trust_anchors(&self) -> Result<Vec<IssuerRecord>, StoreError>;
-    fn add_token(
-        &self,
-        hash: &Hash,
-        scope: Scope,
-        label: &str,
-        now_ms: i64,
-    ) -> Result<(), StoreError>;
-    fn token_scope(&self, hash: &Hash) -> Result<Option<Scope>, StoreError>;
+    /// Removes an issuer key (`(iss, role, spki)` as listed); false when it was not there.
+    fn remove_issuer(&self, issuer: &IssuerRecord) -> Result<bool, StoreError>;
+    /// Removes a trust anchor (`spki` holds the certificate DER); false when not there.
+    fn remove_trust_anchor(&self, issuer: &IssuerRecord) -> Result<bool, StoreError>;
+    fn add_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
+    /// Every token, oldest first (a handful: the store keeps them in memory).
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+    /// Marks a token revoked at `now_ms`; false when there is no such token or it was revoked
+    /// already.
+    fn revoke_token(&self, hash: &Hash, now_ms: i64) -> Result<bool, StoreError>;
     /// The newest registration policy `(version, document)`.
     fn latest_policy(&self) -> Result<(i64, String), StoreError>;
     fn policy(&self, version: i64) -> Result<Option<String>, StoreError>;
@@ -309,7 +336,8 @@ CREATE TABLE IF NOT EXISTS trust_anchors (
   PRIMARY KEY (iss, cert, role)
 );
 CREATE TABLE IF NOT EXISTS tokens (
-  hash {blob} PRIMARY KEY, scope TEXT NOT NULL, label TEXT NOT NULL, created_ms {int} NOT NULL
+  hash {blob} PRIMARY KEY, scope TEXT NOT NULL, label TEXT NOT NULL, created_ms {int} NOT NULL,
+  expires_ms {int}, revoked_ms {int}
 );
 CREATE TABLE IF NOT EXISTS policies (
   version {int} PRIMARY KEY, document TEXT NOT NULL, created_ms {int} NOT NULL
@@ -358,12 +386,22 @@ CREATE INDEX IF NOT EXISTS {db}graph_entries_statement ON graph_entries (stateme
     )
 }
 
-/// Checks a stored schema version; `true` when none is stored yet (a new database, to be
-/// stamped with [`SCHEMA_VERSION`]).
-pub(crate) fn check_schema(stored: Option<String>) -> Result<bool, StoreError> {
+/// What a stored schema version asks of [`Backend::init`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SchemaState {
+    /// None stored: a new database, to be stamped with [`SCHEMA_VERSION`].
+    New,
+    Current,
+    /// An older version, to be migrated (and stamped) in the same transaction.
+    Old(i64),
+}
+
+/// Checks a stored schema version.
+pub(crate) fn check_schema(stored: Option<String>) -> Result<SchemaState, StoreError> {
     match stored.map(|v| v.parse::<i64>()) {
-        None => Ok(true),
-        Some(Ok(v)) if v <= SCHEMA_VERSION => Ok(false),
+        None => Ok(SchemaState::New),
+        Some(Ok(v)) if v == SCHEMA_VERSION => Ok(SchemaState::Current),
+        Some(Ok(v)) if v < SCHEMA_VERSION => Ok(SchemaState::Old(v)),
         Some(Ok(v)) => Err(StoreError::Schema {
             found: v,
             known: SCHEMA_VERSION,
@@ -374,6 +412,10 @@ pub(crate) fn check_schema(stored: Option<String>) -> Result<bool, StoreError> {
 
 pub(crate) fn kind_from(code: i64) -> Result<EntryKind, StoreError> {
     EntryKind::from_code(code).ok_or_else(|| StoreError::corrupt(format!("entry kind {code}")))
+}
+
+pub(crate) fn scope_from(s: &str) -> Result<Scope, StoreError> {
+    Scope::parse(s).ok_or_else(|| StoreError::corrupt(format!("token scope {s:?}")))
 }
 
 pub(crate) fn role_from(s: &str) -> Result<Role, StoreError> {

@@ -34,9 +34,10 @@ use tokio_postgres::Row;
 use sbomit_tlog::merkle::{Hash, NodeId};
 
 use super::{
-    check_schema, clean, frontier, graph_schema, hash_from, kind_from, log_schema, plan_batch,
-    role_from, Appended, Backend, CheckpointRecord, EntryRecord, EvidenceFilter, EvidenceSelector,
-    IssuerRecord, NodeField, Scope, Seal, ServiceKeyRecord, INLINE_STATEMENT_MAX, SCHEMA_VERSION,
+    check_schema, clean, frontier, graph_schema, hash_from, kind_from, log_schema,
+    migrate_v1_to_v2, plan_batch, role_from, scope_from, Appended, Backend, CheckpointRecord,
+    EntryRecord, EvidenceFilter, EvidenceSelector, IssuerRecord, NodeField, SchemaState, Seal,
+    ServiceKeyRecord, TokenRecord, INLINE_STATEMENT_MAX, SCHEMA_VERSION,
 };
 use crate::admission::NewEntry;
 use crate::graph::{Facts, Node, VulnStatus};
@@ -470,13 +471,26 @@ impl Backend for PostgresBackend {
                 .await?
                 .map(|r| r.try_get::<_, String>(0))
                 .transpose()?;
-            if check_schema(version)? {
-                exec(
-                    &tx,
-                    "INSERT INTO meta (key, value) VALUES ('schema', $1)",
-                    &[&SCHEMA_VERSION.to_string()],
-                )
-                .await?;
+            match check_schema(version)? {
+                SchemaState::New => {
+                    exec(
+                        &tx,
+                        "INSERT INTO meta (key, value) VALUES ('schema', $1)",
+                        &[&SCHEMA_VERSION.to_string()],
+                    )
+                    .await?;
+                }
+                SchemaState::Current => {}
+                SchemaState::Old(_) => {
+                    tx.batch_execute(&migrate_v1_to_v2("IF NOT EXISTS", "BIGINT"))
+                        .await?;
+                    exec(
+                        &tx,
+                        "UPDATE meta SET value = $1 WHERE key = 'schema'",
+                        &[&SCHEMA_VERSION.to_string()],
+                    )
+                    .await?;
+                }
             }
             exec(
                 &tx,
@@ -794,38 +808,86 @@ impl Backend for PostgresBackend {
         self.identity_rows("SELECT iss, role, cert, added_ms FROM trust_anchors ORDER BY added_ms")
     }
 
-    fn add_token(
-        &self,
-        hash: &Hash,
-        scope: Scope,
-        label: &str,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
+    fn remove_issuer(&self, issuer: &IssuerRecord) -> Result<bool, StoreError> {
+        self.with(async |c| {
+            let n = exec(
+                &*c,
+                "DELETE FROM issuers WHERE iss = $1 AND role = $2 AND spki = $3",
+                &[&issuer.iss, &issuer.role.name(), &issuer.spki],
+            )
+            .await?;
+            Ok(n > 0)
+        })
+    }
+
+    fn remove_trust_anchor(&self, issuer: &IssuerRecord) -> Result<bool, StoreError> {
+        self.with(async |c| {
+            let n = exec(
+                &*c,
+                "DELETE FROM trust_anchors WHERE iss = $1 AND role = $2 AND cert = $3",
+                &[&issuer.iss, &issuer.role.name(), &issuer.spki],
+            )
+            .await?;
+            Ok(n > 0)
+        })
+    }
+
+    fn add_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
         self.with(async |c| {
             exec(
                 &*c,
-                "INSERT INTO tokens (hash, scope, label, created_ms) VALUES ($1, $2, $3, $4)",
-                &[&&hash[..], &scope.name(), &label, &now_ms],
+                "INSERT INTO tokens (hash, scope, label, created_ms, expires_ms, revoked_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &&t.hash[..],
+                    &t.scope.name(),
+                    &t.label,
+                    &t.created_ms,
+                    &t.expires_ms,
+                    &t.revoked_ms,
+                ],
             )
             .await?;
             Ok(())
         })
     }
 
-    fn token_scope(&self, hash: &Hash) -> Result<Option<Scope>, StoreError> {
-        let scope: Option<String> = self.with(async |c| {
-            Ok(row_opt(
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.with(async |c| {
+            rows(
                 &*c,
-                "SELECT scope FROM tokens WHERE hash = $1",
-                &[&&hash[..]],
+                "SELECT hash, scope, label, created_ms, expires_ms, revoked_ms FROM tokens \
+                 ORDER BY created_ms, hash",
+                &[],
             )
             .await?
-            .map(|r| r.try_get(0))
-            .transpose()?)
-        })?;
-        scope
-            .map(|s| Scope::parse(&s).ok_or_else(|| StoreError::corrupt(format!("scope {s:?}"))))
-            .transpose()
+            .iter()
+            .map(|r| {
+                let hash: Vec<u8> = r.try_get(0)?;
+                let scope: String = r.try_get(1)?;
+                Ok(TokenRecord {
+                    hash: hash_from(&hash, "token hash")?,
+                    scope: scope_from(&scope)?,
+                    label: r.try_get(2)?,
+                    created_ms: r.try_get(3)?,
+                    expires_ms: r.try_get(4)?,
+                    revoked_ms: r.try_get(5)?,
+                })
+            })
+            .collect()
+        })
+    }
+
+    fn revoke_token(&self, hash: &Hash, now_ms: i64) -> Result<bool, StoreError> {
+        self.with(async |c| {
+            let n = exec(
+                &*c,
+                "UPDATE tokens SET revoked_ms = $2 WHERE hash = $1 AND revoked_ms IS NULL",
+                &[&&hash[..], &now_ms],
+            )
+            .await?;
+            Ok(n > 0)
+        })
     }
 
     fn latest_policy(&self) -> Result<(i64, String), StoreError> {

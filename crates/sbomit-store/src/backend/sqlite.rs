@@ -10,9 +10,10 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use sbomit_tlog::merkle::{Hash, NodeId};
 
 use super::{
-    check_schema, clean, frontier, graph_schema, hash_from, kind_from, log_schema, plan_batch,
-    role_from, Appended, Backend, CheckpointRecord, EntryRecord, EvidenceFilter, EvidenceSelector,
-    IssuerRecord, NodeField, Scope, Seal, ServiceKeyRecord, INLINE_STATEMENT_MAX, SCHEMA_VERSION,
+    check_schema, clean, frontier, graph_schema, hash_from, kind_from, log_schema,
+    migrate_v1_to_v2, plan_batch, role_from, scope_from, Appended, Backend, CheckpointRecord,
+    EntryRecord, EvidenceFilter, EvidenceSelector, IssuerRecord, NodeField, SchemaState, Seal,
+    ServiceKeyRecord, TokenRecord, INLINE_STATEMENT_MAX, SCHEMA_VERSION,
 };
 use crate::admission::NewEntry;
 use crate::graph::{Facts, Node, VulnStatus};
@@ -302,11 +303,28 @@ impl Backend for SqliteBackend {
                 r.get(0)
             })
             .optional()?;
-        if check_schema(version)? {
-            tx.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema', ?1)",
-                params![SCHEMA_VERSION.to_string()],
-            )?;
+        match check_schema(version)? {
+            SchemaState::New => {
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema', ?1)",
+                    params![SCHEMA_VERSION.to_string()],
+                )?;
+            }
+            SchemaState::Current => {}
+            SchemaState::Old(_) => {
+                let has_expiry: i64 = tx.query_row(
+                    "SELECT count(*) FROM pragma_table_info('tokens') WHERE name = 'expires_ms'",
+                    [],
+                    |r| r.get(0),
+                )?;
+                if has_expiry == 0 {
+                    tx.execute_batch(&migrate_v1_to_v2("", "INTEGER"))?;
+                }
+                tx.execute(
+                    "UPDATE meta SET value = ?1 WHERE key = 'schema'",
+                    params![SCHEMA_VERSION.to_string()],
+                )?;
+            }
         }
         tx.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('origin', ?1)",
@@ -523,31 +541,75 @@ impl Backend for SqliteBackend {
         self.identity_rows("SELECT iss, role, cert, added_ms FROM trust_anchors ORDER BY added_ms")
     }
 
-    fn add_token(
-        &self,
-        hash: &Hash,
-        scope: Scope,
-        label: &str,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
+    fn remove_issuer(&self, issuer: &IssuerRecord) -> Result<bool, StoreError> {
+        let n = self.writer().execute(
+            "DELETE FROM issuers WHERE iss = ?1 AND role = ?2 AND spki = ?3",
+            params![issuer.iss, issuer.role.name(), issuer.spki],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn remove_trust_anchor(&self, issuer: &IssuerRecord) -> Result<bool, StoreError> {
+        let n = self.writer().execute(
+            "DELETE FROM trust_anchors WHERE iss = ?1 AND role = ?2 AND cert = ?3",
+            params![issuer.iss, issuer.role.name(), issuer.spki],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn add_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
         self.writer().execute(
-            "INSERT INTO tokens (hash, scope, label, created_ms) VALUES (?1, ?2, ?3, ?4)",
-            params![&hash[..], scope.name(), label, now_ms],
+            "INSERT INTO tokens (hash, scope, label, created_ms, expires_ms, revoked_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                &t.hash[..],
+                t.scope.name(),
+                t.label,
+                t.created_ms,
+                t.expires_ms,
+                t.revoked_ms
+            ],
         )?;
         Ok(())
     }
 
-    fn token_scope(&self, hash: &Hash) -> Result<Option<Scope>, StoreError> {
-        let scope: Option<String> = self.read(|c| {
-            Ok(
-                c.prepare_cached("SELECT scope FROM tokens WHERE hash = ?1")?
-                    .query_row(params![&hash[..]], |r| r.get(0))
-                    .optional()?,
-            )
-        })?;
-        scope
-            .map(|s| Scope::parse(&s).ok_or_else(|| StoreError::corrupt(format!("scope {s:?}"))))
-            .transpose()
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT hash, scope, label, created_ms, expires_ms, revoked_ms FROM tokens \
+                 ORDER BY created_ms, hash",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                    r.get::<_, Option<i64>>(5)?,
+                ))
+            })?;
+            rows.map(|row| {
+                let (hash, scope, label, created_ms, expires_ms, revoked_ms) = row?;
+                Ok(TokenRecord {
+                    hash: hash_from(&hash, "token hash")?,
+                    scope: scope_from(&scope)?,
+                    label,
+                    created_ms,
+                    expires_ms,
+                    revoked_ms,
+                })
+            })
+            .collect()
+        })
+    }
+
+    fn revoke_token(&self, hash: &Hash, now_ms: i64) -> Result<bool, StoreError> {
+        let n = self.writer().execute(
+            "UPDATE tokens SET revoked_ms = ?2 WHERE hash = ?1 AND revoked_ms IS NULL",
+            params![&hash[..], now_ms],
+        )?;
+        Ok(n > 0)
     }
 
     fn latest_policy(&self) -> Result<(i64, String), StoreError> {

@@ -5,3 +5,4 @@ mod graph;
 mod graph_extract;
 mod pg_connection;
 mod store;
+mod tokens;

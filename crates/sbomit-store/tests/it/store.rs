@@ -758,3 +758,79 @@ fn close_waits_for_the_background_threads_to_let_go_of_the_database() {
         assert!(other.close(std::time::Duration::from_secs(10)));
     });
 }
+
+#[test]
+fn identities_are_listed_and_removed_by_id_and_each_removal_is_logged() {
+    each_backend(|db| {
+        let store = db.open();
+        let attester = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        let keyid = attester.public_key().keyid().as_str().to_owned();
+        store
+            .add_issuer("https://ci.example", Role::Attester, attester.public_key())
+            .unwrap();
+        store
+            .add_issuer(
+                "https://other.example",
+                Role::Attester,
+                attester.public_key(),
+            )
+            .unwrap();
+        let (ca, leaf, leaf_key) = pki();
+        store
+            .add_trust_anchor("https://vendor.example", Role::Attester, &ca)
+            .unwrap();
+        let list = store.identities().unwrap();
+        assert_eq!(list.len(), 3);
+        assert_eq!(
+            list.iter()
+                .filter(|i| i.id == keyid && !i.trust_anchor)
+                .count(),
+            2
+        );
+        let anchor = list.iter().find(|i| i.trust_anchor).unwrap().id.clone();
+        assert_eq!(anchor.len(), 64);
+
+        let good = dsse_statement(&attester, "https://slsa.dev/provenance/v1", "a");
+        store.register(EntryKind::Dsse, &good).unwrap();
+        // No match: nothing removed, nothing logged.
+        let before = size(&store);
+        assert!(store.remove_identity("0000", None).unwrap().is_empty());
+        assert!(store
+            .remove_identity(&keyid, Some("https://nobody.example"))
+            .unwrap()
+            .is_empty());
+        assert_eq!(size(&store), before);
+        // One issuer's use of the key, then the other's.
+        let removed = store
+            .remove_identity(&keyid, Some("https://ci.example"))
+            .unwrap();
+        assert_eq!(removed.len(), 1);
+        let entry = store.entry(removed[0].1.index).unwrap().unwrap();
+        assert_eq!(entry.statement_type, sbomit_store::IDENTITY_CHANGE_TYPE);
+        assert_eq!(entry.sub, "https://ci.example");
+        assert_eq!(store.identities().unwrap().len(), 2);
+        assert_eq!(store.remove_identity(&keyid, None).unwrap().len(), 1);
+        // The key no longer registers anything.
+        let again = dsse_statement(&attester, "https://slsa.dev/provenance/v1", "b");
+        assert!(matches!(
+            store.register(EntryKind::Dsse, &again),
+            Err(StoreError::Refused(Refusal::UnknownIssuer(_)))
+        ));
+        // The trust anchor, by its certificate's SHA-256.
+        let signed = x5chain_statement(
+            &leaf_key,
+            "https://vendor.example",
+            std::slice::from_ref(&leaf),
+        );
+        store.register(EntryKind::Cose, &signed).unwrap();
+        assert_eq!(store.remove_identity(&anchor, None).unwrap().len(), 1);
+        // Another statement by the same chain (ECDSA: another signature) is refused now.
+        let later = x5chain_statement(&leaf_key, "https://vendor.example", &[leaf]);
+        assert_ne!(later, signed);
+        assert!(matches!(
+            store.register(EntryKind::Cose, &later),
+            Err(StoreError::Refused(Refusal::UnknownIssuer(_)))
+        ));
+        assert!(store.identities().unwrap().is_empty());
+    });
+}
