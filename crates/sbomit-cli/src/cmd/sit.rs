@@ -285,8 +285,15 @@ fn generate(mut args: GenerateArgs, out: &Output) -> Result<Outcome> {
     let mut options = SitOptions::at(timestamp);
     options.attestation_url_base = args.attestation_url_base.clone();
     options.allow_unhashed = args.allow_unhashed;
-    let inventory =
-        sit::derive(&doc, &report, &lockfiles, &options).with_context(|| what.clone())?;
+    let inventory = match sit::derive(&doc, &report, &lockfiles, &options) {
+        Ok(i) => i,
+        // §4.2.2.1: a policy failure of the inputs, not an input error.
+        Err(e @ sit::SitError::Unhashed { .. }) => {
+            println!("sit generate FAILED: {e}");
+            return Ok(Outcome::Failed);
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context(what.clone())),
+    };
     t.lap("derive the inventory");
     let Some(key) = signing_key else {
         // Unsigned: stream what can be streamed, nothing needs the whole SBOM in memory.

@@ -16,6 +16,9 @@ pub enum LockfileKind {
     Requirements,
     Poetry,
     Uv,
+    /// Go's `go.sum`: module versions with `h1:` hashes (a hash of the module's file list, not
+    /// of any file), so a Go package's sha256 is its attested module archive's.
+    GoSum,
 }
 
 impl LockfileKind {
@@ -27,6 +30,7 @@ impl LockfileKind {
             "package-lock.json" | "npm-shrinkwrap.json" => Some(Self::Npm),
             "poetry.lock" => Some(Self::Poetry),
             "uv.lock" => Some(Self::Uv),
+            "go.sum" => Some(Self::GoSum),
             b if b.starts_with("requirements") && b.ends_with(".txt") => Some(Self::Requirements),
             _ => None,
         }
@@ -39,6 +43,7 @@ impl LockfileKind {
             Self::Requirements => "requirements.txt",
             Self::Poetry => "poetry.lock",
             Self::Uv => "uv.lock",
+            Self::GoSum => "go.sum",
         }
     }
 }
@@ -167,6 +172,7 @@ pub fn parse(kind: LockfileKind, bytes: &[u8]) -> Result<Vec<Package>, LockfileE
         LockfileKind::Requirements => requirements(text),
         LockfileKind::Poetry => toml_packages(text, kname, false)?,
         LockfileKind::Uv => toml_packages(text, kname, true)?,
+        LockfileKind::GoSum => go_sum(text),
     };
     for p in &mut pkgs {
         p.hashes.sort();
@@ -315,6 +321,47 @@ fn npm(text: &str) -> Result<Vec<Package>, LockfileError> {
 }
 
 /// `name==version` requirements, with `--hash=sha256:` options (continuation lines joined).
+/// `go.sum`: `MODULE VERSION h1:HASH` per module version, and `MODULE VERSION/go.mod h1:HASH`
+/// for modules whose `go.mod` alone was needed (not packages of the build: skipped).
+fn go_sum(text: &str) -> Vec<Package> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(module), Some(version), Some(_hash)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        if version.ends_with("/go.mod") {
+            continue;
+        }
+        out.push(Package {
+            name: module.to_owned(),
+            version: version.to_owned(),
+            purl: format!(
+                "pkg:golang/{}@{}",
+                module.split('/').map(pct).collect::<Vec<_>>().join("/"),
+                pct(version)
+            ),
+            hashes: Vec::new(),
+        });
+    }
+    out
+}
+
+/// The module cache's escaping of a module path (`github.com/BurntSushi/toml` →
+/// `github.com/!burnt!sushi/toml`): upper-case letters become `!` and the lower-case letter.
+pub fn go_escape(module: &str) -> String {
+    let mut out = String::with_capacity(module.len());
+    for c in module.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('!');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn requirements(text: &str) -> Vec<Package> {
     let joined = text.replace("\\\r\n", " ").replace("\\\n", " ");
     let mut out = Vec::new();
@@ -443,6 +490,17 @@ mod tests {
              source = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"{H}\"\n\n\
              [[package]]\nname = \"g\"\nversion = \"0.1.0\"\nsource = \"git+https://x/g#abc\"\n"
         );
+        let go = "github.com/BurntSushi/toml v1.3.2 h1:o7IhLm0Msx3BaB+n3Ag7L8EVlByGnpq14C4YWiu/gL8=\n\
+                  github.com/BurntSushi/toml v1.3.2/go.mod h1:CxXYINrC8qIiEnFrOxCa7Jy5BFHlXnUU2pbicEuybxQ=\n\
+                  golang.org/x/mod v0.12.0/go.mod h1:iBbtSCu2XBx23ZKBPSOrRkjjQPZFPuis4dIYUhu/chs=\n";
+        let p = parse(LockfileKind::GoSum, go.as_bytes()).unwrap();
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].purl, "pkg:golang/github.com/BurntSushi/toml@v1.3.2");
+        assert!(p[0].hashes.is_empty());
+        assert_eq!(
+            go_escape("github.com/BurntSushi/toml"),
+            "github.com/!burnt!sushi/toml"
+        );
         let p = parse(LockfileKind::Cargo, text.as_bytes()).unwrap();
         assert_eq!(p.len(), 2);
         let serde = p.iter().find(|p| p.name == "serde").unwrap();
@@ -516,5 +574,9 @@ mod tests {
             Some(LockfileKind::Requirements)
         );
         assert_eq!(LockfileKind::from_path("Cargo.toml"), None);
+        assert_eq!(
+            LockfileKind::from_path("svc/go.sum"),
+            Some(LockfileKind::GoSum)
+        );
     }
 }

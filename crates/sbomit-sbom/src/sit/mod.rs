@@ -479,12 +479,15 @@ struct AttestedArtifacts {
     by_sha256: BTreeSet<String>,
     /// file name → sha256 hex, for names that could be archives.
     by_file_name: BTreeMap<String, String>,
+    /// path → sha256 hex of the Go module archives (`.../@v/VERSION.zip`).
+    go_zips: BTreeMap<String, String>,
 }
 
 impl AttestedArtifacts {
     fn of(components: &BTreeMap<String, Component>) -> Self {
         let mut by_sha256 = BTreeSet::new();
         let mut by_file_name = BTreeMap::new();
+        let mut go_zips = BTreeMap::new();
         for c in components
             .values()
             .filter(|c| c.kind != ComponentKind::Library)
@@ -500,10 +503,14 @@ impl AttestedArtifacts {
             {
                 by_file_name.insert(base.to_owned(), h.hex.clone());
             }
+            if c.name.contains("/@v/") && c.name.ends_with(".zip") {
+                go_zips.insert(c.name.clone(), h.hex.clone());
+            }
         }
         AttestedArtifacts {
             by_sha256,
             by_file_name,
+            go_zips,
         }
     }
 
@@ -522,6 +529,15 @@ impl AttestedArtifacts {
                 ]
             }
             LockfileKind::Cargo => vec![format!("{name}-{version}.crate")],
+            LockfileKind::GoSum => {
+                // The module cache's `<escaped module>/@v/<version>.zip`.
+                let suffix = format!("{}/@v/{version}.zip", lockfile::go_escape(name));
+                return self
+                    .go_zips
+                    .iter()
+                    .find(|(p, _)| *p == &suffix || p.ends_with(&format!("/{suffix}")))
+                    .map(|(_, h)| h.clone());
+            }
             LockfileKind::Requirements | LockfileKind::Poetry | LockfileKind::Uv => {
                 let n = name.to_ascii_lowercase().replace(['-', '.'], "_");
                 let prefix = format!("{n}-{version}-");
