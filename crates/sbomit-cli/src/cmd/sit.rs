@@ -16,6 +16,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use base64::Engine as _;
 use clap::{ArgGroup, Args, Subcommand};
 use sbomit_fs::inspect::DEFAULT_INSPECTION_TIMEOUT;
 use sbomit_intoto::digest::Sha256;
@@ -100,6 +101,13 @@ pub struct VerifyArgs {
     /// its layout's `sbomit-sit` step lists are the ones authorized to sign SITs.
     #[arg(long, requires = "layout_keys")]
     document: Option<PathBuf>,
+    /// Fetch the document from this Store: --document is then its digest, `sha256:HEX`
+    /// (the SIT's `sbomit:document:sha256`).
+    #[arg(long, requires = "document")]
+    store: Option<String>,
+    /// An API token for --store (sent as `Authorization: Bearer`).
+    #[arg(long, env = "SBOMIT_STORE_TOKEN", requires = "store")]
+    token: Option<String>,
     /// The project owner's public keys (each must have signed the layout).
     #[arg(long = "layout-keys", num_args = 1.., requires = "document")]
     layout_keys: Vec<PathBuf>,
@@ -464,6 +472,56 @@ fn exiting<T>(big: T) {
 
 // ---- verify
 
+/// The SBOMit document with digest `digest` (`sha256:HEX` or HEX), from the Store at `store`:
+/// an entry about that digest whose payload is an SBOMit document of which it is a version.
+/// The Store's word is not trusted: the document is verified like any other.
+fn fetch_document(store: &str, token: Option<&str>, digest: &str) -> Result<Document> {
+    use sbomit_client::{Client, EvidenceQuery, Target};
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    let Some(want) = Sha256::from_hex(hex) else {
+        bail!("--document {digest:?}: with --store, give the document's digest as sha256:HEX");
+    };
+    let client = Client::new(store)?.with_token(token);
+    let answer = client
+        .evidence(&EvidenceQuery::about(Target::Digest(hex)))
+        .with_context(|| format!("asking {store} for document {hex}"))?;
+    for e in &answer.entries {
+        if e.statement_type.as_deref() != Some(sbomit_sbom::read::SBOMIT_DOCUMENT_CONTENT_TYPE) {
+            continue;
+        }
+        let entry = client
+            .entry(e.index)
+            .with_context(|| format!("fetching entry {} from {store}", e.index))?;
+        let Ok(statement) = base64::engine::general_purpose::STANDARD.decode(&entry.statement)
+        else {
+            continue;
+        };
+        let Ok(parsed) = sbomit_scitt::cose::SignedStatement::parse(&statement) else {
+            continue;
+        };
+        let Some(payload) = parsed.payload() else {
+            continue;
+        };
+        let Ok(doc) = Document::from_bytes(payload) else {
+            continue;
+        };
+        if doc.version_with_digest(&want)?.is_some() {
+            return Ok(doc);
+        }
+    }
+    let types: Vec<String> = answer
+        .entries
+        .iter()
+        .map(|e| e.statement_type.clone().unwrap_or_else(|| "?".into()))
+        .collect();
+    bail!(
+        "the Store at {store} has no SBOMit document with digest {hex} ({} entries about it{}{})",
+        answer.entries.len(),
+        if types.is_empty() { "" } else { ": " },
+        types.join(", ")
+    )
+}
+
 /// Prints the failure and returns the failed outcome.
 fn failed(what: impl std::fmt::Display) -> Outcome {
     println!("verification FAILED: {what}");
@@ -515,7 +573,10 @@ fn verify(mut args: VerifyArgs, out: &Output) -> Result<Outcome> {
         return Ok(print_sit_verification(&v, &args, &env_path, || {}));
     };
 
-    let doc = read_document(doc_path)?;
+    let doc = match &args.store {
+        Some(store) => fetch_document(store, args.token.as_deref(), &doc_path.to_string_lossy())?,
+        None => read_document(doc_path)?,
+    };
     let embedded = artifacts_dir(args.artifacts.as_deref(), &doc)?;
     args.artifacts = embedded.path.clone();
     let what = doc_path.display().to_string();

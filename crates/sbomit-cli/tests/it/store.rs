@@ -1017,3 +1017,106 @@ fn token_list_revoke_and_expiry_reach_a_running_server() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// Issue 11: the Store takes SBOMit documents as evidence and indexes them by their document
+/// digest; `sit verify --document sha256:HEX --store URL` fetches the document a SIT names.
+#[test]
+fn sit_verify_fetches_its_document_from_the_store_by_digest() {
+    let tmp = tempdir();
+    let dir = tmp.path();
+    crate::trust_model::chain(dir);
+    std::fs::create_dir(dir.join("out")).unwrap();
+    ok(crate::trust_model::generate(
+        dir,
+        "out/sit.json",
+        &["--signing-key", "gen"],
+    ));
+    let sit: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("out/sit.json")).unwrap()).unwrap();
+    let digest = sit["metadata"]["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "sbomit:document:sha256")
+        .unwrap()["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let db = format!("sqlite://{}", dir.join("store.db").display());
+    let skey = dir.join("service-key.pem");
+    let server = Server::start(dir, &db, &skey, "serve.log");
+    let url = server.url.as_str();
+    run_ok(
+        dir,
+        &["key", "generate", "--type", "ed25519", "--out", "alice"],
+    );
+    add_issuer(
+        dir,
+        &db,
+        &skey,
+        "https://alice.example",
+        &dir.join("alice.pub"),
+    );
+    run_ok(
+        dir,
+        &[
+            "attest",
+            "--cose",
+            "--iss",
+            "https://alice.example",
+            "--sub",
+            "pkg:generic/app@1.0",
+            "--content-type",
+            "application/vnd.sbomit.document+json",
+            "--predicate",
+            "doc.json",
+            "--signing-key",
+            "alice",
+            "--out",
+            "doc.cose",
+        ],
+    );
+    run_ok(dir, &["store", "submit", "doc.cose", "--url", url]);
+
+    let by_digest = format!("sha256:{digest}");
+    let verify = |d: &str| {
+        sbomit(
+            dir,
+            &[
+                "sit",
+                "verify",
+                "--sit",
+                "out/sit.json",
+                "--document",
+                d,
+                "--store",
+                url,
+                "--layout-keys",
+                "owner.pub",
+            ],
+        )
+    };
+    // Indexing follows registration closely; give it a few seconds.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let o = loop {
+        let o = verify(&by_digest);
+        if code(&o) == 0 || Instant::now() > deadline {
+            break o;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let t = text(&ok(o));
+    assert!(t.contains("verification passed (full)"), "{t}");
+    // A digest the Store has no document for, and one that is not a digest.
+    fails_with(
+        verify(&format!("sha256:{}", "ab".repeat(32))),
+        2,
+        &["has no SBOMit document with digest"],
+    );
+    fails_with(
+        verify("doc.json"),
+        2,
+        &["give the document's digest as sha256:HEX"],
+    );
+}

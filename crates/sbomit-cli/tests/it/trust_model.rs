@@ -100,7 +100,7 @@ fn build(p: &Path, work: &str, links: &str, version: &str) {
 }
 
 /// A sealed document `doc.json` with a supplement and a CycloneDX mutation.
-fn chain(p: &Path) {
+pub(crate) fn chain(p: &Path) {
     setup(p, ROLES);
     build(p, "work", "links", "1");
     std::fs::write(
@@ -331,7 +331,7 @@ fn a_generator_may_only_add_its_own_links_by_addendum() {
 
 // ---- b. SIT signatures
 
-fn generate(p: &Path, out: &str, extra: &[&str]) -> std::process::Output {
+pub(crate) fn generate(p: &Path, out: &str, extra: &[&str]) -> std::process::Output {
     let mut a = vec![
         "sit",
         "generate",

@@ -649,6 +649,10 @@ enum Format {
     EndOfLife,
     /// An in-toto Statement in a COSE payload.
     InToto,
+    /// An SBOMit document (its identity is its document digest, which SITs reference).
+    SbomitDocument,
+    /// in-toto link metadata (classic `{signed, signatures}`, or a DSSE payload).
+    Link,
     /// Plain JSON: look at it.
     Sniff,
     /// Known, but not in a form indexed here (CycloneDX XML, SPDX tag-value).
@@ -664,7 +668,11 @@ impl Format {
             Format::OpenVex => FactKind::Vex,
             Format::EndOfLife => FactKind::EndOfLife,
             Format::Unreadable(kind, _) => kind,
-            Format::InToto | Format::Sniff | Format::Other => FactKind::Other,
+            Format::InToto
+            | Format::SbomitDocument
+            | Format::Link
+            | Format::Sniff
+            | Format::Other => FactKind::Other,
         }
     }
 }
@@ -696,6 +704,87 @@ fn format_of_predicate_type(t: &str) -> Format {
     }
 }
 
+/// The media type under which SBOMit documents are registered as evidence.
+pub const SBOMIT_DOCUMENT_CONTENT_TYPE: &str = "application/vnd.sbomit.document+json";
+/// The media type under which in-toto links (classic or DSSE) are registered as evidence.
+pub const INTOTO_LINK_CONTENT_TYPE: &str = "application/vnd.in-toto.link+json";
+
+/// An SBOMit document: one node, keyed by the document digest (the sha256 of its canonical
+/// JSON, which SITs name in `sbomit:document:sha256`), below the statement's subjects.
+fn sbomit_document(b: &mut Builder, v: &Value) -> FactKind {
+    let doc = match crate::document::Document::from_value(v) {
+        Ok(d) => d,
+        Err(e) => {
+            b.fail(format!("not an SBOMit document: {e}"));
+            return FactKind::Other;
+        }
+    };
+    let digest = match doc.digest() {
+        Ok(d) => d.to_hex(),
+        Err(e) => {
+            b.fail(format!("the SBOMit document has no digest: {e}"));
+            return FactKind::Other;
+        }
+    };
+    let name = doc
+        .supplement()
+        .name
+        .clone()
+        .unwrap_or_else(|| "sbomit document".to_owned());
+    let Some(node) = Node::new(
+        None,
+        Some(&format!("sbomit-document:{name}")),
+        None,
+        Some(&digest),
+    ) else {
+        return FactKind::Other;
+    };
+    // The statement is about the document (a COSE `sub` naming the product merges into it,
+    // as an SBOM's root merges into its subject), so the Store finds it by its digest.
+    let Some(&id) = b.attach_roots(vec![node]).first() else {
+        return FactKind::Other;
+    };
+    // A SIT names the version it was generated from, which later addenda (a generator's
+    // link) leave behind: each earlier version is a node of its own (a bounded number).
+    for n in (0..doc.addenda().len()).rev().take(64) {
+        if let Some(Ok(d)) = doc.version(n).map(|v| v.digest()) {
+            let label = format!("sbomit-document:{name} (version {n})");
+            if let Some(node) = Node::new(None, Some(&label), None, Some(&d.to_hex())) {
+                let v = b.add(node);
+                b.edge(id, v);
+            }
+        }
+    }
+    FactKind::Other
+}
+
+/// An in-toto link: every material and product with a sha256, named by its path.
+fn link(b: &mut Builder, v: &Value) -> FactKind {
+    let signed = v.get("signed").unwrap_or(v);
+    for field in ["materials", "products"] {
+        let Some(Value::Object(artifacts)) = signed.get(field) else {
+            continue;
+        };
+        for (path, digests) in artifacts {
+            let sha = digests.get("sha256").and_then(Value::as_str);
+            if let Some(node) = Node::new(None, Some(path), None, sha) {
+                b.add(node);
+            }
+        }
+    }
+    FactKind::Other
+}
+
+/// A SIT's `sbomit:document:sha256`: the document it was derived from, as a node, so that
+/// the Store finds the SITs of a document and the document of a SIT by its digest.
+fn sit_document(b: &mut Builder, v: &Value) {
+    if let Some(d) = crate::sit::received::document_digest_from_sit(v) {
+        if let Some(node) = Node::new(None, Some("sbomit document"), None, Some(&d.to_hex())) {
+            b.add(node);
+        }
+    }
+}
+
 fn format_of_content_type(ct: &str) -> Format {
     let media = ct.split(';').next().unwrap_or_default().trim();
     let media = media.to_ascii_lowercase();
@@ -705,6 +794,8 @@ fn format_of_content_type(ct: &str) -> Format {
         "application/openvex+json" | "application/vex+json" => Format::OpenVex,
         "application/vnd.osv+json" | "application/osv+json" => Format::Osv,
         "application/vnd.in-toto+json" => Format::InToto,
+        SBOMIT_DOCUMENT_CONTENT_TYPE => Format::SbomitDocument,
+        INTOTO_LINK_CONTENT_TYPE => Format::Link,
         "application/json" | "text/json" | "coap-content-format:50" => Format::Sniff,
         m if m.contains("cyclonedx") || m.contains("spdx") => {
             Format::Unreadable(FactKind::Sbom, "only the JSON forms of SBOMs are indexed")
@@ -729,6 +820,12 @@ fn sniff(v: &Value) -> Format {
         Format::Osv
     } else if text(v, "_type").is_some_and(is_statement_type) {
         Format::InToto
+    } else if text(v, "_type") == Some(crate::document::DOCUMENT_TYPE) {
+        Format::SbomitDocument
+    } else if text(v, "_type") == Some("link")
+        || v.get("signed").and_then(|s| text(s, "_type")) == Some("link")
+    {
+        Format::Link
     } else {
         Format::Other
     }
@@ -783,14 +880,25 @@ fn in_toto(b: &mut Builder, value: &Value, statement_type: &str) -> FactKind {
 
 fn index(b: &mut Builder, format: Format, v: &Value) -> FactKind {
     match format {
-        Format::CycloneDx => cyclonedx::cyclonedx(b, v),
-        Format::Spdx if v.get("@graph").is_some() => spdx::spdx3(b, v),
-        Format::Spdx => spdx::spdx2(b, v),
+        Format::CycloneDx => {
+            sit_document(b, v);
+            cyclonedx::cyclonedx(b, v)
+        }
+        Format::Spdx if v.get("@graph").is_some() => {
+            sit_document(b, v);
+            spdx::spdx3(b, v)
+        }
+        Format::Spdx => {
+            sit_document(b, v);
+            spdx::spdx2(b, v)
+        }
         Format::InTotoVulns => vulns::in_toto_vulns(b, v),
         Format::Osv => vulns::osv(b, v),
         Format::OpenVex => vulns::openvex(b, v),
         Format::EndOfLife => FactKind::EndOfLife,
         Format::InToto => in_toto(b, v, ""),
+        Format::SbomitDocument => sbomit_document(b, v),
+        Format::Link => link(b, v),
         Format::Sniff => match sniff(v) {
             Format::Sniff => FactKind::Other,
             f => index(b, f, v),

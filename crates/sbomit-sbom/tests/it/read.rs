@@ -425,7 +425,16 @@ fn signed_sits_from_sbomit_sit_generate() {
             Some("hello.tar.gz"),
             "{file}"
         );
-        assert_eq!(node_keys(&f), set([product, binary, source]), "{file}");
+        // The SIT's document (`sbomit:document:sha256`) is a node too (issue 11).
+        let documents: Vec<&Node> = f
+            .nodes
+            .iter()
+            .filter(|n| n.name.as_deref() == Some("sbomit document"))
+            .collect();
+        assert_eq!(documents.len(), 1, "{file}");
+        let mut keys = set([product, binary, source]);
+        keys.insert(documents[0].key.clone());
+        assert_eq!(node_keys(&f), keys, "{file}");
         assert_eq!(edges(&f), expected, "{file}");
         assert_eq!(
             node(&f, source).name.as_deref(),
@@ -1025,4 +1034,46 @@ proptest! {
             prop_assert_eq!(subject_keys(&f).first().cloned(), Some(sha('a')));
         }
     }
+}
+
+/// Issue 11: an SBOMit document registered as evidence is a node keyed by its document digest
+/// (each earlier version too); a SIT names its document; a link's artifacts are nodes.
+#[test]
+fn sbomit_documents_sits_and_links_are_indexed_by_digest() {
+    use sbomit_sbom::read::{INTOTO_LINK_CONTENT_TYPE, SBOMIT_DOCUMENT_CONTENT_TYPE};
+    let c = crate::sit_validate::chain();
+    let digest = c.doc.digest().unwrap().to_hex();
+    let bytes = c.doc.to_bytes();
+    for ct in [SBOMIT_DOCUMENT_CONTENT_TYPE, "application/json"] {
+        let f = read::payload([], ct, Some(&bytes));
+        assert_eq!(f.unparsed, None, "{ct}");
+        assert!(
+            f.nodes
+                .iter()
+                .any(|n| n.sha256.as_deref() == Some(digest.as_str())),
+            "{ct}: {:?}",
+            f.nodes
+        );
+    }
+    let inv = crate::sit_validate::inventory(&c);
+    for format in sbomit_sbom::sit::Format::ALL {
+        let s = sbomit_sbom::sit::generate(&c.doc, &inv, format, &crate::sit_validate::options())
+            .unwrap();
+        let f = read::payload([], "application/json", Some(&s.to_bytes()));
+        assert!(
+            f.nodes
+                .iter()
+                .any(|n| n.sha256.as_deref() == Some(digest.as_str())),
+            "{format:?}: the SIT's document is not a node"
+        );
+    }
+    let link = serde_json::json!({"signed": {"_type": "link", "name": "build",
+        "materials": {"src/a.c": {"sha256": "aa".repeat(32)}},
+        "products": {"app": {"sha256": "bb".repeat(32)}}}, "signatures": []});
+    let f = read::payload(
+        [],
+        INTOTO_LINK_CONTENT_TYPE,
+        Some(&serde_json::to_vec(&link).unwrap()),
+    );
+    assert_eq!(f.nodes.len(), 2, "{:?}", f.nodes);
 }

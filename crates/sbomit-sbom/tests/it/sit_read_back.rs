@@ -84,7 +84,14 @@ fn sit_components_read_back_alike_in_every_format() {
             (FactKind::Sbom, None),
             "{format:?}"
         );
-        let got = normalised(from_facts(&f.nodes), &want);
+        // The SIT's document is a node of its own (issue 11), not a component.
+        let components: Vec<read::Node> = f
+            .nodes
+            .iter()
+            .filter(|n| n.name.as_deref() != Some("sbomit document"))
+            .cloned()
+            .collect();
+        let got = normalised(from_facts(&components), &want);
         let missing: Vec<_> = want.difference(&got).collect();
         let extra: Vec<_> = got.difference(&want).collect();
         assert!(
