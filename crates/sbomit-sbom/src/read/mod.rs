@@ -747,7 +747,7 @@ fn sbomit_document(b: &mut Builder, v: &Value) -> FactKind {
     // A SIT names the version it was generated from, which later addenda (a generator's
     // link) leave behind: each earlier version is a node of its own (a bounded number).
     for n in (0..doc.addenda().len()).rev().take(64) {
-        if let Some(Ok(d)) = doc.version(n).map(|v| v.digest()) {
+        if let Some(d) = doc.version(n).and_then(|v| v.digest().ok()) {
             let label = format!("sbomit-document:{name} (version {n})");
             if let Some(node) = Node::new(None, Some(&label), None, Some(&d.to_hex())) {
                 let v = b.add(node);
