@@ -8,7 +8,12 @@
 //! * `latency`: receipt (`GET /entries/1.N`) and inclusion proof (`GET /v1/proofs/inclusion`)
 //!   latency for random N, and storage bytes per entry.
 //!
-//! Results are printed as `name: value` lines.
+//! * `soak`: mixed load for minutes at a set registration rate (`benches/soak.sh`): signed
+//!   registrations, queries, event streams, junk, oversized and slow-drip requests; a line per
+//!   minute (errors, p99, server RSS) and, at the end, a check that every acknowledged entry
+//!   is in the log.
+//!
+//! Results are printed as `name: value` lines (`soak`: a table, then such lines).
 //!
 //!   cargo run --release -p sbomit-cli --example store-load -- submit --url URL --database DB \
 //!       --service-key K -n 20000 -c 32
@@ -78,6 +83,24 @@ enum Command {
         #[arg(long, default_value_t = 2000)]
         samples: usize,
     },
+    /// Mixed load for `--minutes` at `--rate` registrations a second (see `soak`).
+    Soak {
+        #[arg(long)]
+        url: String,
+        #[command(flatten)]
+        db: Db,
+        #[arg(long, default_value_t = 10.0)]
+        minutes: f64,
+        /// Registrations a second; queries run at the same rate, junk at a tenth of it.
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+        /// The server's pid, for its RSS (`/proc/PID/status`).
+        #[arg(long)]
+        server_pid: u32,
+        /// Slow-drip (slowloris) connections kept open.
+        #[arg(long, default_value_t = 32)]
+        slow: usize,
+    },
 }
 
 fn main() -> Result<()> {
@@ -90,6 +113,21 @@ fn main() -> Result<()> {
         } => submit(&url, &db, count, connections),
         Command::Fill { db, to } => fill(&db, to),
         Command::Latency { url, db, samples } => latency(&url, &db, samples),
+        Command::Soak {
+            url,
+            db,
+            minutes,
+            rate,
+            server_pid,
+            slow,
+        } => soak::run(&soak::Options {
+            url,
+            db,
+            minutes,
+            rate,
+            server_pid,
+            slow,
+        }),
     }
 }
 
@@ -213,7 +251,7 @@ mod wire {
         r
     }
 
-    async fn write_all(s: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
+    pub async fn write_all(s: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
         while !bytes.is_empty() {
             s.writable().await?;
             match s.try_write(bytes) {
@@ -226,7 +264,7 @@ mod wire {
     }
 
     /// Appends what the socket has to `buf`; an error at end of stream.
-    async fn read_some(s: &TcpStream, buf: &mut Vec<u8>) -> Result<()> {
+    pub async fn read_some(s: &TcpStream, buf: &mut Vec<u8>) -> Result<()> {
         let mut chunk = [0u8; 4096];
         loop {
             s.readable().await?;
@@ -243,7 +281,7 @@ mod wire {
     }
 
     /// The status and `Content-Length` of a response head (the bytes before the blank line).
-    fn parse_head(head: &[u8]) -> Result<(u16, usize)> {
+    pub fn parse_head(head: &[u8]) -> Result<(u16, usize)> {
         let head = std::str::from_utf8(head).context("a response head that is not UTF-8")?;
         let mut lines = head.split("\r\n");
         let status = lines
@@ -263,6 +301,33 @@ mod wire {
             }
         }
         Ok((status, length.context("a response without Content-Length")?))
+    }
+
+    /// [`exchange`], returning the body too.
+    pub async fn exchange_body(
+        s: &TcpStream,
+        request: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> Result<(u16, Vec<u8>)> {
+        write_all(s, request).await?;
+        read_response(s, buf).await
+    }
+
+    /// Reads one response (with a `Content-Length`); returns its status and body.
+    pub async fn read_response(s: &TcpStream, buf: &mut Vec<u8>) -> Result<(u16, Vec<u8>)> {
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            read_some(s, buf).await?;
+        };
+        let (status, length) = parse_head(&buf[..head_end - 4])?;
+        while buf.len() < head_end + length {
+            read_some(s, buf).await?;
+        }
+        let body = buf[head_end..head_end + length].to_vec();
+        buf.drain(..head_end + length);
+        Ok((status, body))
     }
 
     /// Sends one request and reads its response; returns the status. `buf` carries what was
@@ -493,4 +558,555 @@ fn latency(url: &str, db: &Db, samples: usize) -> Result<()> {
     println!("storage_bytes: {bytes}");
     println!("bytes_per_entry: {:.0}", bytes as f64 / size as f64);
     Ok(())
+}
+
+/// The soak test (`benches/soak.sh`): mixed load at a fixed rate for minutes, a line per
+/// minute, and at the end a check that nothing acknowledged was lost.
+///
+/// Load, all on one thread (raw HTTP/1.1, as `submit`):
+/// * registrations: `rate` a second over 4 keep-alive connections, each a freshly signed DSSE
+///   statement of a registered issuer; a 201 is an acknowledged entry (its index is kept);
+/// * queries: `rate` a second over 2 connections, in turn a receipt and an inclusion proof of
+///   an acknowledged entry, an evidence query for its subject, the checkpoint;
+/// * events: one long-lived `GET /v1/events` stream, and a short-lived one every 5 s;
+/// * junk: `rate / 10` a second on fresh connections, in turn random bytes as a DSSE envelope,
+///   a body declared at 64 MiB, a request line that is not HTTP, a statement by an
+///   unregistered key; each must be refused (a 4xx, or the connection closed for the non-HTTP
+///   one);
+/// * slow drip: `slow` connections sending a request header a byte a second, reopened when
+///   the server closes them.
+///
+/// An error is anything else: a 5xx, an unexpected status, a dropped keep-alive connection.
+mod soak {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use anyhow::{bail, Context, Result};
+    use tokio::net::TcpStream;
+    use tokio::time::{interval, sleep, MissedTickBehavior};
+
+    use super::{issuer, open, percentile, run_id, statement, wire, Db};
+    use sbomit_crypto::{KeyKind, PrivateKey};
+    use sbomit_store::sequencer::BatchConfig;
+
+    pub struct Options {
+        pub url: String,
+        pub db: Db,
+        pub minutes: f64,
+        pub rate: f64,
+        pub server_pid: u32,
+        pub slow: usize,
+    }
+
+    #[derive(Default)]
+    struct Minute {
+        registered: u64,
+        register_latency: Vec<Duration>,
+        queries: u64,
+        query_latency: Vec<Duration>,
+        refused: u64,
+        errors: BTreeMap<String, u64>,
+    }
+
+    struct Shared {
+        host: String,
+        run: String,
+        key: PrivateKey,
+        stranger: PrivateKey,
+        minute: Mutex<Minute>,
+        /// Indexes of acknowledged (201) entries.
+        acked: Mutex<Vec<u64>>,
+        /// Operation ids of accepted-but-not-yet-durable (202) registrations.
+        pending: Mutex<Vec<String>>,
+        next: AtomicU64,
+        events: AtomicU64,
+        slow_open: AtomicUsize,
+        slow_closed: AtomicU64,
+        stop: AtomicBool,
+    }
+
+    impl Shared {
+        fn error(&self, what: impl Into<String>) {
+            let mut m = self.minute.lock().unwrap_or_else(|e| e.into_inner());
+            *m.errors.entry(what.into()).or_default() += 1;
+        }
+        fn with_minute(&self, f: impl FnOnce(&mut Minute)) {
+            f(&mut self.minute.lock().unwrap_or_else(|e| e.into_inner()));
+        }
+        fn random_acked(&self, salt: u64) -> Option<u64> {
+            let acked = self.acked.lock().unwrap_or_else(|e| e.into_inner());
+            if acked.is_empty() {
+                return None;
+            }
+            let x = salt.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 7;
+            Some(acked[(x % acked.len() as u64) as usize])
+        }
+    }
+
+    fn get(host: &str, path: &str) -> Vec<u8> {
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").into_bytes()
+    }
+
+    async fn connect(host: &str) -> Result<TcpStream> {
+        let s = TcpStream::connect(host)
+            .await
+            .with_context(|| format!("connecting to {host}"))?;
+        s.set_nodelay(true)?;
+        Ok(s)
+    }
+
+    /// The server's resident memory (VmRSS, kB) and open descriptors.
+    fn server_rss_kb(pid: u32) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+    }
+
+    fn server_fds(pid: u32) -> Option<usize> {
+        Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+    }
+
+    async fn registrations(sh: Arc<Shared>, period: Duration) {
+        let mut tick = interval(period);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut conn: Option<TcpStream> = None;
+        let mut buf = Vec::new();
+        while !sh.stop.load(Ordering::Relaxed) {
+            tick.tick().await;
+            let n = sh.next.fetch_add(1, Ordering::Relaxed);
+            let body = match statement(&sh.key, &sh.run, n) {
+                Ok(b) => b,
+                Err(e) => return sh.error(format!("signing: {e}")),
+            };
+            let request = wire::post_entries(&sh.host, &body);
+            if conn.is_none() {
+                match connect(&sh.host).await {
+                    Ok(s) => conn = Some(s),
+                    Err(_) => {
+                        sh.error("register: connect");
+                        continue;
+                    }
+                }
+            }
+            let Some(s) = conn.as_ref() else { continue };
+            let t = Instant::now();
+            match wire::exchange_body(s, &request, &mut buf).await {
+                Ok((201, body)) => {
+                    let index = serde_json::from_slice::<serde_json::Value>(&body)
+                        .ok()
+                        .and_then(|v| v.get("index")?.as_u64());
+                    match index {
+                        Some(i) => {
+                            sh.acked.lock().unwrap_or_else(|e| e.into_inner()).push(i);
+                            sh.with_minute(|m| {
+                                m.registered += 1;
+                                m.register_latency.push(t.elapsed());
+                            });
+                        }
+                        None => sh.error("register: 201 without an index"),
+                    }
+                }
+                Ok((202, body)) => {
+                    let id = serde_json::from_slice::<serde_json::Value>(&body)
+                        .ok()
+                        .and_then(|v| Some(v.get("operationId")?.as_str()?.to_owned()));
+                    match id {
+                        Some(id) => sh
+                            .pending
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(id),
+                        None => sh.error("register: 202 without an operation"),
+                    }
+                }
+                Ok((status, _)) => sh.error(format!("register: HTTP {status}")),
+                Err(_) => {
+                    sh.error("register: connection dropped");
+                    conn = None;
+                    buf.clear();
+                }
+            }
+        }
+    }
+
+    async fn queries(sh: Arc<Shared>, period: Duration, seed: u64) {
+        let mut tick = interval(period);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut conn: Option<TcpStream> = None;
+        let mut buf = Vec::new();
+        let mut k = seed;
+        while !sh.stop.load(Ordering::Relaxed) {
+            tick.tick().await;
+            k += 1;
+            let (what, path) = match (k % 4, sh.random_acked(k)) {
+                (0, Some(i)) => ("receipt", format!("/v1/entries/{i}/receipt")),
+                (1, Some(i)) => ("inclusion proof", format!("/v1/proofs/inclusion?index={i}")),
+                (2, Some(_)) => {
+                    let n = k % sh.next.load(Ordering::Relaxed).max(1);
+                    let name = format!("pkg:generic/load-{}/artifact@{n}", sh.run);
+                    let digest = hex::encode(sbomit_crypto::sha256(name.as_bytes()));
+                    (
+                        "evidence query",
+                        format!("/v1/query/evidence?digest=sha256:{digest}"),
+                    )
+                }
+                _ => ("checkpoint", "/checkpoint".to_owned()),
+            };
+            if conn.is_none() {
+                match connect(&sh.host).await {
+                    Ok(s) => conn = Some(s),
+                    Err(_) => {
+                        sh.error("query: connect");
+                        continue;
+                    }
+                }
+            }
+            let Some(s) = conn.as_ref() else { continue };
+            let t = Instant::now();
+            match wire::exchange_body(s, &get(&sh.host, &path), &mut buf).await {
+                Ok((200, _)) => sh.with_minute(|m| {
+                    m.queries += 1;
+                    m.query_latency.push(t.elapsed());
+                }),
+                Ok((status, _)) => sh.error(format!("{what}: HTTP {status}")),
+                Err(_) => {
+                    sh.error(format!("{what}: connection dropped"));
+                    conn = None;
+                    buf.clear();
+                }
+            }
+        }
+    }
+
+    /// Reads an event stream until `until` (or the stop flag), counting `event: entry` lines.
+    /// `Ok(false)` when the server ended the stream.
+    async fn read_events(sh: &Shared, path: &str, until: Option<Instant>) -> Result<bool> {
+        let s = connect(&sh.host).await?;
+        wire::write_all(&s, &get(&sh.host, path)).await?;
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 8192];
+        let mut head_checked = false;
+        loop {
+            if sh.stop.load(Ordering::Relaxed) || until.is_some_and(|u| Instant::now() >= u) {
+                return Ok(true);
+            }
+            let readable = tokio::time::timeout(Duration::from_millis(500), s.readable()).await;
+            if readable.is_err() {
+                continue;
+            }
+            match s.try_read(&mut chunk) {
+                Ok(0) => return Ok(false),
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e.into()),
+            }
+            if !head_checked {
+                if buf.len() < 12 {
+                    continue;
+                }
+                if !buf.starts_with(b"HTTP/1.1 200") {
+                    bail!("HTTP {}", String::from_utf8_lossy(&buf[9..12]));
+                }
+                head_checked = true;
+            }
+            // Count whole lines only; keep the unfinished tail for the next read.
+            let cut = buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let n = buf[..cut]
+                .windows(13)
+                .filter(|w| w == b"event: entry\n")
+                .count();
+            sh.events.fetch_add(n as u64, Ordering::Relaxed);
+            buf.drain(..cut);
+        }
+    }
+
+    async fn events_long(sh: Arc<Shared>) {
+        while !sh.stop.load(Ordering::Relaxed) {
+            match read_events(&sh, "/v1/events", None).await {
+                Ok(true) => {}
+                Ok(false) => sh.error("events: the server ended the stream"),
+                Err(e) => sh.error(format!("events: {e}")),
+            }
+        }
+    }
+
+    async fn events_churn(sh: Arc<Shared>) {
+        let mut tick = interval(Duration::from_secs(5));
+        while !sh.stop.load(Ordering::Relaxed) {
+            tick.tick().await;
+            let after = sh
+                .random_acked(sh.next.load(Ordering::Relaxed))
+                .unwrap_or(0);
+            let until = Instant::now() + Duration::from_secs(2);
+            match read_events(&sh, &format!("/v1/events?after={after}"), Some(until)).await {
+                Ok(true) => {}
+                Ok(false) => sh.error("events (short): the server ended the stream"),
+                Err(e) => sh.error(format!("events (short): {e}")),
+            }
+        }
+    }
+
+    /// One junk request on a fresh connection; `Ok(true)` when it was refused as intended.
+    async fn junk_one(sh: &Shared, kind: u64) -> Result<bool> {
+        let s = connect(&sh.host).await?;
+        let mut buf = Vec::new();
+        let host = &sh.host;
+        match kind % 4 {
+            0 => {
+                let mut body = vec![0u8; 512];
+                sbomit_crypto::random_bytes(&mut body)?;
+                let (status, _) =
+                    wire::exchange_body(&s, &wire::post_entries(host, &body), &mut buf).await?;
+                Ok(status == 400)
+            }
+            1 => {
+                let head = format!(
+                    "POST /v1/entries HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+                     Content-Length: {}\r\n\r\n",
+                    64 << 20
+                );
+                wire::write_all(&s, head.as_bytes()).await?;
+                // Some of the body, not all: the server answers from the declared length.
+                let _ = wire::write_all(&s, &[b'{'; 16 * 1024]).await;
+                let (status, _) = wire::read_response(&s, &mut buf).await?;
+                Ok(status == 413)
+            }
+            2 => {
+                wire::write_all(&s, b"\x16\x03\x01\x02\x00 NOT HTTP\r\n\r\n").await?;
+                match wire::read_response(&s, &mut buf).await {
+                    Ok((status, _)) => Ok((400..500).contains(&status)),
+                    // Closing the connection is a refusal too.
+                    Err(_) => Ok(true),
+                }
+            }
+            _ => {
+                let body = statement(&sh.stranger, &sh.run, kind)?;
+                let (status, _) =
+                    wire::exchange_body(&s, &wire::post_entries(host, &body), &mut buf).await?;
+                Ok((400..500).contains(&status))
+            }
+        }
+    }
+
+    async fn junk(sh: Arc<Shared>, period: Duration) {
+        let mut tick = interval(period);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut k = 0u64;
+        const KINDS: [&str; 4] = ["random body", "oversized", "not HTTP", "unknown issuer"];
+        while !sh.stop.load(Ordering::Relaxed) {
+            tick.tick().await;
+            k += 1;
+            match junk_one(&sh, k).await {
+                Ok(true) => sh.with_minute(|m| m.refused += 1),
+                Ok(false) => sh.error(format!("junk ({}): not refused", KINDS[(k % 4) as usize])),
+                Err(e) => sh.error(format!("junk ({}): {e}", KINDS[(k % 4) as usize])),
+            }
+        }
+    }
+
+    /// A connection that sends a request header a byte a second and never finishes it,
+    /// reopened when the server closes it (or answers, which also ends the drip).
+    async fn slow_drip(sh: Arc<Shared>) {
+        let request = get(&sh.host, "/checkpoint");
+        let head = &request[..request.len() - 2];
+        while !sh.stop.load(Ordering::Relaxed) {
+            let Ok(s) = connect(&sh.host).await else {
+                sleep(Duration::from_secs(1)).await;
+                continue;
+            };
+            sh.slow_open.fetch_add(1, Ordering::Relaxed);
+            let mut closed = false;
+            let bytes = head
+                .iter()
+                .chain(b"X-Slow: ")
+                .chain(std::iter::repeat(&b'a'));
+            for byte in bytes {
+                if sh.stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                if wire::write_all(&s, std::slice::from_ref(byte))
+                    .await
+                    .is_err()
+                {
+                    closed = true;
+                    break;
+                }
+                // Wait a second for the server to close or answer; either ends the drip.
+                let mut probe = [0u8; 256];
+                if tokio::time::timeout(Duration::from_secs(1), s.readable())
+                    .await
+                    .is_ok()
+                    && !matches!(s.try_read(&mut probe), Err(ref e) if e.kind() == std::io::ErrorKind::WouldBlock)
+                {
+                    closed = true;
+                    break;
+                }
+            }
+            sh.slow_open.fetch_sub(1, Ordering::Relaxed);
+            if closed {
+                sh.slow_closed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn report_minute(sh: &Shared, minute: usize, pid: u32) -> u64 {
+        let m = std::mem::take(&mut *sh.minute.lock().unwrap_or_else(|e| e.into_inner()));
+        let (mut rl, mut ql) = (m.register_latency, m.query_latency);
+        rl.sort();
+        ql.sort();
+        let errors: u64 = m.errors.values().sum();
+        let detail = if m.errors.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " {}",
+                m.errors
+                    .iter()
+                    .map(|(k, v)| format!("{k}×{v}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        };
+        println!(
+            "| {minute} | {} | {:.1} | {} | {:.1} | {} | {} | {} / {} | {errors}{detail} | {:.1} | {} |",
+            m.registered,
+            percentile(&rl, 0.99),
+            m.queries,
+            percentile(&ql, 0.99),
+            sh.events.swap(0, Ordering::Relaxed),
+            m.refused,
+            sh.slow_open.load(Ordering::Relaxed),
+            sh.slow_closed.swap(0, Ordering::Relaxed),
+            server_rss_kb(pid).unwrap_or(0) as f64 / 1024.0,
+            server_fds(pid).unwrap_or(0),
+        );
+        errors
+    }
+
+    pub fn run(o: &Options) -> Result<()> {
+        let url = o.url.trim_end_matches('/').to_owned();
+        let host = wire::authority(&url)?.to_owned();
+        let run = run_id();
+        let key = {
+            let store = open(&o.db, BatchConfig::default())?;
+            issuer(&store, &format!("https://soak.example/{run}"))?
+        };
+        let sh = Arc::new(Shared {
+            host,
+            run,
+            key,
+            stranger: PrivateKey::generate(KeyKind::Ed25519)?,
+            minute: Mutex::default(),
+            acked: Mutex::default(),
+            pending: Mutex::default(),
+            next: AtomicU64::new(0),
+            events: AtomicU64::new(0),
+            slow_open: AtomicUsize::new(0),
+            slow_closed: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()?;
+        let rss_start = server_rss_kb(o.server_pid).unwrap_or(0);
+        let total = Duration::from_secs_f64(o.minutes * 60.0);
+        let rate = o.rate.max(0.1);
+        let (errors, rss_max) = runtime.block_on(async {
+            let per = |connections: f64, r: f64| Duration::from_secs_f64(connections / r);
+            let mut tasks = Vec::new();
+            for _ in 0..4 {
+                tasks.push(tokio::spawn(registrations(Arc::clone(&sh), per(4.0, rate))));
+            }
+            for i in 0..2 {
+                tasks.push(tokio::spawn(queries(Arc::clone(&sh), per(2.0, rate), i * 7919)));
+            }
+            tasks.push(tokio::spawn(events_long(Arc::clone(&sh))));
+            tasks.push(tokio::spawn(events_churn(Arc::clone(&sh))));
+            tasks.push(tokio::spawn(junk(Arc::clone(&sh), per(1.0, rate / 10.0))));
+            for _ in 0..o.slow {
+                tasks.push(tokio::spawn(slow_drip(Arc::clone(&sh))));
+            }
+            println!("| minute | registered | register p99 ms | queries | query p99 ms | events received | junk refused | slow-drip open / closed by server | errors | server RSS MiB | server fds |");
+            println!("|---|---|---|---|---|---|---|---|---|---|---|");
+            let start = Instant::now();
+            let (mut errors, mut rss_max, mut minute) = (0u64, rss_start, 0usize);
+            while start.elapsed() < total {
+                let next = Duration::from_secs(60 * (minute as u64 + 1)).min(total);
+                sleep(next.saturating_sub(start.elapsed())).await;
+                minute += 1;
+                errors += report_minute(&sh, minute, o.server_pid);
+                rss_max = rss_max.max(server_rss_kb(o.server_pid).unwrap_or(0));
+            }
+            sh.stop.store(true, Ordering::Relaxed);
+            // Let in-flight registrations finish (they may still be acknowledged).
+            sleep(Duration::from_secs(3)).await;
+            for t in tasks {
+                t.abort();
+            }
+            anyhow::Ok((errors + report_late(&sh), rss_max))
+        })?;
+        // Every acknowledged entry, and every pending one that has since completed, is in
+        // the log: fetched back by index over one connection.
+        let acked = std::mem::take(&mut *sh.acked.lock().unwrap_or_else(|e| e.into_inner()));
+        let pending = std::mem::take(&mut *sh.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        let (missing, pending_lost) = runtime.block_on(async {
+            let s = connect(&sh.host).await?;
+            let mut buf = Vec::new();
+            let mut missing = 0u64;
+            for i in &acked {
+                let (status, body) =
+                    wire::exchange_body(&s, &get(&sh.host, &format!("/v1/entries/{i}")), &mut buf)
+                        .await?;
+                let same = serde_json::from_slice::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v.get("index")?.as_u64())
+                    == Some(*i);
+                if status != 200 || !same {
+                    missing += 1;
+                }
+            }
+            let mut lost = 0u64;
+            for id in &pending {
+                let (status, _) = wire::exchange_body(
+                    &s,
+                    &get(&sh.host, &format!("/v1/operations/{id}")),
+                    &mut buf,
+                )
+                .await?;
+                if status >= 400 {
+                    lost += 1;
+                }
+            }
+            anyhow::Ok((missing, lost))
+        })?;
+        let rss_end = server_rss_kb(o.server_pid).unwrap_or(0);
+        println!();
+        println!("registrations_acknowledged: {}", acked.len());
+        println!("registrations_pending_202: {}", pending.len());
+        println!("acknowledged_missing_from_log: {missing}");
+        println!("pending_lost: {pending_lost}");
+        println!("errors: {errors}");
+        println!("server_rss_start_mib: {:.1}", rss_start as f64 / 1024.0);
+        println!("server_rss_max_mib: {:.1}", rss_max as f64 / 1024.0);
+        println!("server_rss_end_mib: {:.1}", rss_end as f64 / 1024.0);
+        if missing > 0 || pending_lost > 0 || errors > 0 {
+            bail!("soak failed: {missing} acknowledged entries missing, {pending_lost} pending lost, {errors} errors");
+        }
+        Ok(())
+    }
+
+    /// Errors recorded after the last minute's line (while stopping).
+    fn report_late(sh: &Shared) -> u64 {
+        let m = sh.minute.lock().unwrap_or_else(|e| e.into_inner());
+        let late: u64 = m.errors.values().sum();
+        if late > 0 {
+            eprintln!("errors while stopping: {:?}", m.errors);
+        }
+        late
+    }
 }

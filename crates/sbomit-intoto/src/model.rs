@@ -796,10 +796,56 @@ impl<'de> serde::de::Visitor<'de> for MetablockVisitor {
                 }
                 signed = Some(map.next_value_seed(LinkSeed)?);
             } else {
-                map.next_value::<serde::de::IgnoredAny>()?;
+                map.next_value::<Skip>()?;
             }
         }
         signed.ok_or_else(|| A::Error::custom("no `signed`"))
+    }
+}
+
+/// A value read and dropped, its strings checked. serde's `IgnoredAny` lets serde_json skip a
+/// string without checking its UTF-8, so a link with invalid UTF-8 in a member it does not read
+/// was accepted here while the JSON reader (and the reference) refuse the file (found by
+/// fuzzing). Asking for any value makes serde_json parse, and so check, every string; nothing
+/// is built or copied.
+struct Skip;
+
+impl<'de> serde::Deserialize<'de> for Skip {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(Skip)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Skip {
+    type Value = Skip;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_unit<E>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
+        Ok(Skip)
     }
 }
 
@@ -834,7 +880,7 @@ impl<'de> serde::de::Visitor<'de> for CompactLinkVisitor {
         ];
         while let Some(key) = map.next_key::<StrKey<'de>>()? {
             let Some(i) = fields.iter().position(|f| *f == key.0) else {
-                map.next_value::<serde::de::IgnoredAny>()?;
+                map.next_value::<Skip>()?;
                 continue;
             };
             if std::mem::replace(&mut seen[i], true) {

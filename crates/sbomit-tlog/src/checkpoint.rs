@@ -290,6 +290,9 @@ impl Checkpoint {
         let body = text
             .strip_suffix('\n')
             .ok_or(NoteError::Checkpoint("the text does not end in a newline"))?;
+        // What `to_text` and signing refuse is refused here too, so a checkpoint read is one
+        // that can be written and signed (fuzzing found a tab and NULs in an extension line).
+        check_text(text)?;
         let mut lines = body.split('\n');
         let origin = lines
             .next()
