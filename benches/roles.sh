@@ -18,8 +18,13 @@ N=${1:-100000}
 OLD=${2:-}
 [ -n "$OLD" ] && OLD=$(realpath "$OLD")
 
-cargo build --release --locked -q -p sbomit-cli --manifest-path "$ROOT/Cargo.toml"
-SB=${CARGO_TARGET_DIR:-$ROOT/target}/release/sbomit
+# SBOMIT_BIN: a release binary already built (else this checkout is built).
+if [ -n "${SBOMIT_BIN:-}" ]; then
+  SB=$(realpath "$SBOMIT_BIN")
+else
+  cargo build --release --locked -q -p sbomit-cli --manifest-path "$ROOT/Cargo.toml"
+  SB=${CARGO_TARGET_DIR:-$ROOT/target}/release/sbomit
+fi
 W=$(mktemp -d "${TMPDIR:-/tmp}/sbomit-roles-bench.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 cd "$W"
