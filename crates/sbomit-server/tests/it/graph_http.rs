@@ -799,6 +799,7 @@ fn sit_inventory() -> sbomit_sbom::sit::Inventory {
                 hashes: vec![hash("target/app")],
                 evidence: vec![0],
                 from_lockfile: None,
+                unhashed: None,
             },
             Component {
                 id: lock.clone(),
@@ -809,6 +810,7 @@ fn sit_inventory() -> sbomit_sbom::sit::Inventory {
                 hashes: vec![hash("Cargo.lock")],
                 evidence: vec![0],
                 from_lockfile: None,
+                unhashed: None,
             },
             Component {
                 id: serde.clone(),
@@ -819,6 +821,7 @@ fn sit_inventory() -> sbomit_sbom::sit::Inventory {
                 hashes: vec![hash("serde")],
                 evidence: vec![0],
                 from_lockfile: Some(lock.clone()),
+                unhashed: None,
             },
         ],
         steps: vec![BuildStep {
