@@ -10,6 +10,11 @@ use sbomit_crypto::KeyId;
 /// Metadata and key files larger than this are refused rather than read into memory.
 pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
+/// SBOMs and their signature envelopes, which grow with the build (about 2.5 KB per
+/// component, and a third more as a DSSE payload): a 100,000-artifact SIT is 250 MB, its
+/// envelope 330 MB. Still a bound, so that a stray file is refused before it is read.
+pub const MAX_SBOM_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IoError {
@@ -37,28 +42,29 @@ pub enum IoError {
 
 /// Reads a whole file, refusing files over [`MAX_FILE_BYTES`].
 pub fn read_file(path: &Path) -> Result<Vec<u8>, IoError> {
+    read_file_max(path, MAX_FILE_BYTES)
+}
+
+/// Reads a whole file, refusing files over `max` bytes.
+pub fn read_file_max(path: &Path, max: u64) -> Result<Vec<u8>, IoError> {
     let err = |source| IoError::Read {
         path: path.to_owned(),
         source,
     };
     let file = std::fs::File::open(path).map_err(err)?;
     let len = file.metadata().map_err(err)?.len();
-    if len > MAX_FILE_BYTES {
+    if len > max {
         return Err(IoError::TooLarge {
             path: path.to_owned(),
-            max: MAX_FILE_BYTES,
+            max,
         });
     }
     let mut bytes = Vec::with_capacity(len as usize);
-    std::io::Read::read_to_end(
-        &mut std::io::Read::take(file, MAX_FILE_BYTES + 1),
-        &mut bytes,
-    )
-    .map_err(err)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, max + 1), &mut bytes).map_err(err)?;
+    if bytes.len() as u64 > max {
         return Err(IoError::TooLarge {
             path: path.to_owned(),
-            max: MAX_FILE_BYTES,
+            max,
         });
     }
     Ok(bytes)

@@ -346,6 +346,25 @@ impl Envelope {
         }
     }
 
+    /// A new, unsigned DSSE envelope around `payload`, the exact bytes to be signed, which
+    /// must be a JSON document of `payload_type` (verifiers parse it; nothing here does).
+    ///
+    /// For payloads made as bytes, such as a SIT Statement written around the SIT's own
+    /// pretty-printed bytes: hundreds of megabytes that need not become a JSON tree again.
+    pub fn dsse_from_payload_bytes(payload_type: &str, payload: Vec<u8>) -> Self {
+        Envelope {
+            kind: EnvelopeKind::Dsse,
+            payload: OnceLock::new(),
+            file: Vec::new(),
+            signed_bytes: pae(payload_type, &payload),
+            payload_type: Some(payload_type.to_owned()),
+            payload_bytes: payload,
+            signatures: Vec::new(),
+            extra: Vec::new(),
+            foreign: Vec::new(),
+        }
+    }
+
     pub fn kind(&self) -> EnvelopeKind {
         self.kind
     }
@@ -506,19 +525,27 @@ impl Envelope {
                 out.into_bytes()
             }
             EnvelopeKind::Dsse => {
-                file.insert(
-                    "payload".into(),
-                    Value::String(b64_encode(&self.payload_bytes)),
+                // `json.dumps(sort_keys=True)` of `{payload, payloadType, signatures}`, written
+                // around the base64 text (which needs no escaping) instead of passing a string
+                // of hundreds of megabytes through the escaper.
+                let payload = b64_encode(&self.payload_bytes);
+                let payload_type = Value::String(
+                    self.payload_type
+                        .clone()
+                        .unwrap_or_else(|| INTOTO_PAYLOAD_TYPE.into()),
                 );
-                file.insert(
-                    "payloadType".into(),
-                    Value::String(
-                        self.payload_type
-                            .clone()
-                            .unwrap_or_else(|| INTOTO_PAYLOAD_TYPE.into()),
-                    ),
-                );
-                pyjson::dumps(&Value::Object(file), None).into_bytes()
+                let sigs = file
+                    .remove("signatures")
+                    .unwrap_or(Value::Array(Vec::new()));
+                let mut out = String::with_capacity(payload.len() + 256);
+                out.push_str("{\"payload\": \"");
+                out.push_str(&payload);
+                out.push_str("\", \"payloadType\": ");
+                out.push_str(&pyjson::dumps(&payload_type, None));
+                out.push_str(", \"signatures\": ");
+                out.push_str(&pyjson::dumps(&sigs, None));
+                out.push('}');
+                out.into_bytes()
             }
         }
     }
@@ -603,6 +630,37 @@ mod tests {
     fn dsse_file(payload_b64: &str, sigs: Value) -> Vec<u8> {
         serde_json::to_vec(&json!({"payload": payload_b64, "payloadType": INTOTO_PAYLOAD_TYPE, "signatures": sigs}))
             .unwrap()
+    }
+
+    #[test]
+    fn dsse_file_bytes_are_json_dumps_sort_keys_of_the_whole_envelope() {
+        // The DSSE file is written around the base64 text; it must stay exactly what
+        // `json.dumps(sort_keys=True)` of the object gives (in-toto 3.x's `Envelope.dump`),
+        // extra signature fields and non-ASCII key ids included.
+        let a = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        let b = PrivateKey::generate(KeyKind::EcdsaP256).unwrap();
+        let payload = serde_json::to_vec(&link()).unwrap();
+        let sig = base64::engine::general_purpose::STANDARD.encode(b"sig");
+        let file = dsse_file(
+            &base64::engine::general_purpose::STANDARD.encode(&payload),
+            json!([{"keyid": "k\u{e9}y", "sig": sig, "note": "x\"y"}]),
+        );
+        let mut env = Envelope::parse(&file).unwrap();
+        env.sign(&a).unwrap();
+        env.sign(&b).unwrap();
+        let mut made = Envelope::dsse_from_payload_bytes(INTOTO_PAYLOAD_TYPE, payload.clone());
+        made.sign(&a).unwrap();
+        for env in [&env, &made] {
+            let whole: Value = serde_json::from_slice(&env.to_file_bytes()).unwrap();
+            assert_eq!(
+                String::from_utf8(env.to_file_bytes()).unwrap(),
+                pyjson::dumps(&whole, None)
+            );
+        }
+        let back = Envelope::parse(&made.to_file_bytes()).unwrap();
+        assert_eq!(back.payload_bytes(), Some(payload.as_slice()));
+        assert_eq!(back.payload(), &link());
+        back.verify(a.public_key()).unwrap();
     }
 
     #[test]

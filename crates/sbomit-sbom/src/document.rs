@@ -256,6 +256,12 @@ impl EnvelopeCache {
         Ok(())
     }
 
+    fn put(&self, name: &str, e: SignedLink) {
+        if let Ok(mut cache) = self.0.lock() {
+            cache.insert(name.to_owned(), e);
+        }
+    }
+
     fn forget(&self, name: &str) {
         if let Ok(mut cache) = self.0.lock() {
             cache.remove(name);
@@ -263,9 +269,26 @@ impl EnvelopeCache {
     }
 }
 
+impl EnvelopeCache {
+    /// The envelope parsed for `name` if `value` (what the entry now holds) is what was
+    /// parsed: `known` holds the values the cache's entries were parsed from.
+    fn reuse(&self, name: &str, value: &Value, known: &Value) -> Option<SignedLink> {
+        if value != known {
+            return None;
+        }
+        self.0.lock().ok()?.get(name).cloned()
+    }
+}
+
 impl Clone for EnvelopeCache {
+    /// A clone keeps the parsed envelopes: it belongs to a document with the same fields,
+    /// and the only field write ([`Document::insert_metadata`]) forgets the entry it replaces.
+    /// (Versions and amended documents would otherwise parse tens of megabytes again.)
     fn clone(&self) -> Self {
-        EnvelopeCache::default()
+        match self.0.lock() {
+            Ok(m) => EnvelopeCache(std::sync::Mutex::new(m.clone())),
+            Err(_) => EnvelopeCache::default(),
+        }
     }
 }
 
@@ -602,6 +625,12 @@ impl Document {
 
     /// [`Document::from_value`] taking the value: the envelopes are moved, not copied.
     pub fn from_owned_value(v: Value) -> Result<Self, DocumentError> {
+        Self::from_owned_value_reusing(v, None)
+    }
+
+    /// [`Document::from_owned_value`], taking the envelopes already parsed by `known` for the
+    /// entries whose value is unchanged (an amended document keeps all of them).
+    fn from_owned_value_reusing(v: Value, known: Option<&Document>) -> Result<Self, DocumentError> {
         let shape = |field: &str, reason: &str| DocumentError::Shape {
             field: field.to_owned(),
             reason: reason.to_owned(),
@@ -621,7 +650,19 @@ impl Document {
             .remove("layout")
             .ok_or_else(|| shape("layout", "missing"))?;
         let parsed = EnvelopeCache::default();
-        parsed.get_or_parse("", &layout)?;
+        let reused = |name: &str, value: &Value| {
+            let k = known?;
+            let old = if name.is_empty() {
+                &k.layout
+            } else {
+                k.metadata.get(name)?
+            };
+            k.parsed.reuse(name, value, old)
+        };
+        match reused("", &layout) {
+            Some(e) => parsed.put("", e),
+            None => drop(parsed.get_or_parse("", &layout)?),
+        }
         let mut metadata = BTreeMap::new();
         match obj.remove("metadata") {
             None => {}
@@ -629,8 +670,14 @@ impl Document {
                 for name in m.keys() {
                     check_name(name)?;
                 }
+                let mut entries: Vec<(&String, &Value)> = Vec::new();
+                for (name, value) in &m {
+                    match reused(name, value) {
+                        Some(e) => parsed.put(name, e),
+                        None => entries.push((name, value)),
+                    }
+                }
                 // Links of 100,000 artifacts take tens of milliseconds each to parse.
-                let entries: Vec<(&String, &Value)> = m.iter().collect();
                 parsed.parse_all(&entries)?;
                 metadata.extend(m);
             }
@@ -820,7 +867,8 @@ impl Document {
                 what: "/addenda".into(),
             });
         }
-        let next = Document::from_value(&out).map_err(|e| AddendumError::Invalid(e.to_string()))?;
+        let next = Document::from_owned_value_reusing(out, Some(self))
+            .map_err(|e| AddendumError::Invalid(e.to_string()))?;
         if next.layout != self.layout {
             return Err(AddendumError::Rewrites {
                 what: "/layout".into(),

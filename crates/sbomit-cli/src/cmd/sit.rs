@@ -321,17 +321,6 @@ fn generate(mut args: GenerateArgs, out: &Output) -> Result<Outcome> {
         exiting((doc, report, inventory));
         return Ok(Outcome::Ok);
     };
-    let generated =
-        sit::generate(&doc, &inventory, args.format, &options).with_context(|| what.clone())?;
-    t.lap("emit and mutate");
-    for w in &generated.warnings {
-        eprintln!("warning: {w}");
-    }
-    if generated.value.is_null() {
-        bail!("the SIT is empty");
-    }
-    let mut value = generated.value;
-
     // Tell the signer now if verifiers going by the layout will not accept the signature.
     let layout = document_layout(&doc, &what)?;
     let keyid = key.public_key().keyid().clone();
@@ -359,11 +348,6 @@ fn generate(mut args: GenerateArgs, out: &Output) -> Result<Outcome> {
             args.format.name()
         );
     }
-    // What the generator's link records: the SIT file's sha256 before any JSF signature.
-    let sit_sha256 = Sha256::digest(&sit::sign::sit_bytes(&value));
-    if args.jsf {
-        jsf::sign(&mut value, &key).context("JSF signature")?;
-    }
     let subjects: Vec<(String, Sha256)> = report
         .summary
         .as_ref()
@@ -376,14 +360,31 @@ fn generate(mut args: GenerateArgs, out: &Output) -> Result<Outcome> {
                 .collect()
         })
         .unwrap_or_default();
+    // The SIT file's bytes, made as an unsigned SIT is written (streamed in parallel, no
+    // JSON tree of the whole SBOM) unless a JSF signature needs the tree.
+    let stream = sit::generate_stream(&doc, &inventory, args.format, &options)
+        .with_context(|| what.clone())?;
+    for w in stream.warnings() {
+        eprintln!("warning: {w}");
+    }
+    let mut bytes = Vec::new();
+    stream.write_to(&mut bytes)?;
+    t.lap("emit and mutate");
+    // What the generator's link records: the SIT file's sha256 before any JSF signature.
+    let sit_sha256 = Sha256::digest(&bytes);
+    if args.jsf {
+        let mut value: serde_json::Value =
+            serde_json::from_slice(&bytes).context("the generated SIT")?;
+        jsf::sign(&mut value, &key).context("JSF signature")?;
+        bytes = sit::sign::sit_bytes(&value);
+    }
     let envelope =
-        sit::sign::sign(args.format, &value, &subjects, &key).context("signing the SIT")?;
+        sit::sign::sign_bytes(args.format, &bytes, &subjects, &key).context("signing the SIT")?;
+    t.lap("sign");
     let env_path = envelope_path(&args.out);
-    write_atomic_with(&args.out, |w| {
-        serde_json::to_writer_pretty(&mut *w, &value)?;
-        w.write_all(b"\n")
-    })?;
+    sbomit_fs::io::write_atomic(&args.out, &bytes, None)?;
     sbomit_fs::io::write_atomic(&env_path, &envelope.to_file_bytes(), None)?;
+    t.lap("write the SIT and its envelope");
     out.info(format!(
         "wrote {} ({}, {} components{}) and its signature {} (key {keyid})",
         args.out.display(),
@@ -425,7 +426,7 @@ fn generate(mut args: GenerateArgs, out: &Output) -> Result<Outcome> {
             ));
         }
     }
-    exiting((doc, report, inventory, value, envelope));
+    exiting((doc, report, inventory, bytes, envelope));
     Ok(Outcome::Ok)
 }
 
@@ -529,7 +530,7 @@ fn failed(what: impl std::fmt::Display) -> Outcome {
 }
 
 fn verify(mut args: VerifyArgs, out: &Output) -> Result<Outcome> {
-    let sit_bytes = sbomit_fs::io::read_file(&args.sit)?;
+    let sit_bytes = sbomit_fs::io::read_file_max(&args.sit, sbomit_fs::io::MAX_SBOM_BYTES)?;
     let sit_name = args.sit.display().to_string();
     let sit = ReceivedSit::parse(&sit_bytes).map_err(|e| match e {
         SitVerifyError::NotJson(source) => {
@@ -542,8 +543,8 @@ fn verify(mut args: VerifyArgs, out: &Output) -> Result<Outcome> {
         .clone()
         .unwrap_or_else(|| envelope_path(&args.sit));
     let envelope = if env_path.is_file() {
-        let bytes = sbomit_fs::io::read_file(&env_path)?;
-        Some(Envelope::parse(&bytes).with_context(|| env_path.display().to_string())?)
+        let bytes = sbomit_fs::io::read_file_max(&env_path, sbomit_fs::io::MAX_SBOM_BYTES)?;
+        Some(Envelope::parse_owned(bytes).with_context(|| env_path.display().to_string())?)
     } else if args.envelope.is_some() {
         bail!("{}: no such file", env_path.display());
     } else {

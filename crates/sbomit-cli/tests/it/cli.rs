@@ -490,19 +490,7 @@ fn awkward_file_names_link_verifies_with_reference() {
         "expires = \"2099-01-01T00:00:00Z\"\n[keys]\ndev = \"dev.pub\"\n[[steps]]\nname = \"record\"\nfunctionaries = [\"dev\"]\nexpected_products = [\"ALLOW tree/*\", \"DISALLOW *\"]\n",
     )
     .unwrap();
-    ok(sbomit(
-        p,
-        &[
-            "layout",
-            "create",
-            "--from",
-            "layout.toml",
-            "--out",
-            "root.layout",
-            "--signing-key",
-            "owner",
-        ],
-    ));
+    sign_layout(p, "layout.toml", "root.layout", "owner");
     ok(sbomit(
         p,
         &[
@@ -627,19 +615,7 @@ fn one_step_layout(dir: &Path, step: &str, rules: &str) {
         ),
     )
     .unwrap();
-    ok(sbomit(
-        dir,
-        &[
-            "layout",
-            "create",
-            "--from",
-            "layout.toml",
-            "--out",
-            "root.layout",
-            "--signing-key",
-            "owner",
-        ],
-    ));
+    sign_layout(dir, "layout.toml", "root.layout", "owner");
 }
 
 fn keys(dir: &Path) {
@@ -1038,19 +1014,7 @@ fn yaml_layout_source_is_accepted() {
         "expires: \"2099-01-01T00:00:00Z\"\nkeys:\n  dev: dev.pub\nsteps:\n  - name: build\n    functionaries: [dev]\n    expected_products:\n      - CREATE out.bin\n      - [DISALLOW, \"*\"]\n",
     )
     .unwrap();
-    ok(sbomit(
-        p,
-        &[
-            "layout",
-            "create",
-            "--from",
-            "layout.yaml",
-            "--out",
-            "root.layout",
-            "--signing-key",
-            "owner",
-        ],
-    ));
+    sign_layout(p, "layout.yaml", "root.layout", "owner");
     std::fs::write(p.join("out.bin"), "x").unwrap();
     ok(sbomit(
         p,

@@ -53,3 +53,20 @@ pub fn fails_with(o: Output, exit: i32, needles: &[&str]) {
         assert!(t.contains(n), "expected {n:?} in:\n{t}");
     }
 }
+
+/// `sbomit layout create --from TOML --out OUT --signing-key KEY` in `dir`, which must succeed.
+pub fn sign_layout(dir: &Path, toml: &str, out: &str, key: &str) {
+    ok(sbomit(
+        dir,
+        &[
+            "layout",
+            "create",
+            "--from",
+            toml,
+            "--out",
+            out,
+            "--signing-key",
+            key,
+        ],
+    ));
+}

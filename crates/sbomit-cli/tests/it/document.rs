@@ -57,19 +57,7 @@ expected_products = ["CREATE app", "DISALLOW *"]
         ),
     )
     .unwrap();
-    ok(sbomit(
-        p,
-        &[
-            "layout",
-            "create",
-            "--from",
-            "layout.toml",
-            "--out",
-            "root.layout",
-            "--signing-key",
-            "owner",
-        ],
-    ));
+    sign_layout(p, "layout.toml", "root.layout", "owner");
     let work = p.join("work");
     std::fs::create_dir_all(work.join("src")).unwrap();
     std::fs::create_dir_all(p.join("links")).unwrap();
@@ -399,6 +387,19 @@ fn mutation_replacing_a_hash_is_reported() {
     let d = tempdir();
     let p = d.path();
     chain(p, false);
+    // Mutations are bound by a mutator's signature (issue 11): the layout names one.
+    ok(sbomit(p, &["key", "generate", "--out", "mut"]));
+    let toml = std::fs::read_to_string(p.join("layout.toml"))
+        .unwrap()
+        .replacen("[keys]\n", "[keys]\nmut = \"mut.pub\"\n", 1)
+        + "[[steps]]\nname = \"sbomit-mutate\"\nfunctionaries = [\"mut\"]\n";
+    std::fs::write(p.join("layout.toml"), toml).unwrap();
+    sign_layout(p, "layout.toml", "root.layout", "owner");
+    let create = |p: &Path, extra: &[&str]| {
+        let mut a = vec!["--signing-key", "mut"];
+        a.extend(extra);
+        create(p, &a)
+    };
     create(p, &[]);
     ok(generate(p, "cyclonedx-1.6", "plain.json"));
     let plain = read_json(&p.join("plain.json"));

@@ -240,19 +240,7 @@ fn quickstart_with(p: &Path, generator: bool) -> Chain {
         source.push_str("\n[[steps]]\nname = \"sbomit-sit\"\nfunctionaries = [\"carl\"]\n");
     }
     std::fs::write(w.join("layout.toml"), source).unwrap();
-    ok(sbomit(
-        &w,
-        &[
-            "layout",
-            "create",
-            "--from",
-            "layout.toml",
-            "--out",
-            "root.layout",
-            "--signing-key",
-            "owner",
-        ],
-    ));
+    sign_layout(&w, "layout.toml", "root.layout", "owner");
     let c = Chain {
         dir: p.to_owned(),
         layout_key: "demo/work/owner.pub".into(),
@@ -352,19 +340,7 @@ functionaries = ["signer"]
         ),
     )
     .unwrap();
-    ok(sbomit(
-        p,
-        &[
-            "layout",
-            "create",
-            "--from",
-            "layout.toml",
-            "--out",
-            "root.layout",
-            "--signing-key",
-            "owner",
-        ],
-    ));
+    sign_layout(p, "layout.toml", "root.layout", "owner");
     std::fs::create_dir_all(p.join("links")).unwrap();
     let mut run = vec![
         "run",
@@ -669,6 +645,11 @@ fn component_sha256s(format: &str, sit: &Value) -> Vec<(String, Option<String>)>
 /// Generates and signs a SIT in every format; each validates, every component has a sha256
 /// and each component hash is attested, and each passes full verification.
 fn every_format(c: &Chain, min_hashes: usize) {
+    every_format_validating(c, min_hashes, &FORMATS);
+}
+
+/// [`every_format`], the third-party validators run on the SITs of `validated` formats only.
+fn every_format_validating(c: &Chain, min_hashes: usize, validated: &[&str]) {
     let attested = attested_hashes(c);
     for format in FORMATS {
         let out = format!("sit.{format}.json");
@@ -703,7 +684,9 @@ fn every_format(c: &Chain, min_hashes: usize) {
             "{}",
             text(&o)
         );
-        validate(&c.dir.join(&out), format);
+        if validated.contains(&format) {
+            validate(&c.dir.join(&out), format);
+        }
     }
 }
 
@@ -727,8 +710,19 @@ fn intoto_demo_sits_validate_and_every_hash_is_attested() {
 fn repository_build_sits_validate_and_every_hash_is_attested() {
     let d = tempdir();
     let c = repository(d.path());
-    // The crate sources plus the packages Cargo.lock pins.
-    every_format(&c, 100);
+    // The crate sources plus the packages Cargo.lock pins. Its SPDX 3 SIT is not given to
+    // the SHACL validator (pyshacl takes over five minutes on its thousand-odd elements): the
+    // same emitter's output passes it on the five other chains, and sbomit-sbom's sit_schema
+    // tests check SPDX 3 output against the JSON schema.
+    every_format_validating(
+        &c,
+        100,
+        &FORMATS
+            .iter()
+            .copied()
+            .filter(|f| *f != "spdx-3.0.1")
+            .collect::<Vec<_>>(),
+    );
     let cdx = read_json(&c.dir.join("sit.cyclonedx-1.6.json"));
     assert!(cdx["components"]
         .as_array()

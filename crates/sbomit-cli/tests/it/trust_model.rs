@@ -44,19 +44,7 @@ expected_products = ["CREATE app.tgz", "DISALLOW *"]
         ),
     )
     .unwrap();
-    ok(sbomit(
-        p,
-        &[
-            "layout",
-            "create",
-            "--from",
-            "layout.toml",
-            "--out",
-            "root.layout",
-            "--signing-key",
-            "owner",
-        ],
-    ));
+    sign_layout(p, "layout.toml", "root.layout", "owner");
 }
 
 const ROLES: &str = r#"

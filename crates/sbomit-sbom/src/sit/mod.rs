@@ -168,6 +168,9 @@ pub enum SitError {
         #[source]
         source: PatchError,
     },
+    /// Writing the SIT's bytes failed (only a writer that fails: files, pipes).
+    #[error("writing the SIT: {0}")]
+    Write(#[source] std::io::Error),
 }
 
 /// What kind of thing a component is.

@@ -116,6 +116,37 @@ pub fn sign(
     Ok(env)
 }
 
+/// Signs a SIT given as its file bytes (pretty JSON and a final newline, as written): the
+/// DSSE envelope around the same Statement as [`sign`], its payload written around those
+/// bytes instead of re-serialising a tree of hundreds of megabytes. The payload is the
+/// Statement with sorted keys and the SBOM as the SIT file has it, pretty-printed;
+/// [`verify`] compares the predicate with the SIT as JSON, so either layout verifies.
+pub fn sign_bytes(
+    format: Format,
+    sit: &[u8],
+    subjects: &[(String, Sha256)],
+    key: &PrivateKey,
+) -> Result<Envelope, SitSignatureError> {
+    let head = statement(format, &Value::Null, subjects);
+    let text = |v: &Value| sbomit_intoto::pyjson::dumps(v, None);
+    let mut payload = Vec::with_capacity(sit.len() + 4096);
+    payload.extend_from_slice(
+        format!("{{\"_type\": {}, \"predicate\": ", text(&head["_type"])).as_bytes(),
+    );
+    payload.extend_from_slice(sit.strip_suffix(b"\n").unwrap_or(sit));
+    payload.extend_from_slice(
+        format!(
+            ", \"predicateType\": {}, \"subject\": {}}}",
+            text(&head["predicateType"]),
+            text(&head["subject"])
+        )
+        .as_bytes(),
+    );
+    let mut env = Envelope::dsse_from_payload_bytes(INTOTO_PAYLOAD_TYPE, payload);
+    env.sign(key)?;
+    Ok(env)
+}
+
 /// The file bytes of a SIT value: pretty JSON and a final newline.
 pub fn sit_bytes(sbom: &Value) -> Vec<u8> {
     let mut out = serde_json::to_vec_pretty(sbom).unwrap_or_default();
@@ -131,14 +162,28 @@ pub struct VerifiedSignature {
     pub subjects: Vec<(String, String)>,
 }
 
+/// A Statement read without making a tree of its predicate (hundreds of megabytes for a
+/// large SIT): the predicate stays the bytes the signer wrote.
+#[derive(serde::Deserialize)]
+struct RawStatement<'a> {
+    #[serde(rename = "_type")]
+    statement_type: Value,
+    subject: Value,
+    #[serde(rename = "predicateType")]
+    predicate_type: Value,
+    #[serde(borrow)]
+    predicate: &'a serde_json::value::RawValue,
+}
+
 /// Checks a SIT's envelope: DSSE with the in-toto payload type, a Statement v1 of the SIT
-/// format's predicate type whose predicate is exactly the SIT (`sit` are the file bytes),
-/// whose subjects are component hashes of the SIT, signed by `threshold` distinct authorized
-/// keys.
+/// format's predicate type whose predicate is exactly the SIT (`sit` are the file bytes,
+/// `sit_value` the same parsed), whose subjects are component hashes of the SIT, signed by
+/// `threshold` distinct authorized keys.
 pub fn verify(
     envelope: &Envelope,
     format: Format,
     sit: &[u8],
+    sit_value: &Value,
     authorized: &Authorized,
 ) -> Result<VerifiedSignature, SitSignatureError> {
     if envelope.kind() != EnvelopeKind::Dsse {
@@ -175,8 +220,18 @@ pub fn verify(
             signed_by: ids(&mut envelope.signatures().iter().map(|s| &s.keyid)),
         });
     }
-    let st = Statement::from_value(envelope.payload())
-        .map_err(|e| SitSignatureError::NotStatement(e.to_string()))?;
+    let raw: RawStatement<'_> =
+        serde_json::from_slice(envelope.payload_bytes().unwrap_or_default())
+            .map_err(|e| SitSignatureError::NotStatement(e.to_string()))?;
+    // Everything but the predicate goes through the Statement model's checks.
+    let head = json!({
+        "_type": raw.statement_type,
+        "subject": raw.subject,
+        "predicateType": raw.predicate_type,
+        "predicate": {},
+    });
+    let st =
+        Statement::from_value(&head).map_err(|e| SitSignatureError::NotStatement(e.to_string()))?;
     if st.statement_type != STATEMENT_V1 {
         return Err(SitSignatureError::NotStatement(format!(
             "`_type` is {:?}",
@@ -190,16 +245,21 @@ pub fn verify(
             found: st.predicate_type,
         });
     }
-    let value: Value =
-        serde_json::from_slice(sit).map_err(|e| SitSignatureError::SitNotJson(e.to_string()))?;
-    if value != st.predicate {
-        return Err(SitSignatureError::ContentDiffers);
+    // The predicate as signed is the SIT file's bytes ([`sign_bytes`]): equal, nothing more
+    // to compare. Otherwise (a payload serialised another way) compare content, then
+    // require the file to be the SIT's canonical rendering: whitespace edits are changes too.
+    let trimmed = sit.strip_suffix(b"\n").unwrap_or(sit);
+    if raw.predicate.get().as_bytes() != trimmed {
+        let predicate: Value = serde_json::from_str(raw.predicate.get())
+            .map_err(|e| SitSignatureError::NotStatement(e.to_string()))?;
+        if *sit_value != predicate {
+            return Err(SitSignatureError::ContentDiffers);
+        }
+        if sit_bytes(sit_value) != sit {
+            return Err(SitSignatureError::BytesDiffer);
+        }
     }
-    // Equal content, but a SIT is published as bytes: whitespace edits are changes too.
-    if sit_bytes(&value) != sit {
-        return Err(SitSignatureError::BytesDiffer);
-    }
-    let hashes = super::mutation::facts(format, &value).1;
+    let hashes = super::mutation::facts(format, sit_value).1;
     let mut subjects = Vec::new();
     for d in &st.subject {
         let sha = d
@@ -219,4 +279,39 @@ pub fn verify(
         signed_by,
         subjects,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use sbomit_crypto::KeyKind;
+
+    #[test]
+    fn a_statement_written_around_the_sit_bytes_is_the_statement_of_the_sit() {
+        let key = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        let sbom = json!({"bomFormat": "CycloneDX", "components": [
+            {"name": "a\u{e9}", "hashes": [{"alg": "SHA-256", "content": "ab"}]}]});
+        let sit = sit_bytes(&sbom);
+        let subjects = vec![("app.tar".to_owned(), Sha256::digest(b"app"))];
+        let env = sign_bytes(Format::CycloneDx16, &sit, &subjects, &key).unwrap();
+        assert_eq!(
+            env.payload(),
+            &statement(Format::CycloneDx16, &sbom, &subjects)
+        );
+        let authorized = Authorized::any_of(vec![key.public_key().clone()]);
+        // The subject is not a component hash of this tiny SBOM: everything up to that
+        // check held (signature, payload type, Statement, predicate equal to the SIT).
+        match verify(&env, Format::CycloneDx16, &sit, &sbom, &authorized) {
+            Err(SitSignatureError::SubjectNotInSit { name, .. }) => assert_eq!(name, "app.tar"),
+            other => panic!("{other:?}"),
+        }
+        // Another key's signature does not count.
+        let other = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        let env = sign_bytes(Format::CycloneDx16, &sit, &subjects, &other).unwrap();
+        assert!(matches!(
+            verify(&env, Format::CycloneDx16, &sit, &sbom, &authorized),
+            Err(SitSignatureError::Threshold { .. })
+        ));
+    }
 }

@@ -37,6 +37,26 @@ type BlockFn<'a> = dyn Fn(usize) -> Vec<Value> + Sync + 'a;
 /// Where SITs are written: `Send`, so that one window is written while the next is made.
 pub type Sink<'w> = dyn Write + Send + 'w;
 
+/// A sink that only hashes what is written to it: a SIT's sha256 without its bytes.
+#[derive(Default)]
+pub struct HashingWriter(sbomit_crypto::Sha256Hasher);
+
+impl HashingWriter {
+    pub fn finish(self) -> sbomit_intoto::digest::Sha256 {
+        sbomit_intoto::digest::Sha256::from_bytes(self.0.finish())
+    }
+}
+
+impl Write for HashingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// An array made of `blocks` runs of consecutive items, block `b` being `block(b)`.
 struct LazyArray<'a> {
     blocks: usize,

@@ -376,7 +376,51 @@ pub fn verify_sit(input: SitVerifyInput<'_>) -> Result<SitVerification, SitVerif
     };
     let document = version.as_ref().unwrap_or(document);
     let inventory = sit::derive(document, report, lockfiles, &options)?;
-    let generated = sit::generate(document, &inventory, format, &options)?;
+    // The regenerated SIT's bytes are hashed as they are made (in parallel, never whole):
+    // when they are the received SIT's bytes, there is nothing to compare. Otherwise both are
+    // compared as JSON, which also names the first difference.
+    let mut hasher = sit::stream::HashingWriter::default();
+    let stream = sit::generate_stream(document, &inventory, format, &options)?;
+    let warnings = stream.warnings().to_vec();
+    stream.write_to(&mut hasher).map_err(SitError::Write)?;
+    let same_bytes = hasher.finish() == unsigned_sit_sha256(sit);
+    let generated = if same_bytes {
+        None
+    } else {
+        Some(sit::generate(document, &inventory, format, &options)?)
+    };
+    if let Some(generated) = generated {
+        if let Some(difference) = difference_from(&generated.value, sit) {
+            v.content = ContentOutcome::Differs {
+                format,
+                timestamp: options.timestamp,
+                difference,
+            };
+            return Ok(v);
+        }
+    }
+    v.content = ContentOutcome::Regenerated {
+        components: inventory.components.len(),
+        unhashed: inventory
+            .components
+            .iter()
+            .filter(|c| c.unhashed.is_some())
+            .map(|c| c.id.clone())
+            .collect(),
+    };
+    v.overrides = if warnings.is_empty() {
+        OverrideOutcome::None
+    } else if allow_in_toto_override {
+        OverrideOutcome::Accepted(warnings)
+    } else {
+        OverrideOutcome::Refused(warnings)
+    };
+    Ok(v)
+}
+
+/// How the received SIT differs from the generated one as JSON (its JSF signature, checked
+/// already, left out), if it does.
+fn difference_from(generated: &Value, sit: &ReceivedSit<'_>) -> Option<String> {
     let stripped;
     let received = if sit.has_jsf() {
         // The JSF signature was checked above; it is not part of the generated content.
@@ -389,31 +433,7 @@ pub fn verify_sit(input: SitVerifyInput<'_>) -> Result<SitVerification, SitVerif
     } else {
         sit.value()
     };
-    if let Some(difference) = compare::difference(&generated.value, received) {
-        v.content = ContentOutcome::Differs {
-            format,
-            timestamp: options.timestamp,
-            difference,
-        };
-        return Ok(v);
-    }
-    v.content = ContentOutcome::Regenerated {
-        components: inventory.components.len(),
-        unhashed: inventory
-            .components
-            .iter()
-            .filter(|c| c.unhashed.is_some())
-            .map(|c| c.id.clone())
-            .collect(),
-    };
-    v.overrides = if generated.warnings.is_empty() {
-        OverrideOutcome::None
-    } else if allow_in_toto_override {
-        OverrideOutcome::Accepted(generated.warnings)
-    } else {
-        OverrideOutcome::Refused(generated.warnings)
-    };
-    Ok(v)
+    compare::difference(generated, received)
 }
 
 /// Checks the envelope, then an embedded JSF signature, against the authorized keys,
@@ -424,7 +444,7 @@ fn check_signatures(
     envelope: &Envelope,
     authorized: &Authorized,
 ) -> bool {
-    match sit::sign::verify(envelope, sit.format(), sit.bytes(), authorized) {
+    match sit::sign::verify(envelope, sit.format(), sit.bytes(), sit.value(), authorized) {
         Ok(s) => v.signature = SignatureOutcome::Verified(s),
         Err(e) => {
             v.signature = SignatureOutcome::Failed(e);

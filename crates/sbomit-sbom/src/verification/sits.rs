@@ -130,8 +130,13 @@ pub fn check_sits(
         };
         let version = doc.version(n).ok_or(SitError::NotVerified)?;
         let inv = sit::derive(&version, report, lockfiles, &g.options)?;
-        let bytes = sit::generate(&version, &inv, g.format, &g.options)?.to_bytes();
-        let regenerated = Sha256::digest(&bytes);
+        // Hashed as it is written: the SIT (hundreds of megabytes for a large build) is made in
+        // parallel chunks and never held whole.
+        let mut hasher = sit::stream::HashingWriter::default();
+        sit::generate_stream(&version, &inv, g.format, &g.options)?
+            .write_to(&mut hasher)
+            .map_err(SitError::Write)?;
+        let regenerated = hasher.finish();
         out.sits.push(SitRecord {
             name: g.name,
             keyid: Some(g.keyid),
