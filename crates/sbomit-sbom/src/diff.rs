@@ -43,11 +43,12 @@ pub enum DiffError {
         from: &'static str,
         to: &'static str,
     },
+    /// Boxed: a document error is large, and diffs of SITs never carry one.
     #[error("the {side} document: {source}")]
     Document {
         side: Side,
         #[source]
-        source: DocumentError,
+        source: Box<DocumentError>,
     },
     /// An addendum that changes nothing would only add a signature.
     #[error("the documents do not differ: there is nothing to amend")]
@@ -319,9 +320,10 @@ pub fn sit_mutation(generated: &Value, edited: &Value) -> Result<SitMutation, Di
 
 /// A document's current state as an addendum sees it: without its `addenda`.
 fn addendum_view(doc: &Document, side: Side) -> Result<Value, DiffError> {
-    let current = doc
-        .current()
-        .map_err(|source| DiffError::Document { side, source })?;
+    let current = doc.current().map_err(|source| DiffError::Document {
+        side,
+        source: Box::new(source),
+    })?;
     let mut v = current.to_value();
     if let Value::Object(m) = &mut v {
         m.remove("addenda");
