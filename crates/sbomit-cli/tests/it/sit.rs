@@ -1090,11 +1090,11 @@ fn light_verification_checks_bytes_authorized_keys_and_jsf() {
         &["JSF signature", "does not verify"],
     );
 
-    // JSF is for CycloneDX only; a missing envelope is an input error.
+    // JSF is for CycloneDX (1.4 and later) only; a missing envelope is an input error.
     fails_with(
         c.generate("spdx-2.3", "x.json", &["--signing-key", "signer", "--jsf"]),
         2,
-        &["CycloneDX SITs only"],
+        &["CycloneDX 1.4 and later only"],
     );
     ok(c.generate("spdx-2.3", "unsigned.json", &[]));
     fails_with(
