@@ -334,6 +334,9 @@ fn sits_in_every_format_are_deterministic_and_attested() {
     create(p, &[]);
     for format in [
         "cyclonedx-1.6",
+        "cyclonedx-1.2",
+        "cyclonedx-1.3",
+        "cyclonedx-1.4",
         "cyclonedx-1.5",
         "cyclonedx-1.7",
         "spdx-2.3",
