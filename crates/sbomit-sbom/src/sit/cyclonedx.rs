@@ -7,13 +7,13 @@
 //! `externalReferences` entry of type `attestation` carrying the link file's SHA-256.
 //!
 //! Older versions say less, each within its own schema (strict variants included; see
-//! [`Version`] and `docs/formats/sit.md`): before 1.5 there is no `formulation` (the steps
-//! are left out; each component still names its links) and no `attestation` reference type
-//! (`other` is used); `metadata.tools` is an array of tools; 1.2 and 1.3 require a component
-//! `version` (the schema's default, `""`, when there is none); 1.2 has no `properties` at all,
-//! so the `sbomit:*` pairs become `externalReferences` of type `other` (named in `comment`)
-//! and the document reference a BOM-level external reference, and its references carry no
-//! hashes.
+//! [`Version`] and "CycloneDX versions" in `docs/formats/sbomit-document.md`): before 1.5
+//! there is no `formulation` (the steps are left out; each component still names its links)
+//! and no `attestation` reference type (`other` is used); `metadata.tools` is an array of
+//! tools; 1.2 and 1.3 require a component `version` (the schema's default, `""`, when there is
+//! none); 1.2 has no `properties` at all, so the `sbomit:*` pairs become `externalReferences`
+//! of type `other` (named in `comment`) and the document reference a BOM-level external
+//! reference, and its references carry no hashes.
 
 use serde_json::{json, Map, Value};
 
