@@ -1,5 +1,5 @@
 //! SBOMit: the SBOMit document (layout, links, mutation, addenda), RFC 6902 JSON Patch
-//! mutations, SITs (CycloneDX 1.5–1.7, SPDX 2.3, SPDX 3.0.1) derived from a verified document,
+//! mutations, SITs (CycloneDX 1.2–1.7, SPDX 2.3, SPDX 3.0.1) derived from a verified document,
 //! their signatures (DSSE Statements, JSF), lockfile readers, the verification of documents and
 //! SITs (light and full), whose outcomes are data ([`verification`]); and the readers of SBOMs,
 //! vulnerability reports and VEX documents (CycloneDX, SPDX 2.3 and 3, OSV, OpenVEX, in-toto
@@ -13,6 +13,7 @@
 //! any signature on what it reads.
 #![forbid(unsafe_code, unused_must_use)]
 
+pub mod diff;
 pub mod document;
 pub mod jsonpatch;
 pub mod read;

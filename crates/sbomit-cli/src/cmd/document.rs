@@ -102,9 +102,14 @@ pub struct AmendArgs {
     /// The document to amend (rewritten in place, atomically).
     #[arg(long)]
     document: PathBuf,
-    /// The RFC 6902 JSON Patch to the document (without its `addenda`).
+    /// The RFC 6902 JSON Patch to the document (without its `addenda`). Exactly one of
+    /// `--patch` and `--from-diff` is given.
     #[arg(long)]
-    patch: PathBuf,
+    patch: Option<PathBuf>,
+    /// A newer version of the document (for example newly created with more links): the
+    /// addendum is the patch turning the document into it.
+    #[arg(long = "from-diff", value_name = "NEW_DOCUMENT")]
+    from_diff: Option<PathBuf>,
     /// The author's private key.
     #[arg(long = "signing-key")]
     signing_key: PathBuf,
@@ -443,7 +448,18 @@ pub(crate) fn read_document(path: &Path) -> Result<Document> {
 
 fn amend(args: AmendArgs, out: &Output) -> Result<Outcome> {
     let mut doc = read_document(&args.document)?;
-    let patch = read_patch(&args.patch)?;
+    let patch = match (&args.patch, &args.from_diff) {
+        (Some(p), None) => read_patch(p)?,
+        (None, Some(new)) => {
+            let newer = read_document(new)?;
+            sbomit_sbom::diff::addendum(&doc, &newer)
+                .with_context(|| format!("{} -> {}", args.document.display(), new.display()))?
+        }
+        (Some(_), Some(_)) => bail!("document amend: give --patch or --from-diff, not both"),
+        (None, None) => {
+            bail!("document amend: give the change as --patch PATCH or --from-diff NEW_DOCUMENT")
+        }
+    };
     let key = keys::load_private(&args.signing_key, &password_source(args.password.clone()))?;
     let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let a = doc

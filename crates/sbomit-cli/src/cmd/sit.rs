@@ -1,4 +1,4 @@
-//! `sbomit sit generate|verify`: SITs (SBOMs whose every hash is attested) from verified
+//! `sbomit sit generate|verify|diff`: SITs (SBOMs whose every hash is attested) from verified
 //! SBOMit documents, optionally signed (a DSSE envelope `FILE.intoto.json` around an in-toto
 //! Statement whose predicate is the SBOM, and for CycloneDX an embedded JSF signature), and
 //! their verification.
@@ -47,6 +47,22 @@ pub enum SitCommand {
     Generate(GenerateArgs),
     /// Verify a SIT: its signature (light), or also against its document (full).
     Verify(VerifyArgs),
+    /// Write the mutation (RFC 6902 JSON Patch) turning a generated SIT into an edited one,
+    /// for `document create --mutation FORMAT=PATCH.json`.
+    Diff(DiffArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// The SIT as `sit generate` wrote it.
+    #[arg(long)]
+    from: PathBuf,
+    /// The same SIT, edited.
+    #[arg(long)]
+    to: PathBuf,
+    /// Where to write the mutation (atomically).
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -54,7 +70,8 @@ pub struct GenerateArgs {
     /// The SBOMit document.
     #[arg(long)]
     document: PathBuf,
-    /// cyclonedx-1.6, cyclonedx-1.5, cyclonedx-1.7, spdx-2.3 or spdx-3.0.1.
+    /// cyclonedx-1.6 (the default CycloneDX), cyclonedx-1.2 ... cyclonedx-1.7, spdx-2.3 or
+    /// spdx-3.0.1.
     #[arg(long, value_parser = parse_format)]
     format: Format,
     #[command(flatten)]
@@ -142,7 +159,45 @@ pub fn run(c: SitCommand, out: &Output) -> Result<Outcome> {
     match c {
         SitCommand::Generate(a) => generate(a, out),
         SitCommand::Verify(a) => verify(a, out),
+        SitCommand::Diff(a) => diff(a, out),
     }
+}
+
+// ---- diff
+
+fn read_sit_json(path: &Path) -> Result<serde_json::Value> {
+    let bytes = sbomit_fs::io::read_file(path)?;
+    serde_json::from_slice(&bytes).with_context(|| format!("{}: not JSON", path.display()))
+}
+
+fn diff(args: DiffArgs, out: &Output) -> Result<Outcome> {
+    let from = read_sit_json(&args.from)?;
+    let to = read_sit_json(&args.to)?;
+    let m = sbomit_sbom::diff::sit_mutation(&from, &to)
+        .with_context(|| format!("{} -> {}", args.from.display(), args.to.display()))?;
+    for p in &m.ignored {
+        out.warn(format!(
+            "{p} names the SIT's generation, not its content: the edit there is left out"
+        ));
+    }
+    // A mutation overriding in-toto-derived content would be refused by `document verify`:
+    // say so now, while it is still an edit.
+    for w in sit::mutation::check(m.format, &from, &m.patch) {
+        out.warn(format!(
+            "{w} (document verify refuses it without --insecure-allow-in-toto-override)"
+        ));
+    }
+    let mut bytes = serde_json::to_vec_pretty(&m.patch.to_value())?;
+    bytes.push(b'\n');
+    sbomit_fs::io::write_atomic(&args.out, &bytes, None)?;
+    out.info(format!(
+        "wrote {} operation(s) to {}; use it as: document create --mutation {}={}",
+        m.patch.0.len(),
+        args.out.display(),
+        m.format.name(),
+        args.out.display()
+    ));
+    Ok(Outcome::Ok)
 }
 
 /// The SIT timestamp: `SOURCE_DATE_EPOCH` when set, else now.
@@ -253,9 +308,9 @@ fn document_layout(doc: &Document, what: &str) -> Result<sbomit_intoto::model::L
 }
 
 fn generate(mut args: GenerateArgs, out: &Output) -> Result<Outcome> {
-    if args.jsf && !matches!(args.format.family(), "cyclonedx") {
+    if args.jsf && !args.format.can_embed_jsf() {
         bail!(
-            "--jsf: JSF signatures are embedded in CycloneDX SITs only, not {}",
+            "--jsf: JSF signatures are embedded in CycloneDX 1.4 and later only, not {} (its signature is the DSSE envelope)",
             args.format.name()
         );
     }

@@ -322,6 +322,9 @@ fn sits_in_every_format_are_deterministic_and_attested() {
     create(p, &[]);
     for format in [
         "cyclonedx-1.6",
+        "cyclonedx-1.2",
+        "cyclonedx-1.3",
+        "cyclonedx-1.4",
         "cyclonedx-1.5",
         "cyclonedx-1.7",
         "spdx-2.3",
@@ -523,4 +526,84 @@ fn link_attestations_serve_as_links() {
 fn verify_missing(p: &Path) -> Output {
     create(p, &[]);
     verify(p, &[])
+}
+
+/// The current state of a document as its addenda see it (without `addenda`).
+fn current_without_addenda(path: &Path) -> Value {
+    let doc = sbomit_sbom::document::Document::from_bytes(&std::fs::read(path).unwrap()).unwrap();
+    let mut v = doc.current().unwrap().to_value();
+    v.as_object_mut().unwrap().remove("addenda");
+    v
+}
+
+/// `document amend --from-diff NEW` signs the addendum turning the document into a newly
+/// created one (here with a supplement, a mutation and embedded files): the amended document
+/// verifies and is, addenda applied, the new one. Exactly one of `--patch` and `--from-diff`.
+#[test]
+fn document_amend_from_diff_turns_the_document_into_the_new_one() {
+    let d = tempdir();
+    let p = d.path();
+    chain(p, false);
+    create(p, &[]);
+    write_json(
+        &p.join("supplement.json"),
+        &json!({"name": "app", "version": "2.0", "license": "MIT"}),
+    );
+    write_json(
+        &p.join("m.json"),
+        &json!([{"op": "add", "path": "/metadata/supplier", "value": {"name": "ACME"}}]),
+    );
+    let mut a = vec![
+        "document",
+        "create",
+        "--layout",
+        "root.layout",
+        "--link-dir",
+        "links",
+        "--out",
+        "new.json",
+    ];
+    a.extend([
+        "--supplement",
+        "supplement.json",
+        "--mutation",
+        "cyclonedx=m.json",
+        "--embed",
+        "dist",
+    ]);
+    ok(sbomit(p, &a));
+    let amend = |extra: &[&str]| {
+        let mut a = vec![
+            "document",
+            "amend",
+            "--document",
+            "doc.json",
+            "--signing-key",
+            "owner",
+        ];
+        a.extend(extra);
+        sbomit(p, &a)
+    };
+    fails_with(
+        amend(&[]),
+        2,
+        &["--patch PATCH or --from-diff NEW_DOCUMENT"],
+    );
+    write_json(&p.join("noop.json"), &json!([]));
+    fails_with(
+        amend(&["--patch", "noop.json", "--from-diff", "new.json"]),
+        2,
+        &["not both"],
+    );
+    ok(amend(&["--from-diff", "new.json"]));
+    let o = ok(verify(p, &[]));
+    assert!(text(&o).contains("verification passed"), "{}", text(&o));
+    assert_eq!(
+        current_without_addenda(&p.join("doc.json")),
+        current_without_addenda(&p.join("new.json"))
+    );
+    let o = ok(sbomit(p, &["document", "show", "doc.json", "--history"]));
+    assert!(text(&o).contains("addenda: 1"), "{}", text(&o));
+    // Nothing left to amend: an error, not an empty addendum.
+    fails_with(amend(&["--from-diff", "new.json"]), 2, &["do not differ"]);
 }

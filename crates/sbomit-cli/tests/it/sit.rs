@@ -17,7 +17,16 @@ use std::process::{Command, Output};
 
 use serde_json::{json, Value};
 
-const FORMATS: [&str; 3] = ["cyclonedx-1.6", "spdx-2.3", "spdx-3.0.1"];
+/// The default CycloneDX, the oldest ones (§4.2.2.1.1: "1.2 – latest"; 1.2 without
+/// properties, 1.2 to 1.4 without formulation), and both SPDX.
+const FORMATS: [&str; 6] = [
+    "cyclonedx-1.6",
+    "cyclonedx-1.2",
+    "cyclonedx-1.3",
+    "cyclonedx-1.4",
+    "spdx-2.3",
+    "spdx-3.0.1",
+];
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -977,6 +986,29 @@ fn mutation_overriding_in_toto_content_fails_full_verification_unless_allowed() 
 
 // ---- e. light verification, authorization by the layout, JSF
 
+/// CycloneDX has a `signature` property from 1.4 on: `--jsf` for an older version (or SPDX)
+/// is a usage error naming the limit, and nothing is written; 1.4 takes it.
+#[test]
+fn jsf_is_refused_before_cyclonedx_1_4() {
+    let d = tempdir();
+    let c = quickstart(d.path());
+    for format in ["cyclonedx-1.2", "cyclonedx-1.3", "spdx-2.3"] {
+        fails_with(
+            c.generate(format, "sit.json", &["--signing-key", &c.signer, "--jsf"]),
+            2,
+            &["--jsf", "CycloneDX 1.4 and later only", format],
+        );
+        assert!(!c.dir.join("sit.json").exists());
+    }
+    ok(c.generate(
+        "cyclonedx-1.4",
+        "sit.json",
+        &["--signing-key", &c.signer, "--jsf"],
+    ));
+    let o = ok(c.verify_full("sit.json", &[]));
+    assert!(text(&o).contains("jsf: verified"), "{}", text(&o));
+}
+
 #[test]
 fn light_verification_checks_bytes_authorized_keys_and_jsf() {
     let d = tempdir();
@@ -1052,11 +1084,11 @@ fn light_verification_checks_bytes_authorized_keys_and_jsf() {
         &["JSF signature", "does not verify"],
     );
 
-    // JSF is for CycloneDX only; a missing envelope is an input error.
+    // JSF is for CycloneDX (1.4 and later) only; a missing envelope is an input error.
     fails_with(
         c.generate("spdx-2.3", "x.json", &["--signing-key", "signer", "--jsf"]),
         2,
-        &["CycloneDX SITs only"],
+        &["CycloneDX 1.4 and later only"],
     );
     ok(c.generate("spdx-2.3", "unsigned.json", &[]));
     fails_with(
@@ -1192,4 +1224,118 @@ fn attested_lockfile_paths_outside_artifacts_are_refused() {
         &[("SOURCE_DATE_EPOCH", "1700000000")],
     ));
     fails_with(c.verify_full("sit.json", &[]), 2, &refused);
+}
+
+// ---- g. diffs round-trip (issue 11)
+
+/// The document digest a SIT names (a CycloneDX metadata property, or in 1.2 a BOM-level
+/// external reference reading `sbomit:document:sha256=HEX`).
+fn sit_document_digest(sit: &Value) -> String {
+    sbomit_sbom::sit::received::document_digest_from_sit(sit)
+        .unwrap()
+        .to_hex()
+}
+
+/// Issue 11 acceptance g: `sit diff`, then the mutation in the document, then a regenerated
+/// SIT equals the edited SIT, and it passes full verification (the edits override nothing
+/// in-toto says). Only what names the document the SIT came from differs (its digest, the URNs
+/// and serial number derived from it): the mutation is part of the document, so the document
+/// is a new one. An edit of the generation's timestamp is left out of the mutation, with a
+/// warning. (The property test over arbitrary edits is `diff::tests`.)
+#[test]
+fn sit_diff_then_the_mutation_regenerates_the_edited_sit() {
+    let d = tempdir();
+    let c = npm(d.path());
+    let p = &c.dir;
+    let (layout, link_dir) = (c.layout.clone(), c.link_dir.clone());
+    for format in ["cyclonedx-1.6", "cyclonedx-1.2"] {
+        c.create_document(&[], &layout, &link_dir);
+        ok(c.generate(format, "gen.json", &[]));
+        let generated = read_json(&p.join("gen.json"));
+        let mut edited = generated.clone();
+        edited["metadata"]["supplier"] = json!({"name": "ACME"});
+        edited["metadata"]["component"]["description"] = json!("the app, edited");
+        edited["components"].as_array_mut().unwrap().insert(
+            1,
+            json!({"type": "library", "name": "vendored", "version": "1", "bom-ref": "vendored"}),
+        );
+        edited["components"][3]["licenses"] = json!([{"expression": "MIT"}]);
+        edited["metadata"]["timestamp"] = json!("2031-01-01T00:00:00Z");
+        write_json(&p.join("edited.json"), &edited);
+
+        let o = ok(sbomit(
+            p,
+            &[
+                "sit",
+                "diff",
+                "--from",
+                "gen.json",
+                "--to",
+                "edited.json",
+                "--out",
+                "mutation.json",
+            ],
+        ));
+        let t = text(&o);
+        assert!(
+            t.contains("/metadata/timestamp names the SIT's generation"),
+            "{t}"
+        );
+        assert!(!t.contains("in-toto"), "{t}");
+        assert!(
+            t.contains(&format!("--mutation {format}=mutation.json")),
+            "{t}"
+        );
+        let mutation = read_json(&p.join("mutation.json"));
+        assert_eq!(mutation.as_array().unwrap().len(), 4, "{mutation}");
+
+        c.create_document(
+            &["--mutation", &format!("{format}=mutation.json")],
+            &layout,
+            &link_dir,
+        );
+        ok(c.generate(format, "regen.json", &["--signing-key", &c.signer]));
+        let o = ok(c.verify_full("regen.json", &[]));
+        assert!(
+            text(&o).contains("verification passed (full)") && !text(&o).contains("warning"),
+            "{}",
+            text(&o)
+        );
+        let regenerated = read_json(&p.join("regen.json"));
+        let (old, new) = (
+            sit_document_digest(&generated),
+            sit_document_digest(&regenerated),
+        );
+        assert_ne!(old, new, "the mutation is part of the document");
+        let expected = serde_json::to_string(&edited)
+            .unwrap()
+            .replace(&old, &new)
+            .replace(
+                generated["serialNumber"].as_str().unwrap(),
+                regenerated["serialNumber"].as_str().unwrap(),
+            );
+        let mut expected: Value = serde_json::from_str(&expected).unwrap();
+        expected["metadata"]["timestamp"] = generated["metadata"]["timestamp"].clone();
+        assert_eq!(regenerated, expected, "{format}");
+    }
+    // SITs of two formats have no mutation between them; nothing is written.
+    ok(c.generate("spdx-2.3", "spdx.json", &[]));
+    fails_with(
+        sbomit(
+            p,
+            &[
+                "sit",
+                "diff",
+                "--from",
+                "gen.json",
+                "--to",
+                "spdx.json",
+                "--out",
+                "m.json",
+            ],
+        ),
+        2,
+        &["different formats"],
+    );
+    assert!(!p.join("m.json").exists());
 }

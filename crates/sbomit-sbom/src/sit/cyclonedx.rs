@@ -1,17 +1,26 @@
-//! CycloneDX 1.5 / 1.6 / 1.7 JSON.
+//! CycloneDX 1.2 to 1.7 JSON.
 //!
 //! Final product → `metadata.component` (more than one: the others are `application`
 //! components); materials and products → `file` components; lockfile packages → `library`
 //! components with purls; steps → `formulation` tasks with their inputs, outputs and
 //! commands. `sbomit:*` evidence goes in component `properties`, each link also as an
 //! `externalReferences` entry of type `attestation` carrying the link file's SHA-256.
+//!
+//! Older versions say less, each within its own schema (strict variants included; see
+//! [`Version`] and "CycloneDX versions" in `docs/formats/sbomit-document.md`): before 1.5
+//! there is no `formulation` (the steps are left out; each component still names its links)
+//! and no `attestation` reference type (`other` is used); `metadata.tools` is an array of
+//! tools; 1.2 and 1.3 require a component `version` (the schema's default, `""`, when there is
+//! none); 1.2 has no `properties` at all, so the `sbomit:*` pairs become `externalReferences`
+//! of type `other` (named in `comment`) and the document reference a BOM-level external
+//! reference, and its references carry no hashes.
 
 use serde_json::{json, Map, Value};
 
 use super::stream::{Arrays, Lazy};
 use super::{
-    derived_uuid, evidence_url, sbomit_properties, timestamp, Component, ComponentKind, HashAlg,
-    Inventory, SitOptions,
+    derived_uuid, evidence_url, sbomit_properties, timestamp, url_path, Component, ComponentKind,
+    HashAlg, Inventory, SitOptions,
 };
 use crate::document::Party;
 
@@ -45,7 +54,94 @@ fn supplier(p: &Party, contacts: &[Party]) -> Value {
     Value::Object(m)
 }
 
-fn component(inv: &Inventory, c: &Component, options: &SitOptions) -> Value {
+/// A CycloneDX specification version, and what it can express.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Version {
+    V1_2,
+    V1_3,
+    V1_4,
+    V1_5,
+    V1_6,
+    V1_7,
+}
+
+impl Version {
+    /// `specVersion`.
+    pub fn spec_version(self) -> &'static str {
+        match self {
+            Version::V1_2 => "1.2",
+            Version::V1_3 => "1.3",
+            Version::V1_4 => "1.4",
+            Version::V1_5 => "1.5",
+            Version::V1_6 => "1.6",
+            Version::V1_7 => "1.7",
+        }
+    }
+
+    /// `properties` on components and metadata exist from 1.3 on.
+    fn has_properties(self) -> bool {
+        self >= Version::V1_3
+    }
+
+    /// `formulation`, the `attestation` reference type and `metadata.tools` as an object
+    /// (`{"components": [...]}`) come with 1.5.
+    fn has_formulation(self) -> bool {
+        self >= Version::V1_5
+    }
+
+    /// External references carry `hashes` from 1.3 on.
+    fn reference_hashes(self) -> bool {
+        self >= Version::V1_3
+    }
+
+    /// 1.2 and 1.3 require a component `version`.
+    fn requires_component_version(self) -> bool {
+        self <= Version::V1_3
+    }
+
+    /// The `$schema` to write. The strict 1.2 and 1.3 schemas pin `$schema` to one revision's
+    /// URL (`bom-1.2a`, `bom-1.3`) that the schemas bundled by validators do not agree on, and
+    /// `$schema` is optional: it is left out there.
+    fn schema_url(self) -> Option<String> {
+        (self >= Version::V1_4).then(|| {
+            format!(
+                "http://cyclonedx.org/schema/bom-{}.schema.json",
+                self.spec_version()
+            )
+        })
+    }
+}
+
+/// The reference type of a link: `attestation` from 1.5, `other` before.
+fn attestation_type(v: Version) -> &'static str {
+    if v.has_formulation() {
+        "attestation"
+    } else {
+        "other"
+    }
+}
+
+/// A `sbomit:*` pair as CycloneDX 1.2 can carry it (it has no `properties`): external
+/// references of type `other` whose `comment` is the pair's name and whose `url` is its value
+/// as a URL: one per listed URL (`…:urls`), one `data:` URL per embedded attestation or layout
+/// (`…:contents`), and prose (`sbomit:unhashed`) as a `data:text/plain` URL.
+fn legacy_property_refs(name: &str, value: &str) -> Vec<Value> {
+    let urls: Vec<String> = if name.ends_with(":urls") {
+        value.split(',').map(str::to_owned).collect()
+    } else if name.ends_with(":contents") {
+        value
+            .split(',')
+            .map(|b| format!("data:application/json;base64,{b}"))
+            .collect()
+    } else {
+        vec![format!("data:text/plain;charset=utf-8,{}", url_path(value))]
+    };
+    urls.into_iter()
+        .map(|url| json!({"type": "other", "url": url, "comment": name}))
+        .collect()
+}
+
+fn component(inv: &Inventory, c: &Component, options: &SitOptions, v: Version) -> Value {
     let mut m = Map::new();
     let kind = match c.kind {
         ComponentKind::Application => "application",
@@ -55,8 +151,14 @@ fn component(inv: &Inventory, c: &Component, options: &SitOptions) -> Value {
     m.insert("type".into(), json!(kind));
     m.insert("bom-ref".into(), json!(c.id));
     m.insert("name".into(), json!(c.name));
-    if let Some(v) = &c.version {
-        m.insert("version".into(), json!(v));
+    match &c.version {
+        Some(version) => {
+            m.insert("version".into(), json!(version));
+        }
+        None if v.requires_component_version() => {
+            m.insert("version".into(), json!(""));
+        }
+        None => {}
     }
     if c.kind == ComponentKind::Application {
         if let Some(s) = &inv.supplier {
@@ -80,26 +182,41 @@ fn component(inv: &Inventory, c: &Component, options: &SitOptions) -> Value {
     if let Some(p) = &c.purl {
         m.insert("purl".into(), json!(p));
     }
-    let props: Vec<Value> = sbomit_properties(inv, c, options)
-        .into_iter()
-        .map(|(n, v)| json!({"name": n, "value": v}))
-        .collect();
-    if !props.is_empty() {
-        m.insert("properties".into(), Value::Array(props));
-    }
-    let refs: Vec<Value> = c
+    let pairs = sbomit_properties(inv, c, options);
+    let mut refs: Vec<Value> = c
         .evidence
         .iter()
         .filter_map(|i| inv.attestations.get(*i))
         .map(|e| {
-            json!({
-                "type": "attestation",
-                "url": evidence_url(inv, options, &e.name),
-                "comment": format!("in-toto link metadata for step {}", e.step),
-                "hashes": [{"alg": "SHA-256", "content": e.sha256.to_hex()}],
-            })
+            let mut r = Map::new();
+            r.insert("type".into(), json!(attestation_type(v)));
+            r.insert("url".into(), json!(evidence_url(inv, options, &e.name)));
+            r.insert(
+                "comment".into(),
+                json!(format!("in-toto link metadata for step {}", e.step)),
+            );
+            if v.reference_hashes() {
+                r.insert(
+                    "hashes".into(),
+                    json!([{"alg": "SHA-256", "content": e.sha256.to_hex()}]),
+                );
+            }
+            Value::Object(r)
         })
         .collect();
+    if v.has_properties() {
+        let props: Vec<Value> = pairs
+            .into_iter()
+            .map(|(n, v)| json!({"name": n, "value": v}))
+            .collect();
+        if !props.is_empty() {
+            m.insert("properties".into(), Value::Array(props));
+        }
+    } else {
+        for (n, value) in &pairs {
+            refs.extend(legacy_property_refs(n, value));
+        }
+    }
     if !refs.is_empty() {
         m.insert("externalReferences".into(), Value::Array(refs));
     }
@@ -161,17 +278,21 @@ fn formulation<'a>(inv: &'a Inventory, arrays: &mut Arrays<'a>) -> Value {
     json!([{"bom-ref": "formula:in-toto", "workflows": [Value::Object(workflow)]}])
 }
 
-/// The SBOM for `spec_version` (`1.5`, `1.6`, `1.7`), its components and formulation
-/// resources made while writing ([`super::stream`]).
-pub fn emit_lazy<'a>(inv: &'a Inventory, spec_version: &str, options: &'a SitOptions) -> Lazy<'a> {
+/// The SBOM in CycloneDX `v`, its components and formulation resources made while writing
+/// ([`super::stream`]).
+pub fn emit_lazy<'a>(inv: &'a Inventory, v: Version, options: &'a SitOptions) -> Lazy<'a> {
+    let spec_version = v.spec_version();
     let mut arrays = Arrays::default();
     let mut metadata = Map::new();
     metadata.insert("timestamp".into(), json!(timestamp(inv)));
-    metadata.insert(
-        "tools".into(),
+    let tools = if v.has_formulation() {
         json!({"components": [{"type": "application", "name": options.tool_name,
-                               "version": options.tool_version}]}),
-    );
+                               "version": options.tool_version}]})
+    } else {
+        // Before 1.5 (and deprecated since), tools are an array of tool objects.
+        json!([{"name": options.tool_name, "version": options.tool_version}])
+    };
+    metadata.insert("tools".into(), tools);
     // The first component is the metadata component when it is the final product.
     let first_is_primary = inv
         .components
@@ -179,11 +300,11 @@ pub fn emit_lazy<'a>(inv: &'a Inventory, spec_version: &str, options: &'a SitOpt
         .is_some_and(|c| c.kind == ComponentKind::Application);
     if first_is_primary {
         if let Some(c) = inv.components.first() {
-            metadata.insert("component".into(), component(inv, c, options));
+            metadata.insert("component".into(), component(inv, c, options, v));
         }
     }
     let rest = &inv.components[usize::from(first_is_primary)..];
-    let components = arrays.array(rest.len(), move |i| component(inv, &rest[i], options));
+    let components = arrays.array(rest.len(), move |i| component(inv, &rest[i], options, v));
     if let Some(s) = &inv.supplier {
         metadata.insert("supplier".into(), supplier(s, &inv.contacts));
     }
@@ -193,10 +314,19 @@ pub fn emit_lazy<'a>(inv: &'a Inventory, spec_version: &str, options: &'a SitOpt
             Value::Array(inv.authors.iter().map(contact).collect()),
         );
     }
-    metadata.insert(
-        "properties".into(),
-        json!([{"name": "sbomit:document:sha256", "value": inv.document_sha256.to_hex()}]),
-    );
+    // 1.2 has no metadata properties: the document reference is a BOM-level external
+    // reference whose comment reads as the pair (`document_digest_from_sit` finds it).
+    let document_ref = (!v.has_properties()).then(|| {
+        json!([{"type": "other",
+                "url": format!("urn:sbomit:document:sha256:{}", inv.document_sha256.to_hex()),
+                "comment": format!("sbomit:document:sha256={}", inv.document_sha256.to_hex())}])
+    });
+    if v.has_properties() {
+        metadata.insert(
+            "properties".into(),
+            json!([{"name": "sbomit:document:sha256", "value": inv.document_sha256.to_hex()}]),
+        );
+    }
 
     // Relationships: each final product depends on every attested package; each lockfile
     // lists the packages read from it.
@@ -222,12 +352,9 @@ pub fn emit_lazy<'a>(inv: &'a Inventory, spec_version: &str, options: &'a SitOpt
     }
 
     let mut bom = Map::new();
-    bom.insert(
-        "$schema".into(),
-        json!(format!(
-            "http://cyclonedx.org/schema/bom-{spec_version}.schema.json"
-        )),
-    );
+    if let Some(url) = v.schema_url() {
+        bom.insert("$schema".into(), json!(url));
+    }
     bom.insert("bomFormat".into(), json!("CycloneDX"));
     bom.insert("specVersion".into(), json!(spec_version));
     bom.insert(
@@ -240,7 +367,12 @@ pub fn emit_lazy<'a>(inv: &'a Inventory, spec_version: &str, options: &'a SitOpt
     bom.insert("version".into(), json!(1));
     bom.insert("metadata".into(), Value::Object(metadata));
     bom.insert("components".into(), components);
+    if let Some(r) = document_ref {
+        bom.insert("externalReferences".into(), r);
+    }
     bom.insert("dependencies".into(), Value::Array(dependencies));
-    bom.insert("formulation".into(), formulation(inv, &mut arrays));
+    if v.has_formulation() {
+        bom.insert("formulation".into(), formulation(inv, &mut arrays));
+    }
     arrays.finish(Value::Object(bom))
 }

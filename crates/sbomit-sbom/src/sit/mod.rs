@@ -1,4 +1,4 @@
-//! SITs: SBOMs derived from a verified SBOMit document, in CycloneDX 1.5/1.6/1.7, SPDX 2.3
+//! SITs: SBOMs derived from a verified SBOMit document, in CycloneDX 1.2 to 1.7, SPDX 2.3
 //! JSON and SPDX 3.0.1 JSON-LD.
 //!
 //! [`derive`] turns a verified document into one [`Inventory`] (the NTIA minimum elements:
@@ -47,6 +47,9 @@ pub use stream::Lazy;
 /// The SIT formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Format {
+    CycloneDx12,
+    CycloneDx13,
+    CycloneDx14,
     CycloneDx15,
     CycloneDx16,
     CycloneDx17,
@@ -55,7 +58,12 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 5] = [
+    /// Oldest first within a family (the newest of a family is the one a family-wide
+    /// mutation is checked in).
+    pub const ALL: [Format; 8] = [
+        Format::CycloneDx12,
+        Format::CycloneDx13,
+        Format::CycloneDx14,
         Format::CycloneDx15,
         Format::CycloneDx16,
         Format::CycloneDx17,
@@ -66,6 +74,9 @@ impl Format {
     /// The CLI name: `cyclonedx-1.6`, `spdx-2.3`, `spdx-3.0.1`, ...
     pub fn name(self) -> &'static str {
         match self {
+            Format::CycloneDx12 => "cyclonedx-1.2",
+            Format::CycloneDx13 => "cyclonedx-1.3",
+            Format::CycloneDx14 => "cyclonedx-1.4",
             Format::CycloneDx15 => "cyclonedx-1.5",
             Format::CycloneDx16 => "cyclonedx-1.6",
             Format::CycloneDx17 => "cyclonedx-1.7",
@@ -77,6 +88,9 @@ impl Format {
     pub fn parse(s: &str) -> Option<Format> {
         match s.to_ascii_lowercase().as_str() {
             "cyclonedx" | "cyclonedx-1.6" | "cdx" => Some(Format::CycloneDx16),
+            "cyclonedx-1.2" => Some(Format::CycloneDx12),
+            "cyclonedx-1.3" => Some(Format::CycloneDx13),
+            "cyclonedx-1.4" => Some(Format::CycloneDx14),
             "cyclonedx-1.5" => Some(Format::CycloneDx15),
             "cyclonedx-1.7" => Some(Format::CycloneDx17),
             "spdx-2.3" | "spdx2" => Some(Format::Spdx23),
@@ -89,7 +103,12 @@ impl Format {
     /// CycloneDX version).
     pub fn family(self) -> &'static str {
         match self {
-            Format::CycloneDx15 | Format::CycloneDx16 | Format::CycloneDx17 => "cyclonedx",
+            Format::CycloneDx12
+            | Format::CycloneDx13
+            | Format::CycloneDx14
+            | Format::CycloneDx15
+            | Format::CycloneDx16
+            | Format::CycloneDx17 => "cyclonedx",
             Format::Spdx23 => "spdx-2.3",
             Format::Spdx301 => "spdx-3.0.1",
         }
@@ -98,7 +117,12 @@ impl Format {
     /// The name `validate_sbom.sh` takes.
     pub fn validator_name(self) -> &'static str {
         match self {
-            Format::CycloneDx15 | Format::CycloneDx16 | Format::CycloneDx17 => "cyclonedx",
+            Format::CycloneDx12
+            | Format::CycloneDx13
+            | Format::CycloneDx14
+            | Format::CycloneDx15
+            | Format::CycloneDx16
+            | Format::CycloneDx17 => "cyclonedx",
             Format::Spdx23 => "spdx-2.3",
             Format::Spdx301 => "spdx-3.0.1",
         }
@@ -107,12 +131,27 @@ impl Format {
     /// The predicate type of the in-toto Statement that signs a SIT of this format.
     pub fn predicate_type(self) -> &'static str {
         match self {
-            Format::CycloneDx15 | Format::CycloneDx16 | Format::CycloneDx17 => {
-                "https://cyclonedx.org/bom"
-            }
+            Format::CycloneDx12
+            | Format::CycloneDx13
+            | Format::CycloneDx14
+            | Format::CycloneDx15
+            | Format::CycloneDx16
+            | Format::CycloneDx17 => "https://cyclonedx.org/bom",
             Format::Spdx23 => "https://spdx.dev/Document/v2.3",
             Format::Spdx301 => "https://spdx.dev/Document/v3",
         }
+    }
+}
+
+impl Format {
+    /// Whether a SIT of this format can carry an embedded JSF signature: CycloneDX has a
+    /// `signature` property from 1.4 on. Older CycloneDX and SPDX SITs are signed by their
+    /// DSSE envelope only.
+    pub fn can_embed_jsf(self) -> bool {
+        matches!(
+            self,
+            Format::CycloneDx14 | Format::CycloneDx15 | Format::CycloneDx16 | Format::CycloneDx17
+        )
     }
 }
 
@@ -790,9 +829,12 @@ impl Sit {
 /// [`stream`]).
 pub fn emit_lazy<'a>(inv: &'a Inventory, format: Format, options: &'a SitOptions) -> Lazy<'a> {
     match format {
-        Format::CycloneDx15 => cyclonedx::emit_lazy(inv, "1.5", options),
-        Format::CycloneDx16 => cyclonedx::emit_lazy(inv, "1.6", options),
-        Format::CycloneDx17 => cyclonedx::emit_lazy(inv, "1.7", options),
+        Format::CycloneDx12 => cyclonedx::emit_lazy(inv, cyclonedx::Version::V1_2, options),
+        Format::CycloneDx13 => cyclonedx::emit_lazy(inv, cyclonedx::Version::V1_3, options),
+        Format::CycloneDx14 => cyclonedx::emit_lazy(inv, cyclonedx::Version::V1_4, options),
+        Format::CycloneDx15 => cyclonedx::emit_lazy(inv, cyclonedx::Version::V1_5, options),
+        Format::CycloneDx16 => cyclonedx::emit_lazy(inv, cyclonedx::Version::V1_6, options),
+        Format::CycloneDx17 => cyclonedx::emit_lazy(inv, cyclonedx::Version::V1_7, options),
         Format::Spdx23 => spdx2::emit_lazy(inv, options),
         Format::Spdx301 => spdx3::emit_lazy(inv, options),
     }

@@ -63,9 +63,16 @@ impl std::fmt::Display for MutationWarning {
 /// above) them are skipped without re-extracting facts.
 fn protected_roots(format: Format) -> Vec<Pointer> {
     let roots: &[&[&str]] = match format {
-        Format::CycloneDx15 | Format::CycloneDx16 | Format::CycloneDx17 => &[
+        Format::CycloneDx12
+        | Format::CycloneDx13
+        | Format::CycloneDx14
+        | Format::CycloneDx15
+        | Format::CycloneDx16
+        | Format::CycloneDx17 => &[
             &["metadata", "component"],
             &["metadata", "properties"],
+            // CycloneDX 1.2's document reference.
+            &["externalReferences"],
             &["components"],
             &["dependencies"],
             &["formulation"],
@@ -128,9 +135,16 @@ fn cdx_component(c: &Value, facts: &mut Facts, hashes: &mut BTreeSet<(String, St
         .filter(|p| is_sbomit(p.get("name").and_then(Value::as_str)))
         .cloned()
         .collect();
+    // Links are `attestation` references from CycloneDX 1.5 on, `other` references saying
+    // so before; CycloneDX 1.2 carries the `sbomit:*` pairs as references too.
     let refs: Vec<Value> = arr(c.get("externalReferences"))
         .iter()
-        .filter(|r| r.get("type").and_then(Value::as_str) == Some("attestation"))
+        .filter(|r| {
+            let comment = r.get("comment").and_then(Value::as_str);
+            r.get("type").and_then(Value::as_str) == Some("attestation")
+                || is_sbomit(comment)
+                || comment.is_some_and(|t| t.starts_with("in-toto link metadata"))
+        })
         .cloned()
         .collect();
     facts.insert(
@@ -241,7 +255,12 @@ pub fn facts(format: Format, sbom: &Value) -> (Facts, BTreeSet<(String, String)>
     let mut facts = Facts::new();
     let mut hashes = BTreeSet::new();
     match format {
-        Format::CycloneDx15 | Format::CycloneDx16 | Format::CycloneDx17 => {
+        Format::CycloneDx12
+        | Format::CycloneDx13
+        | Format::CycloneDx14
+        | Format::CycloneDx15
+        | Format::CycloneDx16
+        | Format::CycloneDx17 => {
             if let Some(c) = sbom.pointer("/metadata/component") {
                 cdx_component(c, &mut facts, &mut hashes);
             }
@@ -259,6 +278,11 @@ pub fn facts(format: Format, sbom: &Value) -> (Facts, BTreeSet<(String, String)>
             let doc_ref: Vec<Value> = arr(sbom.pointer("/metadata/properties"))
                 .iter()
                 .filter(|p| is_sbomit(p.get("name").and_then(Value::as_str)))
+                .chain(
+                    arr(sbom.get("externalReferences"))
+                        .iter()
+                        .filter(|r| is_sbomit(r.get("comment").and_then(Value::as_str))),
+                )
                 .cloned()
                 .collect();
             facts.insert("document reference".into(), sorted(doc_ref));

@@ -11,7 +11,7 @@ use super::{Format, SitOptions, LAYOUT_FILE_NAME};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SitReadError {
-    #[error("not a SIT this tool writes (CycloneDX 1.5-1.7, SPDX 2.3 or SPDX 3.0.1 JSON)")]
+    #[error("not a SIT this tool writes (CycloneDX 1.2-1.7, SPDX 2.3 or SPDX 3.0.1 JSON)")]
     UnknownFormat,
     #[error("the SIT has no creation time at {0}")]
     NoTimestamp(&'static str),
@@ -23,6 +23,9 @@ pub enum SitReadError {
 pub fn detect_format(sbom: &Value) -> Option<Format> {
     if sbom.get("bomFormat").and_then(Value::as_str) == Some("CycloneDX") {
         return match sbom.get("specVersion").and_then(Value::as_str)? {
+            "1.2" => Some(Format::CycloneDx12),
+            "1.3" => Some(Format::CycloneDx13),
+            "1.4" => Some(Format::CycloneDx14),
             "1.5" => Some(Format::CycloneDx15),
             "1.6" => Some(Format::CycloneDx16),
             "1.7" => Some(Format::CycloneDx17),
@@ -59,6 +62,12 @@ fn layout_url(v: &Value) -> Option<String> {
                     return Some(u.to_owned());
                 }
             }
+            // CycloneDX 1.2 has no properties: an external reference named by its comment.
+            if m.get("comment").and_then(Value::as_str) == Some(KEY) {
+                if let Some(u) = m.get("url").and_then(Value::as_str) {
+                    return Some(u.to_owned());
+                }
+            }
             for field in ["comment", "statement"] {
                 if let Some(rest) = m
                     .get(field)
@@ -81,13 +90,22 @@ fn layout_url(v: &Value) -> Option<String> {
 pub fn options_from_sit(format: Format, sbom: &Value) -> Result<SitOptions, SitReadError> {
     let mut o = SitOptions::at(DateTime::<Utc>::UNIX_EPOCH);
     match format {
-        Format::CycloneDx15 | Format::CycloneDx16 | Format::CycloneDx17 => {
+        Format::CycloneDx12
+        | Format::CycloneDx13
+        | Format::CycloneDx14
+        | Format::CycloneDx15
+        | Format::CycloneDx16
+        | Format::CycloneDx17 => {
             let t = sbom
                 .pointer("/metadata/timestamp")
                 .and_then(Value::as_str)
                 .ok_or(SitReadError::NoTimestamp("/metadata/timestamp"))?;
             o.timestamp = parse_time(t)?;
-            if let Some(tool) = sbom.pointer("/metadata/tools/components/0") {
+            // `metadata.tools` is an object from 1.5 on, an array of tools before.
+            let tool = sbom
+                .pointer("/metadata/tools/components/0")
+                .or_else(|| sbom.pointer("/metadata/tools/0"));
+            if let Some(tool) = tool {
                 if let Some(n) = tool.get("name").and_then(Value::as_str) {
                     o.tool_name = n.to_owned();
                 }

@@ -104,7 +104,7 @@ pub struct SitVerifyInput<'a> {
 pub enum SitVerifyError {
     #[error("the SIT is not JSON")]
     NotJson(#[source] serde_json::Error),
-    #[error("not a CycloneDX 1.5-1.7, SPDX 2.3 or SPDX 3.0.1 SIT")]
+    #[error("not a CycloneDX 1.2-1.7, SPDX 2.3 or SPDX 3.0.1 SIT")]
     UnknownFormat,
     /// Light verification against the verifier's keys checks the signature, which is missing.
     #[error("no envelope: light verification checks the SIT's signature")]

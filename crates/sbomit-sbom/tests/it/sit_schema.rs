@@ -1,7 +1,7 @@
 //! The SITs satisfy their formats' JSON schemas, checked with the toolchain alone (the
-//! `jsonschema` crate, offline): CycloneDX 1.6 (with the SPDX licence-id and JSF schemas it
-//! references), SPDX 2.3 and SPDX 3.0.1, vendored under `testdata/schemas/` (see the README
-//! there). The third-party validators (`SBOMIT_VALIDATE_SBOM`, in `sit_validate.rs`) still
+//! `jsonschema` crate, offline): CycloneDX 1.2 and 1.3 (plain and strict), 1.4 and 1.6 (with
+//! the SPDX licence-id and JSF schemas they reference), SPDX 2.3 and SPDX 3.0.1, vendored
+//! under `testdata/schemas/` (see the README there). The third-party validators (`SBOMIT_VALIDATE_SBOM`, in `sit_validate.rs`) still
 //! run in CI; this check runs in every `cargo test`. A SIT missing a required field fails it.
 #![allow(clippy::unwrap_used)]
 
@@ -25,23 +25,42 @@ fn schema(path: &str) -> Value {
 /// URIs and nothing is ever fetched (`offline`), so a reference that is not vendored fails
 /// here rather than going to the network.
 fn validator(format: Format) -> jsonschema::Validator {
-    let (root, others): (&str, &[(&str, &str)]) = match format {
-        Format::CycloneDx16 => (
-            "cyclonedx/bom-1.6.schema.json",
-            &[
-                (
-                    "http://cyclonedx.org/schema/spdx.schema.json",
-                    "cyclonedx/spdx.schema.json",
-                ),
-                (
-                    "http://cyclonedx.org/schema/jsf-0.82.schema.json",
-                    "cyclonedx/jsf-0.82.schema.json",
-                ),
-            ],
-        ),
-        Format::Spdx23 => ("spdx/spdx-2.3.schema.json", &[]),
-        Format::Spdx301 => ("spdx/spdx-3.0.1.schema.json", &[]),
+    let root = match format {
+        Format::CycloneDx12 => "cyclonedx/bom-1.2.schema.json",
+        Format::CycloneDx13 => "cyclonedx/bom-1.3.schema.json",
+        Format::CycloneDx14 => "cyclonedx/bom-1.4.schema.json",
+        Format::CycloneDx16 => "cyclonedx/bom-1.6.schema.json",
+        Format::Spdx23 => "spdx/spdx-2.3.schema.json",
+        Format::Spdx301 => "spdx/spdx-3.0.1.schema.json",
         other => panic!("no schema vendored for {other:?}"),
+    };
+    validator_for(root)
+}
+
+/// The strict variant of a CycloneDX schema (1.2 and 1.3 have one; from 1.4 on the schema
+/// itself is strict), which refuses members the version does not define.
+fn strict_validator(format: Format) -> Option<jsonschema::Validator> {
+    match format {
+        Format::CycloneDx12 => Some(validator_for("cyclonedx/bom-1.2-strict.schema.json")),
+        Format::CycloneDx13 => Some(validator_for("cyclonedx/bom-1.3-strict.schema.json")),
+        _ => None,
+    }
+}
+
+fn validator_for(root: &str) -> jsonschema::Validator {
+    let others: &[(&str, &str)] = if root.starts_with("cyclonedx/") {
+        &[
+            (
+                "http://cyclonedx.org/schema/spdx.schema.json",
+                "cyclonedx/spdx.schema.json",
+            ),
+            (
+                "http://cyclonedx.org/schema/jsf-0.82.schema.json",
+                "cyclonedx/jsf-0.82.schema.json",
+            ),
+        ]
+    } else {
+        &[]
     };
     let mut registry = jsonschema::Registry::new();
     for (uri, path) in others {
@@ -63,7 +82,14 @@ fn errors(v: &jsonschema::Validator, instance: &Value) -> Vec<String> {
         .collect()
 }
 
-const FORMATS: [Format; 3] = [Format::CycloneDx16, Format::Spdx23, Format::Spdx301];
+const FORMATS: [Format; 6] = [
+    Format::CycloneDx12,
+    Format::CycloneDx13,
+    Format::CycloneDx14,
+    Format::CycloneDx16,
+    Format::Spdx23,
+    Format::Spdx301,
+];
 
 #[test]
 fn sit_satisfies_the_vendored_json_schemas() {
@@ -71,13 +97,21 @@ fn sit_satisfies_the_vendored_json_schemas() {
     let inv = inventory(&c);
     for format in FORMATS {
         let v = validator(format);
+        let strict = strict_validator(format);
         for url_base in [None, Some("https://attestations.example/app/1.2.3")] {
             let mut opts = options();
             opts.attestation_url_base = url_base.map(str::to_owned);
             let s = sit::generate(&c.doc, &inv, format, &opts).unwrap();
             // The bytes as written, read back: what a consumer validates.
             let written: Value = serde_json::from_slice(&s.to_bytes()).unwrap();
-            let errs = errors(&v, &written);
+            let mut errs = errors(&v, &written);
+            if let Some(strict) = &strict {
+                errs.extend(
+                    errors(strict, &written)
+                        .into_iter()
+                        .map(|e| format!("strict: {e}")),
+                );
+            }
             assert!(
                 errs.is_empty(),
                 "{format:?} {url_base:?}:\n{}",
@@ -112,6 +146,20 @@ fn sit_broken_in_a_way_its_schema_forbids_is_rejected() {
             json!([{"op": "add", "path": "/components/0/licenses",
                     "value": [{"license": {"id": "NOT-A-LICENSE"}}]}]),
         ),
+        // 1.2 and 1.3 require a component version; 1.4 knows no `attestation` references.
+        (
+            Format::CycloneDx12,
+            json!([{"op": "remove", "path": "/components/0/version"}]),
+        ),
+        (
+            Format::CycloneDx13,
+            json!([{"op": "remove", "path": "/components/0/version"}]),
+        ),
+        (
+            Format::CycloneDx14,
+            json!([{"op": "replace", "path": "/components/0/externalReferences/0/type",
+                    "value": "attestation"}]),
+        ),
         (
             Format::Spdx23,
             json!([{"op": "remove", "path": "/spdxVersion"}]),
@@ -135,6 +183,23 @@ fn sit_broken_in_a_way_its_schema_forbids_is_rejected() {
             !v.is_valid(&broken),
             "{format:?}: still valid after {patch}"
         );
+    }
+    // What 1.2 cannot carry (`properties`, reference hashes, `formulation`), its strict
+    // schema refuses: the reason the 1.2 SIT puts the `sbomit:*` pairs elsewhere.
+    let strict = strict_validator(Format::CycloneDx12).unwrap();
+    let old = sit::generate(&c.doc, &inv, Format::CycloneDx12, &options())
+        .unwrap()
+        .value;
+    assert!(strict.is_valid(&old));
+    for patch in [
+        json!([{"op": "add", "path": "/components/0/properties",
+                "value": [{"name": "sbomit:x", "value": "y"}]}]),
+        json!([{"op": "add", "path": "/components/0/externalReferences/0/hashes",
+                "value": [{"alg": "SHA-256", "content": "0".repeat(64)}]}]),
+        json!([{"op": "add", "path": "/formulation", "value": []}]),
+    ] {
+        let broken = Patch::from_value(&patch).unwrap().apply(&old).unwrap();
+        assert!(!strict.is_valid(&broken), "1.2 strict accepts {patch}");
     }
     // The licence schema accepts a real id there.
     let sbom = sit::generate(&c.doc, &inv, Format::CycloneDx16, &options())

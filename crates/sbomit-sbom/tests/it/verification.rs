@@ -125,11 +125,16 @@ fn verify(f: &Fixture, runner: Option<&dyn InspectionRunner>) -> DocumentVerific
 
 /// The SIT the document yields (CycloneDX 1.6), as file bytes, and its envelope by `key`.
 fn signed_sit(f: &Fixture, key: &PrivateKey) -> (Vec<u8>, Envelope) {
+    signed_sit_in(f, key, Format::CycloneDx16)
+}
+
+/// [`signed_sit`] in `format`.
+fn signed_sit_in(f: &Fixture, key: &PrivateKey, format: Format) -> (Vec<u8>, Envelope) {
     let v = verify(f, Some(&InProduct));
     let options = SitOptions::at(Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap());
     let inventory = sit::derive(&f.doc, v.report().unwrap(), &BTreeMap::new(), &options).unwrap();
-    let generated = sit::generate(&f.doc, &inventory, Format::CycloneDx16, &options).unwrap();
-    let envelope = sit::sign::sign(Format::CycloneDx16, &generated.value, &[], key).unwrap();
+    let generated = sit::generate(&f.doc, &inventory, format, &options).unwrap();
+    let envelope = sit::sign::sign(format, &generated.value, &[], key).unwrap();
     (generated.to_bytes(), envelope)
 }
 
@@ -293,7 +298,7 @@ fn sit_that_is_not_json_or_not_a_sit_is_an_error() {
         SitVerifyError::NotJson(_)
     ));
     assert!(matches!(
-        ReceivedSit::parse(b"{\"bomFormat\": \"CycloneDX\", \"specVersion\": \"1.2\"}")
+        ReceivedSit::parse(b"{\"bomFormat\": \"CycloneDX\", \"specVersion\": \"1.1\"}")
             .unwrap_err(),
         SitVerifyError::UnknownFormat
     ));
@@ -318,6 +323,43 @@ fn sit_full_passes_when_regenerated_and_signed_by_the_layouts_key() {
     ));
     assert_eq!(v.overrides, OverrideOutcome::None);
     assert!(v.passed());
+}
+
+/// CycloneDX 1.2 to 1.4 SITs (no `formulation`; 1.2 without `properties`, its `sbomit:*`
+/// pairs and document reference in external references) read back their format, document
+/// and generation options, and verify light and full like the newer versions.
+#[test]
+fn sit_in_cyclonedx_1_2_to_1_4_verifies_light_and_full() {
+    let f = fixture(true);
+    let dv = verify(&f, Some(&InProduct));
+    let lockfiles = BTreeMap::new();
+    let keys = [f.signer.public_key().clone()];
+    for format in [
+        Format::CycloneDx12,
+        Format::CycloneDx13,
+        Format::CycloneDx14,
+    ] {
+        let (bytes, env) = signed_sit_in(&f, &f.signer, format);
+        let sit = ReceivedSit::parse(&bytes).unwrap();
+        assert_eq!(sit.format(), format);
+        assert_eq!(
+            sit::received::document_digest_from_sit(sit.value()),
+            Some(f.doc.digest().unwrap()),
+            "{format:?}"
+        );
+        let v = verify_sit(light(&sit, Some(&env), &keys)).unwrap();
+        assert!(v.passed(), "{format:?} light: {v:?}");
+        let v = verify_sit(full(&sit, Some(&env), &f, &dv, &lockfiles)).unwrap();
+        assert_eq!(v.level, Level::Full, "{format:?}");
+        assert!(v.passed(), "{format:?} full: {v:?}");
+        // Changed content is caught in every version.
+        let mut tampered: Value = serde_json::from_slice(&bytes).unwrap();
+        tampered["metadata"]["component"]["name"] = json!("evil");
+        let tampered = sit::sign::sit_bytes(&tampered);
+        let sit = ReceivedSit::parse(&tampered).unwrap();
+        let v = verify_sit(full(&sit, Some(&env), &f, &dv, &lockfiles)).unwrap();
+        assert!(!v.passed(), "{format:?} tampered");
+    }
 }
 
 #[test]
