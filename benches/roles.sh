@@ -62,11 +62,12 @@ echo "|---|---|---|---|"
 row '`document create --signing-key` (mutator seals)' "$SB" -q document create --layout root.layout --link-dir links --signing-key mut --out doc.json
 row '`document verify` (binding; no SIT yet)' "$SB" -q document verify --document doc.json --layout-keys owner.pub
 cp doc.json doc.unrecorded.json
+row '`sit generate` cyclonedx-1.6, unsigned' "$SB" -q sit generate --document doc.unrecorded.json --format cyclonedx-1.6 --layout-keys owner.pub --out sit.plain.json
 row '`sit generate` cyclonedx-1.6, signed, `--record`' "$SB" -q sit generate --document doc.json --format cyclonedx-1.6 --layout-keys owner.pub --out sit.json --signing-key gen --record
 row '`document verify` (regenerates the recorded SIT)' "$SB" -q document verify --document doc.json --layout-keys owner.pub
 row '`sit verify` full' "$SB" -q sit verify --sit sit.json --document doc.json --layout-keys owner.pub
 echo
-echo "Document: $(stat -c %s doc.json) bytes; SIT (cyclonedx-1.6): $(stat -c %s sit.json) bytes"
+echo "Document: $(stat -c %s doc.json) bytes; SIT (cyclonedx-1.6): $(stat -c %s sit.json) bytes; its DSSE envelope: $(stat -c %s sit.json.intoto.json) bytes"
 
 if [ -n "$OLD" ]; then
   # The layout without the role steps (the old binary would want their links), and the
