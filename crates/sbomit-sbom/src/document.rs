@@ -44,10 +44,10 @@ use sbomit_intoto::verify::{
 /// The `_type` of an SBOMit document of this version.
 pub const DOCUMENT_TYPE: &str = "https://sbomit.dev/document/v0.1";
 
-/// The layout step reserved for SIT generators (see [`crate::roles`]): its `pubkeys` and
+/// The layout step reserved for SIT generators (see [`crate::steps`]): its `pubkeys` and
 /// `threshold` say which keys may sign SITs of the document (per format, the most specific of
 /// `sbomit-sit-<format>`, `sbomit-sit-<family>`, `sbomit-sit`).
-pub const SIT_SIGNING_STEP: &str = crate::roles::SIT_STEP;
+pub const SIT_SIGNING_STEP: &str = crate::steps::SIT_STEP;
 
 /// Why a document cannot be built, read or amended.
 #[derive(Debug, thiserror::Error)]
@@ -216,6 +216,32 @@ pub struct Document {
     files: BTreeMap<String, Vec<u8>>,
     addenda: Vec<Addendum>,
     parsed: EnvelopeCache,
+    current: CurrentCache,
+}
+
+/// The document with its addenda applied, made on first use: every command asks for it
+/// several times, and applying the addenda of a 100,000-artifact document copies tens of
+/// megabytes. A clone starts empty (clones are made to be changed: versions, amendments), and
+/// every method that changes the document empties it.
+#[derive(Default)]
+struct CurrentCache(std::sync::OnceLock<Box<Document>>);
+
+impl Clone for CurrentCache {
+    fn clone(&self) -> Self {
+        CurrentCache::default()
+    }
+}
+
+impl PartialEq for CurrentCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for CurrentCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CurrentCache")
+    }
 }
 
 /// The layout (key `""`) and metadata envelopes already parsed, by name: reading,
@@ -431,6 +457,7 @@ impl Document {
             files: BTreeMap::new(),
             addenda: Vec::new(),
             parsed: EnvelopeCache::default(),
+            current: CurrentCache::default(),
         })
     }
 
@@ -438,6 +465,7 @@ impl Document {
     /// relative to the link directory: `<step>.<keyid8>.link`, or
     /// `<step>.<keyid8>/<inner>.<keyid8>.link` for a sublayout's links.
     pub fn add_metadata(&mut self, name: &str, bytes: &[u8]) -> Result<(), DocumentError> {
+        self.current = CurrentCache::default();
         check_name(name)?;
         let value = envelope_value(name, bytes)?;
         self.parsed.forget(name);
@@ -447,6 +475,7 @@ impl Document {
 
     /// Adds one DSSE envelope (an in-toto Statement) as an attestation.
     pub fn add_attestation(&mut self, bytes: &[u8]) -> Result<(), DocumentError> {
+        self.current = CurrentCache::default();
         let name = format!("attestations[{}]", self.attestations.len());
         let env = Envelope::parse(bytes).map_err(|source| DocumentError::Envelope {
             name: name.clone(),
@@ -466,6 +495,7 @@ impl Document {
     /// Imports an `.intoto.jsonl` bundle: one DSSE envelope per line (blank lines skipped).
     /// All or nothing. Returns how many attestations were added.
     pub fn import_bundle(&mut self, jsonl: &[u8]) -> Result<usize, DocumentError> {
+        self.current = CurrentCache::default();
         let mut added = Vec::new();
         for (i, line) in jsonl.split(|b| *b == b'\n').enumerate() {
             let line = line.trim_ascii();
@@ -489,12 +519,14 @@ impl Document {
     }
 
     pub fn set_supplement(&mut self, supplement: Supplement) {
+        self.current = CurrentCache::default();
         self.supplement = supplement;
     }
 
     /// Sets the mutation for a SIT format: a format's name (`cyclonedx-1.6`, `spdx-2.3`,
     /// `spdx-3.0.1`), or its family (`cyclonedx`) for every version of it.
     pub fn set_mutation(&mut self, format: &str, patch: Patch) {
+        self.current = CurrentCache::default();
         self.mutations.insert(format.to_owned(), patch);
     }
 
@@ -544,6 +576,7 @@ impl Document {
 
     /// Embeds a file (path relative to the final product's directory, `/`-separated).
     pub fn add_file(&mut self, path: &str, bytes: Vec<u8>) -> Result<(), DocumentError> {
+        self.current = CurrentCache::default();
         check_file_path(path)?;
         self.files.insert(path.to_owned(), bytes);
         Ok(())
@@ -735,6 +768,7 @@ impl Document {
             files,
             addenda,
             parsed,
+            current: CurrentCache::default(),
         })
     }
 
@@ -850,7 +884,11 @@ impl Document {
         if self.addenda.is_empty() {
             return Ok(Cow::Borrowed(self));
         }
-        Ok(Cow::Owned(self.apply_addenda(self.addenda.len())?))
+        if let Some(d) = self.current.0.get() {
+            return Ok(Cow::Borrowed(d));
+        }
+        let d = self.apply_addenda(self.addenda.len())?;
+        Ok(Cow::Borrowed(self.current.0.get_or_init(|| Box::new(d))))
     }
 
     /// Applies an addendum patch to a document without addenda. Patches see the document
@@ -911,7 +949,7 @@ impl Document {
                 time: time.to_owned(),
             }));
         }
-        self.current()?.apply_patch(&patch).map_err(err)?;
+        let next = self.current()?.apply_patch(&patch).map_err(err)?;
         let mut a = Addendum {
             patch,
             author: key.public_key().keyid().clone(),
@@ -921,6 +959,9 @@ impl Document {
         };
         a.signature = key.sign(&a.signed_bytes()?)?;
         self.addenda.push(a);
+        // The amended document is the one the check above made.
+        self.current = CurrentCache::default();
+        let _ = self.current.0.set(Box::new(next));
         Ok(&self.addenda[index])
     }
 
@@ -1005,7 +1046,12 @@ impl Document {
         // The layout is the base's: addenda cannot change it. Its signatures are checked by
         // the in-toto verification below; until then it only says who the generators are,
         // and what they may add is checked again there (their links, by their keys).
-        let roles_layout = crate::roles::layout_of(self).ok();
+        let roles_layout = match sbomit_intoto::metadata::Metadata::from_payload(
+            self.layout_envelope()?.payload(),
+        ) {
+            Ok(sbomit_intoto::metadata::Metadata::Layout(l)) => Some(l),
+            _ => None,
+        };
         let generators = roles_layout
             .as_ref()
             .map(generator_keys)
@@ -1019,10 +1065,13 @@ impl Document {
             // no role step delivers the final product.
             options
                 .skip_steps
-                .extend(crate::roles::generator_steps_without_links(&current, l));
+                .extend(crate::steps::generator_steps_without_links(
+                    current.metadata(),
+                    l,
+                ));
             options
                 .summary_skip_steps
-                .extend(crate::roles::all_role_steps(l));
+                .extend(crate::steps::all_role_steps(l));
         }
         Ok(sbomit_intoto::verify::verify(
             &layout,
@@ -1059,7 +1108,7 @@ fn generator_keys(
     layout: &sbomit_intoto::model::Layout,
 ) -> BTreeMap<KeyId, (PublicKey, Vec<String>)> {
     let mut out: BTreeMap<KeyId, (PublicKey, Vec<String>)> = BTreeMap::new();
-    for step in crate::roles::role_steps(layout, crate::roles::Role::Generator) {
+    for step in crate::steps::role_steps(layout, crate::steps::Role::Generator) {
         for keyid in &step.pubkeys {
             if let Some(Ok(k)) = layout.public_key(keyid) {
                 out.entry(keyid.clone())

@@ -15,8 +15,10 @@
 
 pub mod diff;
 pub mod document;
+pub mod format;
 pub mod jsonpatch;
 pub mod read;
 pub mod roles;
 pub mod sit;
+pub mod steps;
 pub mod verification;

@@ -17,6 +17,7 @@ mod api;
 mod config;
 mod events;
 mod graph_api;
+mod guard;
 mod limits;
 mod problem;
 mod scrapi;
@@ -74,7 +75,7 @@ pub fn router(store: Store, config: &ServerConfig) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            limits::guard,
+            guard::guard,
         ))
         .with_state(state)
 }

@@ -9,6 +9,7 @@
 //! fully without `--artifacts`, and the report says so. Each inspection is killed, with what
 //! it started, after `--inspection-timeout SECS` (10 minutes by default).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,11 +17,13 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use sbomit_crypto::PublicKey;
 use sbomit_fs::inspect::{CommandInspectionRunner, DEFAULT_INSPECTION_TIMEOUT};
+use sbomit_intoto::digest::Sha256;
 use sbomit_intoto::metadata::Metadata;
 use sbomit_intoto::verify::{InspectionRunner, VerifyOptions};
 use sbomit_sbom::document::{Document, Supplement};
 use sbomit_sbom::jsonpatch::Patch;
 use sbomit_sbom::roles::{self, Binding, Role};
+use sbomit_sbom::sit::LockfileKind;
 use sbomit_sbom::verification::document::{
     verify_document as verify_document_with, DocumentOutcome, DocumentVerification, InspectionMode,
 };
@@ -661,7 +664,7 @@ fn verify(mut args: VerifyArgs, out: &Output) -> Result<Outcome> {
     }
     // §5.2.1: regenerate each SIT a generator recorded, and look at every mutation.
     let lockfiles = match &args.trust.artifacts {
-        Some(dir) => super::sit::attested_lockfiles(&doc, &what, dir, out)?,
+        Some(dir) => attested_lockfiles(&doc, &what, dir, out)?,
         None => Default::default(),
     };
     let sits = check_sits(&doc, &v, &lockfiles).with_context(|| what.clone())?;
@@ -714,4 +717,68 @@ fn verify(mut args: VerifyArgs, out: &Output) -> Result<Outcome> {
     } else {
         Outcome::Failed
     })
+}
+
+/// Attested lockfiles: every lockfile path a link in the document records with a sha256,
+/// read from `dir` when present there with one of those digests.
+pub(crate) fn attested_lockfiles(
+    doc: &Document,
+    what: &str,
+    dir: &Path,
+    out: &Output,
+) -> Result<BTreeMap<String, Vec<u8>>> {
+    let mut warnings = Vec::new();
+    let lockfiles = read_attested_lockfiles(doc, what, dir, &mut warnings)?;
+    for w in warnings {
+        out.info(w);
+    }
+    Ok(lockfiles)
+}
+
+/// [`attested_lockfiles`], the warnings about files not used collected for the caller to
+/// print when it is their turn.
+pub(crate) fn read_attested_lockfiles(
+    doc: &Document,
+    what: &str,
+    dir: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<BTreeMap<String, Vec<u8>>> {
+    let mut lockfiles = BTreeMap::new();
+    let current = doc.current().with_context(|| what.to_owned())?;
+    let mut recorded: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for name in current.metadata().keys() {
+        let Some(Ok(env)) = current.metadata_envelope(name) else {
+            continue;
+        };
+        let Ok(Metadata::Link(link)) = Metadata::from_payload(env.payload()) else {
+            continue;
+        };
+        for (path, d) in link.materials.iter().chain(link.products.iter()) {
+            if LockfileKind::from_path(path.as_str()).is_some() {
+                if let Some(sha) = d.get("sha256") {
+                    recorded
+                        .entry(path.as_str().to_owned())
+                        .or_default()
+                        .insert(sha.to_ascii_lowercase());
+                }
+            }
+        }
+    }
+    for (path, shas) in recorded {
+        // Link paths are the document's, maybe an attacker's: never read outside `dir`.
+        let file = sbomit_fs::io::path_under(dir, &path)?;
+        if !file.is_file() {
+            continue;
+        }
+        let bytes = sbomit_fs::io::read_file(&file)?;
+        if shas.contains(&Sha256::digest(&bytes).to_hex()) {
+            lockfiles.insert(path, bytes);
+        } else {
+            warnings.push(format!(
+                "warning: {} does not match the sha256 any link records for {path:?}; not used",
+                file.display()
+            ));
+        }
+    }
+    Ok(lockfiles)
 }

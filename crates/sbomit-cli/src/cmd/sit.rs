@@ -11,7 +11,7 @@
 //! this command reads the files, verifies the document (running inspections in `--artifacts`),
 //! calls it and prints its outcome.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -25,7 +25,7 @@ use sbomit_intoto::metadata::Metadata;
 use sbomit_sbom::document::{Document, SIT_SIGNING_STEP};
 use sbomit_sbom::roles::{self, Role};
 use sbomit_sbom::sit::sign::Authorized;
-use sbomit_sbom::sit::{self, jsf, Format, LockfileKind, SitOptions};
+use sbomit_sbom::sit::{self, jsf, Format, SitOptions};
 
 use sbomit_sbom::verification::document::DocumentOutcome;
 use sbomit_sbom::verification::sit::{
@@ -34,7 +34,8 @@ use sbomit_sbom::verification::sit::{
 };
 
 use super::document::{
-    artifacts_dir, load_keys, print_verdict, read_document, verify_document, TrustArgs,
+    artifacts_dir, attested_lockfiles, load_keys, print_verdict, read_attested_lockfiles,
+    read_document, verify_document, TrustArgs,
 };
 use super::Output;
 use crate::keys::{self, PasswordSource};
@@ -213,70 +214,6 @@ fn timestamp() -> Result<chrono::DateTime<chrono::Utc>> {
         }
         _ => Ok(chrono::Utc::now()),
     }
-}
-
-/// Attested lockfiles: every lockfile path a link in the document records with a sha256,
-/// read from `dir` when present there with one of those digests.
-pub(crate) fn attested_lockfiles(
-    doc: &Document,
-    what: &str,
-    dir: &Path,
-    out: &Output,
-) -> Result<BTreeMap<String, Vec<u8>>> {
-    let mut warnings = Vec::new();
-    let lockfiles = read_attested_lockfiles(doc, what, dir, &mut warnings)?;
-    for w in warnings {
-        out.info(w);
-    }
-    Ok(lockfiles)
-}
-
-/// [`attested_lockfiles`], the warnings about files not used collected for the caller to
-/// print when it is their turn.
-fn read_attested_lockfiles(
-    doc: &Document,
-    what: &str,
-    dir: &Path,
-    warnings: &mut Vec<String>,
-) -> Result<BTreeMap<String, Vec<u8>>> {
-    let mut lockfiles = BTreeMap::new();
-    let current = doc.current().with_context(|| what.to_owned())?;
-    let mut recorded: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for name in current.metadata().keys() {
-        let Some(Ok(env)) = current.metadata_envelope(name) else {
-            continue;
-        };
-        let Ok(Metadata::Link(link)) = Metadata::from_payload(env.payload()) else {
-            continue;
-        };
-        for (path, d) in link.materials.iter().chain(link.products.iter()) {
-            if LockfileKind::from_path(path.as_str()).is_some() {
-                if let Some(sha) = d.get("sha256") {
-                    recorded
-                        .entry(path.as_str().to_owned())
-                        .or_default()
-                        .insert(sha.to_ascii_lowercase());
-                }
-            }
-        }
-    }
-    for (path, shas) in recorded {
-        // Link paths are the document's, maybe an attacker's: never read outside `dir`.
-        let file = sbomit_fs::io::path_under(dir, &path)?;
-        if !file.is_file() {
-            continue;
-        }
-        let bytes = sbomit_fs::io::read_file(&file)?;
-        if shas.contains(&Sha256::digest(&bytes).to_hex()) {
-            lockfiles.insert(path, bytes);
-        } else {
-            warnings.push(format!(
-                "warning: {} does not match the sha256 any link records for {path:?}; not used",
-                file.display()
-            ));
-        }
-    }
-    Ok(lockfiles)
 }
 
 /// `FILE.intoto.json` beside `sit`.

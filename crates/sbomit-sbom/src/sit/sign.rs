@@ -74,9 +74,9 @@ impl Authorized {
 
     /// The keys of the layout's generator step for SITs of `format` (the most specific of
     /// `sbomit-sit-<format>`, `sbomit-sit-<family>`, [`SIT_SIGNING_STEP`]; see
-    /// [`crate::roles`]). The caller has verified the layout's signatures and expiry.
+    /// [`crate::steps`]). The caller has verified the layout's signatures and expiry.
     pub fn from_layout(layout: &Layout, format: Format) -> Result<Self, SitSignatureError> {
-        let step = crate::roles::step_for(layout, crate::roles::Role::Generator, format.name())
+        let step = crate::steps::step_for(layout, crate::steps::Role::Generator, format.name())
             .ok_or(SitSignatureError::NoSitStep)?;
         let keys = step
             .pubkeys
