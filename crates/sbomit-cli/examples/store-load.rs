@@ -13,6 +13,10 @@
 //!   minute (errors, p99, server RSS) and, at the end, a check that every acknowledged entry
 //!   is in the log.
 //!
+//! * `junk`: issue 12 a: the server CPU each kind of junk costs (an envelope with 10,000
+//!   signatures, one with 10,000 distinct key ids, JSON nested 100,000 deep), each refused on
+//!   a fresh connection, and registration throughput quiet and under a concurrent junk flood.
+//!
 //! Results are printed as `name: value` lines (`soak`: a table, then such lines).
 //!
 //!   cargo run --release -p sbomit-cli --example store-load -- submit --url URL --database DB \
@@ -83,6 +87,29 @@ enum Command {
         #[arg(long, default_value_t = 2000)]
         samples: usize,
     },
+    /// What junk costs the server (see `junk`): CPU per refused request of each kind, and
+    /// registration throughput with and without a concurrent junk flood.
+    Junk {
+        #[arg(long)]
+        url: String,
+        #[command(flatten)]
+        db: Db,
+        /// The server's pid, for its CPU time (`/proc/PID/stat`).
+        #[arg(long)]
+        server_pid: u32,
+        /// Requests of each junk kind for the CPU figure.
+        #[arg(long, default_value_t = 200)]
+        count: usize,
+        /// Registrations in each throughput run.
+        #[arg(short = 'n', default_value_t = 3000)]
+        registrations: usize,
+        /// Connections registering.
+        #[arg(short = 'c', default_value_t = 16)]
+        connections: usize,
+        /// Connections sending junk during the flood run, each as fast as it is answered.
+        #[arg(long, default_value_t = 16)]
+        flood: usize,
+    },
     /// Mixed load for `--minutes` at `--rate` registrations a second (see `soak`).
     Soak {
         #[arg(long)]
@@ -113,6 +140,23 @@ fn main() -> Result<()> {
         } => submit(&url, &db, count, connections),
         Command::Fill { db, to } => fill(&db, to),
         Command::Latency { url, db, samples } => latency(&url, &db, samples),
+        Command::Junk {
+            url,
+            db,
+            server_pid,
+            count,
+            registrations,
+            connections,
+            flood,
+        } => junk::run(&junk::Options {
+            url,
+            db,
+            server_pid,
+            count,
+            registrations,
+            connections,
+            flood,
+        }),
         Command::Soak {
             url,
             db,
@@ -352,7 +396,16 @@ mod wire {
 /// CPU seconds (user + system) this process has used, from `/proc/self/stat` (Linux; `None`
 /// elsewhere). Its clock ticks are USER_HZ, which the kernel ABI fixes at 100.
 fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    cpu_seconds_at("/proc/self/stat")
+}
+
+/// [`cpu_seconds`] of another process (the server).
+fn cpu_seconds_of(pid: u32) -> Option<f64> {
+    cpu_seconds_at(&format!("/proc/{pid}/stat"))
+}
+
+fn cpu_seconds_at(path: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(path).ok()?;
     // Fields after the parenthesised command name (which may hold spaces); utime and stime
     // are fields 14 and 15 of the line, 12 and 13 after it.
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -383,46 +436,10 @@ fn submit(url: &str, db: &Db, count: usize, connections: usize) -> Result<()> {
         .enable_time()
         .build()?;
     let (elapsed, cpu, mut l) = runtime.block_on(async {
-        let mut streams = Vec::with_capacity(connections);
-        for _ in 0..connections {
-            let s = tokio::net::TcpStream::connect(&host)
-                .await
-                .with_context(|| format!("connecting to {host}"))?;
-            s.set_nodelay(true)?;
-            streams.push(s);
-        }
-        let next = Arc::new(AtomicUsize::new(0));
         let cpu_start = cpu_seconds();
-        let start = Instant::now();
-        let tasks: Vec<_> = streams
-            .into_iter()
-            .map(|s| {
-                let (requests, next) = (Arc::clone(&requests), Arc::clone(&next));
-                tokio::spawn(async move {
-                    let mut buf = Vec::with_capacity(1024);
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(request) = requests.get(i) else {
-                            break;
-                        };
-                        let t = Instant::now();
-                        let status = wire::exchange(&s, request, &mut buf).await?;
-                        if status != 201 {
-                            bail!("statement {i}: HTTP {status}, not 201");
-                        }
-                        mine.push(t.elapsed());
-                    }
-                    Ok(mine)
-                })
-            })
-            .collect();
-        let mut all = Vec::with_capacity(count);
-        for t in tasks {
-            all.extend(t.await??);
-        }
+        let (elapsed, all) = register_all(&host, requests, connections).await?;
         let cpu = cpu_start.zip(cpu_seconds()).map(|(a, b)| b - a);
-        anyhow::Ok((start.elapsed(), cpu, all))
+        anyhow::Ok((elapsed, cpu, all))
     })?;
     if l.len() != count {
         bail!(
@@ -444,6 +461,53 @@ fn submit(url: &str, db: &Db, count: usize, connections: usize) -> Result<()> {
         println!("client_cpu_us_per_entry: {:.0}", cpu * 1e6 / count as f64);
     }
     Ok(())
+}
+
+/// POSTs every request over `connections` keep-alive connections, each expecting a 201;
+/// returns the wall time from the first request and each request's latency.
+async fn register_all(
+    host: &str,
+    requests: Arc<Vec<Vec<u8>>>,
+    connections: usize,
+) -> Result<(Duration, Vec<Duration>)> {
+    let mut streams = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        let s = tokio::net::TcpStream::connect(host)
+            .await
+            .with_context(|| format!("connecting to {host}"))?;
+        s.set_nodelay(true)?;
+        streams.push(s);
+    }
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let tasks: Vec<_> = streams
+        .into_iter()
+        .map(|s| {
+            let (requests, next) = (Arc::clone(&requests), Arc::clone(&next));
+            tokio::spawn(async move {
+                let mut buf = Vec::with_capacity(1024);
+                let mut mine = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(request) = requests.get(i) else {
+                        break;
+                    };
+                    let t = Instant::now();
+                    let status = wire::exchange(&s, request, &mut buf).await?;
+                    if status != 201 {
+                        bail!("statement {i}: HTTP {status}, not 201");
+                    }
+                    mine.push(t.elapsed());
+                }
+                Ok(mine)
+            })
+        })
+        .collect();
+    let mut all = Vec::with_capacity(requests.len());
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    Ok((start.elapsed(), all))
 }
 
 fn fill(db: &Db, to: u64) -> Result<()> {
@@ -1108,5 +1172,175 @@ mod soak {
             eprintln!("errors while stopping: {:?}", m.errors);
         }
         late
+    }
+}
+
+mod junk {
+    use super::*;
+
+    pub struct Options {
+        pub url: String,
+        pub db: Db,
+        pub server_pid: u32,
+        pub count: usize,
+        pub registrations: usize,
+        pub connections: usize,
+        pub flood: usize,
+    }
+
+    /// A DSSE envelope around a small Statement with `n` signatures, each under `keyid(i)`.
+    fn envelope(n: usize, keyid: impl Fn(usize) -> String) -> Vec<u8> {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let payload = br#"{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"x","digest":{"sha256":"0000000000000000000000000000000000000000000000000000000000000000"}}],"predicateType":"https://example.com/junk","predicate":{}}"#;
+        let sig = b64.encode([7u8; 64]);
+        let sigs: Vec<serde_json::Value> = (0..n)
+            .map(|i| json!({"keyid": keyid(i), "sig": sig}))
+            .collect();
+        serde_json::to_vec(&json!({
+            "payload": b64.encode(payload),
+            "payloadType": INTOTO_PAYLOAD_TYPE,
+            "signatures": sigs,
+        }))
+        .unwrap_or_default()
+    }
+
+    /// The junk kinds: name and body.
+    fn kinds() -> Vec<(&'static str, Vec<u8>)> {
+        let depth = 100_000;
+        let mut nested = Vec::with_capacity(2 * depth);
+        nested.extend(std::iter::repeat_n(b'[', depth));
+        nested.extend(std::iter::repeat_n(b']', depth));
+        vec![
+            ("signatures_10000", envelope(10_000, |_| String::new())),
+            (
+                "keyids_10000",
+                envelope(10_000, |i| {
+                    hex::encode(sbomit_crypto::sha256(&(i as u64).to_be_bytes()))
+                }),
+            ),
+            ("nested_100000", nested),
+        ]
+    }
+
+    /// Sends `request` on a fresh connection (as a flood would) and returns the status.
+    async fn once(host: &str, request: &[u8]) -> Result<u16> {
+        let s = tokio::net::TcpStream::connect(host)
+            .await
+            .with_context(|| format!("connecting to {host}"))?;
+        s.set_nodelay(true)?;
+        let mut buf = Vec::with_capacity(1024);
+        // A server refusing a large body early may close before reading it all: the write
+        // then fails, but the refusal is there to read.
+        let written = wire::write_all(&s, request).await;
+        match wire::read_response(&s, &mut buf).await {
+            Ok((status, _)) => Ok(status),
+            Err(e) => {
+                written?;
+                Err(e)
+            }
+        }
+    }
+
+    pub fn run(o: &Options) -> Result<()> {
+        let url = o.url.trim_end_matches('/').to_owned();
+        let host = wire::authority(&url)?.to_owned();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()?;
+        let kinds: Vec<(&str, Vec<u8>)> = kinds()
+            .into_iter()
+            .map(|(name, body)| (name, wire::post_entries(&host, &body)))
+            .collect();
+        let server_cpu =
+            || cpu_seconds_of(o.server_pid).context("reading the server's CPU time from /proc");
+        // 1. Each kind alone: the server's CPU per refusal, and the status it refuses with.
+        for (name, request) in &kinds {
+            let cpu0 = server_cpu()?;
+            let t = Instant::now();
+            let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+            runtime.block_on(async {
+                for _ in 0..o.count {
+                    *statuses.entry(once(&host, request).await?).or_default() += 1;
+                }
+                anyhow::Ok(())
+            })?;
+            let wall = t.elapsed();
+            let cpu = server_cpu()? - cpu0;
+            if statuses.keys().any(|s| !(400..500).contains(s)) {
+                bail!("{name}: statuses {statuses:?}, expected 4xx only");
+            }
+            println!("{name}_bytes: {}", request.len());
+            let statuses: Vec<String> = statuses.iter().map(|(s, n)| format!("{s} ×{n}")).collect();
+            println!("{name}_statuses: {}", statuses.join(", "));
+            println!(
+                "{name}_server_cpu_ms_each: {:.2}",
+                cpu * 1e3 / o.count as f64
+            );
+            println!(
+                "{name}_wall_ms_each: {:.2}",
+                wall.as_secs_f64() * 1e3 / o.count as f64
+            );
+        }
+        // 2. Registration throughput, quiet, then with `flood` connections sending junk.
+        let run = run_id();
+        let key = {
+            let store = open(&o.db, BatchConfig::default())?;
+            issuer(&store, &format!("https://junk.example/{run}"))?
+        };
+        let n = o.registrations as u64;
+        let sign = |range| -> Result<Arc<Vec<Vec<u8>>>> {
+            Ok(Arc::new(
+                sign_all(&key, &run, range)?
+                    .iter()
+                    .map(|b| wire::post_entries(&host, b))
+                    .collect(),
+            ))
+        };
+        let (quiet, flooded) = (sign(0..n)?, sign(n..2 * n)?);
+        let (quiet_time, _) = runtime.block_on(register_all(&host, quiet, o.connections))?;
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sent = Arc::new(AtomicUsize::new(0));
+        let kinds = Arc::new(kinds);
+        let (flood_time, junk_errors) = runtime.block_on(async {
+            let flooders: Vec<_> = (0..o.flood)
+                .map(|f| {
+                    let (done, sent, kinds) = (done.clone(), sent.clone(), kinds.clone());
+                    let host = host.clone();
+                    tokio::spawn(async move {
+                        let mut errors = 0usize;
+                        let mut i = f;
+                        while !done.load(Ordering::Relaxed) {
+                            let (_, request) = &kinds[i % kinds.len()];
+                            match once(&host, request).await {
+                                Ok(s) if (400..500).contains(&s) => {}
+                                _ => errors += 1,
+                            }
+                            sent.fetch_add(1, Ordering::Relaxed);
+                            i += 1;
+                        }
+                        errors
+                    })
+                })
+                .collect();
+            let registered = register_all(&host, flooded, o.connections).await;
+            done.store(true, Ordering::Relaxed);
+            let mut errors = 0;
+            for f in flooders {
+                errors += f.await.unwrap_or(0);
+            }
+            anyhow::Ok((registered?.0, errors))
+        })?;
+        let rate = |t: Duration| n as f64 / t.as_secs_f64();
+        println!("registrations: {n}");
+        println!("quiet_entries_per_second: {:.0}", rate(quiet_time));
+        println!("flooded_entries_per_second: {:.0}", rate(flood_time));
+        println!(
+            "flooded_share_of_quiet_percent: {:.0}",
+            100.0 * rate(flood_time) / rate(quiet_time)
+        );
+        println!("junk_sent_during_flood: {}", sent.load(Ordering::Relaxed));
+        println!("junk_not_refused_with_4xx: {junk_errors}");
+        Ok(())
     }
 }

@@ -899,7 +899,11 @@ impl Document {
         if let Value::Object(m) = &mut v {
             m.remove("addenda");
         }
-        let out = patch.apply(&v).map_err(AddendumError::Patch)?;
+        // `v` is this function's own copy: applied in place, no second copy of the document.
+        let mut out = v;
+        patch
+            .apply_in_place(&mut out)
+            .map_err(AddendumError::Patch)?;
         if out.get("addenda").is_some() {
             return Err(AddendumError::Rewrites {
                 what: "/addenda".into(),
@@ -1028,6 +1032,9 @@ impl Document {
             })?;
             state = state.apply_patch(&a.patch).map_err(err)?;
         }
+        // What the addenda made is the current document: [`Document::current`] need not make
+        // it again.
+        let _ = self.current.0.set(Box::new(state));
         Ok(())
     }
 
