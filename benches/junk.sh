@@ -17,33 +17,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BACKEND=sqlite
 [ "${1:-}" = "--backend" ] && BACKEND=${2:-sqlite}
 COUNT=${COUNT:-200}; N=${N:-3000}; C=${C:-16}; FLOOD=${FLOOD:-16}
-PG=${SBOMIT_BENCH_POSTGRES-postgres://postgres@127.0.0.1:5432/test}
-PG_SCHEMA=sbomit_junk_$$
-
-if [ -z "${JUNK_BIN_DIR:-}" ]; then
-  cargo build --release --locked -q -p sbomit-cli --bins --examples --manifest-path "$ROOT/Cargo.toml"
-fi
-T=${JUNK_BIN_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/release}
-SB=$T/sbomit
-LOAD=$T/examples/store-load
-W=$(mktemp -d "${TMPDIR:-/tmp}/sbomit-junk.XXXXXX")
-SERVER=
-cleanup() {
-  if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
-  if [ "$BACKEND" = postgres ]; then psql -q "$PG" -c "DROP SCHEMA IF EXISTS $PG_SCHEMA CASCADE" >/dev/null 2>&1 || true; fi
-  rm -rf "$W"
-}
-trap cleanup EXIT
-# start_server, stop_server, cpu_of, val
+# start_server, stop_server, cpu_of, val, one_backend
 . "$ROOT/benches/store-lib.sh"
-
-case "$BACKEND" in
-  sqlite) DB="sqlite://$W/store.db" ;;
-  postgres)
-    psql -q "$PG" -c "CREATE SCHEMA $PG_SCHEMA" >/dev/null
-    DB="$PG?options=-csearch_path%3D$PG_SCHEMA" ;;
-  *) echo "usage: benches/junk.sh [--backend sqlite|postgres]" >&2; exit 2 ;;
-esac
+one_backend junk "${JUNK_BIN_DIR:-}"
 
 start_server "$DB"
 echo "Backend: $BACKEND; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"

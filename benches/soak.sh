@@ -25,36 +25,10 @@ while [ $# -gt 0 ]; do
     *) echo "usage: benches/soak.sh [MINUTES] [--backend sqlite|postgres]" >&2; exit 2 ;;
   esac
 done
-PG=${SBOMIT_BENCH_POSTGRES-postgres://postgres@127.0.0.1:5432/test}
-PG_SCHEMA=sbomit_soak_$$
-
-# SOAK_BIN_DIR: a directory holding a built `sbomit` and `examples/store-load` (no build).
-if [ -z "${SOAK_BIN_DIR:-}" ]; then
-  cargo build --release --locked -q -p sbomit-cli --bins --examples --manifest-path "$ROOT/Cargo.toml"
-fi
-T=${SOAK_BIN_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/release}
-SB=$T/sbomit
-LOAD=$T/examples/store-load
-W=$(mktemp -d "${TMPDIR:-/tmp}/sbomit-soak.XXXXXX")
-SERVER=
-cleanup() {
-  if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
-  if [ "$BACKEND" = postgres ]; then psql -q "$PG" -c "DROP SCHEMA IF EXISTS $PG_SCHEMA CASCADE" >/dev/null 2>&1 || true; fi
-  rm -rf "$W"
-}
-trap cleanup EXIT
-
-# start_server, stop_server, cpu_of, val
+# start_server, stop_server, cpu_of, val, one_backend
 . "$ROOT/benches/store-lib.sh"
-
-case "$BACKEND" in
-  sqlite) DB="sqlite://$W/store.db" ;;
-  postgres)
-    psql -q "$PG" -c "DROP SCHEMA IF EXISTS $PG_SCHEMA CASCADE; CREATE SCHEMA $PG_SCHEMA" >/dev/null
-    sep='?'; case "$PG" in *\?*) sep='&' ;; esac
-    DB="$PG${sep}options=-csearch_path%3D$PG_SCHEMA" ;;
-  *) echo "--backend is sqlite or postgres" >&2; exit 2 ;;
-esac
+# SOAK_BIN_DIR: a directory holding a built `sbomit` and `examples/store-load` (no build).
+one_backend soak "${SOAK_BIN_DIR:-}"
 
 start_server "$DB"
 if [ -z "${SOAK_RATE:-}" ]; then
