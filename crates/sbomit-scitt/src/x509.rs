@@ -823,6 +823,43 @@ mod tests {
     }
 
     #[test]
+    fn a_leaf_outside_its_cas_name_constraints_is_refused() {
+        // The intermediate may issue only under the DNS subtree `permitted`; the leaf names
+        // issuer.example. Outside the subtree: refused; inside it: the same chain passes.
+        let root_key = KeyPair::generate().unwrap();
+        let root = ca("root").self_signed(&root_key).unwrap();
+        let constrained = |permitted: &str| {
+            let mut p = ca("intermediate");
+            p.name_constraints = Some(rcgen::NameConstraints {
+                permitted_subtrees: vec![rcgen::GeneralSubtree::DnsName(permitted.into())],
+                excluded_subtrees: Vec::new(),
+            });
+            p
+        };
+        for (permitted, allowed) in [("example.org", false), ("issuer.example", true)] {
+            let int_key = KeyPair::generate().unwrap();
+            let int = constrained(permitted)
+                .signed_by(&int_key, &Issuer::new(ca("root"), &root_key))
+                .unwrap();
+            let leaf_key = KeyPair::generate().unwrap();
+            let leaf = leaf_params()
+                .signed_by(&leaf_key, &Issuer::new(constrained(permitted), &int_key))
+                .unwrap();
+            let r = validate_chain(
+                &[leaf.der().to_vec(), int.der().to_vec()],
+                &[root.der().to_vec()],
+                ISS,
+                now(),
+            );
+            match (allowed, r) {
+                (true, Ok(_)) => {}
+                (false, Err(X509Error::Path(webpki::Error::NameConstraintViolation))) => {}
+                (allowed, r) => panic!("permitted {permitted}: allowed {allowed}, got {r:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn a_valid_code_signing_chain_for_the_issuer_passes() {
         let p = pki();
         assert!(validate(&p, &p.leaf).is_ok());
