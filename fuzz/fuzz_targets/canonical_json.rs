@@ -26,7 +26,14 @@ fuzz_target!(|data: &[u8]| {
     match (&streamed, &parsed) {
         (Ok(s), Ok(v)) => {
             let encoded = encode(v);
-            assert_eq!(s, &encoded, "encode_text differs from encode(from_slice)");
+            match (s, &encoded) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "encode_text differs from encode(from_slice)"),
+                // Both refuse (a float). With a repeated key they may name different numbers:
+                // the streaming encoder meets the first occurrence, the parsed value keeps the
+                // last (fuzz/artifacts crash-412d6a2d, a regression test in canonical.rs).
+                (Err(_), Err(_)) => {}
+                _ => panic!("encode_text and encode(from_slice) disagree: {s:?} vs {encoded:?}"),
+            }
             if let Ok(bytes) = encoded {
                 let again: Value =
                     serde_json::from_slice(&as_json(&bytes)).expect("canonical output decodes");

@@ -308,6 +308,17 @@ pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
+    fn a_repeated_key_holding_floats_is_refused_by_both_encoders() {
+        // Found by the canonical_json fuzz target: both refuse, naming the first or the last
+        // occurrence's number.
+        let data =
+            br#"{"env": {"big": 123123456789012345260}, "env": {"big": 123456789012345267890}}"#;
+        assert!(matches!(encode_text(data), Ok(Err(_))));
+        let v: serde_json::Value = serde_json::from_slice(data).unwrap();
+        assert!(encode(&v).is_err());
+    }
+
     /// Arbitrary JSON without floats: escapes, control characters, non-ASCII (also outside
     /// the BMP) and JSON punctuation in strings and keys.
     pub(crate) fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
