@@ -11,6 +11,8 @@
 pub mod exclude;
 pub mod inspect;
 pub mod io;
+#[cfg(unix)]
+mod job;
 pub mod links;
 pub mod record;
 pub mod run;

@@ -31,6 +31,8 @@ pub enum RunError {
         program: String,
         stream: &'static str,
     },
+    #[error("{program:?} was stopped by {signal}; no link was written")]
+    Interrupted { program: String, signal: String },
     #[error("waiting for {program:?}: {source}")]
     Wait {
         program: String,
@@ -69,8 +71,14 @@ pub struct RunOptions<'a> {
     /// Start the command in a new process group (Unix), so that a timeout kills whatever it
     /// started too, not only the command itself. Its stdin is then `/dev/null`: a background
     /// process group that reads the terminal would be stopped (`SIGTTIN`) until the timeout.
-    /// Off for steps, which may be interactive and should see the terminal's Ctrl-C.
+    /// Off for steps, which may be interactive: see [`RunOptions::foreground_job`].
     pub own_process_group: bool,
+    /// Run the command as a shell runs a foreground job (Unix; for steps): in a process group
+    /// of its own, so that a timeout kills whatever it started, but with our stdin, the
+    /// terminal handed to its group while it runs (so it can read the terminal and Ctrl-C
+    /// reaches it), and SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to us passed on to its group.
+    /// A command stopped by such a signal is [`RunError::Interrupted`], not a result to record.
+    pub foreground_job: bool,
     /// How many bytes of each recorded stream are kept in memory and recorded; past it the
     /// recorded text ends with a [`truncation_marker`].
     pub max_output_bytes: usize,
@@ -87,6 +95,7 @@ impl RunOptions<'_> {
             timeout,
             current_dir: None,
             own_process_group: false,
+            foreground_job: false,
             max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
         }
     }
@@ -128,16 +137,19 @@ pub fn run_command_with(
         timeout,
         current_dir,
         own_process_group,
+        foreground_job,
         max_output_bytes,
     } = *options;
+    let own_process_group = own_process_group || (foreground_job && cfg!(unix));
     let (program, args) = argv.split_first().ok_or(RunError::Empty)?;
     let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(if streams == Streams::Capture || own_process_group {
+    cmd.args(args).stdin(
+        if streams == Streams::Capture || (own_process_group && !foreground_job) {
             Stdio::null()
         } else {
             Stdio::inherit()
-        });
+        },
+    );
     if let Some(dir) = current_dir {
         cmd.current_dir(dir);
     }
@@ -160,6 +172,19 @@ pub fn run_command_with(
         program: program.clone(),
         source,
     })?;
+    // From here until the command is reaped, its group holds the terminal and our signals.
+    #[cfg(unix)]
+    let job = foreground_job.then(|| {
+        let group = i32::try_from(child.id())
+            .ok()
+            .and_then(rustix::process::Pid::from_raw);
+        group.map(|g| {
+            (
+                crate::job::Foreground::hand_to(g),
+                crate::job::Forwarding::to(g),
+            )
+        })
+    });
     let tee = move |stream: Option<Box<dyn Read + Send>>, mut sink: Box<dyn Write + Send>| {
         std::thread::spawn(move || {
             let mut captured = Captured::default();
@@ -211,6 +236,8 @@ pub fn run_command_with(
                 if start.elapsed() >= limit {
                     kill(&mut child, own_process_group);
                     let _ = child.wait();
+                    #[cfg(unix)]
+                    drop(job);
                     return Err(RunError::Timeout {
                         program: program.clone(),
                         seconds: limit.as_secs(),
@@ -220,6 +247,19 @@ pub fn run_command_with(
             }
         }
     };
+    #[cfg(unix)]
+    if let Some(Some((foreground, forwarding))) = job {
+        let had_terminal = foreground.is_some();
+        drop(foreground);
+        let forwarded = forwarding.as_ref().and_then(|f| f.forwarded());
+        drop(forwarding);
+        if let Some(signal) = interrupted_by(&status, forwarded, had_terminal) {
+            return Err(RunError::Interrupted {
+                program: program.clone(),
+                signal: crate::job::signal_name(signal),
+            });
+        }
+    }
     let stdout = out_thread.join().unwrap_or_default();
     let stderr = err_thread.join().unwrap_or_default();
     let code = status.code().map(i64::from).unwrap_or_else(|| {
@@ -282,6 +322,23 @@ fn kill(child: &mut Child, own_process_group: bool) {
     }
     let _ = own_process_group;
     let _ = child.kill();
+}
+
+/// The signal that stopped a foreground job on the user's behalf: one we passed on to it, or
+/// Ctrl-C or Ctrl-\ typed on the terminal it held (which reached it, not us).
+#[cfg(unix)]
+fn interrupted_by(
+    status: &std::process::ExitStatus,
+    forwarded: Option<i32>,
+    had_terminal: bool,
+) -> Option<i32> {
+    use std::os::unix::process::ExitStatusExt;
+    let typed = [signal_hook::consts::SIGINT, signal_hook::consts::SIGQUIT];
+    forwarded.or_else(|| {
+        status
+            .signal()
+            .filter(|s| had_terminal && typed.contains(s))
+    })
 }
 
 /// Python's text-mode reading: `\r\n` and lone `\r` read as `\n`.

@@ -77,7 +77,8 @@ pub struct RunArgs {
     /// Record without running a command (for example a review step).
     #[arg(short = 'x', long = "no-command")]
     no_command: bool,
-    /// Seconds after which the command is killed (default: no limit).
+    /// Seconds after which the command, and every process it started, is killed (default: no
+    /// limit).
     #[arg(long = "run-timeout")]
     run_timeout: Option<u64>,
     /// With --record-streams, bytes of stdout and of stderr each recorded; past it the
@@ -204,8 +205,11 @@ pub fn run(args: RunArgs, out: &Output) -> Result<Outcome> {
         } else {
             sbomit_fs::run::Streams::Inherit
         };
+        // A foreground job: a timeout kills everything the step started, and a signal that
+        // stops sbomit stops the step too (and no link is written).
         let options = sbomit_fs::run::RunOptions {
             max_output_bytes: args.max_output_bytes,
+            foreground_job: true,
             ..sbomit_fs::run::RunOptions::new(streams, timeout)
         };
         byproducts = sbomit_fs::run::run_command_with(&args.command, &options)
