@@ -26,7 +26,7 @@ else
   SB=${CARGO_TARGET_DIR:-$ROOT/target}/release/sbomit
 fi
 W=$(mktemp -d "${TMPDIR:-/tmp}/sbomit-roles-bench.XXXXXX")
-trap 'rm -rf "$W"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT
 cd "$W"
 
 measure() {
@@ -63,6 +63,9 @@ row '`document create --signing-key` (mutator seals)' "$SB" -q document create -
 row '`document verify` (binding; no SIT yet)' "$SB" -q document verify --document doc.json --layout-keys owner.pub
 cp doc.json doc.unrecorded.json
 row '`sit generate` cyclonedx-1.6, unsigned' "$SB" -q sit generate --document doc.unrecorded.json --format cyclonedx-1.6 --layout-keys owner.pub --out sit.plain.json
+cp doc.json doc.noenv.json
+row '`sit generate` cyclonedx-1.6, `--record --no-envelope` (the link signs it)' "$SB" -q sit generate --document doc.noenv.json --format cyclonedx-1.6 --layout-keys owner.pub --out sit.noenv.json --signing-key gen --record --no-envelope
+row '`document verify` (regenerates the SIT recorded without envelope)' "$SB" -q document verify --document doc.noenv.json --layout-keys owner.pub
 row '`sit generate` cyclonedx-1.6, signed, `--record`' "$SB" -q sit generate --document doc.json --format cyclonedx-1.6 --layout-keys owner.pub --out sit.json --signing-key gen --record
 row '`document verify` (regenerates the recorded SIT)' "$SB" -q document verify --document doc.json --layout-keys owner.pub
 row '`sit verify` full' "$SB" -q sit verify --sit sit.json --document doc.json --layout-keys owner.pub

@@ -27,7 +27,8 @@
 #![allow(clippy::result_large_err)]
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -207,7 +208,9 @@ impl Addendum {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Document {
     layout: Value,
-    metadata: BTreeMap<String, Value>,
+    /// Shared, not copied, by clones: the versions and amended copies of a document all hold
+    /// the same links, up to tens of megabytes each, and an entry is never changed in place.
+    metadata: BTreeMap<String, Arc<Value>>,
     attestations: Vec<Value>,
     supplement: Supplement,
     mutations: BTreeMap<String, Patch>,
@@ -223,8 +226,15 @@ pub struct Document {
 /// several times, and applying the addenda of a 100,000-artifact document copies tens of
 /// megabytes. A clone starts empty (clones are made to be changed: versions, amendments), and
 /// every method that changes the document empties it.
+///
+/// It also keeps the digests of the document's versions (by number of addenda): each is the
+/// canonical JSON of the whole document hashed, and verification asks for the same ones
+/// several times (the addenda chain, the version a SIT names).
 #[derive(Default)]
-struct CurrentCache(std::sync::OnceLock<Box<Document>>);
+struct CurrentCache(
+    std::sync::OnceLock<Box<Document>>,
+    std::sync::Mutex<BTreeMap<usize, Sha256>>,
+);
 
 impl Clone for CurrentCache {
     fn clone(&self) -> Self {
@@ -241,6 +251,40 @@ impl PartialEq for CurrentCache {
 impl std::fmt::Debug for CurrentCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("CurrentCache")
+    }
+}
+
+/// What of a document a patch reaches: whole top-level members, and single entries of
+/// `metadata` and `files` (see [`Document::apply_patch_owned`]).
+#[derive(Default)]
+struct PatchScope {
+    members: BTreeSet<String>,
+    metadata: BTreeSet<String>,
+    files: BTreeSet<String>,
+}
+
+impl PatchScope {
+    /// `None` when an operation reaches the whole document, `/metadata` or `/files`.
+    fn of(patch: &Patch) -> Option<PatchScope> {
+        let mut scope = PatchScope::default();
+        for op in &patch.0 {
+            for touch in op.touches() {
+                match touch.pointer.tokens() {
+                    [] => return None,
+                    [m] if m == "metadata" || m == "files" => return None,
+                    [m, name, ..] if m == "metadata" => {
+                        scope.metadata.insert(name.clone());
+                    }
+                    [m, name, ..] if m == "files" => {
+                        scope.files.insert(name.clone());
+                    }
+                    [m, ..] => {
+                        scope.members.insert(m.clone());
+                    }
+                }
+            }
+        }
+        Some(scope)
     }
 }
 
@@ -469,7 +513,7 @@ impl Document {
         check_name(name)?;
         let value = envelope_value(name, bytes)?;
         self.parsed.forget(name);
-        self.metadata.insert(name.to_owned(), value);
+        self.metadata.insert(name.to_owned(), Arc::new(value));
         Ok(())
     }
 
@@ -545,7 +589,7 @@ impl Document {
     }
 
     /// Links and sublayouts by name.
-    pub fn metadata(&self) -> &BTreeMap<String, Value> {
+    pub fn metadata(&self) -> &BTreeMap<String, Arc<Value>> {
         &self.metadata
     }
 
@@ -599,43 +643,50 @@ impl Document {
     /// The document holding only its first `n` addenda.
     fn to_value_with(&self, n: usize) -> Value {
         let mut m = Map::new();
-        m.insert("_type".into(), Value::String(DOCUMENT_TYPE.into()));
-        m.insert("layout".into(), self.layout.clone());
+        for name in ["_type", "layout"] {
+            if let Some(v) = self.member_value(name) {
+                m.insert(name.into(), v);
+            }
+        }
         m.insert(
             "metadata".into(),
             Value::Object(
                 self.metadata
                     .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .map(|(k, v)| (k.clone(), Value::clone(v)))
                     .collect(),
             ),
         );
-        m.insert(
-            "attestations".into(),
-            Value::Array(self.attestations.clone()),
-        );
-        m.insert(
-            "supplement".into(),
-            // A struct of strings and vectors of structs always serialises.
-            serde_json::to_value(&self.supplement).unwrap_or(Value::Null),
-        );
-        m.insert(
-            "mutations".into(),
-            Value::Object(
-                self.mutations
-                    .iter()
-                    .map(|(k, p)| (k.clone(), p.to_value()))
-                    .collect(),
-            ),
-        );
-        if !self.files.is_empty() {
-            m.insert("files".into(), files_value(&self.files));
+        for name in ["attestations", "supplement", "mutations", "files"] {
+            if let Some(v) = self.member_value(name) {
+                m.insert(name.into(), v);
+            }
         }
         m.insert(
             "addenda".into(),
             Value::Array(self.addenda[..n].iter().map(Addendum::to_value).collect()),
         );
         Value::Object(m)
+    }
+
+    /// A top-level member of [`Document::to_value`] other than `metadata` and `addenda`
+    /// (`None` for those, for unknown names, and for `files` when there are none).
+    fn member_value(&self, name: &str) -> Option<Value> {
+        Some(match name {
+            "_type" => Value::String(DOCUMENT_TYPE.into()),
+            "layout" => self.layout.clone(),
+            "attestations" => Value::Array(self.attestations.clone()),
+            // A struct of strings and vectors of structs always serialises.
+            "supplement" => serde_json::to_value(&self.supplement).unwrap_or(Value::Null),
+            "mutations" => Value::Object(
+                self.mutations
+                    .iter()
+                    .map(|(k, p)| (k.clone(), p.to_value()))
+                    .collect(),
+            ),
+            "files" if !self.files.is_empty() => files_value(&self.files),
+            _ => return None,
+        })
     }
 
     /// The document file: pretty JSON with a final newline.
@@ -712,7 +763,7 @@ impl Document {
                 }
                 // Links of 100,000 artifacts take tens of milliseconds each to parse.
                 parsed.parse_all(&entries)?;
-                metadata.extend(m);
+                metadata.extend(m.into_iter().map(|(k, v)| (k, Arc::new(v))));
             }
             Some(_) => return Err(shape("metadata", "not an object")),
         }
@@ -786,12 +837,25 @@ impl Document {
         }
         let mut d = self.clone();
         d.addenda.truncate(n);
+        // The versions up to `n` are the same documents: their digests are known.
+        if let (Ok(mine), Ok(mut theirs)) = (self.current.1.lock(), d.current.1.lock()) {
+            theirs.extend(mine.range(..=n).map(|(k, v)| (*k, *v)));
+        }
         Some(d)
     }
 
     /// How many addenda the version of this document with digest `digest` had, if it is
     /// one of its versions (SITs name the version they were generated from).
     pub fn version_with_digest(&self, digest: &Sha256) -> Result<Option<usize>, DocumentError> {
+        // Those already computed first (verifying the addenda computes all but the last).
+        let known = self.current.1.lock().ok().and_then(|m| {
+            m.iter()
+                .find(|(n, d)| **n <= self.addenda.len() && *d == digest)
+                .map(|(n, _)| *n)
+        });
+        if known.is_some() {
+            return Ok(known);
+        }
         for n in (0..=self.addenda.len()).rev() {
             if &self.digest_with(n)? == digest {
                 return Ok(Some(n));
@@ -804,6 +868,17 @@ impl Document {
     /// [`Document::to_value_with`], written member by member from the fields instead of
     /// from a copy of the (possibly tens of megabytes of) document.
     fn digest_with(&self, n: usize) -> Result<Sha256, DocumentError> {
+        if let Some(d) = self.current.1.lock().ok().and_then(|m| m.get(&n).copied()) {
+            return Ok(d);
+        }
+        let d = self.digest_uncached(n)?;
+        if let Ok(mut m) = self.current.1.lock() {
+            m.insert(n, d);
+        }
+        Ok(d)
+    }
+
+    fn digest_uncached(&self, n: usize) -> Result<Sha256, DocumentError> {
         use sbomit_intoto::canonical::encode;
         let key = |out: &mut Vec<u8>, first: bool, k: &str| -> Result<(), DocumentError> {
             if !first {
@@ -869,7 +944,7 @@ impl Document {
         base.addenda.clear();
         for (index, a) in self.addenda[..n].iter().enumerate() {
             base = base
-                .apply_patch(&a.patch)
+                .apply_patch_owned(&a.patch)
                 .map_err(|reason| DocumentError::Addendum { index, reason })?;
         }
         Ok(base)
@@ -938,6 +1013,127 @@ impl Document {
         Ok(next)
     }
 
+    /// [`Document::apply_patch`] on a document it may consume, without copying it: the patch
+    /// is applied to a document made of only what it can reach (an addendum typically adds
+    /// one link beside 100,000 artifacts' worth of others), and what it did not reach is
+    /// moved into the result. Same result and same errors as `apply_patch` (a property test
+    /// holds them equal); patches that reach `/metadata` or `/files` as a whole, or the whole
+    /// document, take `apply_patch` itself.
+    fn apply_patch_owned(self, patch: &Patch) -> Result<Document, AddendumError> {
+        let Some(scope) = PatchScope::of(patch) else {
+            return self.apply_patch(patch);
+        };
+        let mut reach = Map::new();
+        for name in ["_type", "layout"]
+            .into_iter()
+            .chain(scope.members.iter().map(String::as_str))
+        {
+            if let Some(v) = self.member_value(name) {
+                reach.insert(name.to_owned(), v);
+            }
+        }
+        let entries = |names: &BTreeSet<String>, of: &dyn Fn(&str) -> Option<Value>| {
+            Value::Object(
+                names
+                    .iter()
+                    .filter_map(|n| Some((n.clone(), of(n)?)))
+                    .collect(),
+            )
+        };
+        reach.insert(
+            "metadata".into(),
+            entries(&scope.metadata, &|n| {
+                self.metadata.get(n).map(|v| Value::clone(v))
+            }),
+        );
+        if !self.files.is_empty() {
+            let all = files_value(&self.files);
+            reach.insert(
+                "files".into(),
+                entries(&scope.files, &|n| all.get(n).cloned()),
+            );
+        }
+        let mut out = Value::Object(reach);
+        patch
+            .apply_in_place(&mut out)
+            .map_err(AddendumError::Patch)?;
+        if out.get("addenda").is_some() {
+            return Err(AddendumError::Rewrites {
+                what: "/addenda".into(),
+            });
+        }
+        let part = Document::from_owned_value_reusing(out, Some(&self))
+            .map_err(|e| AddendumError::Invalid(e.to_string()))?;
+        if part.layout != self.layout {
+            return Err(AddendumError::Rewrites {
+                what: "/layout".into(),
+            });
+        }
+        for name in &scope.metadata {
+            if let Some(value) = self.metadata.get(name) {
+                if part.metadata.get(name) != Some(value) {
+                    return Err(AddendumError::Rewrites {
+                        what: format!("/metadata/{name}"),
+                    });
+                }
+            }
+        }
+        for path in &scope.files {
+            if let Some(bytes) = self.files.get(path) {
+                if part.files.get(path) != Some(bytes) {
+                    return Err(AddendumError::Rewrites {
+                        what: format!("/files/{path}"),
+                    });
+                }
+            }
+        }
+        let reached = |m: &str| scope.members.contains(m);
+        if reached("attestations")
+            && part.attestations.get(..self.attestations.len()) != Some(&self.attestations[..])
+        {
+            return Err(AddendumError::Rewrites {
+                what: "/attestations".into(),
+            });
+        }
+        let Document {
+            layout,
+            mut metadata,
+            attestations,
+            supplement,
+            mutations,
+            mut files,
+            parsed,
+            ..
+        } = self;
+        let mut cache = parsed.0.into_inner().unwrap_or_default();
+        cache.extend(part.parsed.0.into_inner().unwrap_or_default());
+        metadata.extend(part.metadata);
+        files.extend(part.files);
+        Ok(Document {
+            layout,
+            metadata,
+            attestations: if reached("attestations") {
+                part.attestations
+            } else {
+                attestations
+            },
+            supplement: if reached("supplement") {
+                part.supplement
+            } else {
+                supplement
+            },
+            mutations: if reached("mutations") {
+                part.mutations
+            } else {
+                mutations
+            },
+            files,
+            addenda: Vec::new(),
+            parsed: EnvelopeCache(std::sync::Mutex::new(cache)),
+            current: CurrentCache::default(),
+        })
+    }
+
     /// Appends an addendum signed by `key`, at `time` (RFC 3339, from the caller). The
     /// patch must apply to the current document.
     pub fn amend(
@@ -990,10 +1186,16 @@ impl Document {
         if self.addenda.is_empty() {
             return Ok(());
         }
-        let mut state = {
-            let mut base = self.clone();
-            base.addenda.clear();
-            base
+        // The addenda applied in order, unless the current document was already made (by
+        // [`Document::current`], which applies them with the same checks): then only the
+        // chain, the authors and the signatures are left to check.
+        let mut state = match self.current.0.get() {
+            Some(_) => None,
+            None => {
+                let mut base = self.clone();
+                base.addenda.clear();
+                Some(base)
+            }
         };
         for (index, a) in self.addenda.iter().enumerate() {
             let err = |reason| DocumentError::Addendum { index, reason };
@@ -1030,11 +1232,15 @@ impl Document {
                     author: a.author.clone(),
                 })
             })?;
-            state = state.apply_patch(&a.patch).map_err(err)?;
+            if let Some(s) = state.take() {
+                state = Some(s.apply_patch_owned(&a.patch).map_err(err)?);
+            }
         }
         // What the addenda made is the current document: [`Document::current`] need not make
         // it again.
-        let _ = self.current.0.set(Box::new(state));
+        if let Some(state) = state {
+            let _ = self.current.0.set(Box::new(state));
+        }
         Ok(())
     }
 
@@ -1252,6 +1458,80 @@ mod tests {
             {"op": "add", "path": "/supplement/supplier", "value": {"name": name}}
         ]))
         .unwrap()
+    }
+
+    /// A document with something in every member, for the patch equivalence test.
+    fn full_doc(owner: &PrivateKey) -> Document {
+        let mut d = doc(owner);
+        let bytes = layout_bytes(owner);
+        d.add_metadata("a.12345678.link", &bytes).unwrap();
+        d.add_metadata("b.12345678.link", &bytes).unwrap();
+        let st = json!({"_type": "https://in-toto.io/Statement/v1",
+                        "subject": [{"name": "a", "digest": {"sha256": "00"}}],
+                        "predicateType": "https://example.com/p", "predicate": {}});
+        let mut e = Envelope::new(EnvelopeKind::Dsse, &st).unwrap();
+        e.sign(owner).unwrap();
+        d.add_attestation(&e.to_file_bytes()).unwrap();
+        d.set_supplement(Supplement {
+            name: Some("demo".into()),
+            ..Supplement::default()
+        });
+        d.set_mutation("cyclonedx", supplier_patch("x"));
+        d.add_file("Cargo.lock", b"lock".to_vec()).unwrap();
+        d
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+        /// Applying a patch to only what it reaches (addenda of large documents) gives the
+        /// same document, or the same error, as applying it to the whole document.
+        #[test]
+        fn a_patch_applied_to_what_it_reaches_equals_one_applied_to_the_whole_document(
+            ops in proptest::collection::vec((0usize..6, 0usize..22, 0usize..22, 0usize..8), 1..4),
+        ) {
+            let owner = shared_owner();
+            let d = full_doc(owner);
+            let whole = d.to_value();
+            let paths = [
+                "/metadata/a.12345678.link", "/metadata/new.12345678.link",
+                "/metadata/a.12345678.link/signatures/0", "/metadata/b.12345678.link/payload",
+                "/metadata/bad name", "/files/Cargo.lock", "/files/new.txt",
+                "/files/Cargo.lock/content", "/supplement/supplier", "/supplement",
+                "/supplement/name", "/attestations/-", "/attestations/0", "/mutations/spdx-2.3",
+                "/mutations", "/layout", "/addenda", "/_type", "/metadata", "/files", "", "/foo",
+            ];
+            let values = [
+                whole["metadata"]["a.12345678.link"].clone(),
+                whole["files"]["Cargo.lock"].clone(),
+                json!({"name": "ACME"}),
+                json!("text"),
+                json!([]),
+                whole["attestations"][0].clone(),
+                json!([{"op": "add", "path": "/x", "value": 1}]),
+                json!({}),
+            ];
+            let kinds = ["add", "remove", "replace", "test", "copy", "move"];
+            let patch: Vec<Value> = ops
+                .iter()
+                .map(|&(k, path, from, value)| {
+                    json!({"op": kinds[k], "path": paths[path], "from": paths[from],
+                           "value": values[value]})
+                })
+                .collect();
+            let patch = Patch::from_value(&Value::Array(patch)).unwrap();
+            let expected = d.apply_patch(&patch);
+            let got = d.clone().apply_patch_owned(&patch);
+            match (expected, got) {
+                (Ok(a), Ok(b)) => proptest::prop_assert_eq!(a, b),
+                (Err(a), Err(b)) => proptest::prop_assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => proptest::prop_assert!(false, "{:?} vs {:?}", a.map(|_| ()), b.map(|_| ())),
+            }
+        }
+    }
+
+    fn shared_owner() -> &'static PrivateKey {
+        static KEY: std::sync::OnceLock<PrivateKey> = std::sync::OnceLock::new();
+        KEY.get_or_init(|| PrivateKey::generate(KeyKind::Ed25519).unwrap())
     }
 
     #[test]

@@ -101,6 +101,12 @@ pub struct GenerateArgs {
     /// regenerates this SIT, and in-toto verifiers see the layout's SIT step done.
     #[arg(long, requires = "signing_key")]
     record: bool,
+    /// With --record, write no DSSE envelope: the generator's link recorded in the document
+    /// is the SIT's signature (full verification with the document accepts it; light
+    /// verification, without the document, needs the envelope). For large SITs: the
+    /// envelope repeats the SIT in base64, and signing and writing it dominate generation.
+    #[arg(long = "no-envelope", requires = "record")]
+    no_envelope: bool,
 }
 
 #[derive(Args, Debug)]
@@ -359,31 +365,56 @@ fn generate(mut args: GenerateArgs, out: &Output) -> Result<Outcome> {
     for w in stream.warnings() {
         eprintln!("warning: {w}");
     }
-    let mut bytes = Vec::new();
-    stream.write_to(&mut bytes)?;
-    t.lap("emit and mutate");
     // What the generator's link records: the SIT file's sha256 before any JSF signature.
-    let sit_sha256 = Sha256::digest(&bytes);
-    if args.jsf {
-        let mut value: serde_json::Value =
-            serde_json::from_slice(&bytes).context("the generated SIT")?;
-        jsf::sign(&mut value, &key).context("JSF signature")?;
-        bytes = sit::sign::sit_bytes(&value);
-    }
-    let envelope =
-        sit::sign::sign_bytes(args.format, &bytes, &subjects, &key).context("signing the SIT")?;
-    t.lap("sign");
-    let env_path = envelope_path(&args.out);
-    sbomit_fs::io::write_atomic(&args.out, &bytes, None)?;
-    sbomit_fs::io::write_atomic(&env_path, &envelope.to_file_bytes(), None)?;
-    t.lap("write the SIT and its envelope");
+    let (sit_sha256, kept) = if args.no_envelope && !args.jsf {
+        // Streamed to the file and hashed on the way: the recorded link is the signature.
+        let mut digest = None;
+        write_atomic_with(&args.out, |w| {
+            let mut tee = sit::stream::HashingTee::new(w);
+            stream.write_to(&mut tee)?;
+            digest = Some(tee.finish());
+            Ok(())
+        })?;
+        let digest = digest.context("the SIT was not written")?;
+        t.lap("emit, mutate, hash and write");
+        (digest, None)
+    } else {
+        let mut bytes = Vec::new();
+        stream.write_to(&mut bytes)?;
+        t.lap("emit and mutate");
+        let sit_sha256 = Sha256::digest(&bytes);
+        if args.jsf {
+            let mut value: serde_json::Value =
+                serde_json::from_slice(&bytes).context("the generated SIT")?;
+            jsf::sign(&mut value, &key).context("JSF signature")?;
+            bytes = sit::sign::sit_bytes(&value);
+        }
+        if args.no_envelope {
+            sbomit_fs::io::write_atomic(&args.out, &bytes, None)?;
+            (sit_sha256, Some((bytes, None)))
+        } else {
+            let envelope = sit::sign::sign_bytes(args.format, &bytes, &subjects, &key)
+                .context("signing the SIT")?;
+            t.lap("sign");
+            let env_path = envelope_path(&args.out);
+            sbomit_fs::io::write_atomic(&args.out, &bytes, None)?;
+            sbomit_fs::io::write_atomic(&env_path, &envelope.to_file_bytes(), None)?;
+            t.lap("write the SIT and its envelope");
+            (sit_sha256, Some((bytes, Some((env_path, envelope)))))
+        }
+    };
+    let signature = match &kept {
+        Some((_, Some((env_path, _)))) => {
+            format!("and its signature {} (key {keyid})", env_path.display())
+        }
+        _ => format!("without an envelope: the generator's link, by key {keyid}, signs it"),
+    };
     out.info(format!(
-        "wrote {} ({}, {} components{}) and its signature {} (key {keyid})",
+        "wrote {} ({}, {} components{}) {signature}",
         args.out.display(),
         args.format.name(),
         inventory.components.len(),
         if args.jsf { ", JSF-signed" } else { "" },
-        env_path.display(),
     ));
     if let (Some(step), true) = (step, functionary) {
         let digest = doc.digest().with_context(|| what.clone())?;
@@ -418,7 +449,7 @@ fn generate(mut args: GenerateArgs, out: &Output) -> Result<Outcome> {
             ));
         }
     }
-    exiting((doc, report, inventory, bytes, envelope));
+    exiting((doc, report, inventory, kept));
     Ok(Outcome::Ok)
 }
 

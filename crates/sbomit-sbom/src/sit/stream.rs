@@ -57,6 +57,38 @@ impl Write for HashingWriter {
     }
 }
 
+/// Writes through to `inner`, hashing what it passes on: a SIT written to its file and
+/// hashed for the generator's link in one pass, never held whole.
+pub struct HashingTee<W> {
+    inner: W,
+    hasher: HashingWriter,
+}
+
+impl<W: Write> HashingTee<W> {
+    pub fn new(inner: W) -> Self {
+        HashingTee {
+            inner,
+            hasher: HashingWriter::default(),
+        }
+    }
+
+    /// The sha256 of everything written.
+    pub fn finish(self) -> sbomit_intoto::digest::Sha256 {
+        self.hasher.finish()
+    }
+}
+
+impl<W: Write> Write for HashingTee<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.0.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// An array made of `blocks` runs of consecutive items, block `b` being `block(b)`.
 struct LazyArray<'a> {
     blocks: usize,
