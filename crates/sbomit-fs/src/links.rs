@@ -97,3 +97,87 @@ impl LinkSource for DirLinkSource {
         )))
     }
 }
+
+/// Why a step may have no link in a directory, from what the directory holds: verification
+/// only says "found 0", while the link the user meant is often right there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MissingLinkHint {
+    /// The link directory does not exist (or is not a directory).
+    NoDirectory { dir: PathBuf },
+    /// A link for the step, signed by a key that is not one of its functionaries.
+    OtherKey { file: String, keyid8: String },
+    /// A link whose step name differs from the step's only in case.
+    CaseDiffers { file: String, step_in_file: String },
+}
+
+impl std::fmt::Display for MissingLinkHint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MissingLinkHint::NoDirectory { dir } => {
+                write!(f, "the link directory {} does not exist", dir.display())
+            }
+            MissingLinkHint::OtherKey { file, keyid8 } => write!(
+                f,
+                "{file} is there, signed by key {keyid8}…, which is not a functionary of this step"
+            ),
+            MissingLinkHint::CaseDiffers { file, step_in_file } => write!(
+                f,
+                "{file} is there, for step {step_in_file:?}: step names are case-sensitive"
+            ),
+        }
+    }
+}
+
+/// At most this many hints per step: a directory of links for other keys says enough with a
+/// few.
+const MAX_HINTS: usize = 5;
+
+/// What in `dir` could have been meant as `step`'s link, given the step's functionaries:
+/// links by other keys, links whose step name differs only in case, or no directory at all.
+pub fn missing_link_hints(dir: &Path, step: &str, functionaries: &[KeyId]) -> Vec<MissingLinkHint> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(_) if !dir.is_dir() => {
+            return vec![MissingLinkHint::NoDirectory {
+                dir: dir.to_owned(),
+            }]
+        }
+        Err(_) => return Vec::new(),
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    let mut hints = Vec::new();
+    for file in names {
+        let Some((name, keyid8)) = file
+            .strip_suffix(".link")
+            .and_then(|s| s.rsplit_once('.'))
+            .filter(|(_, k)| k.len() == 8 && k.bytes().all(|b| b.is_ascii_hexdigit()))
+        else {
+            continue;
+        };
+        let hint = if name == step {
+            if functionaries.iter().any(|k| k.short() == keyid8) {
+                continue;
+            }
+            MissingLinkHint::OtherKey {
+                keyid8: keyid8.to_owned(),
+                file,
+            }
+        } else if name.eq_ignore_ascii_case(step) {
+            MissingLinkHint::CaseDiffers {
+                step_in_file: name.to_owned(),
+                file,
+            }
+        } else {
+            continue;
+        };
+        hints.push(hint);
+        if hints.len() == MAX_HINTS {
+            break;
+        }
+    }
+    hints
+}

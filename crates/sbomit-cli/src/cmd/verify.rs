@@ -105,9 +105,26 @@ pub fn run(args: VerifyArgs, out: &Output) -> Result<Outcome> {
     );
     let report = verify::verify(&layout, &keys, &options, &links, &inspections)
         .with_context(|| what.clone())?;
+    let hints = match &report.failure {
+        Some(Failure::ThresholdNotMet { step, .. } | Failure::LinkMissing { step, .. }) => {
+            let functionaries: Vec<_> = wanted
+                .iter()
+                .filter(|(s, _)| s == step)
+                .map(|(_, k)| k.clone())
+                .collect();
+            sbomit_fs::links::missing_link_hints(&args.link_dir, step, &functionaries)
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        }
+        _ => Vec::new(),
+    };
     match args.output {
-        Format::Text => print_text(&report, out),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report_json(&report))?),
+        Format::Text => print_text(&report, &hints, out),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report_json(&report, &hints))?
+        ),
     }
     Ok(if report.passed() {
         Outcome::Ok
@@ -116,7 +133,7 @@ pub fn run(args: VerifyArgs, out: &Output) -> Result<Outcome> {
     })
 }
 
-fn print_text(report: &VerificationReport, out: &Output) {
+fn print_text(report: &VerificationReport, hints: &[String], out: &Output) {
     for w in &report.warnings {
         if !out.quiet {
             eprintln!("warning: {w}");
@@ -134,6 +151,9 @@ fn print_text(report: &VerificationReport, out: &Output) {
             }
             for a in &d.artifacts {
                 println!("  artifact: {a}");
+            }
+            for h in hints {
+                println!("  hint: {h}");
             }
         }
     }
@@ -204,10 +224,11 @@ fn details(f: &Failure) -> Details {
     }
 }
 
-fn report_json(report: &VerificationReport) -> Value {
+fn report_json(report: &VerificationReport, hints: &[String]) -> Value {
     let failure = report.failure.as_ref().map(|f| {
         let d = details(f);
-        json!({"message": f.to_string(), "step": d.step, "rule": d.rule, "artifacts": d.artifacts})
+        json!({"message": f.to_string(), "step": d.step, "rule": d.rule, "artifacts": d.artifacts,
+               "hints": hints})
     });
     json!({
         "verified": report.passed(),

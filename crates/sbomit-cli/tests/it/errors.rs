@@ -144,3 +144,88 @@ fn run_warns_of_a_missing_path_and_a_failing_command() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(stderr(&o), "");
 }
+
+/// A step without a link is explained by what the link directory holds (issue 17 c): a link
+/// for the step by a key that is not its functionary, a link whose step name differs only in
+/// case, or no directory at all. In text and in JSON.
+#[test]
+fn a_missing_link_is_explained_by_what_the_link_directory_holds() {
+    use crate::common::{ok, text};
+    let d = tempdir();
+    let p = d.path();
+    for k in ["owner", "dev", "other"] {
+        ok(sbomit(p, &["key", "generate", "--out", k]));
+    }
+    std::fs::write(
+        p.join("layout.toml"),
+        "expires = \"2030-01-01T00:00:00Z\"\n[keys]\ndev = \"dev.pub\"\n\
+         [[steps]]\nname = \"build\"\nfunctionaries = [\"dev\"]\n",
+    )
+    .unwrap();
+    ok(sbomit(
+        p,
+        &[
+            "layout",
+            "create",
+            "--from",
+            "layout.toml",
+            "--out",
+            "root.layout",
+            "--signing-key",
+            "owner",
+        ],
+    ));
+    let verify = |extra: &[&str]| {
+        let mut a = vec!["verify", "--layout", "root.layout", "-k", "owner.pub"];
+        a.extend(extra);
+        sbomit(p, &a)
+    };
+    // Nothing there: no hint to give.
+    let o = verify(&[]);
+    assert_eq!(code(&o), 1);
+    assert!(!text(&o).contains("hint:"), "{}", text(&o));
+    // The right name, the wrong key.
+    ok(sbomit(
+        p,
+        &["run", "-n", "build", "--signing-key", "other", "--", "true"],
+    ));
+    let other = std::fs::read_dir(p)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .find(|n| n.starts_with("build.") && n.ends_with(".link"))
+        .unwrap();
+    let o = verify(&[]);
+    assert_eq!(code(&o), 1);
+    let t = text(&o);
+    assert!(
+        t.contains("requires 1 link metadata file(s), found 0"),
+        "{t}"
+    );
+    assert!(
+        t.contains(&format!(
+            "hint: {other} is there, signed by key {}…, which is not a functionary of this step",
+            &other[6..14]
+        )),
+        "{t}"
+    );
+    // The right key, the step name in another case.
+    std::fs::remove_file(p.join(&other)).unwrap();
+    ok(sbomit(
+        p,
+        &["run", "-n", "Build", "--signing-key", "dev", "--", "true"],
+    ));
+    let t = text(&verify(&[]));
+    assert!(t.contains("hint: Build."), "{t}");
+    assert!(
+        t.contains("for step \"Build\": step names are case-sensitive"),
+        "{t}"
+    );
+    // No directory at all, in JSON.
+    let o = verify(&["--link-dir", "nodir", "--output", "json"]);
+    assert_eq!(code(&o), 1);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["failure"]["hints"],
+        serde_json::json!(["the link directory nodir does not exist"])
+    );
+}
