@@ -80,6 +80,11 @@ pub struct DatabaseArgs {
     /// Default: service-key.pem in the data directory.
     #[arg(long)]
     service_key: Option<PathBuf>,
+    /// Operator commands (`issuer`, `token`): create the store and its service key when they
+    /// do not exist, instead of refusing (a mistyped or defaulted location would otherwise
+    /// become a new, empty store the server never reads). `serve` always creates them.
+    #[arg(long)]
+    create: bool,
 }
 
 #[derive(Args, Debug)]
@@ -255,10 +260,10 @@ pub fn run(command: StoreCommand, out: &Output) -> Result<Outcome> {
     match command {
         StoreCommand::Serve(a) => serve(a, out),
         StoreCommand::Issuer(IssuerCommand::Add(a)) => issuer_add(a, out),
-        StoreCommand::Issuer(IssuerCommand::List(a)) => issuer_list(a),
+        StoreCommand::Issuer(IssuerCommand::List(a)) => issuer_list(a, out),
         StoreCommand::Issuer(IssuerCommand::Remove(a)) => issuer_remove(a, out),
-        StoreCommand::Token(TokenCommand::Create(a)) => token_create(a),
-        StoreCommand::Token(TokenCommand::List(a)) => token_list(a),
+        StoreCommand::Token(TokenCommand::Create(a)) => token_create(a, out),
+        StoreCommand::Token(TokenCommand::List(a)) => token_list(a, out),
         StoreCommand::Token(TokenCommand::Revoke(a)) => token_revoke(a, out),
         StoreCommand::Submit(a) => submit(a, out),
         StoreCommand::Get(a) => get(a, out),
@@ -307,11 +312,17 @@ fn data_dir() -> Result<PathBuf> {
 }
 
 /// The database URL and service key path, with the defaults filled in.
-fn locations(database: Option<&str>, service_key: Option<&Path>) -> Result<(String, PathBuf)> {
+fn locations(
+    database: Option<&str>,
+    service_key: Option<&Path>,
+    create: bool,
+) -> Result<(String, PathBuf)> {
     let dir = || -> Result<PathBuf> {
         let dir = data_dir()?;
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+        if create {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+        }
         Ok(dir)
     };
     let database = match database {
@@ -361,8 +372,11 @@ fn serve(args: ServeArgs, out: &Output) -> Result<Outcome> {
     if let Some(k) = args.db.service_key {
         config.service_key = Some(k);
     }
-    let (database, service_key) =
-        locations(config.database.as_deref(), config.service_key.as_deref())?;
+    let (database, service_key) = locations(
+        config.database.as_deref(),
+        config.service_key.as_deref(),
+        true,
+    )?;
     config.database = Some(database);
     config.service_key = Some(service_key);
 
@@ -437,8 +451,37 @@ async fn shutdown_signal() {
 
 /// Runs `f` on the store `db` names, then closes it: its threads let go of the database
 /// before this short-lived process exits, instead of being cut off in the middle of a query.
-fn with_operator_store<T>(db: &DatabaseArgs, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
-    let (database, service_key) = locations(db.database.as_deref(), db.service_key.as_deref())?;
+/// The SQLite file a `sqlite://PATH[?…]` URL names (`None` for other databases).
+fn sqlite_file(database: &str) -> Option<PathBuf> {
+    let rest = database.strip_prefix("sqlite://")?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
+/// Opens the store an operator command acts on, says which on stderr, runs `f` on it. A store
+/// or service key that does not exist is refused (exit 2) unless `--create` is given.
+fn with_operator_store<T>(
+    db: &DatabaseArgs,
+    out: &Output,
+    f: impl FnOnce(&Store) -> Result<T>,
+) -> Result<T> {
+    let (database, service_key) =
+        locations(db.database.as_deref(), db.service_key.as_deref(), db.create)?;
+    if !db.create {
+        if let Some(file) = sqlite_file(&database).filter(|f| !f.exists()) {
+            bail!(
+                "no store at {}: give --database with the server's store, or --create to make a new one",
+                file.display()
+            );
+        }
+        if !service_key.exists() {
+            bail!(
+                "no service key at {}: give --service-key with the server's key, or --create to make a new one",
+                service_key.display()
+            );
+        }
+    }
+    out.info(format!("store: {}", redact(&database)));
     let (key, _) = keys::load_or_create_service_key(&service_key)?;
     let store = open_store(&StoreConfig::new(database, key))?.0;
     let result = f(&store);
@@ -451,7 +494,9 @@ fn issuer_add(args: IssuerAddArgs, out: &Output) -> Result<Outcome> {
         RoleArg::Attester => Role::Attester,
         RoleArg::PolicyManager => Role::PolicyManager,
     };
-    with_operator_store(&args.db, |store| issuer_add_on(store, &args, role, out))
+    with_operator_store(&args.db, out, |store| {
+        issuer_add_on(store, &args, role, out)
+    })
 }
 
 fn issuer_add_on(store: &Store, args: &IssuerAddArgs, role: Role, out: &Output) -> Result<Outcome> {
@@ -504,8 +549,8 @@ fn issuer_add_on(store: &Store, args: &IssuerAddArgs, role: Role, out: &Output) 
     Ok(Outcome::Ok)
 }
 
-fn issuer_list(args: DatabaseOnlyArgs) -> Result<Outcome> {
-    let identities = with_operator_store(&args.db, |store| {
+fn issuer_list(args: DatabaseOnlyArgs, out: &Output) -> Result<Outcome> {
+    let identities = with_operator_store(&args.db, out, |store| {
         store.identities().context("reading the identities")
     })?;
     println!("ID\tKIND\tROLE\tISS\tADDED");
@@ -527,7 +572,7 @@ fn issuer_list(args: DatabaseOnlyArgs) -> Result<Outcome> {
 }
 
 fn issuer_remove(args: IssuerRemoveArgs, out: &Output) -> Result<Outcome> {
-    let removed = with_operator_store(&args.db, |store| {
+    let removed = with_operator_store(&args.db, out, |store| {
         store
             .remove_identity(&args.id, args.iss.as_deref())
             .with_context(|| format!("removing identity {}", args.id))
@@ -602,14 +647,14 @@ fn token_expiry(args: &TokenCreateArgs) -> Result<Option<i64>> {
     Ok(Some(at.timestamp_millis()))
 }
 
-fn token_create(args: TokenCreateArgs) -> Result<Outcome> {
+fn token_create(args: TokenCreateArgs, out: &Output) -> Result<Outcome> {
     let scope = match args.scope {
         ScopeArg::Admin => Scope::Admin,
         ScopeArg::Submit => Scope::Submit,
         ScopeArg::Read => Scope::Read,
     };
     let expires = token_expiry(&args)?;
-    let token = with_operator_store(&args.db, |store| {
+    let token = with_operator_store(&args.db, out, |store| {
         store
             .create_token_expiring(scope, &args.label, expires)
             .context("creating the token")
@@ -618,8 +663,8 @@ fn token_create(args: TokenCreateArgs) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-fn token_list(args: DatabaseOnlyArgs) -> Result<Outcome> {
-    let tokens = with_operator_store(&args.db, |store| {
+fn token_list(args: DatabaseOnlyArgs, out: &Output) -> Result<Outcome> {
+    let tokens = with_operator_store(&args.db, out, |store| {
         store.tokens().context("reading the tokens")
     })?;
     println!("ID\tSCOPE\tCREATED\tEXPIRES\tREVOKED\tLABEL");
@@ -639,7 +684,7 @@ fn token_list(args: DatabaseOnlyArgs) -> Result<Outcome> {
 }
 
 fn token_revoke(args: TokenRevokeArgs, out: &Output) -> Result<Outcome> {
-    let revoked = with_operator_store(&args.db, |store| {
+    let revoked = with_operator_store(&args.db, out, |store| {
         store
             .revoke_token(&args.id)
             .with_context(|| format!("revoking token {}", args.id))

@@ -173,6 +173,8 @@ fn add_issuer(dir: &Path, database: &str, service_key: &Path, iss: &str, key: &P
             key.to_str().unwrap(),
             "--role",
             "attester",
+            // The test's store may not exist yet (the server starts after).
+            "--create",
         ],
         &[("SBOMIT_DATA_DIR", dir.join("data").to_str().unwrap())],
     ));
@@ -521,13 +523,32 @@ fn operator_commands_default_to_the_data_directory_and_create_tokens() {
     let dir = tmp.path();
     let data = dir.join("data");
     let env = [("SBOMIT_DATA_DIR", data.to_str().unwrap())];
-    let token = ok(sbomit_env(
+    // Issue 17 e: on an empty data directory, an operator command without --database
+    // refuses (exit 2) and creates nothing; --create makes the store.
+    for args in [
+        &[
+            "store", "issuer", "add", "--iss", "x", "--key", "k.pub", "--role", "attester",
+        ][..],
+        &["store", "token", "create", "--scope", "submit"][..],
+        &["store", "token", "list"][..],
+    ] {
+        fails_with(sbomit_env(dir, args, &env), 2, &["no store at", "--create"]);
+        assert!(!data.exists(), "{args:?} created {}", data.display());
+    }
+    let o = ok(sbomit_env(
         dir,
         &[
-            "store", "token", "create", "--scope", "submit", "--label", "ci",
+            "store", "token", "create", "--scope", "submit", "--label", "ci", "--create",
         ],
         &env,
     ));
+    let store = data.join("store.db");
+    assert!(
+        text(&o).contains(&format!("store: sqlite://{}", store.display())),
+        "{}",
+        text(&o)
+    );
+    let token = o;
     let token = String::from_utf8(token.stdout).unwrap();
     assert!(token.trim().starts_with("sbomit_"), "{token}");
     assert!(data.join("store.db").exists());
@@ -834,7 +855,13 @@ fn serve_on_a_busy_port_creates_no_key_and_no_database() {
 fn operator(dir: &Path, db: &str, skey: &Path, args: &[&str]) -> std::process::Output {
     let mut all = vec!["store"];
     all.extend_from_slice(args);
-    all.extend_from_slice(&["--database", db, "--service-key", skey.to_str().unwrap()]);
+    all.extend_from_slice(&[
+        "--database",
+        db,
+        "--service-key",
+        skey.to_str().unwrap(),
+        "--create",
+    ]);
     sbomit_env(
         dir,
         &all,

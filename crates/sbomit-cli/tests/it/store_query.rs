@@ -188,6 +188,8 @@ fn setup_issuer(dir: &Path, database: &str) -> PrivateKey {
             pub_path.to_str().unwrap(),
             "--role",
             "attester",
+            // The server starts after: its store is made here.
+            "--create",
         ],
         &[("SBOMIT_DATA_DIR", dir.join("data").to_str().unwrap())],
     ));
