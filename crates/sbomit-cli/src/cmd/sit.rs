@@ -393,13 +393,28 @@ fn generate(mut args: GenerateArgs, out: &Output) -> Result<Outcome> {
             sbomit_fs::io::write_atomic(&args.out, &bytes, None)?;
             (sit_sha256, Some((bytes, None)))
         } else {
-            let envelope = sit::sign::sign_bytes(args.format, &bytes, &subjects, &key)
-                .context("signing the SIT")?;
-            t.lap("sign");
+            // The SIT is written (and synced) while the envelope is signed and encoded: on a
+            // large SIT each takes seconds, and they share nothing but the bytes.
             let env_path = envelope_path(&args.out);
-            sbomit_fs::io::write_atomic(&args.out, &bytes, None)?;
-            sbomit_fs::io::write_atomic(&env_path, &envelope.to_file_bytes(), None)?;
-            t.lap("write the SIT and its envelope");
+            let (written, envelope) = std::thread::scope(|scope| {
+                let writer = scope.spawn(|| sbomit_fs::io::write_atomic(&args.out, &bytes, None));
+                let envelope = sit::sign::sign_bytes(args.format, &bytes, &subjects, &key)
+                    .context("signing the SIT")
+                    .and_then(|e| {
+                        sbomit_fs::io::write_atomic(&env_path, &e.to_file_bytes(), None)?;
+                        Ok(e)
+                    });
+                let written = writer
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("writing {} failed", args.out.display()));
+                (written, envelope)
+            });
+            written??;
+            // No SIT without its signature: what was written goes if signing failed.
+            let envelope = envelope.inspect_err(|_| {
+                let _ = std::fs::remove_file(&args.out);
+            })?;
+            t.lap("sign, and write the SIT and its envelope");
             (sit_sha256, Some((bytes, Some((env_path, envelope)))))
         }
     };
