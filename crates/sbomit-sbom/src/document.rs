@@ -254,6 +254,30 @@ impl std::fmt::Debug for CurrentCache {
     }
 }
 
+/// A document's members, borrowed, in the order of [`Document::to_value`] (serde_json's maps
+/// are sorted by key): [`Document::to_bytes`] writes them without copying the links.
+#[derive(serde::Serialize)]
+struct DocumentView<'a> {
+    #[serde(rename = "_type")]
+    kind: &'a str,
+    addenda: Vec<Value>,
+    attestations: &'a [Value],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    files: Option<Value>,
+    layout: &'a Value,
+    metadata: MetadataView<'a>,
+    mutations: Value,
+    supplement: Value,
+}
+
+struct MetadataView<'a>(&'a BTreeMap<String, Arc<Value>>);
+
+impl serde::Serialize for MetadataView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v.as_ref())))
+    }
+}
+
 /// What of a document a patch reaches: whole top-level members, and single entries of
 /// `metadata` and `files` (see [`Document::apply_patch_owned`]).
 #[derive(Default)]
@@ -689,9 +713,22 @@ impl Document {
         })
     }
 
-    /// The document file: pretty JSON with a final newline.
+    /// The document file: pretty JSON with a final newline. The pretty JSON of
+    /// [`Document::to_value`], written from borrowed members instead of a copy of the
+    /// (possibly tens of megabytes of) links.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = serde_json::to_vec_pretty(&self.to_value()).unwrap_or_default();
+        let member = |name| self.member_value(name).unwrap_or(Value::Null);
+        let view = DocumentView {
+            kind: DOCUMENT_TYPE,
+            addenda: self.addenda.iter().map(Addendum::to_value).collect(),
+            attestations: &self.attestations,
+            files: self.member_value("files"),
+            layout: &self.layout,
+            metadata: MetadataView(&self.metadata),
+            mutations: member("mutations"),
+            supplement: member("supplement"),
+        };
+        let mut out = serde_json::to_vec_pretty(&view).unwrap_or_default();
         out.push(b'\n');
         out
     }
@@ -1149,7 +1186,13 @@ impl Document {
                 time: time.to_owned(),
             }));
         }
-        let next = self.current()?.apply_patch(&patch).map_err(err)?;
+        // A copy of the current document is cheap (its links are shared), and a patch
+        // applied to what it reaches does not copy them either.
+        let next = self
+            .current()?
+            .into_owned()
+            .apply_patch_owned(&patch)
+            .map_err(err)?;
         let mut a = Addendum {
             patch,
             author: key.public_key().keyid().clone(),
@@ -1479,6 +1522,22 @@ mod tests {
         d.set_mutation("cyclonedx", supplier_patch("x"));
         d.add_file("Cargo.lock", b"lock".to_vec()).unwrap();
         d
+    }
+
+    /// The file written from borrowed members is the pretty JSON of the whole value.
+    #[test]
+    fn document_bytes_are_the_pretty_json_of_its_value() {
+        let owner = shared_owner();
+        let mut d = full_doc(owner);
+        d.amend(supplier_patch("A"), owner, "2025-01-01T00:00:00Z")
+            .unwrap();
+        let mut want = serde_json::to_vec_pretty(&d.to_value()).unwrap();
+        want.push(b'\n');
+        assert_eq!(d.to_bytes(), want);
+        let empty = doc(owner);
+        let mut want = serde_json::to_vec_pretty(&empty.to_value()).unwrap();
+        want.push(b'\n');
+        assert_eq!(empty.to_bytes(), want);
     }
 
     proptest::proptest! {

@@ -267,7 +267,7 @@ fn generate(mut args: GenerateArgs, out: &Output) -> Result<Outcome> {
     };
     let timestamp = timestamp()?;
     let t = Timings::start();
-    let doc = read_document(&args.document)?;
+    let mut doc = read_document(&args.document)?;
     t.lap("read the document");
     let what = args.document.display().to_string();
     let embedded = artifacts_dir(args.trust.artifacts.as_deref(), &doc)?;
@@ -446,7 +446,6 @@ fn generate(mut args: GenerateArgs, out: &Output) -> Result<Outcome> {
             link_path.display()
         ));
         if args.record {
-            let mut doc = doc.clone();
             let link: serde_json::Value =
                 serde_json::from_slice(&bytes).context("the generator's link")?;
             let patch = sbomit_sbom::jsonpatch::Patch::from_value(&serde_json::json!([
