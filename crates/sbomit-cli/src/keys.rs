@@ -22,6 +22,17 @@ pub enum PasswordSource {
     Prompt,
 }
 
+impl PasswordSource {
+    /// From `-P/--password [PASSWORD]`: absent, given alone (prompt), or with a value.
+    pub fn from_flag(p: Option<String>) -> Self {
+        match p {
+            None => PasswordSource::Auto,
+            Some(p) if p.is_empty() => PasswordSource::Prompt,
+            Some(p) => PasswordSource::Given(p),
+        }
+    }
+}
+
 fn prompt(what: &str) -> Result<String> {
     rpassword::prompt_password(format!("Password for {what}: "))
         .with_context(|| format!("cannot read a password for {what}"))

@@ -28,14 +28,24 @@ pub struct AttestArgs {
     /// The predicate: a JSON file (with --cose: the payload, any bytes).
     #[arg(long)]
     predicate: PathBuf,
-    /// Files the evidence is about; each becomes a subject (its path and SHA-256).
+    /// Files the evidence is about; each becomes a subject (its SHA-256, and a name: see
+    /// --subject-name).
     #[arg(long = "subject", num_args = 1.., required_unless_present = "cose", conflicts_with = "cose")]
     subjects: Vec<PathBuf>,
-    /// The issuer's private key (PKCS#8 PEM; `SBOMIT_KEY_PASSWORD` if encrypted).
-    #[arg(short = 'k', long = "signing-key")]
+    /// The subjects' names, in the order of --subject (what `store query evidence --name`
+    /// finds). Default: the path relative to the working directory, or the file name when
+    /// that would start with `..` or the path is outside it.
+    #[arg(long = "subject-name", num_args = 1.., requires = "subjects")]
+    subject_names: Vec<String>,
+    /// The issuer's private key (PKCS#8 PEM; `SBOMIT_KEY_PASSWORD` if encrypted). `-k` is
+    /// kept for one release: elsewhere `-k` names verification keys.
+    #[arg(long = "signing-key", short_alias = 'k')]
     signing_key: PathBuf,
-    /// Prompt for the signing key's password.
-    #[arg(short = 'p', long = "prompt")]
+    /// Password of an encrypted signing key; `-P` alone prompts (`-p`/`--prompt`, which
+    /// prompt, are kept for one release).
+    #[arg(short = 'P', long = "password", num_args = 0..=1, default_missing_value = "")]
+    password: Option<String>,
+    #[arg(short = 'p', long = "prompt", hide = true, conflicts_with = "password")]
     prompt: bool,
     /// Where to write the evidence (default: stdout).
     #[arg(short = 'o', long)]
@@ -59,8 +69,15 @@ pub fn run(args: AttestArgs, out: &Output) -> Result<Outcome> {
     let source = if args.prompt {
         PasswordSource::Prompt
     } else {
-        PasswordSource::Auto
+        PasswordSource::from_flag(args.password.clone())
     };
+    if !args.subject_names.is_empty() && args.subject_names.len() != args.subjects.len() {
+        bail!(
+            "--subject-name: {} name(s) for {} subject(s); give one per --subject, in order",
+            args.subject_names.len(),
+            args.subjects.len()
+        );
+    }
     let key = keys::load_private(&args.signing_key, &source)?;
     let predicate = sbomit_fs::io::read_file(&args.predicate)?;
     let (bytes, what) = if args.cose {
@@ -77,7 +94,20 @@ pub fn run(args: AttestArgs, out: &Output) -> Result<Outcome> {
             .context("--predicate-type is required")?;
         let predicate: Value = serde_json::from_slice(&predicate)
             .with_context(|| format!("{}: not JSON", args.predicate.display()))?;
-        let bytes = dsse_statement(&key, &predicate_type, predicate, &args.subjects)?;
+        let cwd = std::env::current_dir().context("the working directory")?;
+        let subjects: Vec<(String, &Path)> = args
+            .subjects
+            .iter()
+            .enumerate()
+            .map(|(i, file)| {
+                let name = match args.subject_names.get(i) {
+                    Some(n) => n.clone(),
+                    None => subject_name(&cwd, file),
+                };
+                (name, file.as_path())
+            })
+            .collect();
+        let bytes = dsse_statement(&key, &predicate_type, predicate, &subjects)?;
         (
             bytes,
             format!(
@@ -105,11 +135,38 @@ pub fn run(args: AttestArgs, out: &Output) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// The subject name of a file: its path as given, with `/` separators.
-fn subject_name(path: &Path) -> String {
-    let s = path.to_string_lossy();
-    let s = s.strip_prefix("./").unwrap_or(&s);
-    s.replace(std::path::MAIN_SEPARATOR, "/")
+/// The default subject name of a file: its path relative to the working directory `cwd`
+/// (`/`-separated, `.` steps dropped), or its file name when that path would leave `cwd` (a
+/// name with `..` is one nobody queries by).
+fn subject_name(cwd: &Path, path: &Path) -> String {
+    use std::path::Component;
+    let absolute = cwd.join(path);
+    let mut parts: Vec<String> = Vec::new();
+    let mut outside = false;
+    match absolute.strip_prefix(cwd) {
+        Ok(rel) => {
+            for c in rel.components() {
+                match c {
+                    Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
+                    Component::CurDir => {}
+                    Component::ParentDir => {
+                        if parts.pop().is_none() {
+                            outside = true;
+                        }
+                    }
+                    Component::RootDir | Component::Prefix(_) => outside = true,
+                }
+            }
+        }
+        Err(_) => outside = true,
+    }
+    if outside || parts.is_empty() {
+        return path
+            .file_name()
+            .map_or_else(|| path.to_string_lossy(), |n| n.to_string_lossy())
+            .into_owned();
+    }
+    parts.join("/")
 }
 
 /// A DSSE envelope around an in-toto Statement v1, signed by `key`. Built here rather than
@@ -119,13 +176,13 @@ fn dsse_statement(
     key: &PrivateKey,
     predicate_type: &str,
     predicate: Value,
-    files: &[PathBuf],
+    files: &[(String, &Path)],
 ) -> Result<Vec<u8>> {
     let mut subjects = Vec::with_capacity(files.len());
-    for file in files {
+    for (name, file) in files {
         let (digest, _) = sbomit_fs::record::hash_file(file, false)?;
         subjects.push(json!({
-            "name": subject_name(file),
+            "name": name,
             "digest": { "sha256": digest.to_hex() },
         }));
     }
@@ -179,4 +236,28 @@ fn cose_statement(
         ),
     };
     SignedStatement::sign(&header, payload, key).context("signing the COSE statement")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subject_name;
+    use std::path::Path;
+
+    /// Default subject names are what a query would use: relative to the working directory,
+    /// never with `..` (issue 17: `--subject ../delivered/app.tar.gz` was unfindable).
+    #[test]
+    fn default_subject_names_are_relative_and_never_climb() {
+        let cwd = Path::new("/work/project");
+        let cases = [
+            ("dist/app.tar.gz", "dist/app.tar.gz"),
+            ("./dist/./app.tar.gz", "dist/app.tar.gz"),
+            ("a/../b.txt", "b.txt"),
+            ("../delivered/app.tar.gz", "app.tar.gz"),
+            ("/work/project/dist/app.whl", "dist/app.whl"),
+            ("/elsewhere/app.whl", "app.whl"),
+        ];
+        for (path, want) in cases {
+            assert_eq!(subject_name(cwd, Path::new(path)), want, "{path}");
+        }
+    }
 }

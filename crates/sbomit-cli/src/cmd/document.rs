@@ -293,7 +293,7 @@ fn create(args: CreateArgs, out: &Output) -> Result<Outcome> {
         ));
     }
     if let Some(k) = &args.signing_key {
-        let key = keys::load_private(k, &password_source(args.password.clone()))?;
+        let key = keys::load_private(k, &PasswordSource::from_flag(args.password.clone()))?;
         let name = seal_as(&mut doc, args.step.as_deref(), &key)
             .with_context(|| args.out.display().to_string())?;
         out.info(format!("signed the document's parts as {name}"));
@@ -394,14 +394,6 @@ pub(crate) fn artifacts_dir(given: Option<&Path>, doc: &Document) -> Result<Arti
 
 // ---- seal
 
-fn password_source(p: Option<String>) -> PasswordSource {
-    match p {
-        None => PasswordSource::Auto,
-        Some(p) if p.is_empty() => PasswordSource::Prompt,
-        Some(p) => PasswordSource::Given(p),
-    }
-}
-
 /// Adds the mutator's link by `key`, as `step` or the one mutator step listing the key.
 fn seal_as(
     doc: &mut Document,
@@ -434,7 +426,10 @@ fn seal_as(
 
 fn seal(args: SealArgs, out: &Output) -> Result<Outcome> {
     let mut doc = read_document(&args.document)?;
-    let key = keys::load_private(&args.signing_key, &password_source(args.password.clone()))?;
+    let key = keys::load_private(
+        &args.signing_key,
+        &PasswordSource::from_flag(args.password.clone()),
+    )?;
     let what = args.document.display().to_string();
     let name = seal_as(&mut doc, args.step.as_deref(), &key).with_context(|| what.clone())?;
     sbomit_fs::io::write_atomic(&args.document, &doc.to_bytes(), None)?;
@@ -463,7 +458,10 @@ fn amend(args: AmendArgs, out: &Output) -> Result<Outcome> {
             bail!("document amend: give the change as --patch PATCH or --from-diff NEW_DOCUMENT")
         }
     };
-    let key = keys::load_private(&args.signing_key, &password_source(args.password.clone()))?;
+    let key = keys::load_private(
+        &args.signing_key,
+        &PasswordSource::from_flag(args.password.clone()),
+    )?;
     let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let a = doc
         .amend(patch, &key, &time)

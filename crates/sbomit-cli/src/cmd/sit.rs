@@ -229,14 +229,6 @@ fn envelope_path(sit: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn password_source(p: Option<String>) -> PasswordSource {
-    match p {
-        None => PasswordSource::Auto,
-        Some(p) if p.is_empty() => PasswordSource::Prompt,
-        Some(p) => PasswordSource::Given(p),
-    }
-}
-
 /// The layout of a document (whose signatures the caller has verified).
 fn document_layout(doc: &Document, what: &str) -> Result<sbomit_intoto::model::Layout> {
     let env = doc
@@ -261,7 +253,7 @@ fn generate(mut args: GenerateArgs, out: &Output) -> Result<Outcome> {
     let signing_key = match &args.signing_key {
         Some(p) => Some(keys::load_private(
             p,
-            &password_source(args.password.clone()),
+            &PasswordSource::from_flag(args.password.clone()),
         )?),
         None => None,
     };

@@ -229,3 +229,66 @@ fn a_missing_link_is_explained_by_what_the_link_directory_holds() {
         serde_json::json!(["the link directory nodir does not exist"])
     );
 }
+
+/// `attest --subject-name` names subjects as given, one per `--subject`; a count that does
+/// not match is a usage error (issue 17, the Store client).
+#[test]
+fn attest_names_subjects_by_subject_name_or_by_a_path_that_does_not_climb() {
+    use crate::common::ok;
+    use base64::Engine as _;
+    let d = tempdir();
+    let p = d.path();
+    std::fs::create_dir_all(p.join("work")).unwrap();
+    std::fs::create_dir_all(p.join("delivered")).unwrap();
+    std::fs::write(p.join("delivered/app.tar.gz"), b"app").unwrap();
+    std::fs::write(p.join("work/pred.json"), b"{}").unwrap();
+    let w = p.join("work");
+    ok(sbomit(&w, &["key", "generate", "--out", "issuer"]));
+    let names = |o: std::process::Output| -> Vec<String> {
+        let env: serde_json::Value = serde_json::from_slice(&ok(o).stdout).unwrap();
+        let payload = base64::engine::general_purpose::STANDARD
+            .decode(env["payload"].as_str().unwrap())
+            .unwrap();
+        let st: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        st["subject"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let base = [
+        "attest",
+        "--predicate-type",
+        "https://example.com/p",
+        "--predicate",
+        "pred.json",
+        "--signing-key",
+        "issuer",
+    ];
+    let with = |extra: &[&str]| sbomit(&w, &[&base[..], extra].concat());
+    assert_eq!(
+        names(with(&["--subject", "../delivered/app.tar.gz"])),
+        ["app.tar.gz"]
+    );
+    assert_eq!(
+        names(with(&[
+            "--subject",
+            "../delivered/app.tar.gz",
+            "--subject-name",
+            "dist/app.tar.gz"
+        ])),
+        ["dist/app.tar.gz"]
+    );
+    let o = with(&[
+        "--subject",
+        "../delivered/app.tar.gz",
+        "pred.json",
+        "--subject-name",
+        "only-one",
+    ]);
+    assert_one_line_error(
+        &o,
+        "--subject-name: 1 name(s) for 2 subject(s); give one per --subject, in order",
+    );
+}
