@@ -292,3 +292,58 @@ fn attest_names_subjects_by_subject_name_or_by_a_path_that_does_not_climb() {
         "--subject-name: 1 name(s) for 2 subject(s); give one per --subject, in order",
     );
 }
+
+/// The demo (issue 17 f): it passes twice in a row in the same directory, refuses a directory
+/// it did not make, and the commands it prints (`$ ` lines), pasted into `sh` in another
+/// place, do the same thing: the untampered chain verifies and the tampered one fails.
+#[test]
+fn the_demo_runs_twice_and_its_printed_commands_do_the_same_in_sh() {
+    use crate::common::{ok, text};
+    let d = tempdir();
+    let a = d.path().join("a");
+    let first = ok(sbomit(d.path(), &["demo", "--dir", "a"]));
+    let again = ok(sbomit(d.path(), &["demo", "--dir", "a"]));
+    assert!(
+        text(&again).contains("the tampered package was caught"),
+        "{}",
+        text(&again)
+    );
+    // Not the demo's directory: refused, nothing written.
+    std::fs::create_dir(d.path().join("mine")).unwrap();
+    std::fs::write(d.path().join("mine/notes.txt"), "mine").unwrap();
+    let o = sbomit(d.path(), &["demo", "--dir", "mine"]);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert_eq!(std::fs::read_dir(d.path().join("mine")).unwrap().count(), 1);
+    // The printed commands, moved to another directory, as a user would paste them.
+    let stdout = String::from_utf8(first.stdout).unwrap();
+    let a = a.canonicalize().unwrap();
+    let b = d.path().canonicalize().unwrap().join("b");
+    std::fs::create_dir(&b).unwrap();
+    let script: Vec<String> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("$ "))
+        .map(|l| l.replace(&a.to_string_lossy().into_owned(), &b.to_string_lossy()))
+        .collect();
+    assert!(script.len() > 15, "{stdout}");
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_sbomit"))
+        .parent()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = std::process::Command::new("sh")
+        .args(["-c", &script.join("\n")])
+        .current_dir(&b)
+        .env("PATH", path)
+        .env_remove("SBOMIT_KEY_PASSWORD")
+        .output()
+        .unwrap();
+    let t = text(&o);
+    // The last command verifies the tampered package: exit 1, after one verification passed.
+    assert_eq!(code(&o), 1, "{t}");
+    assert_eq!(t.matches("verification passed").count(), 1, "{t}");
+    assert!(t.contains("verification FAILED"), "{t}");
+    assert!(b.join("verify-1/dist/hello").exists());
+}
