@@ -84,7 +84,9 @@ pub enum DocumentError {
     },
     #[error("canonical JSON: {0}")]
     Canonical(#[from] sbomit_intoto::canonical::CanonicalError),
-    #[error("addendum {index}: {reason}")]
+    /// `index` counts from 0; the message counts from 1, as `document show --history` and
+    /// `document amend` do.
+    #[error("addendum {}: {reason}", .index + 1)]
     Addendum { index: usize, reason: AddendumError },
     #[error("signing: {0}")]
     Sign(#[from] sbomit_crypto::KeyError),
@@ -1522,6 +1524,20 @@ mod tests {
         d.set_mutation("cyclonedx", supplier_patch("x"));
         d.add_file("Cargo.lock", b"lock".to_vec()).unwrap();
         d
+    }
+
+    /// Addenda are numbered from 1 in messages, as `document show --history` numbers them.
+    #[test]
+    fn addendum_errors_count_from_one() {
+        let owner = shared_owner();
+        let mut d = doc(owner);
+        d.amend(supplier_patch("A"), owner, "2025-01-01T00:00:00Z")
+            .unwrap();
+        let stranger = PrivateKey::generate(KeyKind::Ed25519).unwrap();
+        let e = d
+            .verify_addenda(&[stranger.public_key().clone()])
+            .unwrap_err();
+        assert!(e.to_string().starts_with("addendum 1: "), "{e}");
     }
 
     /// The file written from borrowed members is the pretty JSON of the whole value.

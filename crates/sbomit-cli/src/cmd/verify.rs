@@ -152,6 +152,10 @@ fn print_text(report: &VerificationReport, hints: &[String], out: &Output) {
             for a in &d.artifacts {
                 println!("  artifact: {a}");
             }
+            if let Some(g) = &d.digests {
+                println!("  digest: {}", g.found);
+                println!("  expected: {} ({})", g.expected, g.expected_from);
+            }
             for h in hints {
                 println!("  hint: {h}");
             }
@@ -165,6 +169,24 @@ struct Details {
     step: Option<String>,
     rule: Option<String>,
     artifacts: Vec<String>,
+    /// For an artifact a MATCH did not consume: its digest and the one it was matched with.
+    digests: Option<Digests>,
+}
+
+/// The two digests of a MATCH that failed on a hash.
+struct Digests {
+    found: String,
+    expected: String,
+    /// Where the expected digest is from: the path and the link.
+    expected_from: String,
+}
+
+/// `sha256:HEX` (each algorithm a link records, comma-separated).
+fn digest_text(d: &sbomit_intoto::digest::DigestSet) -> String {
+    d.iter()
+        .map(|(alg, hex)| format!("{alg}:{hex}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn details(f: &Failure) -> Details {
@@ -183,6 +205,7 @@ fn details(f: &Failure) -> Details {
             source_type,
             ..
         } => {
+            let mut digests = None;
             let (rule, artifacts) = match violation {
                 RuleViolation::Disallowed { rule, artifacts } => (
                     rule.to_string(),
@@ -191,8 +214,19 @@ fn details(f: &Failure) -> Details {
                 RuleViolation::MatchHashMismatch {
                     match_rule,
                     artifact,
+                    digest,
+                    dest_name,
+                    dest_path,
+                    dest_digest,
                     ..
-                } => (match_rule.to_string(), vec![artifact.to_string()]),
+                } => {
+                    digests = Some(Digests {
+                        found: digest_text(digest),
+                        expected: digest_text(dest_digest),
+                        expected_from: format!("{dest_path} in the {dest_name:?} link"),
+                    });
+                    (match_rule.to_string(), vec![artifact.to_string()])
+                }
                 RuleViolation::RequireMissing { rule, artifact }
                 | RuleViolation::MatchSourceUnresolvable { rule, artifact } => {
                     (rule.to_string(), vec![artifact.to_string()])
@@ -204,6 +238,7 @@ fn details(f: &Failure) -> Details {
                 step: Some(item.clone()),
                 rule: Some(format!("expected_{source_type}: {rule}")),
                 artifacts,
+                digests,
             }
         }
         Failure::InspectionFailed { inspection, .. } => Details {
@@ -227,8 +262,11 @@ fn details(f: &Failure) -> Details {
 fn report_json(report: &VerificationReport, hints: &[String]) -> Value {
     let failure = report.failure.as_ref().map(|f| {
         let d = details(f);
+        let digests = d.digests.as_ref().map(
+            |g| json!({"found": g.found, "expected": g.expected, "expected_from": g.expected_from}),
+        );
         json!({"message": f.to_string(), "step": d.step, "rule": d.rule, "artifacts": d.artifacts,
-               "hints": hints})
+               "digests": digests, "hints": hints})
     });
     json!({
         "verified": report.passed(),

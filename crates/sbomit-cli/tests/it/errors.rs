@@ -346,4 +346,38 @@ fn the_demo_runs_twice_and_its_printed_commands_do_the_same_in_sh() {
     assert_eq!(t.matches("verification passed").count(), 1, "{t}");
     assert!(t.contains("verification FAILED"), "{t}");
     assert!(b.join("verify-1/dist/hello").exists());
+    // The failure report carries both digests (issue 17 c), in text ...
+    assert!(t.contains("  digest: sha256:"), "{t}");
+    assert!(
+        t.contains("  expected: sha256:") && t.contains("(hello.tar.gz in the \"package\" link)"),
+        "{t}"
+    );
+    // ... and in JSON, on a fresh copy of the tampered delivery.
+    let c = b.join("verify-3");
+    std::fs::create_dir(&c).unwrap();
+    for e in std::fs::read_dir(b.join("delivered")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), c.join(e.file_name())).unwrap();
+    }
+    let o = sbomit(
+        &c,
+        &[
+            "verify",
+            "--layout",
+            "root.layout",
+            "-k",
+            "owner.pub",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let g = &v["failure"]["digests"];
+    assert!(g["found"].as_str().unwrap().starts_with("sha256:"), "{v}");
+    assert!(
+        g["expected"].as_str().unwrap().starts_with("sha256:"),
+        "{v}"
+    );
+    assert_ne!(g["found"], g["expected"]);
 }
