@@ -77,7 +77,22 @@ fn main() -> ExitCode {
     let _ = rustls::crypto::CryptoProvider::install_default(std::sync::Arc::unwrap_or_clone(
         sbomit_crypto::tls_provider(),
     ));
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit();
+            }
+            eprintln!("sbomit: error: {}", usage_error_line(&e));
+            return ExitCode::from(2);
+        }
+    };
     let out = cmd::Output {
         quiet: cli.quiet,
         verbose: cli.verbose,
@@ -103,6 +118,29 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// A usage error as one line, as every other error is: clap's message (its lines joined)
+/// and the usage line it gives, without its `error:` prefix and its pointer to `--help`.
+fn usage_error_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let mut message = Vec::new();
+    let mut usage = None;
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with("For more information") {
+            continue;
+        }
+        if let Some(u) = line.strip_prefix("Usage: ") {
+            usage = Some(u.to_owned());
+            continue;
+        }
+        message.push(line.strip_prefix("error: ").unwrap_or(line));
+    }
+    let mut one = message.join(" ");
+    if let Some(u) = usage {
+        one.push_str(&format!(" (usage: {u})"));
+    }
+    one
 }
 
 /// The error as one line: its chain of contexts and causes, outermost first, each said once.

@@ -270,7 +270,7 @@ fn generate(mut args: GenerateArgs, out: &Output) -> Result<Outcome> {
     let report = match verdict.outcome {
         DocumentOutcome::Report(r) if ok => *r,
         _ => {
-            eprintln!("sbomit: no SIT generated: the document did not verify");
+            println!("sit generate FAILED: the document did not verify; no SIT generated");
             return Ok(Outcome::Failed);
         }
     };

@@ -381,3 +381,25 @@ fn the_demo_runs_twice_and_its_printed_commands_do_the_same_in_sh() {
     );
     assert_ne!(g["found"], g["expected"]);
 }
+
+/// Usage errors are one line with the same prefix as every other error, the usage in it
+/// (issue 17: clap's own `error:` and its multi-line output were a second style).
+#[test]
+fn usage_errors_are_one_line_with_the_one_prefix() {
+    let d = tempdir();
+    let o = sbomit(d.path(), &["store", "issuer", "add", "--iss", "x"]);
+    assert_one_line_error(
+        &o,
+        "the following required arguments were not provided: --role <ROLE> --key <KEY> \
+         (usage: sbomit store issuer add --iss <ISS> --role <ROLE> --key <KEY>)",
+    );
+    let o = sbomit(d.path(), &["frobnicate"]);
+    assert_one_line_error(
+        &o,
+        "unrecognized subcommand 'frobnicate' (usage: sbomit [OPTIONS] <COMMAND>)",
+    );
+    // Help is not an error.
+    let o = sbomit(d.path(), &["verify", "--help"]);
+    assert_eq!(code(&o), 0);
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("Verify a supply chain"));
+}
