@@ -17,9 +17,10 @@ mod cmd;
 mod keys;
 mod progress;
 
-/// Supply-chain integrity: in-toto recording and verification, SBOMit documents and SITs.
+/// Supply-chain integrity: in-toto recording and verification, SBOMit documents and SITs, and
+/// the Store (SCITT) for evidence and policy.
 #[derive(Parser, Debug)]
-#[command(name = "sbomit", version, about, propagate_version = true)]
+#[command(name = "sbomit", version, propagate_version = true)]
 struct Cli {
     /// Print less (only errors and the verdict).
     #[arg(short, long, global = true)]

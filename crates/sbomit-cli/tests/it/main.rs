@@ -3,6 +3,7 @@ mod cli;
 mod common;
 mod document;
 mod errors;
+mod help;
 mod job;
 mod layout_lint;
 mod sit;
