@@ -728,21 +728,15 @@ fn submit(args: SubmitArgs, out: &Output) -> Result<Outcome> {
     let what = args.file.display().to_string();
     let client = client(&args.remote)?;
     let registering = || format!("registering {what}");
-    let (id, receipt) = if is_json(&bytes) {
+    let (id, receipt, before) = if is_json(&bytes) {
         let reg = client.register_dsse(&bytes).with_context(registering)?;
-        if reg.duplicate {
-            out.info(format!(
-                "{what} was registered before, as entry {}",
-                reg.entry_id
-            ));
-        }
         let receipt = client
             .entry_receipt(reg.index)
             .with_context(|| format!("fetching the receipt of {}", reg.entry_id))?;
-        (reg.entry_id, receipt)
+        (reg.entry_id, receipt, reg.duplicate)
     } else {
         let reg = client.register_cose(&bytes).with_context(registering)?;
-        (reg.entry_id, reg.receipt)
+        (reg.entry_id, reg.receipt, false)
     };
     let receipt_path = args.receipt.unwrap_or_else(|| {
         let mut name = args.file.clone().into_os_string();
@@ -750,8 +744,14 @@ fn submit(args: SubmitArgs, out: &Output) -> Result<Outcome> {
         PathBuf::from(name)
     });
     sbomit_fs::io::write_atomic(&receipt_path, &receipt, None)?;
+    // Said once: a statement registered before is not registered again.
     out.info(format!(
-        "registered {what} as entry {id}; receipt in {}",
+        "{} {what} as entry {id}; receipt in {}",
+        if before {
+            "registered before:"
+        } else {
+            "registered"
+        },
         receipt_path.display()
     ));
     println!("{id}");

@@ -325,6 +325,18 @@ fn store_commands_register_fetch_and_verify_receipts_end_to_end() {
         ],
     );
     assert_eq!(again.trim(), cose_id);
+    // A DSSE statement again says so once (issue 17: it said "registered before", then
+    // "registered").
+    let o = ok(sbomit(
+        dir,
+        &["store", "submit", "app.dsse.json", "--url", url],
+    ));
+    let said = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(said.lines().count(), 1, "{said}");
+    assert!(
+        said.starts_with("registered before: app.dsse.json as entry"),
+        "{said}"
+    );
 
     // The bare index names the same entry; what is not an index is refused, not sent on.
     // The receipt in what `get` returns is signed when asked for, its `iat` in whole seconds:
