@@ -3,7 +3,7 @@
 //! The source is TOML or YAML (chosen by extension; TOML otherwise):
 //!
 //! ```toml
-//! expires = "2027-01-01T00:00:00Z"   # or: expires_in_days = 365 (the default)
+//! expires = "2027-01-01T00:00:00Z"   # or: expires_in_days = 365 (one of them is required)
 //! readme = "what this layout is for"
 //! [keys]
 //! alice = "keys/alice.pub"           # a name for each public key file (relative to this file)
@@ -315,10 +315,16 @@ pub fn layout_from_source(path: &Path) -> Result<Value> {
             path.display()
         ),
         (Some(e), None) => e.clone(),
-        (None, days) => {
-            let at = chrono::Utc::now() + chrono::Duration::days(days.unwrap_or(365));
+        (None, Some(days)) => {
+            let at = chrono::Utc::now() + chrono::Duration::days(days);
             at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
         }
+        // Required, as docs/compatibility.md says: a default would quietly decide how long
+        // the owner's signature is trusted.
+        (None, None) => bail!(
+            "{}: the layout has no expiry: give `expires` (RFC 3339) or `expires_in_days`",
+            path.display()
+        ),
     };
     let layout = json!({
         "_type": "layout",

@@ -141,3 +141,48 @@ fn layout_show_marks_an_expired_layout() {
         err(&o)
     );
 }
+
+/// A layout source without an expiry is refused (issue 17): it used to default to a year.
+#[test]
+fn a_layout_source_without_an_expiry_is_refused() {
+    let dir = tempdir();
+    let d = dir.path();
+    sbomit(d, &["key", "generate", "--out", "owner"]);
+    std::fs::write(d.join("l.toml"), "[keys]\n").unwrap();
+    let o = sbomit(
+        d,
+        &[
+            "layout",
+            "create",
+            "--from",
+            "l.toml",
+            "--out",
+            "l.layout",
+            "--signing-key",
+            "owner",
+        ],
+    );
+    assert_eq!(code(&o), 2, "{}", err(&o));
+    assert!(
+        err(&o)
+            .contains("the layout has no expiry: give `expires` (RFC 3339) or `expires_in_days`"),
+        "{}",
+        err(&o)
+    );
+    assert!(!d.join("l.layout").exists());
+    std::fs::write(d.join("l.toml"), "expires_in_days = 30\n[keys]\n").unwrap();
+    let o = sbomit(
+        d,
+        &[
+            "layout",
+            "create",
+            "--from",
+            "l.toml",
+            "--out",
+            "l.layout",
+            "--signing-key",
+            "owner",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+}
