@@ -185,6 +185,50 @@ pub fn sublayout_dir_name(step: &str, keyid: &KeyId) -> Result<String, IoError> 
     Ok(format!("{step}.{}", keyid.short()))
 }
 
+/// Copies the tree under `from` into the existing directory `to`: files with their content
+/// and permissions, directories, and symbolic links as links (never followed, so a link
+/// cannot pull in files from outside, and link cycles cost nothing). Other file types are
+/// skipped. Iterative, so depth costs no stack.
+///
+/// Verification runs a layout's inspections in a copy of the directory it is given: an
+/// inspection unpacks the package where it runs, and the user's directory must be left as
+/// it was, or a second verification would see the first one's products.
+pub fn copy_tree(from: &Path, to: &Path) -> Result<(), IoError> {
+    fn read(path: &Path) -> impl FnOnce(std::io::Error) -> IoError + '_ {
+        move |source| IoError::Read {
+            path: path.to_owned(),
+            source,
+        }
+    }
+    fn write(path: &Path) -> impl FnOnce(std::io::Error) -> IoError + '_ {
+        move |source| IoError::Write {
+            path: path.to_owned(),
+            source,
+        }
+    }
+    let mut pending = vec![(from.to_owned(), to.to_owned())];
+    while let Some((src, dst)) = pending.pop() {
+        for entry in std::fs::read_dir(&src).map_err(read(&src))? {
+            let entry = entry.map_err(read(&src))?;
+            let (s, d) = (entry.path(), dst.join(entry.file_name()));
+            let kind = entry.file_type().map_err(read(&s))?;
+            if kind.is_dir() {
+                std::fs::create_dir(&d).map_err(write(&d))?;
+                pending.push((s, d));
+            } else if kind.is_file() {
+                std::fs::copy(&s, &d).map_err(write(&d))?;
+            } else if kind.is_symlink() {
+                #[cfg(unix)]
+                {
+                    let target = std::fs::read_link(&s).map_err(read(&s))?;
+                    std::os::unix::fs::symlink(target, &d).map_err(write(&d))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

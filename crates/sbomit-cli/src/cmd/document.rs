@@ -352,25 +352,41 @@ fn embed_attested(doc: &mut Document, dir: &Path) -> Result<usize> {
     Ok(n)
 }
 
-/// The final product's directory for verification: `--artifacts` when given, else the
-/// document's embedded files written to a fresh temporary directory (removed when this is
-/// dropped), else none.
+/// The final product's directory for verification, always a fresh temporary directory
+/// (removed when this is dropped): a copy of `--artifacts` when given, else the document's
+/// embedded files, else none. A copy, because inspections unpack the package where they run:
+/// the user's directory is left as it was, and a second verification sees what the first did.
 pub(crate) struct ArtifactsDir {
+    /// Where inspections run.
     pub path: Option<PathBuf>,
+    /// Where attested files (lockfiles) are read, and named in messages: the user's own
+    /// directory when one was given (never the copy's temporary name), else the embedded files.
+    pub read: Option<PathBuf>,
     _tmp: Option<tempfile::TempDir>,
 }
 
 pub(crate) fn artifacts_dir(given: Option<&Path>, doc: &Document) -> Result<ArtifactsDir> {
     if let Some(p) = given {
+        if !p.is_dir() {
+            bail!("--artifacts {}: not a directory", p.display());
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix("sbomit-artifacts-")
+            .tempdir()
+            .context("cannot create a directory for a copy of --artifacts")?;
+        sbomit_fs::io::copy_tree(p, tmp.path())
+            .with_context(|| format!("copying --artifacts {}", p.display()))?;
         return Ok(ArtifactsDir {
-            path: Some(p.to_owned()),
-            _tmp: None,
+            path: Some(tmp.path().to_owned()),
+            read: Some(p.to_owned()),
+            _tmp: Some(tmp),
         });
     }
     let current = doc.current()?;
     if current.files().is_empty() {
         return Ok(ArtifactsDir {
             path: None,
+            read: None,
             _tmp: None,
         });
     }
@@ -388,6 +404,7 @@ pub(crate) fn artifacts_dir(given: Option<&Path>, doc: &Document) -> Result<Arti
     }
     Ok(ArtifactsDir {
         path: Some(tmp.path().to_owned()),
+        read: Some(tmp.path().to_owned()),
         _tmp: Some(tmp),
     })
 }
@@ -661,7 +678,7 @@ fn verify(mut args: VerifyArgs, out: &Output) -> Result<Outcome> {
         return Ok(Outcome::Failed);
     }
     // §5.2.1: regenerate each SIT a generator recorded, and look at every mutation.
-    let lockfiles = match &args.trust.artifacts {
+    let lockfiles = match &embedded.read {
         Some(dir) => attested_lockfiles(&doc, &what, dir, out)?,
         None => Default::default(),
     };

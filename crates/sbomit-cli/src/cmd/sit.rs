@@ -275,7 +275,7 @@ fn generate(mut args: GenerateArgs, out: &Output) -> Result<Outcome> {
         }
     };
 
-    let lockfiles = match &args.trust.artifacts {
+    let lockfiles = match &embedded.read {
         Some(dir) => attested_lockfiles(&doc, &what, dir, out)?,
         None => BTreeMap::new(),
     };
@@ -640,7 +640,7 @@ fn verify(mut args: VerifyArgs, out: &Output) -> Result<Outcome> {
     // Read only when the SIT will be regenerated; the warnings about lockfiles not used are
     // printed when the regeneration that would have used them is reported.
     let mut lockfile_warnings = Vec::new();
-    let lockfiles = match &args.artifacts {
+    let lockfiles = match &embedded.read {
         Some(dir) if verification.passed() => {
             read_attested_lockfiles(&doc, &what, dir, &mut lockfile_warnings)?
         }

@@ -290,6 +290,31 @@ fn inspections_run_only_with_artifacts() {
     fails_with(verify(p, &["--artifacts", "dist"]), 1, &["FAILED"]);
 }
 
+/// Inspections run in a copy of `--artifacts` (issue 17): what they leave behind (here a
+/// file the inspection writes, as unpacking a package does) never lands in the user's
+/// directory, so a second verification gives the same answer.
+#[test]
+fn inspections_leave_the_artifacts_directory_as_it_was() {
+    let d = tempdir();
+    let p = d.path();
+    chain_inspecting(p, Some(r#"["sh", "-c", "echo left > unpacked.txt"]"#));
+    create(p, &[]);
+    let before: Vec<_> = std::fs::read_dir(p.join("dist"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    for _ in 0..2 {
+        let o = ok(verify(p, &["--artifacts", "dist"]));
+        assert!(text(&o).contains("inspections: run"), "{}", text(&o));
+    }
+    let after: Vec<_> = std::fs::read_dir(p.join("dist"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(before, after);
+    assert!(!p.join("dist/unpacked.txt").exists());
+}
+
 #[cfg(unix)]
 #[test]
 fn an_inspection_past_inspection_timeout_is_killed_and_reported() {

@@ -1177,3 +1177,32 @@ fn a_step_that_finishes_is_recorded_as_before() {
     assert_eq!(m["stderr"], "err\n");
     assert_eq!(m["return-value"], 3);
 }
+
+/// `copy_tree` copies files, directories and links as links, and leaves the source as it was.
+#[cfg(unix)]
+#[test]
+fn copy_tree_copies_files_dirs_and_links_as_links() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("src");
+    write(&src, "a.txt", b"a");
+    write(&src, "sub/deeper/b.bin", b"\x00\x01");
+    std::os::unix::fs::symlink("a.txt", src.join("link")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", src.join("outside")).unwrap();
+    std::os::unix::fs::symlink(".", src.join("loop")).unwrap();
+    let dst = d.path().join("dst");
+    std::fs::create_dir(&dst).unwrap();
+    sbomit_fs::io::copy_tree(&src, &dst).unwrap();
+    assert_eq!(std::fs::read(dst.join("a.txt")).unwrap(), b"a");
+    assert_eq!(
+        std::fs::read(dst.join("sub/deeper/b.bin")).unwrap(),
+        b"\x00\x01"
+    );
+    for (link, target) in [("link", "a.txt"), ("outside", "/etc/passwd"), ("loop", ".")] {
+        assert_eq!(
+            std::fs::read_link(dst.join(link)).unwrap(),
+            Path::new(target),
+            "{link}"
+        );
+    }
+    assert!(src.join("a.txt").exists() && !src.join("dst").exists());
+}
