@@ -809,10 +809,15 @@ fn full_verification_fails_on_a_changed_link_hash_or_lockfile() {
     let mut bytes = serde_json::to_vec_pretty(&sit).unwrap();
     bytes.push(b'\n');
     std::fs::write(p.join("sit.json"), &bytes).unwrap();
+    // The report goes down to the field that changed (issue 17).
     fails_with(
         c.verify_full("sit.json", &[]),
         1,
-        &["signature: the SIT's content differs from the signed predicate"],
+        &[
+            "signature: the SIT's content differs from the signed predicate: /components/",
+            "/hashes/0/content: expected \"",
+            &format!("found \"{}\"", "ab".repeat(32)),
+        ],
     );
     // Without its envelope, nobody vouches for it (issue 11: full verification needs the
     // named generator's signature).

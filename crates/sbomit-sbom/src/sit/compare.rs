@@ -48,6 +48,13 @@ fn short(v: &Value) -> String {
     }
 }
 
+/// What identifies an array element across two SITs: its `bom-ref`, SPDX id or name.
+fn identity(v: &Value) -> Option<(&'static str, &Value)> {
+    ["bom-ref", "SPDXID", "spdxId", "@id", "ref", "name"]
+        .into_iter()
+        .find_map(|k| Some((k, v.get(k)?)))
+}
+
 fn diff_at(path: &str, a: &Value, b: &Value) -> Option<String> {
     if a == b {
         return None;
@@ -67,7 +74,7 @@ fn diff_at(path: &str, a: &Value, b: &Value) -> Option<String> {
             }
             y.keys()
                 .find(|k| !x.contains_key(*k))
-                .map(|k| format!("{path}/{k} is not in the regenerated SIT"))
+                .map(|k| format!("{path}/{k} is present but not expected"))
         }
         (Value::Array(x), Value::Array(y)) => {
             let mut count: BTreeMap<String, (i64, &Value)> = BTreeMap::new();
@@ -79,6 +86,32 @@ fn diff_at(path: &str, a: &Value, b: &Value) -> Option<String> {
             }
             let missing = count.values().find(|(n, _)| *n > 0);
             let extra = count.values().find(|(n, _)| *n < 0);
+            // One element changed: name it by its identity and go down to the field that
+            // differs, instead of printing both (components are kilobytes long).
+            if let (Some((_, m)), Some(_)) = (missing, extra) {
+                let extras: Vec<&Value> = count
+                    .values()
+                    .filter(|(n, _)| *n < 0)
+                    .map(|(_, v)| *v)
+                    .collect();
+                let partner = identity(m)
+                    .and_then(|id| extras.iter().find(|e| identity(e) == Some(id)).copied())
+                    .or(if extras.len() == 1 {
+                        Some(extras[0])
+                    } else {
+                        None
+                    });
+                if let Some(found) = partner {
+                    let i = x.iter().position(|v| v == *m).unwrap_or(0);
+                    let at = match identity(m) {
+                        Some((k, v)) => format!("{path}/{i} ({k} {v})"),
+                        None => format!("{path}/{i}"),
+                    };
+                    if let Some(d) = diff_at(&at, m, found) {
+                        return Some(d);
+                    }
+                }
+            }
             let mut msg = format!("{path}: {} elements expected, {} found", x.len(), y.len());
             if let Some((_, v)) = missing {
                 msg.push_str(&format!("; missing {}", short(v)));
@@ -105,9 +138,22 @@ mod tests {
         assert_eq!(difference(&a, &b), None);
         let c = json!({"components": [{"name": "b"}, {"name": "a", "hashes": [2, 3]}]});
         let d = difference(&a, &c).unwrap();
-        assert!(
-            d.starts_with("/components: 2 elements expected, 2 found"),
-            "{d}"
+        assert_eq!(
+            d,
+            "/components/0 (name \"a\")/hashes/0: expected 1, found 3"
+        );
+        // One element changed: the message goes down to its field, named by its identity.
+        let f = json!({"components": [{"name": "b"}, {"name": "a", "hashes": [1, 2], "x": 1}]});
+        assert_eq!(
+            difference(&a, &f).unwrap(),
+            "/components/0 (name \"a\")/x is present but not expected"
+        );
+        let g =
+            json!({"components": [{"bom-ref": "r1", "name": "a"}, {"bom-ref": "r2", "name": "b"}]});
+        let h = json!({"components": [{"bom-ref": "r2", "name": "b"}, {"bom-ref": "r1", "name": "a-evil"}]});
+        assert_eq!(
+            difference(&g, &h).unwrap(),
+            "/components/0 (bom-ref \"r1\")/name: expected \"a\", found \"a-evil\""
         );
         let e = json!({"components": [{"name": "a", "hashes": [1, 2]}]});
         assert!(difference(&a, &e)

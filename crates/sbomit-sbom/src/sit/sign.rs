@@ -40,8 +40,8 @@ pub enum SitSignatureError {
     },
     #[error("the SIT is not JSON: {0}")]
     SitNotJson(String),
-    #[error("the SIT's content differs from the signed predicate")]
-    ContentDiffers,
+    #[error("the SIT's content differs from the signed predicate: {at}")]
+    ContentDiffers { at: String },
     #[error("the SIT file is not byte-identical to the signed predicate (its formatting changed)")]
     BytesDiffer,
     #[error("subject {name:?} (sha256 {sha256}) is not a component hash of the SIT")]
@@ -253,7 +253,9 @@ pub fn verify(
         let predicate: Value = serde_json::from_str(raw.predicate.get())
             .map_err(|e| SitSignatureError::NotStatement(e.to_string()))?;
         if *sit_value != predicate {
-            return Err(SitSignatureError::ContentDiffers);
+            let at = crate::sit::compare::difference(&predicate, sit_value)
+                .unwrap_or_else(|| "array elements in another order".into());
+            return Err(SitSignatureError::ContentDiffers { at });
         }
         if sit_bytes(sit_value) != sit {
             return Err(SitSignatureError::BytesDiffer);

@@ -276,7 +276,7 @@ fn sit_light_fails_on_tampered_content() {
     let v = verify_sit(light(&sit, Some(&env), &keys)).unwrap();
     assert!(matches!(
         v.signature,
-        SignatureOutcome::Failed(SitSignatureError::ContentDiffers)
+        SignatureOutcome::Failed(SitSignatureError::ContentDiffers { .. })
     ));
     assert!(!v.passed());
 }
