@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::config::SslMode;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Row;
 
 use sbomit_tlog::merkle::{Hash, NodeId};
@@ -301,6 +301,25 @@ async fn row_one<C: GenericClient>(
 async fn exec<C: GenericClient>(c: &C, sql: &str, params: &Params<'_>) -> Result<u64, StoreError> {
     let st = c.prepare_cached(sql).await?;
     Ok(c.execute(&st, params).await?)
+}
+
+/// Runs a statement planned for the values of this call (PostgreSQL's unnamed statement:
+/// parse, bind and execute in one round trip), where [`rows`] would plan it once per
+/// connection and may keep that plan for good.
+///
+/// For the evidence queries, whose optional filters (`$n IS NULL OR …`) and node-key lists
+/// only a plan made with the values can simplify. After five runs of a prepared statement
+/// PostgreSQL may switch to a generic plan, made from the statistics of that moment and kept:
+/// a new log's tables are nearly empty then (and are never analysed where autovacuum is
+/// off), so that plan read `entries` whole and, for each entry, scanned the subjects index;
+/// its cost grew with the log, to 1.5 s a query at 17,000 entries (issue 12 h,
+/// docs/BENCHMARKS.md "Soak"). Planning anew costs a fraction of a millisecond.
+async fn rows_planned_per_call(
+    c: &tokio_postgres::Client,
+    sql: &str,
+    params: &[(&(dyn ToSql + Sync), Type)],
+) -> Result<Vec<Row>, StoreError> {
+    Ok(c.query_typed(sql, params).await?)
 }
 
 async fn read_hashes_on<C: GenericClient>(c: &C, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
@@ -1232,13 +1251,13 @@ impl Backend for PostgresBackend {
                 g = n + 5
             )
         };
-        let rest: [&(dyn ToSql + Sync); 6] = [
-            &filter.types,
-            &filter.iss,
-            &filter.since_ms,
-            &filter.until_ms,
-            &after,
-            &limit,
+        let rest: [(&(dyn ToSql + Sync), Type); 6] = [
+            (&filter.types, Type::TEXT_ARRAY),
+            (&filter.iss, Type::TEXT),
+            (&filter.since_ms, Type::INT8),
+            (&filter.until_ms, Type::INT8),
+            (&after, Type::INT8),
+            (&limit, Type::INT8),
         ];
         self.with(async |c| {
             let rows = match about {
@@ -1249,9 +1268,10 @@ impl Backend for PostgresBackend {
                          WHERE n.key = ANY($1)) {}",
                         filters(2)
                     );
-                    let mut params: Vec<&(dyn ToSql + Sync)> = vec![keys];
+                    let mut params: Vec<(&(dyn ToSql + Sync), Type)> =
+                        vec![(keys, Type::TEXT_ARRAY)];
                     params.extend(rest);
-                    rows(&*c, &sql, &params).await?
+                    rows_planned_per_call(c, &sql, &params).await?
                 }
                 EvidenceSelector::Issuer { iss, sub } => {
                     let sql = format!(
@@ -1259,9 +1279,10 @@ impl Backend for PostgresBackend {
                          FROM graph_entries WHERE iss = $1 AND ($2::text IS NULL OR sub = $2)) {}",
                         filters(3)
                     );
-                    let mut params: Vec<&(dyn ToSql + Sync)> = vec![iss, sub];
+                    let mut params: Vec<(&(dyn ToSql + Sync), Type)> =
+                        vec![(iss, Type::TEXT), (sub, Type::TEXT)];
                     params.extend(rest);
-                    rows(&*c, &sql, &params).await?
+                    rows_planned_per_call(c, &sql, &params).await?
                 }
             };
             rows.iter().map(entry_from).collect()
