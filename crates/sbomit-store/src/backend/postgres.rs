@@ -307,22 +307,27 @@ async fn exec<C: GenericClient>(c: &C, sql: &str, params: &Params<'_>) -> Result
 /// parse, bind and execute in one round trip), where [`rows`] would plan it once per
 /// connection and may keep that plan for good.
 ///
-/// For the evidence queries, whose optional filters (`$n IS NULL OR …`) and node-key lists
-/// only a plan made with the values can simplify. After five runs of a prepared statement
-/// PostgreSQL may switch to a generic plan, made from the statistics of that moment and kept:
-/// a new log's tables are nearly empty then (and are never analysed where autovacuum is
-/// off), so that plan read `entries` whole and, for each entry, scanned the subjects index;
-/// its cost grew with the log, to 1.5 s a query at 17,000 entries (issue 12 h,
-/// docs/BENCHMARKS.md "Soak"). Planning anew costs a fraction of a millisecond.
-async fn rows_planned_per_call(
-    c: &tokio_postgres::Client,
+/// For statements that join through arrays (`unnest`, `= ANY`) or carry optional filters
+/// (`$n IS NULL OR …`): only a plan made with the values can size the array or drop the
+/// filter. After five runs of a prepared statement PostgreSQL may switch to a generic plan,
+/// made from the statistics of that moment and kept: a new log's tables are nearly empty then
+/// (and are never analysed where autovacuum is off), so the plans it kept read whole tables —
+/// the evidence query every entry and, for each, the subjects index (1.5 s a query at 17,000
+/// entries); the proof-path lookup and the sequencer's duplicate check `entries` and `nodes`
+/// into hash tables (tens of milliseconds, growing with the log). Issue 12 h,
+/// docs/BENCHMARKS.md "Soak". Planning anew costs a fraction of a millisecond.
+async fn rows_planned_per_call<C: tokio_postgres::GenericClient + Sync>(
+    c: &C,
     sql: &str,
     params: &[(&(dyn ToSql + Sync), Type)],
 ) -> Result<Vec<Row>, StoreError> {
     Ok(c.query_typed(sql, params).await?)
 }
 
-async fn read_hashes_on<C: GenericClient>(c: &C, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
+async fn read_hashes_on<C: tokio_postgres::GenericClient + Sync>(
+    c: &C,
+    ids: &[NodeId],
+) -> Result<Vec<Hash>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -332,13 +337,13 @@ async fn read_hashes_on<C: GenericClient>(c: &C, ids: &[NodeId]) -> Result<Vec<H
         .map(|id| as_i64(id.index))
         .collect::<Result<_, _>>()?;
     // One round trip for the whole proof: leaves from entries, inner nodes from nodes.
-    let rows = rows(
+    let rows = rows_planned_per_call(
         c,
         "SELECT q.ord, coalesce(n.hash, e.leaf_hash) FROM \
          unnest($1::int[], $2::bigint[]) WITH ORDINALITY AS q(level, idx, ord) \
          LEFT JOIN nodes n ON q.level > 0 AND n.level = q.level AND n.idx = q.idx \
          LEFT JOIN entries e ON q.level = 0 AND e.idx = q.idx ORDER BY q.ord",
-        &[&levels, &idxs],
+        &[(&levels, Type::INT4_ARRAY), (&idxs, Type::INT8_ARRAY)],
     )
     .await?;
     if rows.len() != ids.len() {
@@ -551,10 +556,10 @@ impl Backend for PostgresBackend {
             let size =
                 u64::try_from(size).map_err(|_| StoreError::corrupt("negative tree size"))?;
             let leaves: Vec<&[u8]> = batch.iter().map(|e| &e.leaf_hash[..]).collect();
-            let present: std::collections::HashMap<Vec<u8>, i64> = rows(
-                &tx,
+            let present: std::collections::HashMap<Vec<u8>, i64> = rows_planned_per_call(
+                &*tx,
                 "SELECT leaf_hash, idx FROM entries WHERE leaf_hash = ANY($1)",
-                &[&leaves],
+                &[(&leaves, Type::BYTEA_ARRAY)],
             )
             .await?
             .iter()
@@ -567,7 +572,7 @@ impl Backend for PostgresBackend {
                 ids = asked.to_vec();
                 Ok(vec![[0u8; 32]; asked.len()])
             })?;
-            let hashes = read_hashes_on(&tx, &ids).await?;
+            let hashes = read_hashes_on(&*tx, &ids).await?;
             let front = sbomit_tlog::merkle::CompactRange::from_parts(size, hashes)
                 .map_err(|e| StoreError::corrupt(e.to_string()))?;
             let plan = plan_batch(batch, front, |leaf| {
@@ -752,7 +757,7 @@ impl Backend for PostgresBackend {
     }
 
     fn read_hashes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
-        self.with(async |c| read_hashes_on(&*c, ids).await)
+        self.with(async |c| read_hashes_on(&***c, ids).await)
     }
 
     fn latest_checkpoint(&self) -> Result<Option<CheckpointRecord>, StoreError> {
@@ -1271,7 +1276,7 @@ impl Backend for PostgresBackend {
                     let mut params: Vec<(&(dyn ToSql + Sync), Type)> =
                         vec![(keys, Type::TEXT_ARRAY)];
                     params.extend(rest);
-                    rows_planned_per_call(c, &sql, &params).await?
+                    rows_planned_per_call(&***c, &sql, &params).await?
                 }
                 EvidenceSelector::Issuer { iss, sub } => {
                     let sql = format!(
@@ -1282,7 +1287,7 @@ impl Backend for PostgresBackend {
                     let mut params: Vec<(&(dyn ToSql + Sync), Type)> =
                         vec![(iss, Type::TEXT), (sub, Type::TEXT)];
                     params.extend(rest);
-                    rows_planned_per_call(c, &sql, &params).await?
+                    rows_planned_per_call(&***c, &sql, &params).await?
                 }
             };
             rows.iter().map(entry_from).collect()
