@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::config::SslMode;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Row;
 
 use sbomit_tlog::merkle::{Hash, NodeId};
@@ -303,7 +303,31 @@ async fn exec<C: GenericClient>(c: &C, sql: &str, params: &Params<'_>) -> Result
     Ok(c.execute(&st, params).await?)
 }
 
-async fn read_hashes_on<C: GenericClient>(c: &C, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
+/// Runs a statement planned for the values of this call (PostgreSQL's unnamed statement:
+/// parse, bind and execute in one round trip), where [`rows`] would plan it once per
+/// connection and may keep that plan for good.
+///
+/// For statements that join through arrays (`unnest`, `= ANY`) or carry optional filters
+/// (`$n IS NULL OR …`): only a plan made with the values can size the array or drop the
+/// filter. After five runs of a prepared statement PostgreSQL may switch to a generic plan,
+/// made from the statistics of that moment and kept: a new log's tables are nearly empty then
+/// (and are never analysed where autovacuum is off), so the plans it kept read whole tables —
+/// the evidence query every entry and, for each, the subjects index (1.5 s a query at 17,000
+/// entries); the proof-path lookup and the sequencer's duplicate check `entries` and `nodes`
+/// into hash tables (tens of milliseconds, growing with the log). Issue 12 h,
+/// docs/BENCHMARKS.md "Soak". Planning anew costs a fraction of a millisecond.
+async fn rows_planned_per_call<C: tokio_postgres::GenericClient + Sync>(
+    c: &C,
+    sql: &str,
+    params: &[(&(dyn ToSql + Sync), Type)],
+) -> Result<Vec<Row>, StoreError> {
+    Ok(c.query_typed(sql, params).await?)
+}
+
+async fn read_hashes_on<C: tokio_postgres::GenericClient + Sync>(
+    c: &C,
+    ids: &[NodeId],
+) -> Result<Vec<Hash>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -313,13 +337,13 @@ async fn read_hashes_on<C: GenericClient>(c: &C, ids: &[NodeId]) -> Result<Vec<H
         .map(|id| as_i64(id.index))
         .collect::<Result<_, _>>()?;
     // One round trip for the whole proof: leaves from entries, inner nodes from nodes.
-    let rows = rows(
+    let rows = rows_planned_per_call(
         c,
         "SELECT q.ord, coalesce(n.hash, e.leaf_hash) FROM \
          unnest($1::int[], $2::bigint[]) WITH ORDINALITY AS q(level, idx, ord) \
          LEFT JOIN nodes n ON q.level > 0 AND n.level = q.level AND n.idx = q.idx \
          LEFT JOIN entries e ON q.level = 0 AND e.idx = q.idx ORDER BY q.ord",
-        &[&levels, &idxs],
+        &[(&levels, Type::INT4_ARRAY), (&idxs, Type::INT8_ARRAY)],
     )
     .await?;
     if rows.len() != ids.len() {
@@ -532,10 +556,10 @@ impl Backend for PostgresBackend {
             let size =
                 u64::try_from(size).map_err(|_| StoreError::corrupt("negative tree size"))?;
             let leaves: Vec<&[u8]> = batch.iter().map(|e| &e.leaf_hash[..]).collect();
-            let present: std::collections::HashMap<Vec<u8>, i64> = rows(
-                &tx,
+            let present: std::collections::HashMap<Vec<u8>, i64> = rows_planned_per_call(
+                &*tx,
                 "SELECT leaf_hash, idx FROM entries WHERE leaf_hash = ANY($1)",
-                &[&leaves],
+                &[(&leaves, Type::BYTEA_ARRAY)],
             )
             .await?
             .iter()
@@ -548,7 +572,7 @@ impl Backend for PostgresBackend {
                 ids = asked.to_vec();
                 Ok(vec![[0u8; 32]; asked.len()])
             })?;
-            let hashes = read_hashes_on(&tx, &ids).await?;
+            let hashes = read_hashes_on(&*tx, &ids).await?;
             let front = sbomit_tlog::merkle::CompactRange::from_parts(size, hashes)
                 .map_err(|e| StoreError::corrupt(e.to_string()))?;
             let plan = plan_batch(batch, front, |leaf| {
@@ -733,7 +757,7 @@ impl Backend for PostgresBackend {
     }
 
     fn read_hashes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
-        self.with(async |c| read_hashes_on(&*c, ids).await)
+        self.with(async |c| read_hashes_on(&***c, ids).await)
     }
 
     fn latest_checkpoint(&self) -> Result<Option<CheckpointRecord>, StoreError> {
@@ -1232,13 +1256,13 @@ impl Backend for PostgresBackend {
                 g = n + 5
             )
         };
-        let rest: [&(dyn ToSql + Sync); 6] = [
-            &filter.types,
-            &filter.iss,
-            &filter.since_ms,
-            &filter.until_ms,
-            &after,
-            &limit,
+        let rest: [(&(dyn ToSql + Sync), Type); 6] = [
+            (&filter.types, Type::TEXT_ARRAY),
+            (&filter.iss, Type::TEXT),
+            (&filter.since_ms, Type::INT8),
+            (&filter.until_ms, Type::INT8),
+            (&after, Type::INT8),
+            (&limit, Type::INT8),
         ];
         self.with(async |c| {
             let rows = match about {
@@ -1249,9 +1273,10 @@ impl Backend for PostgresBackend {
                          WHERE n.key = ANY($1)) {}",
                         filters(2)
                     );
-                    let mut params: Vec<&(dyn ToSql + Sync)> = vec![keys];
+                    let mut params: Vec<(&(dyn ToSql + Sync), Type)> =
+                        vec![(keys, Type::TEXT_ARRAY)];
                     params.extend(rest);
-                    rows(&*c, &sql, &params).await?
+                    rows_planned_per_call(&***c, &sql, &params).await?
                 }
                 EvidenceSelector::Issuer { iss, sub } => {
                     let sql = format!(
@@ -1259,9 +1284,10 @@ impl Backend for PostgresBackend {
                          FROM graph_entries WHERE iss = $1 AND ($2::text IS NULL OR sub = $2)) {}",
                         filters(3)
                     );
-                    let mut params: Vec<&(dyn ToSql + Sync)> = vec![iss, sub];
+                    let mut params: Vec<(&(dyn ToSql + Sync), Type)> =
+                        vec![(iss, Type::TEXT), (sub, Type::TEXT)];
                     params.extend(rest);
-                    rows(&*c, &sql, &params).await?
+                    rows_planned_per_call(&***c, &sql, &params).await?
                 }
             };
             rows.iter().map(entry_from).collect()

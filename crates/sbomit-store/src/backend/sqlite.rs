@@ -22,6 +22,35 @@ use crate::StoreError;
 /// How many idle reader connections are kept.
 const MAX_IDLE_READERS: usize = 8;
 
+/// The page cache of the whole backend, in KiB. SQLite keeps a cache per connection and per
+/// attached file, each filling up to its `cache_size` as the database grows, so each gets a
+/// share of this budget: with 64 MiB each (as before), the writer, the indexer and eight
+/// readers could hold 1.2 GiB, and a soak's RSS rose by 150 MiB in ten minutes (issue 12 h).
+/// Pages beyond the caches are read from the operating system's file cache.
+const PAGE_CACHE_KIB: i64 = 32 * 1024;
+
+/// The shares of [`PAGE_CACHE_KIB`] (with at most [`MAX_IDLE_READERS`] readers they add up to
+/// it): the sequencer's writes go to random places of the `leaf_hash` index, so it gets the
+/// most; the indexer writes to the graph file's hash-keyed indexes and reads new entries in
+/// order; readers look up few pages per request, mostly the B-trees' upper levels.
+struct CacheShare {
+    log_kib: i64,
+    graph_kib: i64,
+}
+
+const WRITER_CACHE: CacheShare = CacheShare {
+    log_kib: PAGE_CACHE_KIB * 15 / 32,
+    graph_kib: 0,
+};
+const INDEXER_CACHE: CacheShare = CacheShare {
+    log_kib: PAGE_CACHE_KIB / 32,
+    graph_kib: PAGE_CACHE_KIB / 4,
+};
+const READER_CACHE: CacheShare = CacheShare {
+    log_kib: PAGE_CACHE_KIB / 8 / MAX_IDLE_READERS as i64,
+    graph_kib: PAGE_CACHE_KIB / 8 / MAX_IDLE_READERS as i64,
+};
+
 /// The log (`PATH`) and its graph index (`PATH.graph`) are separate files: the index is
 /// derived data, rebuilt from the log if lost, so it commits without fsync
 /// (`synchronous = NORMAL`) and — being another file, with its own write lock — its
@@ -36,19 +65,24 @@ pub struct SqliteBackend {
     readers: Mutex<Vec<Connection>>,
 }
 
-fn connect_with_graph(path: &Path, graph: &Path) -> Result<Connection, StoreError> {
-    let conn = connect(path)?;
+fn connect_with_graph(
+    path: &Path,
+    graph: &Path,
+    cache: &CacheShare,
+) -> Result<Connection, StoreError> {
+    let conn = connect(path, cache)?;
     conn.execute(
         "ATTACH DATABASE ?1 AS g",
         params![graph.to_string_lossy().as_ref()],
     )?;
     conn.pragma_update(Some("g"), "journal_mode", "WAL")?;
     conn.pragma_update(Some("g"), "synchronous", "NORMAL")?;
-    conn.pragma_update(Some("g"), "cache_size", -65536)?;
+    // Negative: KiB.
+    conn.pragma_update(Some("g"), "cache_size", -cache.graph_kib)?;
     Ok(conn)
 }
 
-fn connect(path: &Path) -> Result<Connection, StoreError> {
+fn connect(path: &Path, cache: &CacheShare) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -62,8 +96,8 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // Upserts with RETURNING use a statement journal; on disk that is a write per page.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
-    // 64 MiB of page cache (negative = KiB): hash-keyed indexes touch pages everywhere.
-    conn.pragma_update(None, "cache_size", -65536)?;
+    // This connection's share of the page cache (negative: KiB).
+    conn.pragma_update(None, "cache_size", -cache.log_kib)?;
     // Checkpoint the WAL into the database less often than every 1,000 pages, which made
     // nearly every batch commit run a checkpoint.
     conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
@@ -250,8 +284,8 @@ impl SqliteBackend {
         let mut graph_path = path.as_os_str().to_owned();
         graph_path.push(".graph");
         let graph_path = PathBuf::from(graph_path);
-        let writer = connect(path)?;
-        let graph_writer = connect_with_graph(path, &graph_path)?;
+        let writer = connect(path, &WRITER_CACHE)?;
+        let graph_writer = connect_with_graph(path, &graph_path, &INDEXER_CACHE)?;
         Ok(SqliteBackend {
             path: path.to_owned(),
             graph_path,
@@ -278,7 +312,7 @@ impl SqliteBackend {
         let conn = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let conn = match conn {
             Some(c) => c,
-            None => connect_with_graph(&self.path, &self.graph_path)?,
+            None => connect_with_graph(&self.path, &self.graph_path, &READER_CACHE)?,
         };
         let out = f(&conn);
         let mut idle = self.readers.lock().unwrap_or_else(|p| p.into_inner());

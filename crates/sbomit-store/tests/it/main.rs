@@ -4,5 +4,6 @@ mod common;
 mod graph;
 mod graph_extract;
 mod pg_connection;
+mod pg_plans;
 mod store;
 mod tokens;
