@@ -358,15 +358,17 @@ fn generate(mut args: GenerateArgs, out: &Output) -> Result<Outcome> {
         eprintln!("warning: {w}");
     }
     // What the generator's link records: the SIT file's sha256 before any JSF signature.
+    let mut staged = None;
     let (sit_sha256, kept) = if args.no_envelope && !args.jsf {
         // Streamed to the file and hashed on the way: the recorded link is the signature.
+        // The file is synced and put in place while the link and the addendum are made.
         let mut digest = None;
-        write_atomic_with(&args.out, |w| {
+        staged = Some(stage_with(&args.out, |w| {
             let mut tee = sit::stream::HashingTee::new(w);
             stream.write_to(&mut tee)?;
             digest = Some(tee.finish());
             Ok(())
-        })?;
+        })?);
         let digest = digest.context("the SIT was not written")?;
         t.lap("emit, mutate, hash and write");
         (digest, None)
@@ -423,40 +425,69 @@ fn generate(mut args: GenerateArgs, out: &Output) -> Result<Outcome> {
         inventory.components.len(),
         if args.jsf { ", JSF-signed" } else { "" },
     ));
-    if let (Some(step), true) = (step, functionary) {
-        let digest = doc.digest().with_context(|| what.clone())?;
-        let (name, bytes) =
-            roles::generator_link(&step.name, args.format, digest, sit_sha256, &options, &key)
-                .context("the generator's link")?;
-        let link_path = match args.out.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.join(&name),
-            _ => PathBuf::from(&name),
-        };
-        sbomit_fs::io::write_atomic(&link_path, &bytes, None)?;
-        out.info(format!(
-            "wrote the generator's link {}",
-            link_path.display()
-        ));
-        if args.record {
-            let link: serde_json::Value =
-                serde_json::from_slice(&bytes).context("the generator's link")?;
-            let patch = sbomit_sbom::jsonpatch::Patch::from_value(&serde_json::json!([
-                {"op": "add", "path": format!("/metadata/{name}"), "value": link}
-            ]))
-            .context("the generator's addendum")?;
-            let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-            doc.amend(patch, &key, &time)
-                .with_context(|| format!("{what}: recording the generator's link"))?;
-            sbomit_fs::io::write_atomic(&args.document, &doc.to_bytes(), None)?;
+    let mut committing = staged.map(|s| std::thread::spawn(move || s.commit()));
+    // Whatever happens below, the SIT's commit is waited for before returning: an early
+    // return would otherwise end the process in the middle of it.
+    let recorded = (|| -> Result<()> {
+        if let (Some(step), true) = (step, functionary) {
+            let digest = doc.digest().with_context(|| what.clone())?;
+            let (name, bytes) =
+                roles::generator_link(&step.name, args.format, digest, sit_sha256, &options, &key)
+                    .context("the generator's link")?;
+            let link_path = match args.out.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.join(&name),
+                _ => PathBuf::from(&name),
+            };
+            let amended = if args.record {
+                let link: serde_json::Value =
+                    serde_json::from_slice(&bytes).context("the generator's link")?;
+                let patch = sbomit_sbom::jsonpatch::Patch::from_value(&serde_json::json!([
+                    {"op": "add", "path": format!("/metadata/{name}"), "value": link}
+                ]))
+                .context("the generator's addendum")?;
+                let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                doc.amend(patch, &key, &time)
+                    .with_context(|| format!("{what}: recording the generator's link"))?;
+                Some(doc.to_bytes())
+            } else {
+                None
+            };
+            // The link and the document name the SIT: they are written once it is in place.
+            join_commit(&mut committing, &args.out)?;
+            sbomit_fs::io::write_atomic(&link_path, &bytes, None)?;
             out.info(format!(
-                "recorded {name} in {} (addendum {})",
-                args.document.display(),
-                doc.addenda().len()
+                "wrote the generator's link {}",
+                link_path.display()
             ));
+            if let Some(doc_bytes) = amended {
+                sbomit_fs::io::write_atomic(&args.document, &doc_bytes, None)?;
+                out.info(format!(
+                    "recorded {name} in {} (addendum {})",
+                    args.document.display(),
+                    doc.addenda().len()
+                ));
+            }
         }
-    }
+        Ok(())
+    })();
+    let commit = join_commit(&mut committing, &args.out);
+    recorded?;
+    commit?;
     exiting((doc, report, inventory, kept));
     Ok(Outcome::Ok)
+}
+
+/// Waits for a SIT's commit started on another thread (nothing to wait for the second time).
+fn join_commit(
+    committing: &mut Option<std::thread::JoinHandle<Result<()>>>,
+    path: &Path,
+) -> Result<()> {
+    match committing.take() {
+        Some(c) => c
+            .join()
+            .map_err(|_| anyhow::anyhow!("writing {} failed", path.display()))?,
+        None => Ok(()),
+    }
 }
 
 /// Writes a file atomically (a temporary file beside it, synced, then renamed) through a
@@ -466,6 +497,44 @@ fn write_atomic_with(
     path: &Path,
     write: impl FnOnce(&mut sit::stream::Sink<'_>) -> std::io::Result<()>,
 ) -> Result<()> {
+    stage_with(path, write)?.commit()
+}
+
+/// A file written beside its destination but not yet synced nor in place: [`Staged::commit`]
+/// does both; dropped uncommitted (an error on the way), it is removed, so no partial output
+/// is ever left.
+struct Staged {
+    tmp: PathBuf,
+    path: PathBuf,
+    file: std::fs::File,
+    committed: bool,
+}
+
+impl Staged {
+    /// Syncs the file and renames it into place.
+    fn commit(mut self) -> Result<()> {
+        let result = self
+            .file
+            .sync_all()
+            .and_then(|()| std::fs::rename(&self.tmp, &self.path));
+        self.committed = result.is_ok();
+        result.with_context(|| format!("cannot write {}", self.path.display()))
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// The first half of [`write_atomic_with`]: the temporary file, written but not synced.
+fn stage_with(
+    path: &Path,
+    write: impl FnOnce(&mut sit::stream::Sink<'_>) -> std::io::Result<()>,
+) -> Result<Staged> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
         _ => PathBuf::from("."),
@@ -476,21 +545,26 @@ fn write_atomic_with(
         .to_string_lossy()
         .into_owned();
     let tmp = dir.join(format!(".{name}.sbomit-{}.tmp", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-        write(&mut w)?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("cannot write {}", path.display()))
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    let written = write(&mut w).and_then(|()| w.into_inner().map_err(|e| e.into_error()));
+    let staged = match written {
+        Ok(file) => Staged {
+            tmp,
+            path: path.to_owned(),
+            file,
+            committed: false,
+        },
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e).with_context(|| format!("cannot write {}", path.display()));
+        }
+    };
+    Ok(staged)
 }
 
 /// Hands the command's large structures to process exit instead of freeing them: the
