@@ -612,6 +612,13 @@ pub(crate) fn verify_document(
 
 /// Prints the verification's outcome; true when the document verified.
 pub(crate) fn print_verdict(v: &DocumentVerification, out: &Output) -> bool {
+    print_verdict_as(v, out, "verification FAILED")
+}
+
+/// [`print_verdict`], with `failed` starting the failure line: commands that verify a
+/// document on the way to something else say so in their one verdict line
+/// (`sit generate FAILED: the document did not verify …`) instead of printing two.
+pub(crate) fn print_verdict_as(v: &DocumentVerification, out: &Output, failed: &str) -> bool {
     match &v.outcome {
         DocumentOutcome::Report(report) => {
             for w in &report.warnings {
@@ -643,17 +650,17 @@ pub(crate) fn print_verdict(v: &DocumentVerification, out: &Output) -> bool {
                     true
                 }
                 Some(f) => {
-                    println!("verification FAILED: {f}");
+                    println!("{failed}: {f}");
                     false
                 }
             }
         }
         DocumentOutcome::Addendum(e) => {
-            println!("verification FAILED: {e}");
+            println!("{failed}: {e}");
             false
         }
         DocumentOutcome::Unbound(f) => {
-            println!("verification FAILED: {f}");
+            println!("{failed}: {f}");
             false
         }
         DocumentOutcome::Incomplete(n) => {

@@ -34,7 +34,7 @@ use sbomit_sbom::verification::sit::{
 };
 
 use super::document::{
-    artifacts_dir, attested_lockfiles, load_keys, print_verdict, read_attested_lockfiles,
+    artifacts_dir, attested_lockfiles, load_keys, print_verdict_as, read_attested_lockfiles,
     read_document, verify_document, TrustArgs,
 };
 use super::Output;
@@ -266,13 +266,21 @@ fn generate(mut args: GenerateArgs, out: &Output) -> Result<Outcome> {
     args.trust.artifacts = embedded.path.clone();
     let verdict = verify_document(&doc, &what, &args.trust, chrono::Utc::now())?;
     t.lap("verify the document");
-    let ok = print_verdict(&verdict, out);
+    let ok = print_verdict_as(
+        &verdict,
+        out,
+        "sit generate FAILED: no SIT generated: the document did not verify",
+    );
     let report = match verdict.outcome {
         DocumentOutcome::Report(r) if ok => *r,
-        _ => {
-            println!("sit generate FAILED: the document did not verify; no SIT generated");
+        // An incomplete verification said why above; the verdict is this command's.
+        DocumentOutcome::Incomplete(_) => {
+            println!(
+                "sit generate FAILED: no SIT generated: the document's verification is incomplete"
+            );
             return Ok(Outcome::Failed);
         }
+        _ => return Ok(Outcome::Failed),
     };
 
     let lockfiles = match &embedded.read {
@@ -708,7 +716,12 @@ fn verify(mut args: VerifyArgs, out: &Output) -> Result<Outcome> {
             return Ok(Outcome::Failed);
         }
         DocumentCheck::Failed | DocumentCheck::NotGiven => {
-            print_verdict(&verification, out);
+            // The one verdict line (not a second "verification FAILED" below).
+            print_verdict_as(
+                &verification,
+                out,
+                "verification FAILED: the document did not verify",
+            );
         }
     }
     // Read only when the SIT will be regenerated; the warnings about lockfiles not used are
@@ -768,7 +781,8 @@ fn print_sit_verification(
     lockfile_warnings: impl Fn(),
 ) -> Outcome {
     if v.document == DocumentCheck::Failed {
-        return failed("the document did not verify");
+        // Said already, with the reason, when the document's part was printed.
+        return Outcome::Failed;
     }
     match &v.signature {
         SignatureOutcome::Verified(s) => {

@@ -402,10 +402,12 @@ fn sits_in_every_format_are_deterministic_and_attested() {
         .clone();
     doc["metadata"][&name]["signed"]["products"]["app"]["sha256"] = json!("00".repeat(32));
     write_json(&p.join("doc.json"), &doc);
+    let o = generate(p, "cyclonedx-1.6", "bad.json");
+    assert_eq!(text(&o).matches("FAILED").count(), 1, "{}", text(&o));
     fails_with(
-        generate(p, "cyclonedx-1.6", "bad.json"),
+        o,
         1,
-        &["no SIT generated"],
+        &["sit generate FAILED: no SIT generated: the document did not verify: "],
     );
     assert!(!p.join("bad.json").exists());
 }

@@ -793,10 +793,18 @@ fn full_verification_fails_on_a_changed_link_hash_or_lockfile() {
         .clone();
     doc["metadata"][&name]["signed"]["materials"]["index.js"]["sha256"] = json!("00".repeat(32));
     write_json(&p.join("doc.json"), &doc);
-    fails_with(
-        c.verify_full("sit.json", &[]),
+    let o = c.verify_full("sit.json", &[]);
+    // One verdict line, with the document's reason in it (issue 17: it was printed twice).
+    assert_eq!(
+        text(&o).matches("verification FAILED").count(),
         1,
-        &["verification FAILED", "the document did not verify"],
+        "{}",
+        text(&o)
+    );
+    fails_with(
+        o,
+        1,
+        &["verification FAILED: the document did not verify: the link for step \"build\""],
     );
     write_json(&p.join("doc.json"), &saved);
 
