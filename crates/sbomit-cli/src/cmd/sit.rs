@@ -858,6 +858,11 @@ fn print_sit_verification(
                 );
             }
         }
+        ContentOutcome::FromAnotherDocument { named, this } => {
+            return failed(format!(
+                "the SIT was generated from document sha256:{named}, which is not this document (sha256:{this}) nor one of its versions: verify it against the document it names"
+            ))
+        }
         ContentOutcome::NotChecked => return failed("the SIT's content was not checked"),
     }
     match &v.overrides {

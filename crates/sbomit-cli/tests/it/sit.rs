@@ -229,6 +229,30 @@ impl Chain {
     }
 }
 
+/// A SIT checked against a document it was not generated from (issue 17): the report says
+/// which document the SIT names and which it was given, instead of a first JSON difference.
+#[test]
+fn a_sit_checked_against_another_document_says_which_it_names() {
+    let d = tempdir();
+    let c = quickstart(d.path());
+    ok(c.generate("cyclonedx-1.6", "sit.json", &["--signing-key", &c.signer]));
+    // Another document: the same chain with its final product embedded (another digest,
+    // and not a version of the first).
+    let (layout, link_dir) = (c.layout.clone(), c.link_dir.clone());
+    c.fresh_artifacts();
+    c.create_document(&["--embed", &c.artifacts], &layout, &link_dir);
+    let o = c.verify_full("sit.json", &[]);
+    let t = text(&o);
+    assert_eq!(code(&o), 1, "{t}");
+    assert!(
+        t.contains("verification FAILED: the SIT was generated from document sha256:")
+            && t.contains("which is not this document (sha256:")
+            && t.contains("nor one of its versions"),
+        "{t}"
+    );
+    assert_eq!(t.matches("verification FAILED").count(), 1, "{t}");
+}
+
 // ---- the chains
 
 /// The quickstart: `sbomit demo` builds write-code → build → package; the customer's

@@ -215,6 +215,14 @@ pub enum ContentOutcome {
         timestamp: DateTime<Utc>,
         difference: String,
     },
+    /// Full: the SIT names the document it was generated from, and that is neither this
+    /// document nor one of its versions: nothing to regenerate it from.
+    FromAnotherDocument {
+        /// The digest the SIT names (`sbomit:document:sha256`).
+        named: sbomit_intoto::digest::Sha256,
+        /// This document's digest.
+        this: sbomit_intoto::digest::Sha256,
+    },
 }
 
 /// Mutation operations of the document that override in-toto-derived content.
@@ -369,9 +377,18 @@ pub fn verify_sit(input: SitVerifyInput<'_>) -> Result<SitVerification, SitVerif
     // The SIT names the document version it was generated from; later addenda (a
     // generator's link, say) do not change what it should be.
     let version = match document_digest_from_sit(sit.value()) {
-        Some(d) => document
-            .version_with_digest(&d)?
-            .and_then(|n| document.version(n)),
+        Some(d) => match document.version_with_digest(&d)? {
+            Some(n) => document.version(n),
+            None => {
+                // Say so, rather than regenerate from this one and report its first
+                // difference, which would only be the document digest it names.
+                v.content = ContentOutcome::FromAnotherDocument {
+                    named: d,
+                    this: document.digest()?,
+                };
+                return Ok(v);
+            }
+        },
         None => None,
     };
     let document = version.as_ref().unwrap_or(document);
