@@ -1014,40 +1014,55 @@ impl Document {
             m.remove("addenda");
         }
         // `v` is this function's own copy: applied in place, no second copy of the document.
-        let mut out = v;
-        patch
-            .apply_in_place(&mut out)
-            .map_err(AddendumError::Patch)?;
-        if out.get("addenda").is_some() {
+        let next = self.patched(v, patch, self.metadata.keys(), self.files.keys())?;
+        if next.attestations.get(..self.attestations.len()) != Some(&self.attestations[..]) {
+            return Err(AddendumError::Rewrites {
+                what: "/attestations".into(),
+            });
+        }
+        Ok(next)
+    }
+
+    /// `patch` applied to `v` (this document, or the part of it the patch reaches), read back
+    /// as a document, and checked to rewrite no history: not the layout, and none of the
+    /// metadata entries `names` nor the files `paths` this document has.
+    fn patched<'a>(
+        &self,
+        mut v: Value,
+        patch: &Patch,
+        names: impl Iterator<Item = &'a String>,
+        paths: impl Iterator<Item = &'a String>,
+    ) -> Result<Document, AddendumError> {
+        patch.apply_in_place(&mut v).map_err(AddendumError::Patch)?;
+        if v.get("addenda").is_some() {
             return Err(AddendumError::Rewrites {
                 what: "/addenda".into(),
             });
         }
-        let next = Document::from_owned_value_reusing(out, Some(self))
+        let next = Document::from_owned_value_reusing(v, Some(self))
             .map_err(|e| AddendumError::Invalid(e.to_string()))?;
         if next.layout != self.layout {
             return Err(AddendumError::Rewrites {
                 what: "/layout".into(),
             });
         }
-        for (name, value) in &self.metadata {
-            if next.metadata.get(name) != Some(value) {
-                return Err(AddendumError::Rewrites {
-                    what: format!("/metadata/{name}"),
-                });
+        for name in names {
+            if let Some(value) = self.metadata.get(name) {
+                if next.metadata.get(name) != Some(value) {
+                    return Err(AddendumError::Rewrites {
+                        what: format!("/metadata/{name}"),
+                    });
+                }
             }
         }
-        for (path, bytes) in &self.files {
-            if next.files.get(path) != Some(bytes) {
-                return Err(AddendumError::Rewrites {
-                    what: format!("/files/{path}"),
-                });
+        for path in paths {
+            if let Some(bytes) = self.files.get(path) {
+                if next.files.get(path) != Some(bytes) {
+                    return Err(AddendumError::Rewrites {
+                        what: format!("/files/{path}"),
+                    });
+                }
             }
-        }
-        if next.attestations.get(..self.attestations.len()) != Some(&self.attestations[..]) {
-            return Err(AddendumError::Rewrites {
-                what: "/attestations".into(),
-            });
         }
         Ok(next)
     }
@@ -1092,40 +1107,12 @@ impl Document {
                 entries(&scope.files, &|n| all.get(n).cloned()),
             );
         }
-        let mut out = Value::Object(reach);
-        patch
-            .apply_in_place(&mut out)
-            .map_err(AddendumError::Patch)?;
-        if out.get("addenda").is_some() {
-            return Err(AddendumError::Rewrites {
-                what: "/addenda".into(),
-            });
-        }
-        let part = Document::from_owned_value_reusing(out, Some(&self))
-            .map_err(|e| AddendumError::Invalid(e.to_string()))?;
-        if part.layout != self.layout {
-            return Err(AddendumError::Rewrites {
-                what: "/layout".into(),
-            });
-        }
-        for name in &scope.metadata {
-            if let Some(value) = self.metadata.get(name) {
-                if part.metadata.get(name) != Some(value) {
-                    return Err(AddendumError::Rewrites {
-                        what: format!("/metadata/{name}"),
-                    });
-                }
-            }
-        }
-        for path in &scope.files {
-            if let Some(bytes) = self.files.get(path) {
-                if part.files.get(path) != Some(bytes) {
-                    return Err(AddendumError::Rewrites {
-                        what: format!("/files/{path}"),
-                    });
-                }
-            }
-        }
+        let part = self.patched(
+            Value::Object(reach),
+            patch,
+            scope.metadata.iter(),
+            scope.files.iter(),
+        )?;
         let reached = |m: &str| scope.members.contains(m);
         if reached("attestations")
             && part.attestations.get(..self.attestations.len()) != Some(&self.attestations[..])
