@@ -2,7 +2,7 @@
 //! value, and canonical output is a fixed point: encode(decode(encode(x))) == encode(x).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use sbomit_intoto::canonical::{encode, encode_text};
+use sbomit_intoto::canonical::{encode, encode_text, CanonicalError};
 use serde_json::Value;
 
 /// Canonical JSON writes control characters raw, which JSON does not allow; with no whitespace
@@ -32,6 +32,12 @@ fuzz_target!(|data: &[u8]| {
                 // the streaming encoder meets the first occurrence, the parsed value keeps the
                 // last (fuzz/artifacts crash-412d6a2d, a regression test in canonical.rs).
                 (Err(_), Err(_)) => {}
+                // The streaming encoder refuses a float that the parsed value does not hold:
+                // it can only have been in a repeated key's earlier value, which from_slice
+                // drops (last wins). Refusing is the safe side; kept in
+                // testdata/fuzz-regressions/canonical_json (crash-9f743c60). Open: the two
+                // encoders should agree on repeated keys.
+                (Err(CanonicalError::Float(_)), Ok(_)) => {}
                 _ => panic!("encode_text and encode(from_slice) disagree: {s:?} vs {encoded:?}"),
             }
             if let Ok(bytes) = encoded {
