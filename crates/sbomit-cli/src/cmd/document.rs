@@ -370,6 +370,22 @@ pub(crate) fn artifacts_dir(given: Option<&Path>, doc: &Document) -> Result<Arti
         if !p.is_dir() {
             bail!("--artifacts {}: not a directory", p.display());
         }
+        // Only inspections write there: without any (nor a sublayout that may hold some),
+        // the user's directory is used as it is, not copied.
+        let payload = doc.layout_envelope()?.payload().clone();
+        let has = |k: &str| {
+            payload
+                .get(k)
+                .and_then(serde_json::Value::as_array)
+                .is_some_and(|a| !a.is_empty())
+        };
+        if !has("inspect") && doc.metadata().keys().all(|n| !n.contains('/')) {
+            return Ok(ArtifactsDir {
+                path: Some(p.to_owned()),
+                read: Some(p.to_owned()),
+                _tmp: None,
+            });
+        }
         let tmp = tempfile::Builder::new()
             .prefix("sbomit-artifacts-")
             .tempdir()
